@@ -1,0 +1,76 @@
+"""The ``b24sync`` command line: parses, calls the library, renders, returns an exit code.
+
+Only this module reads the environment and prints. Exit codes are mapped here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import NoReturn, ParamSpec, TypeVar
+
+import click
+
+from b24sync import __version__
+from b24sync.errors import (
+    B24SyncError,
+    Interrupted,
+    PipelineError,
+    PortalError,
+    UsageError,
+)
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_PORTAL = 3
+EXIT_INTERRUPTED = 130
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def exit_code_for(error: BaseException) -> int:
+    """The exit code for an error that ended a command."""
+    if isinstance(error, (Interrupted, KeyboardInterrupt)):
+        return EXIT_INTERRUPTED
+    if isinstance(error, (PipelineError, UsageError)):
+        return EXIT_USAGE
+    if isinstance(error, PortalError):
+        return EXIT_PORTAL
+    return EXIT_FAILED
+
+
+def fail(message: str, code: int) -> NoReturn:
+    """Print an error to stderr and leave with ``code``."""
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Turn b24sync errors into one clear message and the mapped exit code, never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except PipelineError as error:
+            fail(str(error), EXIT_USAGE)
+        except B24SyncError as error:
+            fail(f"b24sync: error: {error}", exit_code_for(error))
+        except KeyboardInterrupt:
+            fail("b24sync: interrupted", EXIT_INTERRUPTED)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="b24sync")
+def main() -> None:
+    """Declarative data sync for Bitrix24: pipelines into batches of 50 with $result links.
+
+    Exit codes: 0 success; 1 the run finished with failed steps; 2 usage error or invalid
+    pipeline (nothing sent); 3 the portal could not be reached or refused the credentials;
+    130 interrupted.
+    """

@@ -1,0 +1,110 @@
+"""The exceptions b24sync raises, all under one root.
+
+An exception means "cannot continue". A Bitrix24 command that fails inside a batch is not an
+exception: it is a recorded outcome (``Result.errors``, the run report).
+
+    B24SyncError                     root of everything raised on purpose
+    ├── UsageError                   a library call or command line that cannot work as given
+    │   └── WebhookUrlError          a webhook URL that is malformed or not https
+    ├── PipelineError                problems in pipeline files, all of them (``.problems``)
+    ├── PortalError                  the portal could not be used (CLI exit code 3 unless noted)
+    │   ├── TransportError           no usable HTTP answer (refused, reset, timeout, HTML, bad JSON)
+    │   │   └── OutcomeUnknownError  a request was sent, its answer lost, and it held writes
+    │   └── ApiError                 the portal answered the whole request with an error
+    │       ├── AuthError            credentials or scope refused (401/403 codes)
+    │       ├── MethodNotFoundError  ERROR_METHOD_NOT_FOUND
+    │       ├── RateLimitError       QUERY_LIMIT_EXCEEDED / OPERATION_TIME_LIMIT after the retries
+    │       └── ServerError          5xx after the retries
+    └── Interrupted                  the user pressed Ctrl-C (exit code 130)
+
+Messages never contain a webhook secret: the client redacts every text it puts into an
+exception (see ``b24sync.client.redact``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+
+class B24SyncError(Exception):
+    """Root of every exception b24sync raises on purpose."""
+
+
+class UsageError(B24SyncError):
+    """A library call or command line that cannot work as given."""
+
+
+class WebhookUrlError(UsageError):
+    """A webhook URL that is malformed or not https."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem in a pipeline file, pointing at its source."""
+
+    file: str
+    line: int
+    col: int
+    location: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.location}: " if self.location else ""
+        return f"{self.file}:{self.line}:{self.col}: {where}{self.message}"
+
+
+class PipelineError(B24SyncError):
+    """Every problem found in one or more pipeline files; nothing was sent."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class PortalError(B24SyncError):
+    """The portal could not be used."""
+
+
+class TransportError(PortalError):
+    """No usable HTTP answer: refused, reset, timed out, or not Bitrix24 JSON."""
+
+
+class OutcomeUnknownError(TransportError):
+    """A request holding writes was sent and its answer was lost: those writes may or may not have run."""
+
+    def __init__(self, message: str, commands: Sequence[str]) -> None:
+        self.commands: tuple[str, ...] = tuple(commands)
+        super().__init__(message)
+
+
+class ApiError(PortalError):
+    """The portal answered the whole request with an error envelope."""
+
+    def __init__(self, code: str, description: str, status: int | None = None) -> None:
+        self.code = code
+        self.description = description
+        self.status = status
+        shown = code if code else "error"
+        at = f" (HTTP {status})" if status is not None else ""
+        super().__init__(f"{shown}: {description}{at}" if description else f"{shown}{at}")
+
+
+class AuthError(ApiError):
+    """Credentials or scope refused by the portal."""
+
+
+class MethodNotFoundError(ApiError):
+    """The portal does not know the method."""
+
+
+class RateLimitError(ApiError):
+    """A limit error that outlasted the retries."""
+
+
+class ServerError(ApiError):
+    """A 5xx answer that outlasted the retries."""
+
+
+class Interrupted(B24SyncError):
+    """The user interrupted the run."""
