@@ -6,6 +6,8 @@ Only this module reads the environment and prints. Exit codes are mapped here an
 from __future__ import annotations
 
 import functools
+import json
+import os
 import sys
 from collections.abc import Callable
 from typing import NoReturn, ParamSpec, TypeVar
@@ -18,8 +20,11 @@ from b24sync.errors import (
     Interrupted,
     PipelineError,
     PortalError,
+    Problem,
     UsageError,
 )
+from b24sync.pipeline import json_schema
+from b24sync.planner import plan_file
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -74,3 +79,49 @@ def main() -> None:
     pipeline (nothing sent); 3 the portal could not be reached or refused the credentials;
     130 interrupted.
     """
+
+
+def _parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
+    """``--var name=value`` pairs as a mapping; a pair without ``=`` is a usage error."""
+    variables: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--var expects NAME=VALUE, got {pair!r}")
+        variables[name.strip()] = value
+    return variables
+
+
+_var_option = click.option(
+    "--var",
+    "var_pairs",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Override vars.NAME (repeatable); the value is text.",
+)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@_var_option
+@handles_errors
+def validate(files: tuple[str, ...], var_pairs: tuple[str, ...]) -> None:
+    """Check pipeline files; print one ok line per valid file, every problem otherwise (exit 2)."""
+    variables = _parse_vars(var_pairs)
+    problems: list[Problem] = []
+    for file in files:
+        try:
+            plan_file(file, variables=variables, environ=os.environ)
+        except PipelineError as error:
+            problems.extend(error.problems)
+        else:
+            click.echo(f"{file}: ok")
+    if problems:
+        raise PipelineError(problems)
+
+
+@main.command()
+@handles_errors
+def schema() -> None:
+    """Print the JSON Schema (draft 2020-12) of pipeline files, for editors."""
+    click.echo(json.dumps(json_schema(), indent=2, sort_keys=True))
