@@ -25,6 +25,7 @@ from b24sync.errors import (
 )
 from b24sync.pipeline import json_schema
 from b24sync.planner import plan_file
+from b24sync.plantext import render_plan_text
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -125,3 +126,29 @@ def validate(files: tuple[str, ...], var_pairs: tuple[str, ...]) -> None:
 def schema() -> None:
     """Print the JSON Schema (draft 2020-12) of pipeline files, for editors."""
     click.echo(json.dumps(json_schema(), indent=2, sort_keys=True))
+
+
+@main.command(name="plan")
+@click.argument("file", type=click.Path(dir_okay=False))
+@_var_option
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Text for people, JSON for `b24sync apply PLAN.json`.",
+)
+@click.option("--out", type=click.Path(dir_okay=False), help="Also write the JSON plan to this file.")
+@handles_errors
+def plan_command(file: str, var_pairs: tuple[str, ...], output_format: str, out: str | None) -> None:
+    """Show what apply would send: batches, commands, and how every link is resolved."""
+    the_plan = plan_file(file, variables=_parse_vars(var_pairs), environ=os.environ)
+    document = the_plan.model_dump_json(indent=2) + "\n"
+    if out is not None:
+        try:
+            with open(out, "w", encoding="utf-8") as stream:
+                stream.write(document)
+        except OSError as error:
+            raise UsageError(f"cannot write {out}: {error.strerror or error}") from None
+    click.echo(document if output_format == "json" else render_plan_text(the_plan), nl=False)

@@ -222,8 +222,13 @@ def _validate(
     except ValidationError as error:
         bad_steps: set[int] = set()
         top_level = False
-        for detail in error.errors(include_url=False):
+        details = error.errors(include_url=False)
+        step_errors = any(len(d["loc"]) >= 2 and d["loc"][0] == "steps" for d in details)
+        for detail in details:
             loc = tuple(detail["loc"])
+            if step_errors and loc == ("steps",) and detail["type"] == "too_short":
+                continue  # pydantic counts only the valid steps; the invalid ones are reported
+
             if len(loc) >= 2 and loc[0] == "steps" and isinstance(loc[1], int):
                 bad_steps.add(loc[1])
             else:

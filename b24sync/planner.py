@@ -222,8 +222,6 @@ def plan(pipeline: Pipeline) -> Plan:
 
 def _client_reason(use: LinkUse, target_method: str, writes: bool) -> str | None:
     """Why a link can never be left to the portal, or ``None`` when it can (reference §4.3)."""
-    if use.in_key:
-        return "the link is inside a key, where the portal never substitutes (reference §4.3)"
     if use.text_follows:
         return "text follows the link and the portal would swallow it (reference §4.3 rule 1)"
     if writes and not is_known_path(target_method, use.ref.path):
@@ -281,14 +279,17 @@ def _cycle_problems(nodes: list[_Node], pipeline: Pipeline) -> list[Problem]:
         seen[current] = len(path)
         path.append(current)
         current = min(target for target in nodes[current].after if target in unplaced)
-    cycle = list(reversed(path[seen[current] :]))
+    cycle = path[seen[current] :]
     steps: list[Step] = []
     for order in cycle:
         if nodes[order].step not in steps:
             steps.append(nodes[order].step)
-    first = min(steps, key=lambda step: step.index)
+    first = min(range(len(steps)), key=lambda position: steps[position].index)
+    steps = steps[first:] + steps[:first]
     names = " -> ".join(f"{step.spec.id} (line {step.line})" for step in [*steps, steps[0]])
-    return [pipeline.problem(("steps", first.index), f"dependency cycle: {names}")]
+    return [
+        pipeline.problem(("steps", steps[0].index), f"dependency cycle (each step needs the next): {names}")
+    ]
 
 
 def _build(pipeline: Pipeline, nodes: list[_Node], key_of: Mapping[tuple[str, str | None], str]) -> Plan:

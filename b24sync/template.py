@@ -75,7 +75,6 @@ class LinkUse:
     ref: LinkRef
     whole: bool
     text_follows: bool
-    in_key: bool
 
 
 @dataclass(frozen=True)
@@ -622,10 +621,12 @@ class TreeRenderer:
                 new_key = self._string(key, (*path, key), in_key=True) if isinstance(key, str) else key
                 if isinstance(new_key, int) and not isinstance(new_key, bool):
                     new_key = str(new_key)
-                if isinstance(new_key, Text) and any(isinstance(p, SecretRef) for p in new_key.parts):
-                    self.problems.append(
-                        RenderProblem((*path, key), "a secret cannot be used in a key", True)
+                if isinstance(new_key, Text):
+                    what = "a secret" if any(isinstance(p, SecretRef) for p in new_key.parts) else "a link"
+                    message = (
+                        f"{what} cannot be used in a key: the portal substitutes values only (reference §4.3)"
                     )
+                    self.problems.append(RenderProblem((*path, key), message, True))
                     continue
                 if not isinstance(new_key, (str, Text)):
                     self.problems.append(RenderProblem((*path, key), "a key must render to text", True))
@@ -664,7 +665,7 @@ class TreeRenderer:
                 text_follows = following is not None and not (
                     isinstance(following, str) and following[:1].isspace()
                 )
-                self.links.append(LinkUse(path, part, len(parts) == 1, text_follows, in_key))
+                self.links.append(LinkUse(path, part, len(parts) == 1, text_follows))
             else:
                 problem = reference_text_problem(part)
                 if problem is not None:
