@@ -81,7 +81,7 @@ def test_yaml_rows_know_their_line(tmp_path: Path) -> None:
 def test_unreadable_or_unknown_files_blame_the_pipeline(tmp_path: Path) -> None:
     with pytest.raises(UnreadableDataFile, match="No such file"):
         read_rows(str(tmp_path / "missing.csv"), "loc")
-    with pytest.raises(UnreadableDataFile, match="unsupported data file type '.xlsx'"):
+    with pytest.raises(UnreadableDataFile, match=r"unsupported data file type '\.xlsx'"):
         read_rows(write(tmp_path, "a.xlsx", ""), "loc")
 
 
