@@ -177,6 +177,7 @@ class _Node:
     strict: dict[int, str] = field(default_factory=dict)
     dependents: list[int] = field(default_factory=list)
     batch: int = -1
+    sequence: int = -1
 
 
 def plan_file(
@@ -254,6 +255,7 @@ def _schedule(nodes: list[_Node], batch_size: int, pipeline: Pipeline) -> None:
             continue
         node = nodes[heapq.heappop(ready)]
         node.batch = batch
+        node.sequence = placed
         filled += 1
         placed += 1
         for dependent in node.dependents:
@@ -293,7 +295,7 @@ def _cycle_problems(nodes: list[_Node], pipeline: Pipeline) -> list[Problem]:
 
 
 def _build(pipeline: Pipeline, nodes: list[_Node], key_of: Mapping[tuple[str, str | None], str]) -> Plan:
-    ordered = sorted(nodes, key=lambda node: (node.batch, node.order))
+    ordered = sorted(nodes, key=lambda node: node.sequence)
     problems: list[Problem] = []
     batches: list[Batch] = []
     current: list[Command] = []

@@ -362,6 +362,7 @@ class Renderer:
 
     @jinja2.pass_context
     def _finalize(self, context: jinja2.runtime.Context, value: Any) -> Any:
+        value = _whole_result(value)
         if isinstance(value, _LinkValue | _SecretValue):
             collector: _Collector = context["_collector"]
             collector.refs.append(value.ref if isinstance(value, _LinkValue) else SecretRef(value.name))
@@ -530,7 +531,7 @@ def _concatenate(pieces: tuple[str | _Fast, ...], scope: Mapping[str, Any]) -> o
         if isinstance(piece, str):
             text.append(piece)
             continue
-        value = _defined(piece(scope))
+        value = _whole_result(_defined(piece(scope)))
         if isinstance(value, _LinkValue | _SecretValue):
             if text:
                 parts.append("".join(text))
@@ -565,7 +566,19 @@ def _secret_function(name: object) -> _SecretValue:
     return _SecretValue(name)
 
 
+def _whole_result(value: Any) -> Any:
+    """``steps.X`` alone is a link to the whole result of X (reference §4.3: ``$result[X]``)."""
+    if not isinstance(value, _StepHandle):
+        return value
+    if value.for_each:
+        raise TemplateError(
+            f"step {value.step!r} has for_each: pick an instance with steps.{value.step}[KEY]"
+        )
+    return _LinkValue(LinkRef(value.step, None, ()))
+
+
 def _plain(value: object) -> object:
+    value = _whole_result(value)
     if isinstance(value, jinja2.Undefined):
         value._fail_with_undefined_error()
     if isinstance(value, _LinkValue):
