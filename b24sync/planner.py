@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import heapq
 import re
+from functools import lru_cache
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -133,6 +134,7 @@ def format_path(path: tuple[PathStep, ...]) -> str:
     return text
 
 
+@lru_cache(maxsize=4096)
 def marker(key: str, path: tuple[PathStep, ...]) -> str:
     """The reference text the portal reads (reference §4.1): ``$result[key][p1][p2]``."""
     return f"$result[{key}]" + "".join(f"[{part}]" for part in path)
