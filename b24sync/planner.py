@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import heapq
 import re
-from functools import lru_cache
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, JsonValue

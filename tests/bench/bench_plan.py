@@ -53,7 +53,7 @@ def main() -> None:
     batches = len(result.batches)
     del result
     tracemalloc.start()
-    result = plan(pipeline)
+    plan(pipeline)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     print(
