@@ -135,6 +135,8 @@ class _Undefined(jinja2.StrictUndefined):
             return f"undefined name {name!r}{_suggest(str(name), list(TEMPLATE_NAMES))}"
         if isinstance(obj, Mapping):
             keys = [str(k) for k in obj]
+            if not keys:
+                return f"no key {name!r} (the mapping is empty)"
             shown = ", ".join(keys[:10]) + (", ..." if len(keys) > 10 else "")
             return f"no key {name!r} (keys: {shown}){_suggest(str(name), keys)}"
         if isinstance(obj, list):
