@@ -32,6 +32,7 @@ from b24sync.encoding import MAX_BATCH
 from b24sync.errors import PipelineError, Problem
 from b24sync.instances import Expansion, Item, StepTemplates, expand
 from b24sync.template import Renderer, TemplateError, TreeRenderer
+from b24sync.validation import describe, problem_from_detail
 from b24sync.yamlio import Path, YamlDocument, format_path, load_yaml
 
 STEP_ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
@@ -233,7 +234,7 @@ def _validate(
                 bad_steps.add(loc[1])
             else:
                 top_level = True
-            problems.append(_problem_from_detail(document, loc, detail))
+            problems.append(problem_from_detail(document, loc, detail, _allowed_keys))
     raw = document.value
     if top_level or not isinstance(raw, dict) or not isinstance(raw.get("steps"), list):
         return None, []
@@ -241,21 +242,6 @@ def _validate(
     # The top level is valid: check it with a stand-in step, then keep only the valid steps.
     head = PipelineSpec.model_validate({**raw, "steps": [{"id": "x", "method": "x"}]})
     return head.model_copy(update={"steps": tuple(step for _, step in valid)}), valid
-
-
-def _yaml_path(loc: tuple[Any, ...], value: object) -> tuple[Path, object]:
-    """Follow a pydantic ``loc`` down the YAML data; union tags are skipped, a missing last key returned."""
-    path: list[str | int] = []
-    leftover: object = None
-    for position, part in enumerate(loc):
-        in_list = isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value)
-        if in_list or (isinstance(value, dict) and part in value):
-            assert isinstance(value, (dict, list))
-            path.append(part)
-            value = value[part]
-        elif position == len(loc) - 1:
-            leftover = part
-    return tuple(path), leftover
 
 
 def _model_for(path: Path) -> str:
@@ -270,62 +256,8 @@ def _model_for(path: Path) -> str:
     return "pipeline"
 
 
-_KINDS = {
-    "string_type": "text",
-    "int_type": "a whole number",
-    "bool_type": "true or false",
-    "dict_type": "a mapping",
-    "list_type": "a list",
-    "tuple_type": "a list",
-    "model_type": "a mapping",
-    "model_attributes_type": "a mapping",
-    "literal_error": "",
-}
-
-
-def _describe(value: object) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "a number"
-    if isinstance(value, str):
-        return "text"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    if value is None:
-        return "nothing (null)"
-    return type(value).__name__
-
-
-def _problem_from_detail(document: YamlDocument, loc: tuple[Any, ...], detail: Any) -> Problem:
-    kind = detail["type"]
-    path, leftover = _yaml_path(loc, document.value)
-    field = path[-1] if path else ""
-    if kind == "missing":
-        return document.problem(path, f"missing required key {leftover!r}")
-    if kind == "extra_forbidden":
-        allowed = _KEYS[_model_for(path[:-1])]
-        close = difflib.get_close_matches(str(field), allowed, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else f" (allowed: {', '.join(allowed)})"
-        return document.problem(path, f"unknown key {field!r}{hint}", key=True)
-    value = detail.get("input")
-    if kind == "string_pattern_mismatch" and field == "id":
-        return document.problem(path, f"bad step id {value!r}: use a letter, then letters, digits or _")
-    if kind == "string_pattern_mismatch" and field == "method":
-        return document.problem(path, f"bad method name {value!r}: expected a name like crm.item.add")
-    if field == "batch_size" and kind in ("greater_than_equal", "less_than_equal"):
-        return document.problem(path, f"batch_size must be between 1 and {MAX_BATCH}, got {value!r}")
-    if kind == "literal_error" and field == "version":
-        return document.problem(path, f"unsupported version {value!r}: this b24sync reads version 1")
-    if kind == "too_short" and field == "steps":
-        return document.problem(path, "a pipeline needs at least one step")
-    if kind == "too_short" and field == "name":
-        return document.problem(path, "name must not be empty")
-    if _KINDS.get(kind):
-        return document.problem(path, f"{field} must be {_KINDS[kind]}, not {_describe(value)}")
-    return document.problem(path, str(detail["msg"]))
+def _allowed_keys(path: Path) -> tuple[str, ...]:
+    return _KEYS[_model_for(path)]
 
 
 def _check_steps(
@@ -406,9 +338,7 @@ def _items(
             problems.append(document.problem(where, str(error)))
             return None
         if not isinstance(value, list):
-            problems.append(
-                document.problem(where, f"for_each must render to a list, got {_describe(value)}")
-            )
+            problems.append(document.problem(where, f"for_each must render to a list, got {describe(value)}"))
             return None
         return [Item(v, f"item {i}") for i, v in enumerate(value)]
     tree = TreeRenderer(renderer, {}, links_allowed=False)

@@ -18,7 +18,6 @@ import heapq
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, JsonValue
@@ -26,8 +25,9 @@ from pydantic import BaseModel, ConfigDict, JsonValue
 from b24sync.encoding import MAX_BATCH, EncodingError, encode_command
 from b24sync.errors import PipelineError, Problem
 from b24sync.instances import Instance
+from b24sync.linkrules import client_reason, format_path, is_known_path, is_read, marker
 from b24sync.pipeline import Pipeline, Step, load_pipeline
-from b24sync.template import LinkUse, Part, SecretRef, Text
+from b24sync.template import Part, SecretRef, Text
 
 PLAN_SCHEMA_VERSION: Literal[1] = 1
 
@@ -93,51 +93,8 @@ class Plan(_Frozen):
 
 # --- planning ----------------------------------------------------------------------------------------
 
-# reference §4.3 rule 6, §9 and §10.1: on success, the result of these methods always holds these
-# paths with a scalar value (a missing or null node would make the portal substitute something else).
-KNOWN_PATHS: dict[str, frozenset[tuple[PathStep, ...]]] = {
-    "crm.item.add": frozenset({("item", "id")}),
-    "crm.item.update": frozenset({("item", "id")}),
-    "crm.item.get": frozenset({("item", "id")}),
-    "tasks.task.add": frozenset({("task", "id")}),
-    "tasks.task.update": frozenset({("task", "id")}),
-    "crm.contact.add": frozenset({()}),
-    "crm.company.add": frozenset({()}),
-    "crm.deal.add": frozenset({()}),
-    "crm.lead.add": frozenset({()}),
-    "crm.timeline.comment.add": frozenset({()}),
-    "crm.activity.todo.add": frozenset({("id",)}),
-    "user.current": frozenset({("ID",)}),
-}
-READ_VERBS = frozenset({"get", "list", "fields", "current", "time", "search", "findbycomm"})
-READ_METHODS = frozenset({"profile", "scope", "methods"})
 _KEY_CHARS = re.compile(r"[^A-Za-z0-9]+")
 _KEY_LENGTH = 40
-
-
-def is_read(method: str) -> bool:
-    """Whether a method only reads (sending it twice, or with a wrong filter, changes nothing)."""
-    name = method.lower()
-    return name in READ_METHODS or name.rsplit(".", 1)[-1] in READ_VERBS
-
-
-def is_known_path(method: str, path: tuple[PathStep, ...]) -> bool:
-    """Whether ``path`` always exists in a successful result of ``method``."""
-    return path in KNOWN_PATHS.get(method.lower(), frozenset())
-
-
-def format_path(path: tuple[PathStep, ...]) -> str:
-    """``('items', 0, 'id')`` as ``items[0].id``."""
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
-@lru_cache(maxsize=4096)
-def marker(key: str, path: tuple[PathStep, ...]) -> str:
-    """The reference text the portal reads (reference §4.1): ``$result[key][p1][p2]``."""
-    return f"$result[{key}]" + "".join(f"[{part}]" for part in path)
 
 
 def command_keys(pipeline: Pipeline) -> dict[tuple[int, str | None], str]:
@@ -210,7 +167,7 @@ def plan(pipeline: Pipeline) -> Plan:
             target = index_of[(use.ref.step, use.ref.instance)]
             node.targets.append(target)
             node.after.add(target)
-            reason = _client_reason(use, nodes[target].step.spec.method, writes)
+            reason = client_reason(use, nodes[target].step.spec.method, writes)
             if reason is not None and target not in node.strict:
                 node.strict[target] = reason
         for step_id in node.step.spec.depends_on:
@@ -221,19 +178,6 @@ def plan(pipeline: Pipeline) -> Plan:
     _schedule(nodes, pipeline.spec.defaults.batch_size, pipeline)
     key_of = {ref: nodes[order].key for ref, order in index_of.items()}
     return _build(pipeline, nodes, key_of)
-
-
-def _client_reason(use: LinkUse, target_method: str, writes: bool) -> str | None:
-    """Why a link can never be left to the portal, or ``None`` when it can (reference §4.3)."""
-    if use.text_follows:
-        return "text follows the link and the portal would swallow it (reference §4.3 rule 1)"
-    if writes and not is_known_path(target_method, use.ref.path):
-        shown = format_path(use.ref.path) or "the whole result"
-        return (
-            f"{shown} may be missing from the result of {target_method} and this command writes: "
-            "the portal would send a fallback value (reference §4.3 rule 2)"
-        )
-    return None
 
 
 def _schedule(nodes: list[_Node], batch_size: int, pipeline: Pipeline) -> None:

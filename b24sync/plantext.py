@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import re
 
-from b24sync.planner import Command, Link, Plan, format_path
+from b24sync.linkrules import format_path
+from b24sync.planner import Command, Link, Plan
 
 _SECRET = re.compile(r"\$secret\[[A-Za-z_][A-Za-z0-9_]*\]")
 _PLAIN = re.compile(r"\A[^\s\"'=\[\]{}]+\Z")

@@ -12,8 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from b24sync.errors import PipelineError
+from b24sync.linkrules import is_known_path, is_read, marker
 from b24sync.pipeline import load_pipeline
-from b24sync.planner import Plan, command_keys, is_known_path, is_read, marker, plan_file
+from b24sync.planner import Plan, command_keys, plan_file
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = re.compile(r"\A[A-Za-z][A-Za-z0-9_]*\Z")
