@@ -278,6 +278,10 @@ def _check_steps(
         first[step_id] = index
     known = {step_id: (raw_steps[index].get("for_each") is not None) for step_id, index in first.items()}
     for index, step in valid:
+        if step.key is not None and step.for_each is None:
+            problems.append(
+                document.problem(("steps", index, "key"), "key names for_each instances: add for_each")
+            )
         if step.method.lower() in NOT_IN_BATCH:
             problems.append(
                 document.problem(("steps", index, "method"), f"{step.method!r} cannot run inside a batch")

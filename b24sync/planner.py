@@ -10,6 +10,16 @@ Markers inside ``Command.params`` (plain text in string values):
   before sending (``client``). The text is exactly what the portal would parse (reference section 4).
 - ``$secret[<NAME>]``: a secret from the environment, substituted by the executor just before sending
   and shown as ``***`` everywhere else.
+
+A ``client`` link is resolved strictly: the executor reads ``Link.path`` in the stored result of
+``Link.target``; a missing path fails the command (its dependents are skipped) instead of sending
+anything. A marker that is the whole value takes the result's value with its type; inside longer
+text it takes the scalar as text. Markers never appear in keys (the pipeline loader refuses links in
+keys). ``Command.links`` holds one entry per distinct marker of the command.
+
+``Batch.halt`` is true when a command of the batch depends on an earlier command of the same batch
+(a ``server`` link or a ``depends_on``), so the portal stops before a dependent of a failed command.
+``Batch.index`` counts from 0 in sending order.
 """
 
 from __future__ import annotations
