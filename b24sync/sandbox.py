@@ -35,11 +35,6 @@ class LinkRef:
     instance: str | None
     path: tuple[PathStep, ...]
 
-    def display(self) -> str:
-        """``company.item.id`` or ``contact[ann@x.org].item.id``."""
-        head = self.step if self.instance is None else f"{self.step}[{self.instance}]"
-        return head + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in self.path)
-
 
 @dataclass(frozen=True, slots=True)
 class SecretRef:
@@ -59,6 +54,7 @@ class Text:
 
 
 def suggest(name: str, candidates: list[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest candidate, or nothing."""
     close = difflib.get_close_matches(name, candidates, n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
@@ -91,6 +87,8 @@ class StrictNames(jinja2.StrictUndefined):
 
 @dataclass(frozen=True)
 class LinkValue:
+    """What a ``steps`` chain evaluates to inside a template."""
+
     ref: LinkRef
 
     def __str__(self) -> NoReturn:
@@ -99,6 +97,8 @@ class LinkValue:
 
 @dataclass(frozen=True)
 class SecretValue:
+    """What ``secret('NAME')`` evaluates to inside a template."""
+
     name: str
 
     def __str__(self) -> NoReturn:
@@ -107,6 +107,8 @@ class SecretValue:
 
 @dataclass(frozen=True)
 class StepHandle:
+    """``steps.X`` before a path or an instance key is given."""
+
     step: str
     for_each: bool
 
@@ -125,6 +127,7 @@ class Steps:
         self.for_each = for_each
 
     def lookup(self, name: str) -> StepHandle:
+        """The step ``name``; an unknown step is a template error."""
         if name not in self.for_each:
             raise TemplateError(f"unknown step {name!r}{suggest(name, list(self.for_each))}")
         return StepHandle(name, self.for_each[name])
@@ -247,6 +250,7 @@ def _chain_arguments(start: nodes.Node) -> Iterator[nodes.Node]:
 
 
 def secret_function(name: object) -> SecretValue:
+    """``secret('NAME')``: a marker for the environment variable NAME, never its value."""
     if not isinstance(name, str) or not _SECRET_NAME.match(name):
         raise TemplateError("secret() takes the name of an environment variable, like secret('API_TOKEN')")
     return SecretValue(name)
