@@ -344,10 +344,12 @@ class TreeRenderer:
             return None
         if isinstance(value, Text):
             self._record(value, path, in_key)
-        elif isinstance(value, str):
-            problem = reference_text_problem(value)
-            if problem is not None:
-                self.problems.append(RenderProblem(path, problem, in_key))
+        else:
+            # A single expression may give a whole list or mapping (from vars or a data row).
+            for inner, text, inner_key in _strings(value, ()):
+                problem = reference_text_problem(text)
+                if problem is not None:
+                    self.problems.append(RenderProblem((*path, *inner), problem, in_key or inner_key))
         return value
 
     def _record(self, text: Text, path: tuple[PathStep, ...], in_key: bool) -> None:

@@ -160,3 +160,9 @@ def test_helpers() -> None:
     assert is_template("{{ x }}") and is_template("{% if x %}{% endif %}") and not is_template("{x}")
     assert reference_text_problem("costs $5") is None
     assert reference_text_problem("see $total[list]") is not None
+
+
+def test_reference_text_inside_a_whole_list_is_refused() -> None:
+    tree = TreeRenderer(renderer(), {"item": {"tags": ["ok", "$next[x]"]}}, links_allowed=True)
+    tree.render({"tags": "{{ item.tags }}"})
+    assert [(p.path, "'$next['" in p.message) for p in tree.problems] == [(("tags", 1), True)]
