@@ -142,6 +142,7 @@ class Step:
     line: int
     col: int
     expansion: Expansion
+    complete: bool = True
 
 
 @dataclass(frozen=True)
@@ -203,7 +204,7 @@ def load_pipeline(
         step_for_each=known,
     )
     steps = [_load_step(index, step, document, renderer, problems) for index, step in valid]
-    _check_links(steps, set(known), document, problems)
+    _check_links(steps, document, problems)
     if problems:
         raise PipelineError(_sorted(problems))
     return Pipeline(path, hashlib.sha256(data).hexdigest(), spec, tuple(steps), document)
@@ -229,7 +230,6 @@ def _validate(
             loc = tuple(detail["loc"])
             if step_errors and loc == ("steps",) and detail["type"] == "too_short":
                 continue  # pydantic counts only the valid steps; the invalid ones are reported
-
             if len(loc) >= 2 and loc[0] == "steps" and isinstance(loc[1], int):
                 bad_steps.add(loc[1])
             else:
@@ -305,6 +305,7 @@ def _load_step(
     def report(path: tuple[str | int, ...], message: str, at_key: bool) -> None:
         problems.append(document.problem((*base, *path), message, key=at_key))
 
+    before = len(problems)
     items = _items(step, base, document, renderer, problems)
     templates = StepTemplates(step.for_each is not None, step.key, step.when, step.params)
     if items is None and step.for_each is not None:
@@ -312,7 +313,8 @@ def _load_step(
     else:
         expansion = expand(templates, items, renderer, report)
     line, col = document.position(base)
-    return Step(index, step, line, col, expansion)
+    # A step that already has a problem may lack instances: links to it would only repeat that.
+    return Step(index, step, line, col, expansion, complete=len(problems) == before)
 
 
 def _items(
@@ -354,9 +356,9 @@ def _items(
     return [Item(v, f"item {i}") for i, v in enumerate(rendered)]
 
 
-def _check_links(steps: list[Step], known: set[str], document: YamlDocument, problems: list[Problem]) -> None:
-    """Every link must name an instance that exists."""
-    by_id = {step.spec.id: step for step in steps}
+def _check_links(steps: list[Step], document: YamlDocument, problems: list[Problem]) -> None:
+    """Every link must name an instance that exists (unless its step already has a problem)."""
+    by_id = {step.spec.id: step for step in steps if step.complete}
     names = {step.spec.id: {i.name for i in step.expansion.instances} for step in steps}
     for step in steps:
         for instance in step.expansion.instances:

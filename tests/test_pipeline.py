@@ -151,3 +151,18 @@ def test_json_schema_rejects_what_the_models_reject() -> None:
 def test_the_published_schema_file_is_current() -> None:
     published = json.loads((ROOT / "docs/pipeline.schema.json").read_text())
     assert published == json_schema()
+
+
+def test_a_step_with_a_problem_does_not_cascade_into_its_dependents(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "version: 1\nname: p\nsteps:\n"
+        "  - {id: contact, for_each: {file: missing.csv}, key: '{{ item.email }}', method: crm.item.add}\n"
+        "  - id: deal\n    for_each: [{email: a@x.org}]\n    method: crm.item.add\n"
+        "    params: {contactId: '{{ steps.contact[item.email].item.id }}'}\n",
+    )
+    with pytest.raises(PipelineError) as caught:
+        load_pipeline(path)
+    assert [p.message for p in caught.value.problems] == [
+        f"cannot read data file {tmp_path}/missing.csv: No such file or directory"
+    ]
