@@ -284,7 +284,9 @@ def dump_report(report: RunReport) -> str:
 def write_report(report: RunReport, path: str | os.PathLike[str]) -> None:
     """Write the report as JSON atomically: a reader sees the old file or the whole new one, never half."""
     target = Path(path)
-    data = dump_report(report).encode("utf-8")
+    # A portal can send an escaped lone surrogate ("\ud800") that json.loads keeps as is; UTF-8 cannot
+    # encode it, so it is written back as the same JSON escape and reads back identical.
+    data = dump_report(report).encode("utf-8", errors="backslashreplace")
     # A fresh name in the same directory, so os.replace is a rename on one file system; os.open with
     # mode 0o666 lets the umask decide the permissions, as for any file the user creates.
     temp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"

@@ -254,6 +254,15 @@ def test_file_is_indented_utf8_json_in_field_order(tmp_path: Path) -> None:
     assert text.endswith("}\n")
 
 
+def test_lone_surrogate_from_a_portal_survives_the_file(tmp_path: Path) -> None:
+    result = json.loads('{"NAME": "broken \\ud800 text"}')
+    built = report([step("a", result=result)])
+    path = tmp_path / "report.json"
+    write_report(built, path)
+    path.read_bytes().decode("utf-8")
+    assert read_report(path) == built
+
+
 def test_same_report_gives_the_same_bytes(tmp_path: Path) -> None:
     first, second = tmp_path / "1.json", tmp_path / "2.json"
     write_report(report(mixed_steps()), first)
