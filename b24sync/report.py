@@ -1,9 +1,10 @@
 """The run report: one frozen model of what a run did, its JSON file, and its schema (design section 7).
 
 ``apply`` builds a ``RunReport`` with ``build_report`` (totals and the overall status are derived from the
-step and batch entries, never counted twice), writes it with ``write_report`` in a ``finally`` so it exists
-after a failure or an interruption too, and ``apply --resume`` reads it back with ``read_report``. The
-renderers in ``b24sync.report_render`` are functions of the same model.
+step and batch entries, never counted twice) and writes it with ``b24sync.report_file.write_report`` in a
+``finally`` so it exists after a failure or an interruption too; ``apply --resume`` reads it back with
+``read_report`` and feeds ``recorded_results`` into links. The renderers in ``b24sync.report_render`` are
+functions of the same model.
 
 This layer does not redact anything: every text it is given (the target, error descriptions, results) is
 stored and rendered exactly as given. Callers pass values that are already safe to show: the target with
@@ -13,12 +14,9 @@ the webhook secret replaced by ``***`` and texts passed through the client's red
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, Literal, get_args
 
 from pydantic import (
@@ -26,7 +24,6 @@ from pydantic import (
     ConfigDict,
     Field,
     JsonValue,
-    ValidationError,
     field_validator,
     model_validator,
 )
@@ -276,93 +273,6 @@ def report_json_schema() -> dict[str, Any]:
     return RunReport.model_json_schema(mode="serialization")
 
 
-def dump_report(report: RunReport) -> str:
-    """The report as indented UTF-8 JSON text, keys in the model's field order, ending in a newline."""
-    return json.dumps(report.model_dump(mode="json"), ensure_ascii=False, indent=2) + "\n"
-
-
-def write_report(report: RunReport, path: str | os.PathLike[str]) -> None:
-    """Write the report as JSON atomically: a reader sees the old file or the whole new one, never half."""
-    target = Path(path)
-    # A portal can send an escaped lone surrogate ("\ud800") that json.loads keeps as is; UTF-8 cannot
-    # encode it, so it is written back as the same JSON escape and reads back identical.
-    data = dump_report(report).encode("utf-8", errors="backslashreplace")
-    # A fresh name in the same directory, so os.replace is a rename on one file system; os.open with
-    # mode 0o666 lets the umask decide the permissions, as for any file the user creates.
-    temp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
-    try:
-        descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    except OSError as error:
-        raise _write_error(target, error) from None
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, target)
-    except OSError as error:
-        temp.unlink(missing_ok=True)
-        raise _write_error(target, error) from None
-    except BaseException:
-        # Ctrl-C in the middle of the write must not leave the temp file behind either.
-        temp.unlink(missing_ok=True)
-        raise
-
-
-def _write_error(target: Path, error: OSError) -> UsageError:
-    return UsageError(f"cannot write report {target}: {error.strerror or error}: choose a writable path")
-
-
-def read_report(path: str | os.PathLike[str]) -> RunReport:
-    """Read a report written by ``write_report``; any problem is a one-line ``UsageError``."""
-    source = Path(path)
-    advice = "pass a report written by b24sync apply --report"
-    try:
-        raw = source.read_bytes()
-    except FileNotFoundError:
-        raise UsageError(f"report {source} does not exist: {advice}") from None
-    except OSError as error:
-        raise UsageError(f"cannot read report {source}: {error.strerror}: {advice}") from None
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise UsageError(f"report {source} is not UTF-8 text: {advice}") from None
-    except json.JSONDecodeError as error:
-        raise UsageError(
-            f"report {source} is not JSON (line {error.lineno} column {error.colno}: {error.msg}): {advice}"
-        ) from None
-    if not isinstance(data, dict):
-        raise UsageError(f"report {source} is not a b24sync run report (not a JSON object): {advice}")
-    version = data.get("schema_version")
-    if version != REPORT_SCHEMA_VERSION:
-        raise UsageError(
-            f"report {source} has schema_version {json.dumps(version)}, this b24sync reads "
-            f"{REPORT_SCHEMA_VERSION}: use the b24sync version that wrote it"
-        )
-    try:
-        return RunReport.model_validate(data)
-    except ValidationError as error:
-        raise UsageError(
-            f"report {source} is not a valid b24sync run report ({_first_problem(error)}): {advice}"
-        ) from None
-
-
-def _first_problem(error: ValidationError) -> str:
-    problems = error.errors(include_url=False)
-    first = problems[0]
-    where = ".".join(str(part) for part in first["loc"])
-    message = first["msg"].splitlines()[0]
-    more = f"; {len(problems) - 1} more" if len(problems) > 1 else ""
-    return f"{where}: {message}{more}" if where else f"{message}{more}"
-
-
 def step_counts(report: RunReport) -> Mapping[StepStatus, int]:
     """Step counts per status in the fixed status order, for renderers."""
-    totals = report.totals
-    return {
-        "succeeded": totals.succeeded,
-        "failed": totals.failed,
-        "skipped": totals.skipped,
-        "not_run": totals.not_run,
-        "unknown": totals.unknown,
-    }
+    return {status: int(getattr(report.totals, status)) for status in STEP_STATUSES}

@@ -4,18 +4,12 @@ from typing import Any
 
 from b24sync.report import BatchResult, PipelineRef, RunReport, StepResult, build_report
 from b24sync.report_render import markdown_cell, render_junit, render_markdown, render_text
-
-SECRET_LOOKING = "https://portal.example/rest/1/abc123secretvalue/"
-
-
-def step(key: str, status: str = "succeeded", **fields: Any) -> StepResult:
-    defaults: dict[str, Any] = {"step": key, "command_key": key, "method": "crm.item.add", "batch_index": 0}
-    return StepResult(**{**defaults, "status": status, **fields})
+from tests.report_samples import RUN_ID, SECRET_LOOKING, step
 
 
 def report(steps: list[StepResult], **fields: Any) -> RunReport:
     arguments: dict[str, Any] = {
-        "run_id": "5f0c6a1e2b3d4c5e8f9a0b1c2d3e4f50",
+        "run_id": RUN_ID,
         "pipeline": PipelineRef(
             path="pipelines/seed.yaml", sha256="0123456789ab" + "0" * 52, git_commit="c" * 40
         ),
@@ -219,7 +213,7 @@ def test_junit_properties_identify_the_run() -> None:
     root = ET.fromstring(render_junit(seed_run()))
     properties = {p.get("name"): p.get("value") for p in root.iter("property")}
     assert properties == {
-        "run_id": "5f0c6a1e2b3d4c5e8f9a0b1c2d3e4f50",
+        "run_id": RUN_ID,
         "status": "failed",
         "target": "https://portal.example/rest/1/***/",
         "sha256": "0123456789ab" + "0" * 52,
