@@ -1,4 +1,4 @@
-"""The run report: one frozen model of what a run did, its JSON file, and its schema (design section 7).
+"""The run report: one frozen model of what a run did, derived totals, and its schema (design section 7).
 
 ``apply`` builds a ``RunReport`` with ``build_report`` (totals and the overall status are derived from the
 step and batch entries, never counted twice) and writes it with ``b24sync.report_file.write_report`` in a
@@ -19,14 +19,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any, Literal, get_args
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    JsonValue,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
 from b24sync.errors import UsageError
 

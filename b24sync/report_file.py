@@ -24,17 +24,22 @@ def dump_report(report: RunReport) -> str:
 
 def write_report(report: RunReport, path: str | os.PathLike[str]) -> None:
     """Write the report as JSON atomically: a reader sees the old file or the whole new one, never half."""
+    write_atomically(path, dump_report(report), what="report")
+
+
+def write_atomically(path: str | os.PathLike[str], text: str, *, what: str) -> None:
+    """Write ``text`` as UTF-8 to ``path`` through a temp file and a rename; ``what`` names it in errors."""
     target = Path(path)
     # A portal can send an escaped lone surrogate ("\ud800") that json.loads keeps as is; UTF-8 cannot
-    # encode it, so it is written back as the same JSON escape and reads back identical.
-    data = dump_report(report).encode("utf-8", errors="backslashreplace")
+    # encode it, so it is written as the same JSON escape, which reads back identical.
+    data = text.encode("utf-8", errors="backslashreplace")
     # A fresh name in the same directory, so os.replace is a rename on one file system; os.open with
     # mode 0o666 lets the umask decide the permissions, as for any file the user creates.
     temp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
     try:
         descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     except OSError as error:
-        raise _write_error(target, error) from None
+        raise _write_error(what, target, error) from None
     try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)
@@ -43,15 +48,15 @@ def write_report(report: RunReport, path: str | os.PathLike[str]) -> None:
         os.replace(temp, target)
     except OSError as error:
         temp.unlink(missing_ok=True)
-        raise _write_error(target, error) from None
+        raise _write_error(what, target, error) from None
     except BaseException:
         # Ctrl-C in the middle of the write must not leave the temp file behind either.
         temp.unlink(missing_ok=True)
         raise
 
 
-def _write_error(target: Path, error: OSError) -> UsageError:
-    return UsageError(f"cannot write report {target}: {error.strerror or error}: choose a writable path")
+def _write_error(what: str, target: Path, error: OSError) -> UsageError:
+    return UsageError(f"cannot write {what} {target}: {error.strerror or error}: choose a writable path")
 
 
 def read_report(path: str | os.PathLike[str]) -> RunReport:
@@ -63,7 +68,7 @@ def read_report(path: str | os.PathLike[str]) -> RunReport:
     except FileNotFoundError:
         raise UsageError(f"report {source} does not exist: {advice}") from None
     except OSError as error:
-        raise UsageError(f"cannot read report {source}: {error.strerror}: {advice}") from None
+        raise UsageError(f"cannot read report {source}: {error.strerror or error}: {advice}") from None
     try:
         data = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
@@ -74,7 +79,9 @@ def read_report(path: str | os.PathLike[str]) -> RunReport:
         ) from None
     if not isinstance(data, dict):
         raise UsageError(f"report {source} is not a b24sync run report (not a JSON object): {advice}")
-    version = data.get("schema_version")
+    if "schema_version" not in data:
+        raise UsageError(f"report {source} has no schema_version, so it is not a run report: {advice}")
+    version = data["schema_version"]
     if version != REPORT_SCHEMA_VERSION:
         raise UsageError(
             f"report {source} has schema_version {json.dumps(version)}, this b24sync reads "

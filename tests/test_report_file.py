@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from b24sync.errors import B24SyncError, UsageError
 from b24sync.report import RunReport
-from b24sync.report_file import dump_report, read_report, write_report
+from b24sync.report_file import dump_report, read_report, write_atomically, write_report
 from tests.report_samples import SECRET_LOOKING, mixed_steps, report, step
 
 
@@ -86,6 +86,15 @@ def test_interrupted_write_removes_the_temp_file(tmp_path: Path, monkeypatch: py
     assert list(tmp_path.iterdir()) == []
 
 
+def test_write_atomically_names_what_it_writes(tmp_path: Path) -> None:
+    path = tmp_path / "junit.xml"
+    write_atomically(path, "<testsuites/>\n", what="JUnit file")
+    assert path.read_text(encoding="utf-8") == "<testsuites/>\n"
+    missing = tmp_path / "no" / "x.xml"
+    with pytest.raises(UsageError, match=re.escape(f"cannot write JUnit file {missing}: No such file")):
+        write_atomically(missing, "x", what="JUnit file")
+
+
 def test_write_into_a_missing_directory_is_a_usage_error(tmp_path: Path) -> None:
     path = tmp_path / "nowhere" / "report.json"
     with pytest.raises(UsageError, match=re.escape(f"cannot write report {path}: No such file or directory")):
@@ -117,7 +126,7 @@ def bad_report_cases(tmp_path: Path) -> dict[str, tuple[Path, str]]:
         json.dumps({**valid, "schema_version": 2}).encode(),
         "report {path} has schema_version 2, this b24sync reads 1: use the b24sync version that wrote it",
     )
-    case("no_version", b"{}", "report {path} has schema_version null, this b24sync reads 1")
+    case("no_version", b"{}", "report {path} has no schema_version, so it is not a run report: pass a")
     bad_status = json.loads(json.dumps(valid))
     bad_status["steps"][2]["status"] = "exploded"
     case(
