@@ -222,7 +222,7 @@ class B24Hook:
                                              answer.status)
                     limit_waits += 1
                     self.stats.retries += 1
-                    self._wait_for_limit(code, methods, limit_waits)
+                    self.wait_for_limit(code, methods, limit_waits)
                     continue
                 if code is not None:
                     self._raise_hard_error(code, answer)
@@ -281,7 +281,8 @@ class B24Hook:
             raise TransportError(f"{self.host} is not answering like Bitrix24: {problem}")
         return _Answer(status, parsed), None, True
 
-    def _wait_for_limit(self, code: str, methods: Sequence[str], attempt: int) -> None:
+    def wait_for_limit(self, code: str, methods: Sequence[str], attempt: int) -> None:
+        """Wait as reference §7.4 says before resending commands refused with a limit ``code``."""
         if code == QUERY_LIMIT:
             if self._bucket is not None:
                 self._bucket.fill()
@@ -403,7 +404,7 @@ class B24Hook:
             attempts += 1
             self.stats.retries += 1
             code = reply.errors[limited[0]].code
-            self._wait_for_limit(code, [methods[k] for k in limited], attempts)
+            self.wait_for_limit(code, [methods[k] for k in limited], attempts)
             pending = [k for k in pending if k in retry]
         return _collect(batch, outcomes, halted_at if halt else None, ajax)
 
