@@ -147,19 +147,25 @@ def _plain(array: _PhpArray) -> dict[str, Any]:
     return out
 
 
-def parse_str(query: str, max_input_vars: int | None = None) -> dict[str, Any]:
+def parse_str(query: str | bytes, max_input_vars: int | None = None) -> dict[str, Any]:
     """PHP ``parse_str``: nested dicts with string keys, every leaf a string (reference §2.2)."""
-    raw = to_bytes(query).split(b"\0", 1)[0]
-    root = _PhpArray()
-    count = 0
+    raw = (query if isinstance(query, bytes) else to_bytes(query)).split(b"\0", 1)[0]
+    pairs: list[tuple[bytes, bytes]] = []
     for pair in raw.split(b"&"):
         if not pair:
             continue
-        count += 1
-        if max_input_vars is not None and count > max_input_vars:
+        if max_input_vars is not None and len(pairs) >= max_input_vars:
             break
         name, equals, value = pair.partition(b"=")
-        _register(root, url_decode(name), url_decode(value) if equals else b"")
+        pairs.append((url_decode(name), url_decode(value) if equals else b""))
+    return register_pairs(pairs)
+
+
+def register_pairs(pairs: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+    """Decoded name/value pairs into PHP's nested structure (form and multipart fields too)."""
+    root = _PhpArray()
+    for name, value in pairs:
+        _register(root, name, value)
     return _plain(root)
 
 
