@@ -237,3 +237,18 @@ def test_the_given_store_is_used_as_is() -> None:
     store = FakeStore({"7": {}})
     emu = Emulator(methods=METHODS, store=store, store_factory=FakeStore)
     assert emu.store is store
+
+
+def test_json_nested_deeper_than_php_allows_is_empty_params(emu: Emulator,
+                                                            session: requests.Session) -> None:
+    headers = {"Content-Type": "application/json"}
+
+    def nested(depth: int) -> str:
+        return '{"a":' + "[" * (depth - 1) + "]" * (depth - 1) + "}"
+
+    deep_ok = session.post(emu.webhook_url + "fake.echo", data=nested(512), headers=headers)
+    assert deep_ok.status_code == 200 and deep_ok.json()["result"] != []
+    too_deep = session.post(emu.webhook_url + "fake.echo?q=1", data=nested(513), headers=headers)
+    assert too_deep.json()["result"] == {"q": "1"}
+    far_too_deep = session.post(emu.webhook_url + "fake.echo", data=nested(100_000), headers=headers)
+    assert far_too_deep.json()["result"] == []

@@ -57,7 +57,9 @@ class HttpResponse:
 
 
 def _json(status: int, value: Any) -> HttpResponse:
-    return HttpResponse(status, json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogateescape"))
+    # ASCII with \u escapes, as the portal often sends (reference §1.4): text holding bytes that are
+    # not UTF-8 (kept as surrogate escapes by the PHP parsing) still makes valid JSON
+    return HttpResponse(status, json.dumps(value).encode("ascii"))
 
 
 def _iso(moment: float) -> str:

@@ -303,13 +303,19 @@ def php_array(mapping: Mapping[str, Any]) -> Any:
 
 def php_json_value(value: Any) -> Any:
     """A whole result shaped as PHP would encode it: every empty or sequential map becomes a list."""
+    # plain loops, one stack frame per level: results may nest as deep as PHP's 512 levels
     if isinstance(value, dict):
         if not value:
             return []
-        shaped = {str(key): php_json_value(item) for key, item in value.items()}
+        shaped: dict[str, Any] = {}
+        for key, item in value.items():
+            shaped[str(key)] = php_json_value(item)
         return php_array(shaped)
     if isinstance(value, (list, tuple)):
-        return [php_json_value(item) for item in value]
+        items = []
+        for item in value:
+            items.append(php_json_value(item))
+        return items
     return value
 
 

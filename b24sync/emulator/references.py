@@ -55,9 +55,15 @@ def _step(node: Any, key: str) -> tuple[bool, Any]:
 def _snapshot(node: Any) -> Any:
     # PHP arrays are values: a passed node must not change when later commands add to the maps
     if isinstance(node, dict):
-        return {key: _snapshot(value) for key, value in node.items()}
+        copied: dict[str, Any] = {}
+        for key, value in node.items():
+            copied[key] = _snapshot(value)
+        return copied
     if isinstance(node, list):
-        return [_snapshot(value) for value in node]
+        items = []
+        for value in node:
+            items.append(_snapshot(value))
+        return items
     return node
 
 
@@ -104,7 +110,13 @@ def substitute(params: Any, store: ResultStore) -> Any:
     if isinstance(params, str):
         return _substitute_string(params, store)
     if isinstance(params, dict):
-        return {key: substitute(value, store) for key, value in params.items()}
+        rewritten: dict[str, Any] = {}
+        for key, value in params.items():
+            rewritten[key] = substitute(value, store)
+        return rewritten
     if isinstance(params, list):
-        return [substitute(value, store) for value in params]
+        items = []
+        for value in params:
+            items.append(substitute(value, store))
+        return items
     return params

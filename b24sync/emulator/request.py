@@ -13,6 +13,8 @@ from urllib.parse import unquote
 from b24sync.emulator.phpquery import parse_str, register_pairs
 
 CONTROL_PREFIX = "/_emulator/"
+JSON_MAX_DEPTH = 512
+"""PHP ``json_decode``'s default depth: a deeper body fails to decode, so it becomes empty params."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,19 @@ def _php_array(value: Any) -> dict[str, Any]:
     return {}
 
 
+def _depth(value: Any) -> int:
+    deepest = 0
+    pending = [(value, 1)]
+    while pending:
+        node, level = pending.pop()
+        if isinstance(node, dict):
+            node = list(node.values())
+        if isinstance(node, list):
+            deepest = max(deepest, level)
+            pending.extend((item, level + 1) for item in node)
+    return deepest
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"not JSON: {name}")
 
@@ -98,6 +113,8 @@ def body_params(request: HttpRequest) -> dict[str, Any]:
             decoded = json.loads(request.body.decode("utf-8"), parse_constant=_reject_constant)
         except (ValueError, RecursionError):
             return {}  # reference §1.2: an undecodable JSON body silently becomes empty parameters
+        if _depth(decoded) > JSON_MAX_DEPTH:
+            return {}
         return _php_array(decoded)
     if kind == "multipart/form-data":
         return _multipart(content_type, request.body)
