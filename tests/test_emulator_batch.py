@@ -89,14 +89,16 @@ def test_download_upload_and_nested_batch_are_refused(method: str) -> None:
     (1, True), (0, False), ("1", True), ("0", False), ("", False), ("false", True), (True, True),
     (False, False), (None, False)])
 def test_halt_uses_php_truthiness(halt: Any, stops: bool) -> None:
-    out, _ = batch({"halt": halt, "cmd": {"a": "echo", "b": "fail", "c": "echo"}})
-    assert out["result_error"] == {"b": {"error": "NOT_FOUND", "error_description": "Not found"}}
+    out, _ = batch({"halt": halt, "cmd": {"a": "echo", "b": "fail", "c": "list", "d": "fail"}})
     if stops:
-        # reference §5.4: the halted command is absent from all five maps
-        assert list(out["result"]) == ["a"]
-        assert list(out["result_time"]) == ["a"]
+        # reference §5.4: the halted commands are absent from all five maps
+        assert out == {"result": {"a": []}, "result_error": {"b": {"error": "NOT_FOUND",
+                                                                   "error_description": "Not found"}},
+                       "result_total": [], "result_next": [], "result_time": {"a": TIME}}
     else:
         assert list(out["result"]) == ["a", "c"]
+        assert list(out["result_error"]) == ["b", "d"]
+        assert out["result_total"] == {"c": 120}
 
 
 def test_halt_key_is_case_insensitive() -> None:
@@ -157,3 +159,8 @@ def test_references_never_cross_requests() -> None:
     second, _ = batch({"cmd": {"b": "echo?x=$result[a][id]"}})
     assert first["result"]["a"] == {"id": "1"}
     assert second["result"]["b"] == {"x": []}
+
+
+def test_an_optional_max_input_vars_truncates_each_command() -> None:
+    out = run_batch({"cmd": {"a": "echo?a=1&b=2&c=3"}}, Portal(), max_input_vars=2)
+    assert out["result"] == {"a": {"a": "1", "b": "2"}}

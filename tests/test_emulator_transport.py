@@ -252,3 +252,16 @@ def test_json_nested_deeper_than_php_allows_is_empty_params(emu: Emulator,
     assert too_deep.json()["result"] == {"q": "1"}
     far_too_deep = session.post(emu.webhook_url + "fake.echo", data=nested(100_000), headers=headers)
     assert far_too_deep.json()["result"] == []
+
+
+def test_missing_method_handlers_are_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from b24sync.emulator import EmulatorError, state
+
+    def missing(name: str) -> object:
+        raise ImportError(f"No module named {name!r}")
+
+    monkeypatch.setattr(state.importlib, "import_module", missing)
+    with pytest.raises(EmulatorError, match=r"method handlers .* are not available"):
+        Emulator()
+    with pytest.raises(EmulatorError, match=r"store .* is not available"):
+        Emulator(methods=METHODS)
