@@ -13,17 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from b24sync.emulator.phpquery import (
-    Url,
-    parse_str,
-    parse_url,
-    php_array,
-    php_json_value,
-    php_string,
-    to_bytes,
-    truthy,
-    url_decode,
-)
+from b24sync.emulator.phpjson import php_array, php_json_value, php_string
+from b24sync.emulator.phpquery import Url, parse_str, parse_url, to_bytes, truthy, url_decode
 
 
 @pytest.mark.parametrize(

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,8 +15,17 @@ from b24sync.emulator.batch import Outcome, run_batch
 from b24sync.emulator.faults import FaultPlan
 from b24sync.emulator.limits import LeakyBucket, OperatingTime, RateSpec, parse_rate_limit
 from b24sync.emulator.methods.base import Context, Handler, MethodError
-from b24sync.emulator.phpquery import php_json_value
+from b24sync.emulator.phpjson import php_json_value
 from b24sync.emulator.request import HttpRequest, Route, request_params, route, split_target
+from b24sync.emulator.response import (
+    INTERNAL,
+    NOT_FOUND,
+    OPERATION_TIME_LIMIT,
+    HttpResponse,
+    error_response,
+    iso_time,
+    json_response,
+)
 from b24sync.emulator.state import (
     Counters,
     EmulatorError,
@@ -35,35 +42,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("b24sync.emulator")
 
 BASE_URL = "https://emulator.b24sync.invalid"
-JSON_TYPE = "application/json; charset=utf-8"
-NOT_FOUND = {"error": "ERROR_METHOD_NOT_FOUND", "error_description": "Method not found!"}
-OPERATION_TIME_LIMIT = {"error": "OPERATION_TIME_LIMIT",
-                        "error_description": "Method is blocked due to operation time limit."}
-INTERNAL = {"error": "INTERNAL_SERVER_ERROR", "error_description": "Internal server error"}
-
-
-@dataclass(frozen=True)
-class HttpResponse:
-    """The emulator's answer: status, body and type, or ``drop`` to close without answering."""
-
-    status: int
-    body: bytes
-    content_type: str = JSON_TYPE
-    drop: bool = False
-
-    def json(self) -> Any:
-        """The body decoded as JSON."""
-        return json.loads(self.body)
-
-
-def _json(status: int, value: Any) -> HttpResponse:
-    # ASCII with \u escapes, as the portal often sends (reference §1.4): text holding bytes that are
-    # not UTF-8 (kept as surrogate escapes by the PHP parsing) still makes valid JSON
-    return HttpResponse(status, json.dumps(value).encode("ascii"))
-
-
-def _iso(moment: float) -> str:
-    return datetime.fromtimestamp(moment, timezone.utc).isoformat(timespec="seconds")
 
 
 class Emulator:
@@ -190,7 +168,7 @@ class Emulator:
                 response = self._process(request, where)
             except Exception:
                 log.exception("the emulator failed to answer a request")
-                response = _json(500, INTERNAL)
+                response = json_response(500, INTERNAL)
             if fault.drop:
                 self._counters.dropped += 1
                 return replace(response, drop=True)
@@ -213,25 +191,23 @@ class Emulator:
 
     def _control(self, verb: str, name: str) -> HttpResponse:
         if name == "stats" and verb in ("GET", "HEAD"):
-            return _json(200, self.stats())
+            return json_response(200, self.stats())
         if name == "reset" and verb == "POST":
             self.reset()
-            return _json(200, {"result": True})
-        return _json(404, {"error": "NOT_FOUND",
-                           "error_description": "emulator controls: GET /_emulator/stats, "
-                                                "POST /_emulator/reset"})
+            return json_response(200, {"result": True})
+        return error_response(404, "NOT_FOUND",
+                              "emulator controls: GET /_emulator/stats, POST /_emulator/reset")
 
     def _process(self, request: HttpRequest, where: Route) -> HttpResponse:
         if where.kind == "unknown":
-            return _json(404, {"error": "NOT_FOUND", "error_description":
-                               "not a REST path: use /rest/<user>/<token>/<method>"})
+            return error_response(404, "NOT_FOUND", "not a REST path: use /rest/<user>/<token>/<method>")
         params = request_params(request)
         refused = self._authenticate(request, where, params)
         if refused is not None:
             return refused
         if self._bucket is not None and not self._bucket.admit():
             # reference §7.1 and U2: refused before anything runs; a batch costs 1 like any request
-            return _json(503, {"error": "QUERY_LIMIT_EXCEEDED", "error_description": "Too many requests"})
+            return error_response(503, "QUERY_LIMIT_EXCEEDED", "Too many requests")
         caller = f"{where.kind}:{where.user}"
         if where.method == "batch":
             started = self._wall_clock()
@@ -239,10 +215,10 @@ class Emulator:
             result = run_batch(params, lambda method, sub: self._call(caller, method, sub)[0],
                                self._max_input_vars)
             # reference §7.2: the outer batch is not counted, its commands are
-            return _json(200, {"result": result, "time": self._time(started, (caller, "batch"))})
+            return json_response(200, {"result": result, "time": self._time(started, (caller, "batch"))})
         outcome, status = self._call(caller, where.method, params)
         if outcome.error is not None:
-            return _json(status, dict(outcome.error))
+            return json_response(status, dict(outcome.error))
         body: dict[str, Any] = {"result": php_json_value(outcome.result)}
         # reference §1.4: next/total move to the top level as ints
         if outcome.next is not None:
@@ -250,16 +226,15 @@ class Emulator:
         if outcome.total is not None:
             body["total"] = int(outcome.total)
         body["time"] = outcome.time
-        return _json(200, body)
+        return json_response(200, body)
 
     def _authenticate(self, request: HttpRequest, where: Route,
                       params: dict[str, Any]) -> HttpResponse | None:
         if where.kind == "webhook":
             if not where.token:
-                return _json(401, {"error": "NO_AUTH_FOUND", "error_description": "Wrong authorization data"})
+                return error_response(401, "NO_AUTH_FOUND", "Wrong authorization data")
             if where.user != str(self.user_id) or where.token != self.token:
-                return _json(401, {"error": "INVALID_CREDENTIALS",
-                                   "error_description": "Invalid request credentials"})
+                return error_response(401, "INVALID_CREDENTIALS", "Invalid request credentials")
             return None
         # reference §1.1: an OAuth-style call carries its token as auth, access_token or a Bearer header
         token = ""
@@ -270,9 +245,9 @@ class Emulator:
         if not token and bearer.lower().startswith("bearer "):
             token = bearer[7:].strip()
         if not token:
-            return _json(401, {"error": "NO_AUTH_FOUND", "error_description": "Wrong authorization data"})
+            return error_response(401, "NO_AUTH_FOUND", "Wrong authorization data")
         if token != self.token:
-            return _json(401, {"error": "invalid_token", "error_description": "The access token is invalid"})
+            return error_response(401, "invalid_token", "The access token is invalid")
         return None
 
     def _call(self, caller: str, method: str, params: dict[str, Any]) -> tuple[Outcome, int]:
@@ -304,8 +279,8 @@ class Emulator:
     def _time(self, started: float, key: tuple[str, str]) -> dict[str, Any]:
         finish = self._wall_clock()
         block: dict[str, Any] = {"start": started, "finish": finish, "duration": finish - started,
-                                 "processing": finish - started, "date_start": _iso(started),
-                                 "date_finish": _iso(finish)}
+                                 "processing": finish - started, "date_start": iso_time(started),
+                                 "date_finish": iso_time(finish)}
         if self._operating is not None:
             state = self._operating.state(key)
             block["operating_reset_at"] = state.reset_at

@@ -6,7 +6,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from b24sync.emulator.phpquery import parse_str, parse_url, php_array, php_json_value, truthy
+from b24sync.emulator.phpjson import php_array, php_json_value
+from b24sync.emulator.phpquery import parse_str, parse_url, truthy
 from b24sync.emulator.references import ResultStore, substitute
 
 MAX_BATCH = 50

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from b24sync.emulator.phpquery import php_string
+from b24sync.emulator.phpjson import php_string
 
 PREFIXES = ("result", "next", "total", "time", "error")
 # reference §4.1: the prefix is matched without regard to case; the lookup that follows is exact
