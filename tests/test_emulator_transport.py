@@ -265,3 +265,16 @@ def test_missing_method_handlers_are_a_clear_error(monkeypatch: pytest.MonkeyPat
         Emulator()
     with pytest.raises(EmulatorError, match=r"store .* is not available"):
         Emulator(methods=METHODS)
+
+
+def test_time_dates_use_the_stores_zone_when_it_has_one() -> None:
+    class ZonedStore(FakeStore):
+        def iso(self, timestamp: float) -> str:
+            return f"zoned:{timestamp:.0f}"
+
+    emu = Emulator(methods=METHODS, store=ZonedStore(), store_factory=ZonedStore, operating_limit=None,
+                   wall_clock=lambda: 1_700_000_000.0)
+    body = emu.mount(requests.Session()).post(emu.webhook_url + "server.time", json={}).json()
+    assert body["time"]["date_start"] == "zoned:1700000000"
+    assert emulator().handle(HttpRequest("GET", f"/rest/1/{TOKEN}/server.time")).json()["time"][
+        "date_finish"] == "2023-11-14T22:13:20+00:00"

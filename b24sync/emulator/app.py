@@ -278,9 +278,12 @@ class Emulator:
 
     def _time(self, started: float, key: tuple[str, str]) -> dict[str, Any]:
         finish = self._wall_clock()
+        # reference §1.4: date_* carry the portal's offset; a store that knows its zone formats them
+        store_iso = getattr(self.store, "iso", None)
+        iso: Callable[[float], str] = store_iso if callable(store_iso) else iso_time
         block: dict[str, Any] = {"start": started, "finish": finish, "duration": finish - started,
-                                 "processing": finish - started, "date_start": iso_time(started),
-                                 "date_finish": iso_time(finish)}
+                                 "processing": finish - started, "date_start": iso(started),
+                                 "date_finish": iso(finish)}
         if self._operating is not None:
             state = self._operating.state(key)
             block["operating_reset_at"] = state.reset_at
