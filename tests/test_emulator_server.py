@@ -110,8 +110,12 @@ def test_cli_prints_the_webhook_url_first_and_saves_state_on_a_signal(
         url = process.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:") and url.endswith("/rest/1/cli-token/")
         assert requests.post(url + "fake.add", json={"fields": {"N": "1"}}, timeout=10).json()["result"] == 1
+        requests.post(url.replace("cli-token", "wrong") + "fake.add", json={}, timeout=10)
         process.send_signal(stop_signal)
         assert process.wait(timeout=20) == 0
+        assert process.stderr is not None
+        # the request lines hold the token: the server must not log them
+        assert "cli-token" not in process.stderr.read() + process.stdout.read()
     finally:
         if process.poll() is None:
             process.kill()

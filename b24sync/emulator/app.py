@@ -88,7 +88,7 @@ class Emulator:
             self.store = load_store(self.state_path, self._store_class())
         else:
             self.store = self._store_class()()
-        self._reset_counters()
+        self._fresh_counters_and_limits()
 
     # --- the public surface ---
 
@@ -138,7 +138,7 @@ class Emulator:
         """An empty store, zero counters, fresh limits and the fault sequence from its seed."""
         with self._lock:
             self.store = self._store_class()()
-            self._reset_counters()
+            self._fresh_counters_and_limits()
             self._faults.reset()
 
     def save_state(self) -> None:
@@ -182,7 +182,7 @@ class Emulator:
             self._store_factory = default_store_class()
         return self._store_factory
 
-    def _reset_counters(self) -> None:
+    def _fresh_counters_and_limits(self) -> None:
         self._counters = Counters()
         self._bucket = (LeakyBucket(*self._bucket_spec, clock=self._clock)
                         if self._bucket_spec is not None else None)
