@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -54,6 +55,8 @@ def test_chunked_bodies_are_read() -> None:
 
 
 def test_tls_serves_https_with_a_self_signed_certificate() -> None:
+    if shutil.which("openssl") is None:
+        pytest.importorskip("cryptography", reason="--tls needs openssl or cryptography")
     emu = emulator()
     server = EmulatorServer(emu, tls=True)
     server.start()
