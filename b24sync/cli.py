@@ -317,3 +317,59 @@ def _run_apply(the_plan: Plan, client: B24Hook, *, source: str, halt_on_error: b
     if execution.fatal is not None:
         click.echo(f"b24sync: error: {execution.fatal}", err=True)
     return exit_code_for_run(execution.fatal, report.status)
+
+
+# -- emulator -------------------------------------------------------------------------------------
+
+@main.command("emulator")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8024, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on; 0 picks a free one.")
+@click.option("--token", default="emulator-token", show_default=True, help="The webhook code to accept.")
+@click.option("--state", "state", type=click.Path(dir_okay=False), default=None,
+              help="JSON file: loaded at start, saved atomically on SIGINT/SIGTERM.")
+@click.option("--rate-limit", default="off", show_default=True,
+              help="Leaky bucket: standard (50, 2/s), enterprise (250, 5/s), off, or BURST/RATE.")
+@click.option("--operating-limit", default=480.0, show_default=True, type=float,
+              help="Seconds of operating time per method per ten minutes.")
+@click.option("--latency", default=0.0, show_default=True, type=click.FloatRange(min=0),
+              help="Milliseconds added to every request.")
+@click.option("--fail-rate", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of requests answered by an HTML 500/502 without processing.")
+@click.option("--drop-rate", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of requests processed, then closed without an answer.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the injected faults.")
+@click.option("--tls", is_flag=True, help="Serve https with a self-signed certificate made at start.")
+@handles_errors
+def emulator_command(host: str, port: int, token: str, state: str | None, rate_limit: str,
+                     operating_limit: float, latency: float, fail_rate: float, drop_rate: float,
+                     seed: int, tls: bool) -> None:
+    """Run an offline Bitrix24 portal; the first line printed is its webhook URL."""
+    import threading
+
+    from b24sync.emulator import Emulator, EmulatorError
+    from b24sync.emulator.server import EmulatorServer
+
+    try:
+        emulator = Emulator(token=token, rate_limit=rate_limit, operating_limit=operating_limit,
+                            latency_ms=latency, fail_rate=fail_rate, drop_rate=drop_rate, seed=seed,
+                            state_path=state)
+        server = EmulatorServer(emulator, host, port, tls)
+        server.start()
+    except EmulatorError as error:
+        raise UsageError(str(error)) from error
+    stop = threading.Event()
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signal_number, lambda number, frame: stop.set())
+    click.echo(server.webhook_url)
+    sys.stdout.flush()
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        server.stop()
+        if state is not None:
+            try:
+                emulator.save_state()
+            except EmulatorError as error:
+                raise B24SyncError(str(error)) from error
