@@ -200,8 +200,18 @@ def _resolve(store: Store) -> lists.Resolver:
         spec = _field(name)
         if spec is None:
             return None
-        return spec.camel, lambda raw: None if raw in ("", None) else _coerce(store, spec, raw)
+        return spec.camel, lambda raw: _filter_value(store, spec, raw)
     return resolve
+
+
+def _filter_value(store: Store, spec: TaskField, raw: Any) -> Any:
+    if raw in ("", None):
+        return None
+    if spec.kind == "bindings":
+        return str(raw)
+    if spec.kind == "ids":
+        return _coerce(store, TaskField(spec.upper, spec.camel, "int"), raw)
+    return _coerce(store, spec, raw)
 
 
 def task_list(ctx: Context, params: dict[str, Any]) -> Reply:
