@@ -66,6 +66,14 @@ def test_update_changes_only_given_fields_and_stamps_the_time(portal: Portal) ->
     assert item["createdTime"] == "2024-08-15T10:38:21+03:00"
 
 
+def test_update_changing_nothing_keeps_the_stamp(portal: Portal) -> None:
+    portal.call("crm.item.add", {"entityTypeId": 3, "fields": {"name": "Ann"}})
+    portal.now += 60
+    portal.user_id = 2
+    item = portal.call("crm.item.update", {"entityTypeId": 3, "id": 1, "fields": {"name": "Ann"}})["item"]
+    assert (item["updatedTime"], item["updatedBy"]) == ("2024-08-15T10:38:21+03:00", 1)
+
+
 def test_delete_answers_an_empty_array_and_removes(portal: Portal) -> None:
     portal.call("crm.item.add", {"entityTypeId": 4, "fields": {"title": "Acme"}})
     assert portal.call("crm.item.delete", {"entityTypeId": 4, "id": 1}) == []

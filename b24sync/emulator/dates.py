@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timedelta, timezone
 
+# years a portal stores; outside them a zone shift could leave datetime's range
+MIN_YEAR, MAX_YEAR = 1000, 9000
 _OFFSET = re.compile(r"^([+-])(\d{2}):?(\d{2})$")
 _ISO = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?\s*(Z|[+-]\d{2}:?\d{2})?$")
@@ -58,6 +60,8 @@ def parse_datetime(text: str, zone: timezone) -> float | None:
             return None
         day, month, year, hour, minute, second = match.groups()
         offset = None
+    if not MIN_YEAR <= int(year) <= MAX_YEAR:
+        return None
     try:
         moment = datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0),
                           int(second or 0))
@@ -68,7 +72,10 @@ def parse_datetime(text: str, zone: timezone) -> float | None:
     elif offset == "Z":
         tzinfo = timezone.utc
     else:
-        tzinfo = parse_offset(offset)
+        try:
+            tzinfo = parse_offset(offset)
+        except ValueError:
+            return None
     return moment.replace(tzinfo=tzinfo).timestamp()
 
 
@@ -80,9 +87,10 @@ def parse_date(text: str, zone: timezone) -> str | None:
         text = f"{locale.group(3)}-{locale.group(2)}-{locale.group(1)}"
     if len(text) == 10:
         try:
-            return date.fromisoformat(text).isoformat()
+            day = date.fromisoformat(text)
         except ValueError:
             return None
+        return day.isoformat() if MIN_YEAR <= day.year <= MAX_YEAR else None
     # reference §10.2: date fields come back as a datetime; read the day where the portal sees it
     timestamp = parse_datetime(text, zone)
     if timestamp is None:

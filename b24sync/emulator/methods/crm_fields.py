@@ -19,6 +19,7 @@ from .params import to_float, to_int, to_yn
 INT_TYPES = frozenset({"integer", "user", "crm_company", "crm_contact", "crm_lead", "crm_deal",
                        "crm_category"})
 TYPE_NAMES = {1: "Lead", 2: "Deal", 3: "Contact", 4: "Company"}
+# reference §9.5 (LINK exists too but is not written through these methods)
 MULTIFIELD_TYPES = ("PHONE", "EMAIL", "WEB", "IM")
 
 

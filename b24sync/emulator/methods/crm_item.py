@@ -7,7 +7,16 @@ from typing import Any
 from ..store import CRM_TYPES, Store
 from . import crm_records, lists
 from .base import Context, Handler, MethodError, Reply
-from .crm_fields import CrmField, by_camel, coerce, describe, fields_of, filter_coercer, item_value
+from .crm_fields import (
+    MULTIFIELD_TYPES,
+    CrmField,
+    by_camel,
+    coerce,
+    describe,
+    fields_of,
+    filter_coercer,
+    item_value,
+)
 from .crm_records import Changes, FieldProblem, FmOp
 from .params import as_list, as_map, param, required_int, start_of, to_yn
 
@@ -76,9 +85,10 @@ def _fm_ops(raw: Any, updating: bool) -> list[FmOp]:
         if values is None:
             continue
         type_id = str(values.get("typeId") or "").upper()
-        if not type_id:
+        raw_value = values.get("value")
+        if type_id not in MULTIFIELD_TYPES or isinstance(raw_value, (dict, list)):
             continue
-        value = "" if values.get("value") is None else str(values.get("value"))
+        value = "" if raw_value is None else str(raw_value)
         value_type = str(values.get("valueType") or "WORK").upper()
         existing = key.isdigit() and updating and not listed
         if existing:

@@ -56,7 +56,7 @@ def _fm_ops(type_name: str, raw: Any, updating: bool) -> list[FmOp]:
     ops: list[FmOp] = []
     for key, entry in mapping.items():
         values = {str(k).upper(): v for k, v in (as_map(entry) or {}).items()}
-        if not values:
+        if not values or isinstance(values.get("VALUE"), (dict, list)):
             continue
         entry_id = to_int(values.get("ID")) if updating else None
         if entry_id is None and updating and key.isdigit() and not isinstance(raw, list) \

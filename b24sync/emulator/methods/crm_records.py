@@ -7,6 +7,7 @@ creates, updates and deletes records, applies multifield operations and keeps th
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -102,10 +103,13 @@ def update(store: Store, type_id: int, record: dict[str, Any], changes: Changes,
     for name in store.required[type_id]:
         if name in changes.values and _empty(changes.values[name]) and name in fields:
             raise FieldProblem("required", fields[name])
+    before = copy.deepcopy(record)
     record.update({key: value for key, value in changes.values.items() if key in fields})
-    record.update(updatedTime=store.iso(now), updatedBy=user_id)
     _apply_fm(store, record, changes.fm)
     _apply_links(store, type_id, record, changes)
+    # reference §9.2: when nothing changed the save is skipped, so the modification stamp stays
+    if record != before:
+        record.update(updatedTime=store.iso(now), updatedBy=user_id)
 
 
 def delete(store: Store, type_id: int, record_id: int) -> None:

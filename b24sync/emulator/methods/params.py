@@ -7,13 +7,16 @@ accepts both forms.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from .base import MethodError
 
-_INT = re.compile(r"^\s*[+-]?\d+\s*$")
+# ids and counts are 64-bit on the portal; longer digit strings are not integers
+_INT = re.compile(r"^\s*[+-]?\d{1,18}\s*$")
+_INT_LIMIT = 2**63
 _FLOAT = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$")
 _TRUE_WORDS = frozenset({"y", "yes", "true", "1", "on"})
 _FALSE_WORDS = frozenset({"n", "no", "false", "0", "off", ""})
@@ -52,8 +55,8 @@ def to_int(value: Any) -> int | None:
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
+        return value if abs(value) < _INT_LIMIT else None
+    if isinstance(value, float) and value.is_integer() and abs(value) < _INT_LIMIT:
         return int(value)
     if isinstance(value, str) and _INT.match(value):
         return int(value)
@@ -64,11 +67,13 @@ def to_float(value: Any) -> float | None:
     """A number from a JSON number or a numeric string; None when it is not one."""
     if isinstance(value, bool):
         return float(value)
+    number: float | None = None
     if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str) and _FLOAT.match(value):
-        return float(value)
-    return None
+        number = float(value) if abs(value) < 1e300 else None
+    elif isinstance(value, str) and _FLOAT.match(value):
+        number = float(value)
+    # NaN and infinities cannot be written as JSON
+    return number if number is not None and math.isfinite(number) else None
 
 
 def to_yn(value: Any) -> str | None:
