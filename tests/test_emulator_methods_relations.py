@@ -71,6 +71,16 @@ def test_contact_company_add(portal: Portal) -> None:
     assert (item["companyId"], item["companyIds"]) == (1, [1, 2])
 
 
+def test_contact_company_items_set_and_get(portal: Portal) -> None:
+    assert portal.call("crm.contact.company.items.set", {"id": 2, "items": [
+        {"COMPANY_ID": 2}, {"COMPANY_ID": 1, "SORT": 5}]}) is True
+    assert portal.call("crm.contact.company.items.get", {"id": 2}) == [
+        {"COMPANY_ID": 1, "SORT": 5, "ROLE_ID": 0, "IS_PRIMARY": "N"},
+        {"COMPANY_ID": 2, "SORT": 10, "ROLE_ID": 0, "IS_PRIMARY": "Y"}]
+    portal.call("crm.company.delete", {"id": 2})
+    assert portal.call("crm.contact.get", {"id": 2})["COMPANY_ID"] == "1"
+
+
 def test_errors(portal: Portal) -> None:
     cases = [
         ({"id": 0, "fields": {"CONTACT_ID": 1}}, "The parameter 'ownerEntityID' is invalid or not defined."),
