@@ -83,6 +83,18 @@ def test_list_filters_bindings_and_defaults_to_id_descending(portal: Portal) -> 
     assert all("ufCrmTask" not in task for task in keyset.result["tasks"])
 
 
+def test_list_title_filter_takes_a_pattern(portal: Portal) -> None:
+    for title in ("Call Ann", "Mail Ann", "Call Bob"):
+        portal.call("tasks.task.add", {"fields": {"TITLE": title, "RESPONSIBLE_ID": 1}})
+    def titles(filter_: dict[str, str]) -> list[str]:
+        tasks = portal.call("tasks.task.list", {"filter": filter_, "order": {"ID": "ASC"},
+                                                "select": ["TITLE"]})
+        return [task["title"] for task in tasks["tasks"]]
+    assert titles({"TITLE": "Call%"}) == ["Call Ann", "Call Bob"]
+    assert titles({"%TITLE": "ann"}) == ["Call Ann", "Mail Ann"]
+    assert titles({"TITLE": "Call Bob"}) == ["Call Bob"]
+
+
 def test_list_unknown_order_key_is_an_error(portal: Portal) -> None:
     error = portal.error("tasks.task.list", {"order": {"NOPE": "asc"}})
     assert (error.code, error.description) == ("0", "Invalid sorting key (internal error)")

@@ -43,6 +43,10 @@ def _f(camel: str, upper: str, type_: str, title: str, **flags: Any) -> CrmField
     return CrmField(camel, upper, type_, title, **flags)
 
 
+_MULTIFIELD_TITLES = ("Phone", "E-mail", "Website", "Messenger")
+# how the old *.fields methods describe PHONE, EMAIL, WEB and IM
+LEGACY_MULTIFIELDS = tuple(CrmField(kind.lower(), kind, "crm_multifield", title, multiple=True)
+                           for kind, title in zip(MULTIFIELD_TYPES, _MULTIFIELD_TITLES, strict=True))
 _COMMON = (
     _f("id", "ID", "integer", "ID", read_only=True),
     _f("createdTime", "DATE_CREATE", "datetime", "Created on", read_only=True),

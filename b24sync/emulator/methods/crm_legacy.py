@@ -14,9 +14,9 @@ from ..store import Store
 from . import crm_records, lists
 from .base import Context, Handler, MethodError, Reply
 from .crm_fields import (
+    LEGACY_MULTIFIELDS,
     MULTIFIELD_TYPES,
     TYPE_NAMES,
-    CrmField,
     by_upper,
     coerce,
     describe,
@@ -216,10 +216,9 @@ def _make(entity: str, type_id: int) -> dict[str, Handler]:
         out = {spec.upper: describe(spec, spec.camel in required, with_upper=False)
                for spec in fields_of(store, type_id) if spec.upper != "FM"}
         if _has_multifields(type_id):
-            multifield = CrmField("", "", "crm_multifield", "")
-            for kind in MULTIFIELD_TYPES:
-                entry = describe(multifield, "fm" in required, with_upper=False)
-                out[kind] = {**entry, "isMultiple": True, "title": kind.capitalize()}
+            # reference §9.9: multifields appear as "PHONE": {"type": "crm_multifield", "isMultiple": true}
+            out.update({spec.upper: describe(spec, "fm" in required, with_upper=False)
+                        for spec in LEGACY_MULTIFIELDS})
         return Reply(out)
 
     actions: dict[str, Callable[[Context, dict[str, Any]], Reply]] = {

@@ -228,6 +228,11 @@ def task_list(ctx: Context, params: dict[str, Any]) -> Reply:
         if resolve(name) is None:
             raise MethodError("0", "Invalid sorting key (internal error)")
     names, bindings = _select(param(params, "select"))
+    # reference §9.7: TITLE is matched as a pattern, so a % in its value is a wildcard
+    where = lists.Group(where.logic, tuple(
+        lists.Condition(term.field, "=%", term.value)
+        if isinstance(term, lists.Condition) and term.field == "title" and term.op == "="
+        and "%" in str(term.value) else term for term in where.terms))
     page = lists.select_page(store.task_table, where, order, start_of(params), "exact",
                              lambda task, name: task.get(name), "id")
     return Reply({"tasks": [render(store, task, names, bindings) for task in page.rows]},
