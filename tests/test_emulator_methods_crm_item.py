@@ -195,6 +195,22 @@ def test_list_without_count_and_keyset(portal: Portal) -> None:
     assert seen == list(range(1, 121))
 
 
+def test_list_accepts_upper_names_for_the_keyset(portal: Portal) -> None:
+    _many(portal, 60)
+    page = portal.reply("crm.item.list", {"entityTypeId": 1, "order": {"ID": "ASC"}, "filter": {">ID": 55},
+                                          "select": ["id"], "start": -1})
+    assert [row["id"] for row in page.result["items"]] == [56, 57, 58, 59, 60]
+
+
+def test_required_links_count_as_given(portal: Portal) -> None:
+    portal.call("crm.item.add", {"entityTypeId": 3, "fields": {"name": "A"}})
+    portal.store.require(2, "contactIds")
+    error = portal.error("crm.item.add", {"entityTypeId": 2, "fields": {"title": "x"}})
+    assert error.code == "CRM_FIELD_ERROR_REQUIRED"
+    item = portal.call("crm.item.add", {"entityTypeId": 2, "fields": {"contactIds": [1]}})["item"]
+    assert item["contactIds"] == [1]
+
+
 def test_list_select_filter_and_order(portal: Portal) -> None:
     _many(portal, 20)
     page = portal.reply("crm.item.list", {"entityTypeId": 1, "select": ["title", "opportunity"],

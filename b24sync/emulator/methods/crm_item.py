@@ -67,8 +67,9 @@ def render(store: Store, type_id: int, record: dict[str, Any], original: bool,
 
 
 def _field_spec(fields: dict[str, CrmField], key: str) -> CrmField | None:
+    # the Engine layer converts names to UPPER_CASE itself, so `>ID` works as well as `>id`
     spec = fields.get(key)
-    if spec is None and key.startswith("UF_CRM_"):
+    if spec is None:
         spec = next((candidate for candidate in fields.values() if candidate.upper == key), None)
     return spec
 

@@ -21,7 +21,7 @@ _LINKS = {2: ("deal_contacts", "contactIds", "contactId"),
 
 
 class FieldProblem(Exception):
-    """A field value the portal refuses: ``kind`` is ``required`` or ``invalid``."""
+    """A field value the portal refuses (``kind`` is ``required``, the one check done here)."""
 
     def __init__(self, kind: str, crm_field: CrmField) -> None:
         super().__init__(f"{kind}: {crm_field.camel}")
@@ -63,6 +63,15 @@ def changes_of(type_id: int, values: dict[str, Any], fm: list[FmOp]) -> Changes:
     return changes
 
 
+def _given(type_id: int, name: str, changes: Changes) -> bool:
+    if name == "fm":
+        return bool(changes.fm)
+    many, one = _LINKS.get(type_id, ("", "", ""))[1:]
+    if name in (many, one):
+        return bool(changes.links) or changes.primary_link is not None
+    return not _empty(changes.values.get(name))
+
+
 def _empty(value: Any) -> bool:
     return value is None or value == "" or value == []
 
@@ -71,8 +80,7 @@ def create(store: Store, type_id: int, changes: Changes, user_id: int, now: floa
     """Add a record with defaults, the caller's fields, multifields and links; returns it."""
     fields = by_camel(store, type_id)
     for name in store.required[type_id]:
-        missing = not changes.fm if name == "fm" else _empty(changes.values.get(name))
-        if name in fields and missing:
+        if name in fields and not _given(type_id, name, changes):
             raise FieldProblem("required", fields[name])
     record: dict[str, Any] = {name: ([] if spec.multiple else None) for name, spec in fields.items()}
     record.update(defaults(type_id))
