@@ -51,5 +51,11 @@ def test_user_get_filters_sorts_and_pages(portal: Portal) -> None:
     assert [user["ID"] for user in active.result] == ["1", "2"]
 
 
+def test_user_get_select_masks(portal: Portal) -> None:
+    assert portal.call("user.get", {"ID": 2, "select": ["NAME"]}) == [{"ID": "2", "NAME": "Anna"}]
+    assert portal.call("user.get", {"ID": 2, "select": ["UF_*"]}) == [{"ID": "2", "UF_DEPARTMENT": [1]}]
+    assert len(portal.call("user.get", {"ID": 2, "select": ["*"]})[0]) > 5
+
+
 def test_scope(portal: Portal) -> None:
     assert "crm" in portal.call("scope") and "task" in portal.call("scope")

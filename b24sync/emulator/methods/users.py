@@ -84,6 +84,8 @@ def user_get(ctx: Context, params: dict[str, Any]) -> Reply:
     order = [(sort if _resolve(sort) else "ID", descending)]
     selected = as_list(param(params, "select"))
     names = None if not selected or "*" in selected else {str(name).upper() for name in selected}
+    if names is not None and "UF_*" in names:
+        names.update(key for key in _PUBLIC if key.startswith("UF_"))
     page = lists.select_page(store.users, where, order, start_of(params), "legacy", _value, "ID")
     return Reply([render(user, names) for user in page.rows], total=page.total, next=page.next)
 
