@@ -39,7 +39,7 @@ class Store:
         # deal id -> [{"contactId", "sort", "roleId", "isPrimary"}], contact id -> company links alike
         self.deal_contacts: dict[int, list[dict[str, Any]]] = {}
         self.contact_companies: dict[int, list[dict[str, Any]]] = {}
-        # entity type -> UF_CRM_* name -> {"type", "multiple", "label"}; portal-configured custom fields
+        # entity type -> UF_CRM_* name -> {"id", "type", "multiple", "label", "sort"}: custom fields
         self.userfields: dict[int, dict[str, dict[str, Any]]] = {type_id: {} for type_id in CRM_TYPES}
         # entity type -> camelCase names the portal's settings make required
         self.required: dict[int, list[str]] = {type_id: [] for type_id in CRM_TYPES}
@@ -80,16 +80,20 @@ class Store:
         return user_id
 
     def add_userfield(self, entity_type_id: int, field_name: str, user_type: str = "string",
-                      multiple: bool = False, label: str = "") -> None:
-        """Declare a custom field ``UF_CRM_...``: string, integer, double, boolean, date or datetime."""
+                      multiple: bool = False, label: str = "", sort: int = 100) -> int:
+        """Declare a custom field ``UF_CRM_...`` (string/integer/double/boolean/date/datetime); its id."""
         if entity_type_id not in CRM_TYPES:
             raise ValueError(f"no CRM entity type {entity_type_id}")
         if not field_name.startswith("UF_CRM_"):
             raise ValueError(f"a custom field name starts with UF_CRM_, got {field_name!r}")
         if user_type not in ("string", "integer", "double", "boolean", "date", "datetime"):
             raise ValueError(f"unsupported custom field type {user_type!r}")
-        self.userfields[entity_type_id][field_name] = {"type": user_type, "multiple": multiple,
-                                                       "label": label or field_name}
+        existing = self.userfields[entity_type_id].get(field_name)
+        field_id = existing["id"] if existing else self.next_id("userfield")
+        self.userfields[entity_type_id][field_name] = {
+            "id": field_id, "type": user_type, "multiple": multiple, "label": label or field_name,
+            "sort": sort}
+        return field_id
 
     def require(self, entity_type_id: int, camel_name: str) -> None:
         """Make a field required on add, as a portal administrator can."""

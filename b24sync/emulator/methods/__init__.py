@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from . import crm_item, crm_legacy, duplicates, relations, tasks, users
+from . import crm_item, crm_legacy, duplicates, relations, tasks, userfields, users
 from .base import Handler
 
 
 def registry() -> dict[str, Handler]:
     """Every implemented method, keyed by its lower-case name."""
     handlers: dict[str, Handler] = {}
-    for family in (users, crm_item, crm_legacy, relations, duplicates, tasks):
+    for family in (users, crm_item, crm_legacy, relations, duplicates, tasks, userfields):
         handlers.update(family.HANDLERS)
     return {name.lower(): handler for name, handler in handlers.items()}
