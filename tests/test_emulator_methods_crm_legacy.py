@@ -188,3 +188,5 @@ def test_deal_contact_ids_write_the_links(portal: Portal) -> None:
     assert [row["CONTACT_ID"] for row in portal.call("crm.deal.contact.items.get", {"id": 1})] == [2, 1]
     item = portal.call("crm.item.get", {"entityTypeId": 2, "id": 1})["item"]
     assert (item["contactIds"], item["contactId"]) == ([2, 1], 2)
+    portal.call("crm.deal.update", {"id": 1, "fields": {"CONTACT_IDS": [99, 1]}})
+    assert [row["CONTACT_ID"] for row in portal.call("crm.deal.contact.items.get", {"id": 1})] == [1]

@@ -15,9 +15,11 @@ from typing import Any
 from ..store import Store
 from .crm_fields import TYPE_NAMES, CrmField, by_camel, defaults
 
-# link table name per (owner type, linked type): deal -> contacts, contact -> companies
+# owner type -> (link table, field of all linked ids, field of the primary one): deal -> contacts,
+# contact -> companies; _LINKED is the entity type the links point at
 _LINKS = {2: ("deal_contacts", "contactIds", "contactId"),
           3: ("contact_companies", "companyIds", "companyId")}
+_LINKED = {2: 3, 3: 4}
 
 
 class FieldProblem(Exception):
@@ -159,11 +161,13 @@ def _apply_fm(store: Store, record: dict[str, Any], ops: list[FmOp]) -> None:
 def _apply_links(store: Store, type_id: int, record: dict[str, Any], changes: Changes) -> None:
     if type_id not in _LINKS:
         return
+    # links to records that do not exist are dropped, like any other unusable value of these methods
+    existing = store.crm[_LINKED[type_id]]
     if changes.links is not None:
         rows = [{"id": linked, "sort": (i + 1) * 10, "roleId": 0, "isPrimary": "N"}
-                for i, linked in enumerate(changes.links)]
+                for i, linked in enumerate(linked for linked in changes.links if linked in existing)]
         set_links(store, type_id, record["id"], rows)
-    if changes.primary_link is not None:
+    if changes.primary_link is not None and changes.primary_link in existing:
         add_link(store, type_id, record["id"], changes.primary_link, None, True)
 
 
