@@ -48,7 +48,14 @@ class RateLimit:
 
 
 class LeakyBucket:
-    """The portal's request counter, mirrored on the client."""
+    """The portal's request counter, mirrored on the client.
+
+    The client keeps one request of headroom below the portal's burst: requests reach the portal
+    a varying moment after they leave, so two of them can arrive closer together than they were
+    sent, and a bucket filled to the brim would then be refused.
+    """
+
+    HEADROOM = 1.0
 
     def __init__(self, limit: RateLimit, clock: Callable[[], float]) -> None:
         self.limit = limit
@@ -65,7 +72,8 @@ class LeakyBucket:
     def delay(self) -> float:
         """Seconds to wait before the next request may be sent."""
         self._drain()
-        return max(0.0, (self._level + 1 - self.limit.burst) / self.limit.rate)
+        ceiling = max(1.0, self.limit.burst - self.HEADROOM)
+        return max(0.0, (self._level + 1 - ceiling) / self.limit.rate)
 
     def take(self) -> None:
         """Count one request as sent now."""
