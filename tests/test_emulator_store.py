@@ -26,6 +26,9 @@ def _busy_portal() -> Portal:
     portal.call("crm.lead.add", {"fields": {"TITLE": "Lead"}})
     portal.call("crm.lead.delete", {"id": 1})
     portal.call("tasks.task.add", {"fields": {"TITLE": "Call", "RESPONSIBLE_ID": 4, "UF_CRM_TASK": ["D_1"]}})
+    portal.call("crm.timeline.comment.add", {"fields": {"ENTITY_TYPE": "deal", "ENTITY_ID": deal,
+                                                        "COMMENT": "Paid"}})
+    portal.call("crm.activity.todo.add", {"ownerTypeId": 2, "ownerId": deal, "deadline": "2024-09-01"})
     return portal
 
 
@@ -33,7 +36,7 @@ def test_empty_store_has_the_seeded_users() -> None:
     store = Store()
     assert store.users[1]["ADMIN"] is True and sorted(store.users) == [1, 2, 3]
     assert store.stats() == {"leads": 0, "deals": 0, "contacts": 0, "companies": 0, "users": 3, "tasks": 0,
-                             "deal_contacts": 0, "contact_companies": 0}
+                             "comments": 0, "activities": 0, "deal_contacts": 0, "contact_companies": 0}
     assert store.tz_offset == "+03:00"
 
 
@@ -43,8 +46,8 @@ def test_round_trip_is_exact_and_keeps_sequences() -> None:
     restored = Store.from_json(json.loads(json.dumps(data)))
     assert restored.to_json() == data
     assert restored.stats() == portal.store.stats() == {
-        "leads": 0, "deals": 1, "contacts": 1, "companies": 1, "users": 4, "tasks": 1, "deal_contacts": 1,
-        "contact_companies": 1}
+        "leads": 0, "deals": 1, "contacts": 1, "companies": 1, "users": 4, "tasks": 1, "comments": 1,
+        "activities": 1, "deal_contacts": 1, "contact_companies": 1}
     portal.store = restored
     # the deleted lead's id is not reused after a reload
     assert portal.call("crm.lead.add", {"fields": {"TITLE": "Again"}}) == 2
