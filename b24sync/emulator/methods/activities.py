@@ -7,7 +7,7 @@ from typing import Any
 from .. import dates
 from ..store import CRM_TYPES, Store
 from .base import Context, Handler, MethodError, Reply
-from .params import as_list, as_map, required_int, to_int
+from .params import as_list, as_map, param, required_int, to_int
 
 _ENTITY_TYPES = {name: type_id for type_id, name in CRM_TYPES.items()}
 
@@ -47,23 +47,23 @@ def todo_add(ctx: Context, params: dict[str, Any]) -> Reply:
     store = _store(ctx)
     owner_type = required_int(params, "ownerTypeId")
     owner_id = required_int(params, "ownerId")
-    raw_deadline = params.get("deadline")
+    raw_deadline = param(params, "deadline")
     if raw_deadline in (None, ""):
         raise MethodError("100", "Could not find value for parameter {deadline}")
     _owner(store, owner_type, owner_id)
     moment = dates.parse_datetime(raw_deadline, store.zone) if isinstance(raw_deadline, str) else None
     if moment is None:
         raise MethodError("WRONG_DATETIME_FORMAT", "Wrong datetime format.")
-    responsible = to_int(params.get("responsibleId"))
-    offsets = [number for number in (to_int(item) for item in as_list(params.get("pingOffsets")) or [])
+    responsible = to_int(param(params, "responsibleId"))
+    offsets = [number for number in (to_int(item) for item in as_list(param(params, "pingOffsets")) or [])
                if number is not None]
     activity_id = store.next_id("activity")
     store.activity_table[activity_id] = {
         "id": activity_id, "ownerTypeId": owner_type, "ownerId": owner_id,
-        "deadline": dates.format_datetime(moment, store.zone), "title": str(params.get("title") or ""),
-        "description": str(params.get("description") or ""),
+        "deadline": dates.format_datetime(moment, store.zone), "title": str(param(params, "title") or ""),
+        "description": str(param(params, "description") or ""),
         "responsibleId": responsible if responsible else ctx.user_id, "pingOffsets": offsets,
-        "colorId": str(params.get("colorId") or ""), "created": store.iso(ctx.now()), "completed": "N"}
+        "colorId": str(param(params, "colorId") or ""), "created": store.iso(ctx.now()), "completed": "N"}
     return Reply({"id": activity_id})
 
 
