@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from b24sync.emulator import dates
 from b24sync.emulator.store import Store
 from tests.emulator_portal import Portal
 
@@ -81,22 +80,3 @@ def test_bad_configuration_is_refused() -> None:
         Store().add_userfield(3, "NOTE")
     with pytest.raises(ValueError, match="entity type"):
         Store().add_userfield(9, "UF_CRM_X")
-
-
-@pytest.mark.parametrize(("offset", "expected"), [
-    ("+03:00", "2001-11-11T03:00:00+03:00"), ("+00:00", "2001-11-11T00:00:00+00:00"),
-    ("-05:00", "2001-11-10T19:00:00-05:00")])
-def test_date_only_values_show_midnight_utc_in_the_portal_zone(offset: str, expected: str) -> None:
-    assert dates.format_date("2001-11-11", dates.parse_offset(offset)) == expected
-
-
-def test_date_input_forms() -> None:
-    zone = dates.parse_offset("+03:00")
-    assert dates.parse_date("2001-11-11T02:00:00+02:00", dates.parse_offset("+02:00")) == "2001-11-11"
-    assert dates.parse_date("11.11.2001", zone) == "2001-11-11"
-    assert dates.parse_date("2001-13-11", zone) is None
-    moment = dates.parse_datetime("2024-08-15T10:38:21+03:00", zone)
-    assert moment is not None and dates.format_datetime(moment, zone) == "2024-08-15T10:38:21+03:00"
-    utc = dates.parse_datetime("2024-08-15T07:38:21Z", zone)
-    assert utc == moment == dates.parse_datetime("15.08.2024 10:38:21", zone)
-    assert dates.parse_datetime("yesterday", zone) is None
