@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from b24sync.emulator import dates
 from b24sync.emulator.store import Store
 from tests.emulator_portal import Portal
 
@@ -26,6 +25,9 @@ def _busy_portal() -> Portal:
     portal.call("crm.lead.add", {"fields": {"TITLE": "Lead"}})
     portal.call("crm.lead.delete", {"id": 1})
     portal.call("tasks.task.add", {"fields": {"TITLE": "Call", "RESPONSIBLE_ID": 4, "UF_CRM_TASK": ["D_1"]}})
+    portal.call("crm.timeline.comment.add", {"fields": {"ENTITY_TYPE": "deal", "ENTITY_ID": deal,
+                                                        "COMMENT": "Paid"}})
+    portal.call("crm.activity.todo.add", {"ownerTypeId": 2, "ownerId": deal, "deadline": "2024-09-01"})
     return portal
 
 
@@ -33,7 +35,7 @@ def test_empty_store_has_the_seeded_users() -> None:
     store = Store()
     assert store.users[1]["ADMIN"] is True and sorted(store.users) == [1, 2, 3]
     assert store.stats() == {"leads": 0, "deals": 0, "contacts": 0, "companies": 0, "users": 3, "tasks": 0,
-                             "deal_contacts": 0, "contact_companies": 0}
+                             "comments": 0, "activities": 0, "deal_contacts": 0, "contact_companies": 0}
     assert store.tz_offset == "+03:00"
 
 
@@ -43,8 +45,8 @@ def test_round_trip_is_exact_and_keeps_sequences() -> None:
     restored = Store.from_json(json.loads(json.dumps(data)))
     assert restored.to_json() == data
     assert restored.stats() == portal.store.stats() == {
-        "leads": 0, "deals": 1, "contacts": 1, "companies": 1, "users": 4, "tasks": 1, "deal_contacts": 1,
-        "contact_companies": 1}
+        "leads": 0, "deals": 1, "contacts": 1, "companies": 1, "users": 4, "tasks": 1, "comments": 1,
+        "activities": 1, "deal_contacts": 1, "contact_companies": 1}
     portal.store = restored
     # the deleted lead's id is not reused after a reload
     assert portal.call("crm.lead.add", {"fields": {"TITLE": "Again"}}) == 2
@@ -78,22 +80,3 @@ def test_bad_configuration_is_refused() -> None:
         Store().add_userfield(3, "NOTE")
     with pytest.raises(ValueError, match="entity type"):
         Store().add_userfield(9, "UF_CRM_X")
-
-
-@pytest.mark.parametrize(("offset", "expected"), [
-    ("+03:00", "2001-11-11T03:00:00+03:00"), ("+00:00", "2001-11-11T00:00:00+00:00"),
-    ("-05:00", "2001-11-10T19:00:00-05:00")])
-def test_date_only_values_show_midnight_utc_in_the_portal_zone(offset: str, expected: str) -> None:
-    assert dates.format_date("2001-11-11", dates.parse_offset(offset)) == expected
-
-
-def test_date_input_forms() -> None:
-    zone = dates.parse_offset("+03:00")
-    assert dates.parse_date("2001-11-11T02:00:00+02:00", dates.parse_offset("+02:00")) == "2001-11-11"
-    assert dates.parse_date("11.11.2001", zone) == "2001-11-11"
-    assert dates.parse_date("2001-13-11", zone) is None
-    moment = dates.parse_datetime("2024-08-15T10:38:21+03:00", zone)
-    assert moment is not None and dates.format_datetime(moment, zone) == "2024-08-15T10:38:21+03:00"
-    utc = dates.parse_datetime("2024-08-15T07:38:21Z", zone)
-    assert utc == moment == dates.parse_datetime("15.08.2024 10:38:21", zone)
-    assert dates.parse_datetime("yesterday", zone) is None

@@ -36,6 +36,9 @@ class Store:
         self.users: dict[int, dict[str, Any]] = {}
         self.crm: dict[int, dict[int, dict[str, Any]]] = {type_id: {} for type_id in CRM_TYPES}
         self.task_table: dict[int, dict[str, Any]] = {}
+        # timeline comments and to-do activities on CRM records
+        self.comment_table: dict[int, dict[str, Any]] = {}
+        self.activity_table: dict[int, dict[str, Any]] = {}
         # deal id -> [{"contactId", "sort", "roleId", "isPrimary"}], contact id -> company links alike
         self.deal_contacts: dict[int, list[dict[str, Any]]] = {}
         self.contact_companies: dict[int, list[dict[str, Any]]] = {}
@@ -108,12 +111,22 @@ class Store:
         """Copies of the stored tasks, in id order."""
         return copy.deepcopy(list(self.task_table.values()))
 
+    def comments(self) -> list[dict[str, Any]]:
+        """Copies of the stored timeline comments, in id order."""
+        return copy.deepcopy(list(self.comment_table.values()))
+
+    def activities(self) -> list[dict[str, Any]]:
+        """Copies of the stored to-do activities, in id order."""
+        return copy.deepcopy(list(self.activity_table.values()))
+
     def stats(self) -> dict[str, int]:
         """How many records each table holds."""
         counts = {f"{name}s" if name != "company" else "companies": len(self.crm[type_id])
                   for type_id, name in CRM_TYPES.items()}
         counts["users"] = len(self.users)
         counts["tasks"] = len(self.task_table)
+        counts["comments"] = len(self.comment_table)
+        counts["activities"] = len(self.activity_table)
         counts["deal_contacts"] = sum(len(links) for links in self.deal_contacts.values())
         counts["contact_companies"] = sum(len(links) for links in self.contact_companies.values())
         return counts
@@ -127,6 +140,8 @@ class Store:
             "users": copy.deepcopy(list(self.users.values())),
             "crm": {str(type_id): copy.deepcopy(list(table.values())) for type_id, table in self.crm.items()},
             "tasks": copy.deepcopy(list(self.task_table.values())),
+            "comments": copy.deepcopy(list(self.comment_table.values())),
+            "activities": copy.deepcopy(list(self.activity_table.values())),
             "deal_contacts": {str(key): copy.deepcopy(links) for key, links in self.deal_contacts.items()},
             "contact_companies": {str(key): copy.deepcopy(links)
                                   for key, links in self.contact_companies.items()},
@@ -145,6 +160,8 @@ class Store:
             store.users = {int(user["ID"]): copy.deepcopy(user) for user in data["users"]}
             store.crm = {type_id: _by_id(data["crm"][str(type_id)], "id") for type_id in CRM_TYPES}
             store.task_table = _by_id(data["tasks"], "id")
+            store.comment_table = _by_id(data["comments"], "id")
+            store.activity_table = _by_id(data["activities"], "id")
             store.deal_contacts = {int(key): copy.deepcopy(rows)
                                    for key, rows in data["deal_contacts"].items()}
             store.contact_companies = {int(key): copy.deepcopy(rows)

@@ -38,6 +38,11 @@ def _resolve(name: str) -> tuple[str, lists.Coerce] | None:
     return (upper, lambda raw: raw) if upper in _FILTERABLE else None
 
 
+def _value(row: dict[str, Any], name: str) -> Any:
+    # ID and SORT are integer columns sent as strings: order them as numbers
+    return int(row[name]) if name in ("ID", "SORT") else row.get(name)
+
+
 def _make(entity: str, type_id: int) -> Handler:
     def userfield_list(ctx: Context, params: dict[str, Any]) -> Reply:
         store: Store = ctx.store
@@ -52,8 +57,7 @@ def _make(entity: str, type_id: int) -> Handler:
         order = lists.parse_order(raw_order, _resolve, strict=False) if raw_order not in (None, "") else []
         order = order or [("SORT", False), ("ID", False)]
         table = rows(store, type_id, with_labels=language not in (None, ""))
-        page = lists.select_page(table, where, order, start_of(params), "legacy",
-                                 lambda row, name: row.get(name), "ID")
+        page = lists.select_page(table, where, order, start_of(params), "legacy", _value, "ID")
         return Reply(page.rows, total=page.total, next=page.next)
     return userfield_list
 
