@@ -100,6 +100,9 @@ def _normal_key(key: bytes) -> int | bytes:
     return key
 
 
+_ONE_BLANK = frozenset(bytes([c]) for c in b" \t\n\r\v\f")
+
+
 def _register(root: _PhpArray, name: bytes, value: bytes) -> None:
     # variable names are C strings in PHP: everything after a NUL byte is ignored
     name = name.split(b"\0", 1)[0].lstrip(b" ")
@@ -131,7 +134,9 @@ def _register(root: _PhpArray, name: bytes, value: bytes) -> None:
                 container.put(key, value)
             return
         container = container.child(key)
-        key = rest[pos + 1:close] or None
+        index = rest[pos + 1:close]
+        # PHP skips one blank before looking for "]", so "[ ]" is "[]": an append (checked with php 8.2)
+        key = None if index == b"" or index in _ONE_BLANK else index
         pos = close + 1
         if rest[pos:pos + 1] != b"[":
             container.put(key, value)

@@ -15,8 +15,8 @@ import subprocess
 import sys
 import time
 import urllib.request
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 from b24sync.client import B24Hook
 from b24sync.encoding import encode_command
