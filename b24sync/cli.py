@@ -6,6 +6,7 @@ Only this module reads the environment and prints. Exit codes are mapped here an
 from __future__ import annotations
 
 import functools
+import json
 import os
 import signal
 import subprocess
@@ -26,10 +27,13 @@ from b24sync.errors import (
     Interrupted,
     PipelineError,
     PortalError,
+    Problem,
     UsageError,
 )
 from b24sync.executor import Progress, execute
-from b24sync.planner import Plan
+from b24sync.pipeline import json_schema
+from b24sync.planner import Plan, plan_file
+from b24sync.plantext import render_plan_text
 from b24sync.ratelimit import RateLimit
 from b24sync.report import PipelineRef, build_report, format_utc, recorded_results
 from b24sync.report_file import read_report, write_atomically, write_report
@@ -99,20 +103,81 @@ def main() -> None:
     """
 
 
-# -- apply ----------------------------------------------------------------------------------------
-
-NO_PORTAL = "no portal: set B24_WEBHOOK_URL, pass --webhook URL, or try --emulator"
-
-
-def parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
-    """``--var name=value`` options as a dict; a pair without ``=`` is a usage error."""
-    result: dict[str, str] = {}
+def _parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
+    """``--var name=value`` pairs as a mapping; a pair without ``=`` is a usage error."""
+    variables: dict[str, str] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
-            raise UsageError(f"--var {pair!r} must look like name=value")
-        result[name.strip()] = value
-    return result
+            raise UsageError(f"--var expects NAME=VALUE, got {pair!r}")
+        variables[name.strip()] = value
+    return variables
+
+
+_var_option = click.option(
+    "--var",
+    "var_pairs",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Override vars.NAME (repeatable); the value is text.",
+)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@_var_option
+@handles_errors
+def validate(files: tuple[str, ...], var_pairs: tuple[str, ...]) -> None:
+    """Check pipeline files; print one ok line per valid file, every problem otherwise (exit 2)."""
+    variables = _parse_vars(var_pairs)
+    problems: list[Problem] = []
+    for file in files:
+        try:
+            plan_file(file, variables=variables, environ=os.environ)
+        except PipelineError as error:
+            problems.extend(error.problems)
+        else:
+            click.echo(f"{file}: ok")
+    if problems:
+        raise PipelineError(problems)
+
+
+@main.command()
+@handles_errors
+def schema() -> None:
+    """Print the JSON Schema (draft 2020-12) of pipeline files, for editors."""
+    click.echo(json.dumps(json_schema(), indent=2, sort_keys=True))
+
+
+@main.command(name="plan")
+@click.argument("file", type=click.Path(dir_okay=False))
+@_var_option
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Text for people, JSON for `b24sync apply PLAN.json`.",
+)
+@click.option("--out", type=click.Path(dir_okay=False), help="Also write the JSON plan to this file.")
+@handles_errors
+def plan_command(file: str, var_pairs: tuple[str, ...], output_format: str, out: str | None) -> None:
+    """Show what apply would send: batches, commands, and how every link is resolved."""
+    the_plan = plan_file(file, variables=_parse_vars(var_pairs), environ=os.environ)
+    document = the_plan.model_dump_json(indent=2) + "\n"
+    if out is not None:
+        try:
+            with open(out, "w", encoding="utf-8") as stream:
+                stream.write(document)
+        except OSError as error:
+            raise UsageError(f"cannot write {out}: {error.strerror or error}") from None
+    click.echo(document if output_format == "json" else render_plan_text(the_plan), nl=False)
+
+
+# -- apply ----------------------------------------------------------------------------------------
+
+NO_PORTAL = "no portal: set B24_WEBHOOK_URL, pass --webhook URL, or try --emulator"
 
 
 class _StopFlag:
@@ -180,8 +245,6 @@ def _load_plan(source: str, variables: dict[str, str]) -> Plan:
             first = str(error).splitlines()[1:2] or [str(error)]
             raise UsageError(f"{source} is not a b24sync plan ({first[0].strip()}): "
                              "make one with `b24sync plan FILE --format json --out PLAN.json`") from None
-    from b24sync.planner import plan_file
-
     return plan_file(source, variables=variables, environ=os.environ)
 
 
@@ -217,7 +280,7 @@ def _resume_state(path: str, assume_applied: bool, assume_not_applied: bool) -> 
 @click.option("--webhook", metavar="URL", help="Webhook URL (default: $B24_WEBHOOK_URL).")
 @click.option("--emulator", "use_emulator", is_flag=True, help="Run against the built-in emulator.")
 @click.option("--emulator-state", metavar="FILE", help="Keep the emulator's data in FILE between runs.")
-@click.option("--var", "var_pairs", multiple=True, metavar="NAME=VALUE", help="Override a pipeline var.")
+@_var_option
 @click.option("--report", "report_path", default="b24sync-report.json", show_default=True,
               help="Where to write the JSON run report.")
 @click.option("--junit", "junit_path", metavar="PATH", help="Also write JUnit XML.")
@@ -254,7 +317,7 @@ def apply(source: str, webhook: str | None, use_emulator: bool, emulator_state: 
     if not use_emulator and not url:
         raise UsageError(NO_PORTAL)
     limit = RateLimit.parse(rate_limit or ("off" if use_emulator else "standard"))
-    the_plan = _load_plan(source, parse_vars(var_pairs))
+    the_plan = _load_plan(source, _parse_vars(var_pairs))
     recorded = _resume_state(resume_path, assume_applied, assume_not_applied) if resume_path else {}
     names = sorted({name for command in the_plan.commands() for name in command.secrets})
     missing = [name for name in names if name not in os.environ]

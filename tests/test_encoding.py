@@ -117,8 +117,13 @@ def test_response_maps_accept_php_lists_and_objects() -> None:
     assert response_map([{"ID": 1}, {"ID": 2}]) == {"0": {"ID": 1}, "1": {"ID": 2}}
     assert response_map({"2": {"error": "X"}}) == {"2": {"error": "X"}}
     maps = response_maps({"result": {"a": 1}, "result_error": [], "result_total": {"a": 0}})
-    assert maps == {"result": {"a": 1}, "result_error": {}, "result_total": {"a": 0},
-                    "result_next": {}, "result_time": {}}
+    assert maps == {
+        "result": {"a": 1},
+        "result_error": {},
+        "result_total": {"a": 0},
+        "result_next": {},
+        "result_time": {},
+    }
     with pytest.raises(EncodingError):
         response_map("oops")
 

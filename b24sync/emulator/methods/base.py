@@ -17,8 +17,9 @@ from typing import Any
 class MethodError(Exception):
     """A method-level failure: becomes ``{"error", "error_description"}`` with ``status``."""
 
-    def __init__(self, code: str, description: str, status: int = 400,
-                 extra: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, code: str, description: str, status: int = 400, extra: Mapping[str, Any] | None = None
+    ) -> None:
         super().__init__(description)
         self.code = code
         self.description = description

@@ -1,0 +1,443 @@
+"""Pipeline files: frozen models of the file, ``load_pipeline()`` and the JSON Schema.
+
+``load_pipeline`` reads a file, checks its shape against the models, reads ``for_each`` data, renders
+every instance and checks every link target. It collects every problem of the file and raises them
+together as one ``PipelineError``; what it returns is ready for the planner.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    JsonValue,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    Tag,
+    ValidationError,
+)
+
+from b24sync.datafiles import UnreadableDataFile, read_rows
+from b24sync.encoding import MAX_BATCH
+from b24sync.errors import PipelineError, Problem
+from b24sync.instances import Expansion, Item, StepTemplates, expand
+from b24sync.template import Renderer, TemplateError, TreeRenderer
+from b24sync.yamlio import Path, YamlDocument, format_path, load_yaml
+
+STEP_ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
+METHOD_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$"
+# reference §3.3: these cannot run inside a batch.
+NOT_IN_BATCH = frozenset({"batch", "download", "upload"})
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ForEachFile(_Frozen):
+    """Rows read from a data file next to the pipeline file."""
+
+    file: StrictStr = Field(
+        description="Path relative to the pipeline file: .csv (header row), .json, .jsonl or .yaml.",
+        examples=["data/contacts.csv"],
+    )
+
+
+def _for_each_kind(value: Any) -> str | None:
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, str):
+        return "template"
+    if isinstance(value, (dict, ForEachFile)):
+        return "file"
+    return None
+
+
+ForEach = Annotated[
+    Annotated[list[JsonValue], Tag("list")]
+    | Annotated[StrictStr, Tag("template")]
+    | Annotated[ForEachFile, Tag("file")],
+    Discriminator(
+        _for_each_kind,
+        custom_error_type="for_each_kind",
+        custom_error_message="for_each must be a list, a template that renders to a list, or {file: PATH}",
+    ),
+]
+
+
+class Defaults(_Frozen):
+    """Settings for the whole pipeline."""
+
+    batch_size: StrictInt = Field(
+        MAX_BATCH, ge=1, le=MAX_BATCH, description="Commands per batch request (1-50)."
+    )
+    halt_on_error: StrictBool = Field(True, description="Stop the run at the first failed command.")
+
+
+class StepSpec(_Frozen):
+    """One step as written: a Bitrix24 method called once, or once per ``for_each`` item."""
+
+    id: StrictStr = Field(pattern=STEP_ID_PATTERN, description="Unique step id.", examples=["contact"])
+    method: StrictStr = Field(
+        pattern=METHOD_PATTERN, description="The Bitrix24 REST method.", examples=["crm.item.add"]
+    )
+    params: dict[str, JsonValue] = Field(
+        default_factory=dict, description="The method's parameters; strings may be templates."
+    )
+    depends_on: tuple[StrictStr, ...] = Field(
+        (), description="Step ids that must run first, even without a link."
+    )
+    for_each: ForEach | None = Field(
+        None, description="A list, a template rendering to a list, or {file: PATH}: one instance per item."
+    )
+    key: StrictStr | None = Field(
+        None,
+        description="Template naming each for_each instance (default: its index).",
+        examples=["{{ item.email }}"],
+    )
+    when: StrictStr | StrictBool | None = Field(
+        None, description="Template; a false result drops the instance.", examples=["{{ item.email != '' }}"]
+    )
+    description: StrictStr | None = Field(None, description="Free text for people.")
+
+
+class PipelineSpec(_Frozen):
+    """A pipeline file as written."""
+
+    version: Literal[1] = Field(description="Format version; always 1.")
+    name: StrictStr = Field(min_length=1, description="Name of the pipeline.")
+    description: StrictStr | None = Field(None, description="Free text for people.")
+    vars: dict[str, JsonValue] = Field(
+        default_factory=dict, description="Values for templates (vars.NAME); --var NAME=VALUE overrides."
+    )
+    defaults: Defaults = Field(default_factory=Defaults)
+    steps: tuple[StepSpec, ...] = Field(min_length=1, description="The steps, in file order.")
+
+
+_KEYS: dict[str, tuple[str, ...]] = {
+    "pipeline": tuple(PipelineSpec.model_fields),
+    "step": tuple(StepSpec.model_fields),
+    "defaults": tuple(Defaults.model_fields),
+    "for_each": tuple(ForEachFile.model_fields),
+}
+
+
+@dataclass(frozen=True)
+class Step:
+    """A valid step with its position and the instances it expands to."""
+
+    index: int
+    spec: StepSpec
+    line: int
+    col: int
+    expansion: Expansion
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """A loaded pipeline: every step valid, rendered and ready to plan."""
+
+    path: str
+    sha256: str
+    spec: PipelineSpec
+    steps: tuple[Step, ...]
+    document: YamlDocument
+
+    def problem(self, path: Path, message: str) -> Problem:
+        """A problem located at ``path`` in the pipeline file."""
+        return self.document.problem(path, message)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a pipeline file."""
+    schema = PipelineSpec.model_json_schema()
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://b24sync.dev/schema/pipeline-1.json",
+        "title": "b24sync pipeline",
+        **schema,
+    }
+
+
+def load_pipeline(
+    path: str,
+    *,
+    variables: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Pipeline:
+    """Load, check and render the pipeline file at ``path``; raise ``PipelineError`` with every problem."""
+    try:
+        with open(path, "rb") as stream:
+            data = stream.read()
+    except OSError as error:
+        raise PipelineError([Problem(path, 1, 1, "", f"cannot read: {error.strerror or error}")]) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise PipelineError([Problem(path, line, 1, "", "the file is not UTF-8 text")]) from None
+    document = load_yaml(text, path)
+    if not isinstance(document.value, dict):
+        raise PipelineError(
+            [document.problem((), "a pipeline file must be a mapping (version, name, steps)")]
+        )
+    problems: list[Problem] = []
+    spec, valid = _validate(document, problems)
+    if spec is None:
+        raise PipelineError(problems)
+    known = _check_steps(valid, document, problems)
+    renderer = Renderer(
+        variables={**spec.vars, **(variables or {})},
+        environ=environ or {},
+        step_for_each=known,
+    )
+    steps = [_load_step(index, step, document, renderer, problems) for index, step in valid]
+    _check_links(steps, set(known), document, problems)
+    if problems:
+        raise PipelineError(_sorted(problems))
+    return Pipeline(path, hashlib.sha256(data).hexdigest(), spec, tuple(steps), document)
+
+
+def _sorted(problems: list[Problem]) -> list[Problem]:
+    return sorted(problems, key=lambda p: (p.file != problems[0].file, p.file, p.line, p.col))
+
+
+def _validate(
+    document: YamlDocument, problems: list[Problem]
+) -> tuple[PipelineSpec | None, list[tuple[int, StepSpec]]]:
+    """The spec and its valid steps by index; ``None`` when the top level itself is invalid."""
+    try:
+        spec = PipelineSpec.model_validate(document.value)
+        return spec, list(enumerate(spec.steps))
+    except ValidationError as error:
+        bad_steps: set[int] = set()
+        top_level = False
+        details = error.errors(include_url=False)
+        step_errors = any(len(d["loc"]) >= 2 and d["loc"][0] == "steps" for d in details)
+        for detail in details:
+            loc = tuple(detail["loc"])
+            if step_errors and loc == ("steps",) and detail["type"] == "too_short":
+                continue  # pydantic counts only the valid steps; the invalid ones are reported
+
+            if len(loc) >= 2 and loc[0] == "steps" and isinstance(loc[1], int):
+                bad_steps.add(loc[1])
+            else:
+                top_level = True
+            problems.append(_problem_from_detail(document, loc, detail))
+    raw = document.value
+    if top_level or not isinstance(raw, dict) or not isinstance(raw.get("steps"), list):
+        return None, []
+    valid = [(i, StepSpec.model_validate(s)) for i, s in enumerate(raw["steps"]) if i not in bad_steps]
+    # The top level is valid: check it with a stand-in step, then keep only the valid steps.
+    head = PipelineSpec.model_validate({**raw, "steps": [{"id": "x", "method": "x"}]})
+    return head.model_copy(update={"steps": tuple(step for _, step in valid)}), valid
+
+
+def _yaml_path(loc: tuple[Any, ...], value: object) -> tuple[Path, object]:
+    """Follow a pydantic ``loc`` down the YAML data; union tags are skipped, a missing last key returned."""
+    path: list[str | int] = []
+    leftover: object = None
+    for position, part in enumerate(loc):
+        in_list = isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value)
+        if in_list or (isinstance(value, dict) and part in value):
+            assert isinstance(value, (dict, list))
+            path.append(part)
+            value = value[part]
+        elif position == len(loc) - 1:
+            leftover = part
+    return tuple(path), leftover
+
+
+def _model_for(path: Path) -> str:
+    if path == ():
+        return "pipeline"
+    if path == ("defaults",):
+        return "defaults"
+    if len(path) == 2 and path[0] == "steps":
+        return "step"
+    if len(path) == 3 and path[0] == "steps" and path[2] == "for_each":
+        return "for_each"
+    return "pipeline"
+
+
+_KINDS = {
+    "string_type": "text",
+    "int_type": "a whole number",
+    "bool_type": "true or false",
+    "dict_type": "a mapping",
+    "list_type": "a list",
+    "tuple_type": "a list",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+    "literal_error": "",
+}
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    if value is None:
+        return "nothing (null)"
+    return type(value).__name__
+
+
+def _problem_from_detail(document: YamlDocument, loc: tuple[Any, ...], detail: Any) -> Problem:
+    kind = detail["type"]
+    path, leftover = _yaml_path(loc, document.value)
+    field = path[-1] if path else ""
+    if kind == "missing":
+        return document.problem(path, f"missing required key {leftover!r}")
+    if kind == "extra_forbidden":
+        allowed = _KEYS[_model_for(path[:-1])]
+        close = difflib.get_close_matches(str(field), allowed, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else f" (allowed: {', '.join(allowed)})"
+        return document.problem(path, f"unknown key {field!r}{hint}", key=True)
+    value = detail.get("input")
+    if kind == "string_pattern_mismatch" and field == "id":
+        return document.problem(path, f"bad step id {value!r}: use a letter, then letters, digits or _")
+    if kind == "string_pattern_mismatch" and field == "method":
+        return document.problem(path, f"bad method name {value!r}: expected a name like crm.item.add")
+    if field == "batch_size" and kind in ("greater_than_equal", "less_than_equal"):
+        return document.problem(path, f"batch_size must be between 1 and {MAX_BATCH}, got {value!r}")
+    if kind == "literal_error" and field == "version":
+        return document.problem(path, f"unsupported version {value!r}: this b24sync reads version 1")
+    if kind == "too_short" and field == "steps":
+        return document.problem(path, "a pipeline needs at least one step")
+    if kind == "too_short" and field == "name":
+        return document.problem(path, "name must not be empty")
+    if _KINDS.get(kind):
+        return document.problem(path, f"{field} must be {_KINDS[kind]}, not {_describe(value)}")
+    return document.problem(path, str(detail["msg"]))
+
+
+def _check_steps(
+    valid: list[tuple[int, StepSpec]], document: YamlDocument, problems: list[Problem]
+) -> dict[str, bool]:
+    """Step-level checks; the ids that exist, mapped to whether the step has ``for_each``."""
+    first: dict[str, int] = {}
+    raw_steps = document.value["steps"] if isinstance(document.value, dict) else []
+    for index, raw in enumerate(raw_steps):
+        step_id = raw.get("id") if isinstance(raw, dict) else None
+        if not isinstance(step_id, str):
+            continue
+        if step_id in first:
+            line = document.position(("steps", first[step_id], "id"))[0]
+            message = f"duplicate step id {step_id!r} (first at line {line})"
+            problems.append(document.problem(("steps", index, "id"), message))
+            continue
+        first[step_id] = index
+    known = {step_id: (raw_steps[index].get("for_each") is not None) for step_id, index in first.items()}
+    for index, step in valid:
+        if step.method.lower() in NOT_IN_BATCH:
+            problems.append(
+                document.problem(("steps", index, "method"), f"{step.method!r} cannot run inside a batch")
+            )
+        for position, target in enumerate(step.depends_on):
+            where = ("steps", index, "depends_on", position)
+            if target == step.id:
+                problems.append(document.problem(where, "a step cannot depend on itself"))
+            elif target not in known:
+                close = difflib.get_close_matches(target, list(known), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                problems.append(document.problem(where, f"unknown step {target!r}{hint}"))
+    return known
+
+
+def _load_step(
+    index: int, step: StepSpec, document: YamlDocument, renderer: Renderer, problems: list[Problem]
+) -> Step:
+    base: Path = ("steps", index)
+
+    def report(path: tuple[str | int, ...], message: str, at_key: bool) -> None:
+        problems.append(document.problem((*base, *path), message, key=at_key))
+
+    items = _items(step, base, document, renderer, problems)
+    templates = StepTemplates(step.for_each is not None, step.key, step.when, step.params)
+    if items is None and step.for_each is not None:
+        expansion = Expansion((), frozenset())
+    else:
+        expansion = expand(templates, items, renderer, report)
+    line, col = document.position(base)
+    return Step(index, step, line, col, expansion)
+
+
+def _items(
+    step: StepSpec, base: Path, document: YamlDocument, renderer: Renderer, problems: list[Problem]
+) -> list[Item] | None:
+    """The ``for_each`` items of a step; ``None`` without ``for_each`` or when they cannot be had."""
+    where: Path = (*base, "for_each")
+    source = step.for_each
+    if source is None:
+        return None
+    if isinstance(source, ForEachFile):
+        folder = os.path.dirname(document.file)
+        data_path = os.path.join(folder, source.file) if folder else source.file
+        try:
+            rows = read_rows(data_path, format_path(where))
+        except UnreadableDataFile as error:
+            problems.append(document.problem((*where, "file"), str(error)))
+            return None
+        except PipelineError as error:
+            problems.extend(error.problems)
+            return None
+        return [Item(row.value, f"{data_path}:{row.line}") for row in rows]
+    if isinstance(source, str):
+        try:
+            value = renderer.render_string(source, {})
+        except TemplateError as error:
+            problems.append(document.problem(where, str(error)))
+            return None
+        if not isinstance(value, list):
+            problems.append(
+                document.problem(where, f"for_each must render to a list, got {_describe(value)}")
+            )
+            return None
+        return [Item(v, f"item {i}") for i, v in enumerate(value)]
+    tree = TreeRenderer(renderer, {}, links_allowed=False)
+    rendered = tree.render(source)
+    for problem in tree.problems:
+        problems.append(document.problem((*where, *problem.path), problem.message))
+    if tree.problems or not isinstance(rendered, list):
+        return None
+    return [Item(v, f"item {i}") for i, v in enumerate(rendered)]
+
+
+def _check_links(steps: list[Step], known: set[str], document: YamlDocument, problems: list[Problem]) -> None:
+    """Every link must name an instance that exists."""
+    by_id = {step.spec.id: step for step in steps}
+    names = {step.spec.id: {i.name for i in step.expansion.instances} for step in steps}
+    for step in steps:
+        for instance in step.expansion.instances:
+            for link in instance.links:
+                ref = link.ref
+                target = by_id.get(ref.step)
+                if target is None or ref.instance in names[ref.step]:
+                    continue
+                if ref.instance is None:
+                    message = f"step {ref.step!r} is dropped by its when"
+                elif ref.instance in target.expansion.dropped:
+                    message = f"instance {ref.instance!r} of step {ref.step!r} is dropped by its when"
+                else:
+                    message = f"step {ref.step!r} has no instance {ref.instance!r}"
+                origin = f" (for_each {instance.origin})" if instance.origin else ""
+                problems.append(
+                    document.problem(("steps", step.index, "params", *link.path), message + origin)
+                )
