@@ -194,10 +194,10 @@ class Executor:
             raise UsageError(f"secret {name} is not set: export it in the environment before applying")
         return self.secrets[name]
 
-    def _blocker(self, command: Command) -> str | None:
+    def _blocker(self, command: Command, blocking: frozenset[str] = _BAD) -> str | None:
         for dep in command.depends_on:
             status = self.steps[dep].status
-            if status in _BAD:
+            if status in blocking:
                 word = {"failed": "failed", "skipped": "was skipped", "not_run": "did not run",
                         "unknown": "has an unknown outcome"}[status]
                 return f"depends on {dep}, which {word}"
@@ -286,7 +286,8 @@ class Executor:
                "the run stopped after a failure (halt on error)")
         for step in self.steps.values():
             if step.status is None:
-                blocker = self._blocker(step.command)
+                # a dependency that merely did not run leaves its dependents not run, not skipped
+                blocker = self._blocker(step.command, _BAD - {"not_run"})
                 if blocker is not None:
                     self._settle(step, "skipped", reason=blocker)
                 else:
