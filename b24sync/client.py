@@ -34,7 +34,7 @@ from b24sync.errors import (
 )
 from b24sync.listing import KeysetWalk
 from b24sync.ratelimit import OPERATING_LIMIT, LeakyBucket, OperatingBudget, RateLimit
-from b24sync.results import AjaxResult, CommandError, Result
+from b24sync.results import AjaxResult, BatchReply, CommandError, Result, as_int, command_error
 from b24sync.webhook import RedactingFilter, Redactor, Webhook, is_safe_to_repeat, parse_webhook_url
 
 log = logging.getLogger("b24sync.client")
@@ -74,34 +74,6 @@ class ClientStats:
     retries: int = 0
     waited: float = 0.0
     by_status: dict[int, int] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class BatchReply:
-    """The decoded answer to one ``batch`` request (reference §5)."""
-
-    results: dict[str, Any]
-    errors: dict[str, CommandError]
-    totals: dict[str, Any]
-    nexts: dict[str, Any]
-    times: dict[str, Any]
-    time: Mapping[str, Any] | None
-    not_reached: list[str]
-
-    def ajax(self, key: str) -> AjaxResult:
-        """One command's outcome as an ``AjaxResult``."""
-        error = self.errors.get(key)
-        if error is None and key not in self.results:
-            error = CommandError("NOT_EXECUTED", "the portal did not run this command")
-        return AjaxResult(self.results.get(key), _int(self.totals.get(key)), _int(self.nexts.get(key)),
-                          self.times.get(key), error)
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return None if value is None else int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 class _Answer:
@@ -315,7 +287,7 @@ class B24Hook:
             error = CommandError(str(body["error"]), self.redact(str(body.get("error_description", ""))),
                                  {k: v for k, v in body.items() if k not in ("error", "error_description")})
             return AjaxResult(error=error, status=answer.status)
-        return AjaxResult(body.get("result"), _int(body.get("total")), _int(body.get("next")),
+        return AjaxResult(body.get("result"), as_int(body.get("total")), as_int(body.get("next")),
                           body.get("time"), None, answer.status)
 
     # -- batches -------------------------------------------------------------------------------
@@ -338,7 +310,7 @@ class B24Hook:
             keys = list(commands)
             maps = {name: {keys[int(k)]: v for k, v in m.items() if k.isdigit() and int(k) < len(keys)}
                     for name, m in maps.items()}
-        errors = {key: _command_error(value) for key, value in maps["result_error"].items()}
+        errors = {key: command_error(value) for key, value in maps["result_error"].items()}
         for key, block in maps["result_time"].items():
             if key in methods:
                 self._budget.observe(methods[key], block)
@@ -435,13 +407,6 @@ class B24Hook:
         except ListPageError as error:
             return Result(data=rows, errors={error.key: CommandError(error.code, error.description)})
         return Result(data=rows)
-
-
-def _command_error(value: Any) -> CommandError:
-    if not isinstance(value, Mapping):
-        return CommandError("", str(value))
-    extra = {k: v for k, v in value.items() if k not in ("error", "error_description")}
-    return CommandError(str(value.get("error", "")), str(value.get("error_description", "")), extra)
 
 
 def _collect(batch: BatchCall, outcomes: Mapping[str, AjaxResult], halted_at: str | None,

@@ -90,3 +90,40 @@ class Result:
             cause = f" after {self.halted_at} failed" if self.halted_at is not None else ""
             messages += [f"[{key}] not executed: the batch halted{cause}" for key in self.not_executed]
         return messages
+
+
+@dataclass(frozen=True)
+class BatchReply:
+    """The decoded answer to one ``batch`` request (reference §5)."""
+
+    results: dict[str, Any]
+    errors: dict[str, CommandError]
+    totals: dict[str, Any]
+    nexts: dict[str, Any]
+    times: dict[str, Any]
+    time: Mapping[str, Any] | None
+    not_reached: list[str]
+
+    def ajax(self, key: str) -> AjaxResult:
+        """One command's outcome as an ``AjaxResult``."""
+        error = self.errors.get(key)
+        if error is None and key not in self.results:
+            error = CommandError("NOT_EXECUTED", "the portal did not run this command")
+        return AjaxResult(self.results.get(key), as_int(self.totals.get(key)), as_int(self.nexts.get(key)),
+                          self.times.get(key), error)
+
+
+def as_int(value: Any) -> int | None:
+    """An integer from the portal's int-or-text numbers; None when absent or not a number."""
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def command_error(value: Any) -> CommandError:
+    """A ``result_error`` entry as a ``CommandError``."""
+    if not isinstance(value, Mapping):
+        return CommandError("", str(value))
+    extra = {k: v for k, v in value.items() if k not in ("error", "error_description")}
+    return CommandError(str(value.get("error", "")), str(value.get("error_description", "")), extra)
