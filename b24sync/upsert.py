@@ -117,7 +117,7 @@ def same_value(current: Any, desired: Any) -> bool:
     if isinstance(desired, (list, tuple)) or isinstance(current, (list, tuple)):
         return _as_set(current) == _as_set(desired)
     if isinstance(desired, Mapping) or isinstance(current, Mapping):
-        return current == desired
+        return bool(current == desired)
     if _empty(current) or _empty(desired):
         return _empty(current) and _empty(desired)
     return _scalar_text(current) == _scalar_text(desired) or _same_moment(current, desired)
@@ -140,7 +140,7 @@ def _scalar_text(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "Y" if value else "N"
-    if isinstance(value, (int, float, Decimal)) or isinstance(value, str) and _looks_numeric(value):
+    if isinstance(value, (int, float, Decimal)) or (isinstance(value, str) and _looks_numeric(value)):
         try:
             number = Decimal(str(value))
         except InvalidOperation:
