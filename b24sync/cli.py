@@ -8,13 +8,20 @@ from __future__ import annotations
 import functools
 import json
 import os
+import signal
+import subprocess
 import sys
+import time
+import uuid
 from collections.abc import Callable
-from typing import NoReturn, ParamSpec, TypeVar
+from datetime import datetime, timezone
+from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import click
+import requests
 
 from b24sync import __version__
+from b24sync.client import B24Hook
 from b24sync.errors import (
     B24SyncError,
     Interrupted,
@@ -23,9 +30,14 @@ from b24sync.errors import (
     Problem,
     UsageError,
 )
+from b24sync.executor import Progress, execute
 from b24sync.pipeline import json_schema
-from b24sync.planner import plan_file
+from b24sync.planner import Plan, plan_file
 from b24sync.plantext import render_plan_text
+from b24sync.ratelimit import RateLimit
+from b24sync.report import PipelineRef, build_report, format_utc, recorded_results
+from b24sync.report_file import read_report, write_atomically, write_report
+from b24sync.report_render import render_junit, render_markdown, render_text
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -46,6 +58,15 @@ def exit_code_for(error: BaseException) -> int:
     if isinstance(error, PortalError):
         return EXIT_PORTAL
     return EXIT_FAILED
+
+
+def exit_code_for_run(fatal: BaseException | None, status: str) -> int:
+    """The exit code of ``apply``: a fatal portal error, an interruption, or the run's status."""
+    if fatal is not None:
+        return exit_code_for(fatal)
+    if status == "interrupted":
+        return EXIT_INTERRUPTED
+    return EXIT_OK if status == "succeeded" else EXIT_FAILED
 
 
 def fail(message: str, code: int) -> NoReturn:
@@ -152,3 +173,266 @@ def plan_command(file: str, var_pairs: tuple[str, ...], output_format: str, out:
         except OSError as error:
             raise UsageError(f"cannot write {out}: {error.strerror or error}") from None
     click.echo(document if output_format == "json" else render_plan_text(the_plan), nl=False)
+
+
+# -- apply ----------------------------------------------------------------------------------------
+
+NO_PORTAL = "no portal: set B24_WEBHOOK_URL, pass --webhook URL, or try --emulator"
+
+
+class _StopFlag:
+    """First Ctrl-C: finish the request in flight, then stop. Second: stop now."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: Any = None
+
+    def __enter__(self) -> _StopFlag:
+        self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        signal.signal(signal.SIGINT, self._previous)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        click.echo("\nb24sync: stopping after the request in flight (Ctrl-C again to stop now)", err=True)
+
+    def __call__(self) -> bool:
+        return self.requested
+
+
+class _ProgressLine:
+    """A progress bar on a terminal, one line per few batches otherwise."""
+
+    def __init__(self, tty: bool, every: int = 10) -> None:
+        self.tty = tty
+        self.every = every
+        self.started = time.monotonic()
+        self.shown = False
+
+    def __call__(self, progress: Progress) -> None:
+        elapsed = max(time.monotonic() - self.started, 1e-9)
+        rate = progress.commands_done / elapsed
+        left = progress.commands_total - progress.commands_done
+        eta = f"{left / rate:.0f} s" if rate > 0 else "?"
+        text = (f"batch {progress.batches_done}/{progress.batches_total}, commands "
+                f"{progress.commands_done}/{progress.commands_total}, {rate:.0f}/s, "
+                f"waited {progress.waited_s:.1f} s for limits, ETA {eta}")
+        if self.tty:
+            width = 24
+            filled = int(width * progress.commands_done / max(progress.commands_total, 1))
+            click.echo(f"\r[{'#' * filled}{'.' * (width - filled)}] {text}\033[K", err=True, nl=False)
+            self.shown = True
+        elif progress.batches_done % self.every == 0 or progress.batches_done == progress.batches_total:
+            click.echo(f"b24sync: {text}", err=True)
+
+    def close(self) -> None:
+        if self.shown:
+            click.echo("", err=True)
+
+
+def _load_plan(source: str, variables: dict[str, str]) -> Plan:
+    if source.endswith(".json"):
+        try:
+            with open(source, encoding="utf-8") as stream:
+                return Plan.model_validate_json(stream.read())
+        except OSError as error:
+            raise UsageError(f"cannot read plan {source}: {error.strerror or error}") from None
+        except ValueError as error:
+            first = str(error).splitlines()[1:2] or [str(error)]
+            raise UsageError(f"{source} is not a b24sync plan ({first[0].strip()}): "
+                             "make one with `b24sync plan FILE --format json --out PLAN.json`") from None
+    return plan_file(source, variables=variables, environ=os.environ)
+
+
+def _git_commit(path: str) -> str | None:
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        found = subprocess.run(["git", "-C", folder, "rev-parse", "HEAD"], capture_output=True, text=True,
+                               timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = found.stdout.strip()
+    return commit if found.returncode == 0 and len(commit) == 40 else None
+
+
+def _resume_state(path: str, assume_applied: bool, assume_not_applied: bool) -> dict[str, Any]:
+    previous = read_report(path)
+    recorded: dict[str, Any] = dict(recorded_results(previous))
+    unknown = [s for s in previous.steps if s.status == "unknown"]
+    if unknown and not (assume_applied or assume_not_applied):
+        names = ", ".join(s.name for s in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+        raise UsageError(
+            f"{len(unknown)} step(s) of {path} have an unknown outcome ({names}): check the portal, then "
+            "re-run with --assume-applied (they happened) or --assume-not-applied (send them again)"
+        )
+    if assume_applied:
+        for step in unknown:
+            recorded[step.command_key] = None
+    return recorded
+
+
+@main.command()
+@click.argument("source", metavar="PIPELINE.yaml|PLAN.json")
+@click.option("--webhook", metavar="URL", help="Webhook URL (default: $B24_WEBHOOK_URL).")
+@click.option("--emulator", "use_emulator", is_flag=True, help="Run against the built-in emulator.")
+@click.option("--emulator-state", metavar="FILE", help="Keep the emulator's data in FILE between runs.")
+@_var_option
+@click.option("--report", "report_path", default="b24sync-report.json", show_default=True,
+              help="Where to write the JSON run report.")
+@click.option("--junit", "junit_path", metavar="PATH", help="Also write JUnit XML.")
+@click.option("--markdown", "markdown_path", metavar="PATH",
+              help="Also write a Markdown summary (default: append to $GITHUB_STEP_SUMMARY when set).")
+@click.option("--halt-on-error/--continue-on-error", default=None,
+              help="Stop at the first failed step (default: the pipeline's setting, else halt).")
+@click.option("--resume", "resume_path", metavar="REPORT", help="Run only what did not succeed in REPORT.")
+@click.option("--assume-applied", is_flag=True, help="With --resume: steps of unknown outcome happened.")
+@click.option("--assume-not-applied", is_flag=True,
+              help="With --resume: send steps of unknown outcome again.")
+@click.option("--rate-limit", metavar="LIMIT",
+              help="standard (50 burst, 2/s; the default), enterprise (250, 5/s), off (the default with "
+                   "--emulator), or BURST/RATE.")
+@click.option("--progress/--no-progress", default=True, help="Show progress on stderr.")
+@handles_errors
+def apply(source: str, webhook: str | None, use_emulator: bool, emulator_state: str | None,
+          var_pairs: tuple[str, ...], report_path: str, junit_path: str | None, markdown_path: str | None,
+          halt_on_error: bool | None, resume_path: str | None, assume_applied: bool, assume_not_applied: bool,
+          rate_limit: str | None, progress: bool) -> None:
+    """Run a pipeline (or a saved plan) against a portal and write a run report.
+
+    \b
+    Exit codes:
+      0    every step succeeded
+      1    the run finished with failed, skipped, not-run or unknown steps
+      2    usage error or invalid pipeline (nothing was sent)
+      3    the portal could not be reached or refused the credentials
+      130  interrupted (the report is still written)
+    """
+    if assume_applied and assume_not_applied:
+        raise UsageError("choose one of --assume-applied and --assume-not-applied")
+    url = webhook or os.environ.get("B24_WEBHOOK_URL")
+    if not use_emulator and not url:
+        raise UsageError(NO_PORTAL)
+    limit = RateLimit.parse(rate_limit or ("off" if use_emulator else "standard"))
+    the_plan = _load_plan(source, _parse_vars(var_pairs))
+    recorded = _resume_state(resume_path, assume_applied, assume_not_applied) if resume_path else {}
+    names = sorted({name for command in the_plan.commands() for name in command.secrets})
+    missing = [name for name in names if name not in os.environ]
+    if missing:
+        raise UsageError(f"secret {missing[0]} is not set: export it in the environment before applying")
+    secrets = {name: os.environ[name] for name in names}
+    emulator = None
+    if use_emulator:
+        from b24sync.emulator import Emulator
+
+        emulator = Emulator(state_path=emulator_state)
+        client = B24Hook(emulator.webhook_url, session=emulator.mount(requests.Session()), rate_limit=limit)
+    else:
+        assert url is not None
+        client = B24Hook.from_webhook_url(url, rate_limit=limit)
+    markdown_path = markdown_path or os.environ.get("GITHUB_STEP_SUMMARY") or None
+    code = _run_apply(the_plan, client, source=source, halt_on_error=halt_on_error, secrets=secrets,
+                      recorded=recorded, report_path=report_path, junit_path=junit_path,
+                      markdown_path=markdown_path, progress=progress)
+    if emulator is not None and emulator_state:
+        emulator.save_state()
+    sys.exit(code)
+
+
+def _run_apply(the_plan: Plan, client: B24Hook, *, source: str, halt_on_error: bool | None,
+               secrets: dict[str, str], recorded: dict[str, Any], report_path: str, junit_path: str | None,
+               markdown_path: str | None, progress: bool) -> int:
+    started_wall = datetime.now(timezone.utc)
+    started = time.monotonic()
+    shown = _ProgressLine(sys.stderr.isatty()) if progress else None
+    halt = the_plan.halt_on_error if halt_on_error is None else halt_on_error
+    pipeline_path = the_plan.pipeline.path
+    execution = None
+    try:
+        with _StopFlag() as stop:
+            execution = execute(the_plan, client, halt_on_error=halt, secrets=secrets, recorded=recorded,
+                                should_stop=stop, on_progress=shown)
+    finally:
+        if shown is not None:
+            shown.close()
+        client.close()
+        if execution is not None:
+            report = build_report(
+                run_id=uuid.uuid4().hex,
+                pipeline=PipelineRef(path=pipeline_path, sha256=the_plan.pipeline.sha256,
+                                     git_commit=_git_commit(source)),
+                target=client.redacted_url, started_at=format_utc(started_wall),
+                finished_at=format_utc(datetime.now(timezone.utc)),
+                duration_s=round(time.monotonic() - started, 3),
+                steps=execution.steps, batches=execution.batches, retries=execution.retries,
+                limit_wait_s=round(execution.waited_s, 3), interrupted=execution.interrupted,
+            )
+            write_report(report, report_path)
+            if junit_path:
+                write_atomically(junit_path, render_junit(report), what="JUnit report")
+            if markdown_path:
+                with open(markdown_path, "a", encoding="utf-8") as stream:
+                    stream.write(render_markdown(report) + "\n")
+            click.echo(render_text(report, report_path=report_path))
+    if execution.fatal is not None:
+        click.echo(f"b24sync: error: {execution.fatal}", err=True)
+    return exit_code_for_run(execution.fatal, report.status)
+
+
+# -- emulator -------------------------------------------------------------------------------------
+
+@main.command("emulator")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8024, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on; 0 picks a free one.")
+@click.option("--token", default="emulator-token", show_default=True, help="The webhook code to accept.")
+@click.option("--state", "state", type=click.Path(dir_okay=False), default=None,
+              help="JSON file: loaded at start, saved atomically on SIGINT/SIGTERM.")
+@click.option("--rate-limit", default="off", show_default=True,
+              help="Leaky bucket: standard (50, 2/s), enterprise (250, 5/s), off, or BURST/RATE.")
+@click.option("--operating-limit", default=480.0, show_default=True, type=float,
+              help="Seconds of operating time per method per ten minutes.")
+@click.option("--latency", default=0.0, show_default=True, type=click.FloatRange(min=0),
+              help="Milliseconds added to every request.")
+@click.option("--fail-rate", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of requests answered by an HTML 500/502 without processing.")
+@click.option("--drop-rate", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of requests processed, then closed without an answer.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the injected faults.")
+@click.option("--tls", is_flag=True, help="Serve https with a self-signed certificate made at start.")
+@handles_errors
+def emulator_command(host: str, port: int, token: str, state: str | None, rate_limit: str,
+                     operating_limit: float, latency: float, fail_rate: float, drop_rate: float,
+                     seed: int, tls: bool) -> None:
+    """Run an offline Bitrix24 portal; the first line printed is its webhook URL."""
+    import threading
+
+    from b24sync.emulator import Emulator, EmulatorError
+    from b24sync.emulator.server import EmulatorServer
+
+    try:
+        emulator = Emulator(token=token, rate_limit=rate_limit, operating_limit=operating_limit,
+                            latency_ms=latency, fail_rate=fail_rate, drop_rate=drop_rate, seed=seed,
+                            state_path=state)
+        server = EmulatorServer(emulator, host, port, tls)
+        server.start()
+    except EmulatorError as error:
+        raise UsageError(str(error)) from error
+    stop = threading.Event()
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signal_number, lambda number, frame: stop.set())
+    click.echo(server.webhook_url)
+    sys.stdout.flush()
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        server.stop()
+        if state is not None:
+            try:
+                emulator.save_state()
+            except EmulatorError as error:
+                raise B24SyncError(str(error)) from error

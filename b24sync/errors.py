@@ -14,6 +14,7 @@ exception: it is a recorded outcome (``Result.errors``, the run report).
     │       ├── AuthError            credentials or scope refused (401/403 codes)
     │       ├── MethodNotFoundError  ERROR_METHOD_NOT_FOUND
     │       ├── RateLimitError       QUERY_LIMIT_EXCEEDED / OPERATION_TIME_LIMIT after the retries
+    │       ├── ListPageError        a page of a list walk failed (``.key``, ``.error``)
     │       └── ServerError          5xx after the retries
     └── Interrupted                  the user pressed Ctrl-C (exit code 130)
 
@@ -100,6 +101,14 @@ class MethodNotFoundError(ApiError):
 
 class RateLimitError(ApiError):
     """A limit error that outlasted the retries."""
+
+
+class ListPageError(ApiError):
+    """A page of a list walk failed; ``key`` names its command."""
+
+    def __init__(self, key: str, code: str, description: str) -> None:
+        self.key = key
+        super().__init__(code, description)
 
 
 class ServerError(ApiError):

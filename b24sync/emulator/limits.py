@@ -1,0 +1,104 @@
+"""The portal's two limits: a leaky bucket of requests and operating time per method (reference §7)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+PLANS: dict[str, tuple[float, float]] = {"standard": (50.0, 2.0), "enterprise": (250.0, 5.0)}
+"""reference §7.1: (burst X, drain Y per second) by plan."""
+WINDOW_BASKETS = 10
+BASKET_SECONDS = 60.0
+"""reference §7.2: ten one-minute baskets make the ten-minute window."""
+
+RateSpec = str | tuple[float, float] | None
+
+
+def parse_rate_limit(spec: RateSpec) -> tuple[float, float] | None:
+    """``None``/``"off"``, ``"standard"``, ``"enterprise"``, ``"BURST/RATE"`` or a (burst, rate) pair."""
+    if spec is None:
+        return None
+    if isinstance(spec, tuple):
+        burst, rate = (float(part) for part in spec)
+    else:
+        text = spec.strip().lower()
+        if text == "off":
+            return None
+        if text in PLANS:
+            return PLANS[text]
+        match = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)/([0-9]+(?:\.[0-9]+)?)", text)
+        if match is None:
+            raise ValueError(f"rate limit {spec!r} is not standard, enterprise, off or BURST/RATE "
+                             "(for example 50/2)")
+        burst, rate = float(match.group(1)), float(match.group(2))
+    if burst < 1 or rate <= 0:
+        raise ValueError(f"rate limit {spec!r} needs a burst of at least 1 and a positive rate")
+    return burst, rate
+
+
+@dataclass
+class LeakyBucket:
+    """Each request adds 1; the level drains by ``rate`` per second; above ``burst`` it is refused."""
+
+    burst: float
+    rate: float
+    clock: Callable[[], float]
+    level: float = 0.0
+    last: float | None = None
+
+    def admit(self) -> bool:
+        """Count one request; False when the bucket is full (the request is refused, not counted)."""
+        now = self.clock()
+        if self.last is not None:
+            self.level = max(0.0, self.level - (now - self.last) * self.rate)
+        self.last = now
+        if self.level + 1 > self.burst:
+            return False
+        self.level += 1
+        return True
+
+
+@dataclass
+class OperatingState:
+    """A method's used seconds in the window and the unix time when its oldest basket expires."""
+
+    operating: float
+    reset_at: int
+
+
+@dataclass
+class OperatingTime:
+    """Seconds spent per (webhook, method) over ten one-minute baskets (reference §7.2)."""
+
+    limit: float
+    clock: Callable[[], float]
+    baskets: dict[tuple[str, str], dict[int, float]] = field(default_factory=dict)
+
+    def _live(self, key: tuple[str, str], now: float) -> dict[int, float]:
+        current = int(now // BASKET_SECONDS)
+        baskets = self.baskets.setdefault(key, {})
+        for minute in [m for m in baskets if m <= current - WINDOW_BASKETS]:
+            del baskets[minute]
+        return baskets
+
+    def state(self, key: tuple[str, str]) -> OperatingState:
+        """Where a method stands now."""
+        now = self.clock()
+        baskets = self._live(key, now)
+        if not baskets:
+            return OperatingState(0.0, int(now + WINDOW_BASKETS * BASKET_SECONDS))
+        oldest = min(baskets)
+        return OperatingState(sum(baskets.values()),
+                              int((oldest + WINDOW_BASKETS) * BASKET_SECONDS))
+
+    def blocked(self, key: tuple[str, str]) -> bool:
+        """True once the window holds the limit: the call that crossed it completed, the next is refused."""
+        return self.state(key).operating >= self.limit
+
+    def charge(self, key: tuple[str, str], seconds: float) -> None:
+        """Add a call's (simulated) execution time to the current basket."""
+        now = self.clock()
+        baskets = self._live(key, now)
+        minute = int(now // BASKET_SECONDS)
+        baskets[minute] = baskets.get(minute, 0.0) + seconds

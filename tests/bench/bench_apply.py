@@ -1,0 +1,97 @@
+"""Apply 5,000 commands against the emulator (a separate process, real HTTP on loopback).
+
+    python tests/bench/bench_apply.py [--commands N] [--skip-limited]
+
+1. At the standard rate limit (burst 50, 2 requests/s) on both sides: wall time against the
+   leaky-bucket bound (the burst goes at once, every later request waits 1/rate), and 503s received.
+2. With limits off: requests, wall time and the client's CPU time per command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from b24sync.client import B24Hook
+from b24sync.encoding import encode_command
+from b24sync.executor import execute
+from b24sync.planner import MAX_BATCH, Batch, Command, PipelineInfo, Plan
+
+
+def make_plan(count: int) -> Plan:
+    commands = []
+    for i in range(count):
+        params = {"entityTypeId": 3, "fields": {"name": f"Contact {i}", "originatorId": "bench", "originId": str(i)}}
+        commands.append(Command(key=f"contact_{i:05d}", step="contact", instance=str(i), method="crm.item.add",
+                                params=params, query=encode_command("crm.item.add", params)))
+    batches = tuple(Batch(index=n, halt=False, commands=tuple(commands[s:s + MAX_BATCH]))
+                    for n, s in enumerate(range(0, count, MAX_BATCH)))
+    return Plan(pipeline=PipelineInfo(path="bench", sha256="0" * 64), batches=batches)
+
+
+@contextmanager
+def emulator(rate_limit: str) -> Iterator[str]:
+    process = subprocess.Popen([sys.executable, "-m", "b24sync", "emulator", "--port", "0", "--rate-limit",
+                                rate_limit], stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    url = process.stdout.readline().strip()
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def stats(url: str) -> dict[str, object]:
+    base = url.split("/rest/")[0]
+    with urllib.request.urlopen(base + "/_emulator/stats") as response:
+        return json.loads(response.read())
+
+
+def run(url: str, plan: Plan, rate_limit: str) -> tuple[float, float, object]:
+    client = B24Hook.from_webhook_url(url, rate_limit=rate_limit)
+    cpu, wall = time.process_time(), time.perf_counter()
+    execution = execute(plan, client, halt_on_error=False)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    client.close()
+    bad = [s for s in execution.steps if s.status != "succeeded"]
+    assert not bad, bad[:3]
+    return wall, cpu, execution
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--commands", type=int, default=5000)
+    parser.add_argument("--skip-limited", action="store_true")
+    args = parser.parse_args()
+    plan = make_plan(args.commands)
+    requests_needed = len(plan.batches)
+
+    with emulator("off") as url:
+        wall, cpu, execution = run(url, plan, "off")
+        seen = stats(url)
+        print(f"limits off: {args.commands} commands in {execution.requests} requests "  # type: ignore[attr-defined]
+              f"(emulator saw {seen['requests']}), wall {wall:.2f} s, "
+              f"client CPU {cpu:.2f} s = {cpu / args.commands * 1e6:.0f} us per command")
+
+    if args.skip_limited:
+        return
+    burst, rate = 50, 2.0
+    bound = max(0, requests_needed - burst) / rate
+    with emulator("standard") as url:
+        wall, cpu, execution = run(url, plan, "standard")
+        seen = stats(url)
+        by_status = seen["by_status"]
+        print(f"standard limit: {requests_needed} requests, wall {wall:.2f} s, leaky-bucket bound {bound:.2f} s, "
+              f"ratio {wall / bound if bound else float('nan'):.3f}, 503s {by_status.get('503', 0)}, "  # type: ignore[union-attr]
+              f"waited {execution.waited_s:.2f} s")  # type: ignore[attr-defined]
+
+
+if __name__ == "__main__":
+    main()
