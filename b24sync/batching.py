@@ -12,9 +12,7 @@ from b24sync.errors import UsageError
 
 _BAD_KEY = re.compile(r"[\s\[\]]")
 # reference §4.1: the forms a command may read from earlier commands, raw or percent-encoded.
-_REFERENCE = re.compile(
-    r"(?:\$|%24)(?:result|next|total|time|error)(?:\[|%5B)(.*?)(?:\]|%5D)", re.IGNORECASE
-)
+_REFERENCE = re.compile(r"(?:\$|%24)(?:result|next|total|time|error)(?:\[|%5B)(.*?)(?:\]|%5D)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)

@@ -218,9 +218,11 @@ class _ProgressLine:
         rate = progress.commands_done / elapsed
         left = progress.commands_total - progress.commands_done
         eta = f"{left / rate:.0f} s" if rate > 0 else "?"
-        text = (f"batch {progress.batches_done}/{progress.batches_total}, commands "
-                f"{progress.commands_done}/{progress.commands_total}, {rate:.0f}/s, "
-                f"waited {progress.waited_s:.1f} s for limits, ETA {eta}")
+        text = (
+            f"batch {progress.batches_done}/{progress.batches_total}, commands "
+            f"{progress.commands_done}/{progress.commands_total}, {rate:.0f}/s, "
+            f"waited {progress.waited_s:.1f} s for limits, ETA {eta}"
+        )
         if self.tty:
             width = 24
             filled = int(width * progress.commands_done / max(progress.commands_total, 1))
@@ -243,16 +245,23 @@ def _load_plan(source: str, variables: dict[str, str]) -> Plan:
             raise UsageError(f"cannot read plan {source}: {error.strerror or error}") from None
         except ValueError as error:
             first = str(error).splitlines()[1:2] or [str(error)]
-            raise UsageError(f"{source} is not a b24sync plan ({first[0].strip()}): "
-                             "make one with `b24sync plan FILE --format json --out PLAN.json`") from None
+            raise UsageError(
+                f"{source} is not a b24sync plan ({first[0].strip()}): "
+                "make one with `b24sync plan FILE --format json --out PLAN.json`"
+            ) from None
     return plan_file(source, variables=variables, environ=os.environ)
 
 
 def _git_commit(path: str) -> str | None:
     folder = os.path.dirname(os.path.abspath(path))
     try:
-        found = subprocess.run(["git", "-C", folder, "rev-parse", "HEAD"], capture_output=True, text=True,
-                               timeout=10, check=False)
+        found = subprocess.run(
+            ["git", "-C", folder, "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     commit = found.stdout.strip()
@@ -281,26 +290,54 @@ def _resume_state(path: str, assume_applied: bool, assume_not_applied: bool) -> 
 @click.option("--emulator", "use_emulator", is_flag=True, help="Run against the built-in emulator.")
 @click.option("--emulator-state", metavar="FILE", help="Keep the emulator's data in FILE between runs.")
 @_var_option
-@click.option("--report", "report_path", default="b24sync-report.json", show_default=True,
-              help="Where to write the JSON run report.")
+@click.option(
+    "--report",
+    "report_path",
+    default="b24sync-report.json",
+    show_default=True,
+    help="Where to write the JSON run report.",
+)
 @click.option("--junit", "junit_path", metavar="PATH", help="Also write JUnit XML.")
-@click.option("--markdown", "markdown_path", metavar="PATH",
-              help="Also write a Markdown summary (default: append to $GITHUB_STEP_SUMMARY when set).")
-@click.option("--halt-on-error/--continue-on-error", default=None,
-              help="Stop at the first failed step (default: the pipeline's setting, else halt).")
+@click.option(
+    "--markdown",
+    "markdown_path",
+    metavar="PATH",
+    help="Also write a Markdown summary (default: append to $GITHUB_STEP_SUMMARY when set).",
+)
+@click.option(
+    "--halt-on-error/--continue-on-error",
+    default=None,
+    help="Stop at the first failed step (default: the pipeline's setting, else halt).",
+)
 @click.option("--resume", "resume_path", metavar="REPORT", help="Run only what did not succeed in REPORT.")
 @click.option("--assume-applied", is_flag=True, help="With --resume: steps of unknown outcome happened.")
-@click.option("--assume-not-applied", is_flag=True,
-              help="With --resume: send steps of unknown outcome again.")
-@click.option("--rate-limit", metavar="LIMIT",
-              help="standard (50 burst, 2/s; the default), enterprise (250, 5/s), off (the default with "
-                   "--emulator), or BURST/RATE.")
+@click.option(
+    "--assume-not-applied", is_flag=True, help="With --resume: send steps of unknown outcome again."
+)
+@click.option(
+    "--rate-limit",
+    metavar="LIMIT",
+    help="standard (50 burst, 2/s; the default), enterprise (250, 5/s), off (the default with "
+    "--emulator), or BURST/RATE.",
+)
 @click.option("--progress/--no-progress", default=True, help="Show progress on stderr.")
 @handles_errors
-def apply(source: str, webhook: str | None, use_emulator: bool, emulator_state: str | None,
-          var_pairs: tuple[str, ...], report_path: str, junit_path: str | None, markdown_path: str | None,
-          halt_on_error: bool | None, resume_path: str | None, assume_applied: bool, assume_not_applied: bool,
-          rate_limit: str | None, progress: bool) -> None:
+def apply(
+    source: str,
+    webhook: str | None,
+    use_emulator: bool,
+    emulator_state: str | None,
+    var_pairs: tuple[str, ...],
+    report_path: str,
+    junit_path: str | None,
+    markdown_path: str | None,
+    halt_on_error: bool | None,
+    resume_path: str | None,
+    assume_applied: bool,
+    assume_not_applied: bool,
+    rate_limit: str | None,
+    progress: bool,
+) -> None:
     """Run a pipeline (or a saved plan) against a portal and write a run report.
 
     \b
@@ -334,17 +371,36 @@ def apply(source: str, webhook: str | None, use_emulator: bool, emulator_state: 
         assert url is not None
         client = B24Hook.from_webhook_url(url, rate_limit=limit)
     markdown_path = markdown_path or os.environ.get("GITHUB_STEP_SUMMARY") or None
-    code = _run_apply(the_plan, client, source=source, halt_on_error=halt_on_error, secrets=secrets,
-                      recorded=recorded, report_path=report_path, junit_path=junit_path,
-                      markdown_path=markdown_path, progress=progress)
+    code = _run_apply(
+        the_plan,
+        client,
+        source=source,
+        halt_on_error=halt_on_error,
+        secrets=secrets,
+        recorded=recorded,
+        report_path=report_path,
+        junit_path=junit_path,
+        markdown_path=markdown_path,
+        progress=progress,
+    )
     if emulator is not None and emulator_state:
         emulator.save_state()
     sys.exit(code)
 
 
-def _run_apply(the_plan: Plan, client: B24Hook, *, source: str, halt_on_error: bool | None,
-               secrets: dict[str, str], recorded: dict[str, Any], report_path: str, junit_path: str | None,
-               markdown_path: str | None, progress: bool) -> int:
+def _run_apply(
+    the_plan: Plan,
+    client: B24Hook,
+    *,
+    source: str,
+    halt_on_error: bool | None,
+    secrets: dict[str, str],
+    recorded: dict[str, Any],
+    report_path: str,
+    junit_path: str | None,
+    markdown_path: str | None,
+    progress: bool,
+) -> int:
     started_wall = datetime.now(timezone.utc)
     started = time.monotonic()
     shown = _ProgressLine(sys.stderr.isatty()) if progress else None
@@ -353,8 +409,15 @@ def _run_apply(the_plan: Plan, client: B24Hook, *, source: str, halt_on_error: b
     execution = None
     try:
         with _StopFlag() as stop:
-            execution = execute(the_plan, client, halt_on_error=halt, secrets=secrets, recorded=recorded,
-                                should_stop=stop, on_progress=shown)
+            execution = execute(
+                the_plan,
+                client,
+                halt_on_error=halt,
+                secrets=secrets,
+                recorded=recorded,
+                should_stop=stop,
+                on_progress=shown,
+            )
     finally:
         if shown is not None:
             shown.close()
@@ -362,13 +425,18 @@ def _run_apply(the_plan: Plan, client: B24Hook, *, source: str, halt_on_error: b
         if execution is not None:
             report = build_report(
                 run_id=uuid.uuid4().hex,
-                pipeline=PipelineRef(path=pipeline_path, sha256=the_plan.pipeline.sha256,
-                                     git_commit=_git_commit(source)),
-                target=client.redacted_url, started_at=format_utc(started_wall),
+                pipeline=PipelineRef(
+                    path=pipeline_path, sha256=the_plan.pipeline.sha256, git_commit=_git_commit(source)
+                ),
+                target=client.redacted_url,
+                started_at=format_utc(started_wall),
                 finished_at=format_utc(datetime.now(timezone.utc)),
                 duration_s=round(time.monotonic() - started, 3),
-                steps=execution.steps, batches=execution.batches, retries=execution.retries,
-                limit_wait_s=round(execution.waited_s, 3), interrupted=execution.interrupted,
+                steps=execution.steps,
+                batches=execution.batches,
+                retries=execution.retries,
+                limit_wait_s=round(execution.waited_s, 3),
+                interrupted=execution.interrupted,
             )
             write_report(report, report_path)
             if junit_path:
@@ -384,29 +452,74 @@ def _run_apply(the_plan: Plan, client: B24Hook, *, source: str, halt_on_error: b
 
 # -- emulator -------------------------------------------------------------------------------------
 
+
 @main.command("emulator")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8024, show_default=True, type=click.IntRange(0, 65535),
-              help="Port to listen on; 0 picks a free one.")
+@click.option(
+    "--port",
+    default=8024,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on; 0 picks a free one.",
+)
 @click.option("--token", default="emulator-token", show_default=True, help="The webhook code to accept.")
-@click.option("--state", "state", type=click.Path(dir_okay=False), default=None,
-              help="JSON file: loaded at start, saved atomically on SIGINT/SIGTERM.")
-@click.option("--rate-limit", default="off", show_default=True,
-              help="Leaky bucket: standard (50, 2/s), enterprise (250, 5/s), off, or BURST/RATE.")
-@click.option("--operating-limit", default=480.0, show_default=True, type=float,
-              help="Seconds of operating time per method per ten minutes.")
-@click.option("--latency", default=0.0, show_default=True, type=click.FloatRange(min=0),
-              help="Milliseconds added to every request.")
-@click.option("--fail-rate", default=0.0, show_default=True, type=click.FloatRange(0, 1),
-              help="Share of requests answered by an HTML 500/502 without processing.")
-@click.option("--drop-rate", default=0.0, show_default=True, type=click.FloatRange(0, 1),
-              help="Share of requests processed, then closed without an answer.")
+@click.option(
+    "--state",
+    "state",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="JSON file: loaded at start, saved atomically on SIGINT/SIGTERM.",
+)
+@click.option(
+    "--rate-limit",
+    default="off",
+    show_default=True,
+    help="Leaky bucket: standard (50, 2/s), enterprise (250, 5/s), off, or BURST/RATE.",
+)
+@click.option(
+    "--operating-limit",
+    default=480.0,
+    show_default=True,
+    type=float,
+    help="Seconds of operating time per method per ten minutes.",
+)
+@click.option(
+    "--latency",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Milliseconds added to every request.",
+)
+@click.option(
+    "--fail-rate",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Share of requests answered by an HTML 500/502 without processing.",
+)
+@click.option(
+    "--drop-rate",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Share of requests processed, then closed without an answer.",
+)
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the injected faults.")
 @click.option("--tls", is_flag=True, help="Serve https with a self-signed certificate made at start.")
 @handles_errors
-def emulator_command(host: str, port: int, token: str, state: str | None, rate_limit: str,
-                     operating_limit: float, latency: float, fail_rate: float, drop_rate: float,
-                     seed: int, tls: bool) -> None:
+def emulator_command(
+    host: str,
+    port: int,
+    token: str,
+    state: str | None,
+    rate_limit: str,
+    operating_limit: float,
+    latency: float,
+    fail_rate: float,
+    drop_rate: float,
+    seed: int,
+    tls: bool,
+) -> None:
     """Run an offline Bitrix24 portal; the first line printed is its webhook URL."""
     import threading
 
@@ -414,9 +527,16 @@ def emulator_command(host: str, port: int, token: str, state: str | None, rate_l
     from b24sync.emulator.server import EmulatorServer
 
     try:
-        emulator = Emulator(token=token, rate_limit=rate_limit, operating_limit=operating_limit,
-                            latency_ms=latency, fail_rate=fail_rate, drop_rate=drop_rate, seed=seed,
-                            state_path=state)
+        emulator = Emulator(
+            token=token,
+            rate_limit=rate_limit,
+            operating_limit=operating_limit,
+            latency_ms=latency,
+            fail_rate=fail_rate,
+            drop_rate=drop_rate,
+            seed=seed,
+            state_path=state,
+        )
         server = EmulatorServer(emulator, host, port, tls)
         server.start()
     except EmulatorError as error:

@@ -40,12 +40,24 @@ from b24sync.webhook import RedactingFilter, Redactor, Webhook, is_safe_to_repea
 log = logging.getLogger("b24sync.client")
 
 # reference §6.2 and §7.4: codes that no retry can fix.
-AUTH_CODES = frozenset({
-    "NO_AUTH_FOUND", "INVALID_CREDENTIALS", "insufficient_scope", "expired_token", "invalid_token",
-    "authorization_error", "APPLICATION_NOT_FOUND", "METHOD_CONFIRM_WAITING", "METHOD_CONFIRM_DENIED",
-    "allowed_only_intranet_user", "user_access_error", "WRONG_AUTH_TYPE", "INVALID_REQUEST",
-    "PORTAL_DELETED",
-})
+AUTH_CODES = frozenset(
+    {
+        "NO_AUTH_FOUND",
+        "INVALID_CREDENTIALS",
+        "insufficient_scope",
+        "expired_token",
+        "invalid_token",
+        "authorization_error",
+        "APPLICATION_NOT_FOUND",
+        "METHOD_CONFIRM_WAITING",
+        "METHOD_CONFIRM_DENIED",
+        "allowed_only_intranet_user",
+        "user_access_error",
+        "WRONG_AUTH_TYPE",
+        "INVALID_REQUEST",
+        "PORTAL_DELETED",
+    }
+)
 QUERY_LIMIT = "QUERY_LIMIT_EXCEEDED"
 OPERATION_LIMIT = "OPERATION_TIME_LIMIT"
 LIMIT_CODES = frozenset({QUERY_LIMIT, OPERATION_LIMIT})
@@ -164,12 +176,22 @@ class B24Hook:
         jitter = self._rng.uniform(-self._retry.jitter, self._retry.jitter)
         return float(base * (1 + jitter))
 
-    def _post(self, method: str, payload: Mapping[str, Any], *, safe: bool, methods: Sequence[str],
-              commands: Sequence[str] = ()) -> _Answer:
+    def _post(
+        self,
+        method: str,
+        payload: Mapping[str, Any],
+        *,
+        safe: bool,
+        methods: Sequence[str],
+        commands: Sequence[str] = (),
+    ) -> _Answer:
         """Send one request with every rule of reference §7; return a JSON answer or raise."""
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        headers = {"Content-Type": "application/json", "Accept": "application/json",
-                   "User-Agent": f"b24sync/{__version__}"}
+        headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "User-Agent": f"b24sync/{__version__}",
+        }
         failures = limit_waits = redirects = 0
         while True:
             self._wait(self._budget.delay(list(methods)), f"operating-time limit of {', '.join(methods)}")
@@ -190,8 +212,9 @@ class B24Hook:
                 code = str(answer.body.get("error", "")) if "error" in answer.body else None
                 if code in LIMIT_CODES:
                     if limit_waits >= self._retry.limit_attempts:
-                        raise RateLimitError(code, self.redact(str(answer.body.get("error_description", ""))),
-                                             answer.status)
+                        raise RateLimitError(
+                            code, self.redact(str(answer.body.get("error_description", ""))), answer.status
+                        )
                     limit_waits += 1
                     self.stats.retries += 1
                     self.wait_for_limit(code, methods, limit_waits)
@@ -200,8 +223,9 @@ class B24Hook:
                     self._raise_hard_error(code, answer)
                 if answer.status < 500 or (code is None and "result" in answer.body):
                     return answer
-                problem = f"HTTP {answer.status}" + (f" {code}: {answer.body.get('error_description', '')}"
-                                                     if code is not None else "")
+                problem = f"HTTP {answer.status}" + (
+                    f" {code}: {answer.body.get('error_description', '')}" if code is not None else ""
+                )
             assert problem is not None
             if sent and not safe:
                 raise OutcomeUnknownError(
@@ -212,19 +236,28 @@ class B24Hook:
             if failures >= self._retry.attempts:
                 if answer is not None:
                     code = str(answer.body.get("error", ""))
-                    raise ServerError(code or f"HTTP {answer.status}",
-                                      str(answer.body.get("error_description", problem)), answer.status)
+                    raise ServerError(
+                        code or f"HTTP {answer.status}",
+                        str(answer.body.get("error_description", problem)),
+                        answer.status,
+                    )
                 raise TransportError(f"could not reach {self.host}: {problem}")
             failures += 1
             self.stats.retries += 1
             self._wait(self._backoff(failures - 1), f"{problem}; retry {failures} of {self._retry.attempts}")
 
-    def _exchange(self, method: str, body: bytes, headers: Mapping[str, str]
-                  ) -> tuple[_Answer | None, str | None, bool]:
+    def _exchange(
+        self, method: str, body: bytes, headers: Mapping[str, str]
+    ) -> tuple[_Answer | None, str | None, bool]:
         """One HTTP exchange: (answer, problem, sent). ``sent`` is False only when nothing left us."""
         try:
-            response = self._session.post(self._webhook.method_url(method), data=body, headers=headers,
-                                          timeout=self._timeout, allow_redirects=False)
+            response = self._session.post(
+                self._webhook.method_url(method),
+                data=body,
+                headers=headers,
+                timeout=self._timeout,
+                allow_redirects=False,
+            )
         except requests.exceptions.ConnectTimeout:
             return None, "connection timed out", False
         except requests.exceptions.SSLError as error:
@@ -279,61 +312,96 @@ class B24Hook:
     def call_method(self, method: str, params: Mapping[str, Any] | None = None) -> AjaxResult:
         """Call one method; a method-level error is returned in the result, not raised."""
         encode_command(method)  # checks the method name before anything is sent
-        answer = self._post(method, dict(params or {}), safe=is_safe_to_repeat(method, params),
-                             methods=[method], commands=[method])
+        answer = self._post(
+            method,
+            dict(params or {}),
+            safe=is_safe_to_repeat(method, params),
+            methods=[method],
+            commands=[method],
+        )
         body = answer.body
         self._budget.observe(method, body.get("time"))
         if "error" in body:
-            error = CommandError(str(body["error"]), self.redact(str(body.get("error_description", ""))),
-                                 {k: v for k, v in body.items() if k not in ("error", "error_description")})
+            error = CommandError(
+                str(body["error"]),
+                self.redact(str(body.get("error_description", ""))),
+                {k: v for k, v in body.items() if k not in ("error", "error_description")},
+            )
             return AjaxResult(error=error, status=answer.status)
-        return AjaxResult(body.get("result"), as_int(body.get("total")), as_int(body.get("next")),
-                          body.get("time"), None, answer.status)
+        return AjaxResult(
+            body.get("result"),
+            as_int(body.get("total")),
+            as_int(body.get("next")),
+            body.get("time"),
+            None,
+            answer.status,
+        )
 
     # -- batches -------------------------------------------------------------------------------
 
-    def send_batch(self, commands: Mapping[str, str], *, halt: bool, methods: Mapping[str, str],
-                   safe: bool, as_list: bool = False) -> BatchReply:
+    def send_batch(
+        self,
+        commands: Mapping[str, str],
+        *,
+        halt: bool,
+        methods: Mapping[str, str],
+        safe: bool,
+        as_list: bool = False,
+    ) -> BatchReply:
         """Send one ``batch`` of encoded commands and decode the five maps (reference §5)."""
         payload = batch_payload(commands, halt)
         if as_list:
             payload["cmd"] = list(commands.values())
-        answer = self._post("batch", payload, safe=safe, methods=sorted(set(methods.values())),
-                            commands=list(commands))
+        answer = self._post(
+            "batch", payload, safe=safe, methods=sorted(set(methods.values())), commands=list(commands)
+        )
         body = answer.body
         if "error" in body:
-            raise ApiError(str(body["error"]), self.redact(str(body.get("error_description", ""))),
-                           answer.status)
+            raise ApiError(
+                str(body["error"]), self.redact(str(body.get("error_description", ""))), answer.status
+            )
         maps = response_maps(body.get("result") or {})
         if as_list:
             # A list of commands comes back keyed by position; give each entry its command's key.
             keys = list(commands)
-            maps = {name: {keys[int(k)]: v for k, v in m.items() if k.isdigit() and int(k) < len(keys)}
-                    for name, m in maps.items()}
+            maps = {
+                name: {keys[int(k)]: v for k, v in m.items() if k.isdigit() and int(k) < len(keys)}
+                for name, m in maps.items()
+            }
         errors = {key: command_error(value) for key, value in maps["result_error"].items()}
         for key, block in maps["result_time"].items():
             if key in methods:
                 self._budget.observe(methods[key], block)
         seen = maps["result"].keys() | errors.keys()
-        return BatchReply(maps["result"], errors, maps["result_total"], maps["result_next"],
-                          maps["result_time"], body.get("time"), [k for k in commands if k not in seen])
+        return BatchReply(
+            maps["result"],
+            errors,
+            maps["result_total"],
+            maps["result_next"],
+            maps["result_time"],
+            body.get("time"),
+            [k for k in commands if k not in seen],
+        )
 
     def call_batch(self, calls: Any, halt_on_error: bool = True, return_ajax_result: bool = False) -> Result:
         """Up to 50 calls in one request: a list of ``[method, params]`` or ``{method, params}``,
         or a dict of named commands in either form."""
         batch = normalize_calls(calls)
         if len(batch.calls) > MAX_BATCH:
-            raise UsageError(f"call_batch takes at most {MAX_BATCH} commands, not {len(batch.calls)}: "
-                             "use call_batch_by_chunk")
+            raise UsageError(
+                f"call_batch takes at most {MAX_BATCH} commands, not {len(batch.calls)}: "
+                "use call_batch_by_chunk"
+            )
         return self._run_batch(batch, halt_on_error, return_ajax_result)
 
-    def call_batch_by_chunk(self, calls: Any, halt_on_error: bool = True,
-                            return_ajax_result: bool = False) -> Result:
+    def call_batch_by_chunk(
+        self, calls: Any, halt_on_error: bool = True, return_ajax_result: bool = False
+    ) -> Result:
         """Any number of calls, sent in chunks of 50; ``$result`` links do not cross chunks."""
         batch = normalize_calls(calls)
         merged = Result(data=[] if batch.as_list else {})
         for start in range(0, len(batch.calls), MAX_BATCH):
-            chunk = BatchCall(batch.calls[start:start + MAX_BATCH], batch.as_list)
+            chunk = BatchCall(batch.calls[start : start + MAX_BATCH], batch.as_list)
             if halt_on_error and not merged.is_success:
                 merged.not_executed += [call.key for call in chunk.calls]
                 if batch.as_list:
@@ -358,18 +426,23 @@ class B24Hook:
         halted_at: str | None = None
         attempts = 0
         while pending:
-            reply = self.send_batch({k: encoded[k] for k in pending}, halt=halt,
-                                    methods={k: methods[k] for k in pending},
-                                    safe=all(safe[k] for k in pending),
-                                    as_list=batch.as_list and pending == list(encoded))
+            reply = self.send_batch(
+                {k: encoded[k] for k in pending},
+                halt=halt,
+                methods={k: methods[k] for k in pending},
+                safe=all(safe[k] for k in pending),
+                as_list=batch.as_list and pending == list(encoded),
+            )
             for key in pending:
                 if key not in reply.not_reached:
                     outcomes[key] = reply.ajax(key)
             limited = [k for k in pending if k in reply.errors and reply.errors[k].code in LIMIT_CODES]
             retry = limited + (reply.not_reached if limited and halt else [])
             done = set(outcomes) - set(retry)
-            if not retry or attempts >= self._retry.limit_attempts or any(
-                referenced_keys(encoded[k]) & done for k in retry
+            if (
+                not retry
+                or attempts >= self._retry.limit_attempts
+                or any(referenced_keys(encoded[k]) & done for k in retry)
             ):
                 halted_at = next((k for k in pending if k in reply.errors), None) if halt else None
                 break
@@ -382,8 +455,14 @@ class B24Hook:
 
     # -- lists ---------------------------------------------------------------------------------
 
-    def fetch_list_method(self, method: str, params: Mapping[str, Any] | None = None, id_key: str = "ID",
-                          items_key: str | None = None, limit: int | None = None) -> Iterator[list[Any]]:
+    def fetch_list_method(
+        self,
+        method: str,
+        params: Mapping[str, Any] | None = None,
+        id_key: str = "ID",
+        items_key: str | None = None,
+        limit: int | None = None,
+    ) -> Iterator[list[Any]]:
         """Yield a whole list page by page with keyset paging chained inside batches.
 
         Reference §8.3 and §8.5: order by id ascending, ``filter[>ID]`` = last id seen, ``start=-1``;
@@ -396,9 +475,14 @@ class B24Hook:
             reply = self.send_batch(commands, halt=True, methods=dict.fromkeys(commands, method), safe=True)
             yield from walk.read(reply.results, reply.errors)
 
-    def call_fast_list_method(self, method: str, params: Mapping[str, Any] | None = None,
-                              id_key: str = "ID", items_key: str | None = None,
-                              limit: int | None = None) -> Result:
+    def call_fast_list_method(
+        self,
+        method: str,
+        params: Mapping[str, Any] | None = None,
+        id_key: str = "ID",
+        items_key: str | None = None,
+        limit: int | None = None,
+    ) -> Result:
         """The whole list as one ``Result`` whose data is the list of rows."""
         rows: list[Any] = []
         try:
@@ -409,8 +493,9 @@ class B24Hook:
         return Result(data=rows)
 
 
-def _collect(batch: BatchCall, outcomes: Mapping[str, AjaxResult], halted_at: str | None,
-             ajax: bool) -> Result:
+def _collect(
+    batch: BatchCall, outcomes: Mapping[str, AjaxResult], halted_at: str | None, ajax: bool
+) -> Result:
     errors = {k: o.error for k, o in outcomes.items() if o.error is not None}
     not_executed = [call.key for call in batch.calls if call.key not in outcomes]
 

@@ -34,9 +34,11 @@ from b24sync.webhook import Redactor, is_safe_to_repeat
 
 MAX_LIMIT_RETRIES = 6
 UNKNOWN_CODE = "OUTCOME_UNKNOWN"
-UNKNOWN_ADVICE = ("the request was sent but its answer was lost, so this write may or may not have been "
-                  "applied: check the portal, then re-run with --resume and --assume-applied or "
-                  "--assume-not-applied")
+UNKNOWN_ADVICE = (
+    "the request was sent but its answer was lost, so this write may or may not have been "
+    "applied: check the portal, then re-run with --resume and --assume-applied or "
+    "--assume-not-applied"
+)
 _BAD = frozenset({"failed", "skipped", "not_run", "unknown"})
 
 
@@ -98,8 +100,9 @@ class Executor:
         for key, result in self.recorded.items():
             if key in self.steps:
                 self.steps[key].status, self.steps[key].result = "succeeded", result
-        missing = sorted({name for step in self.steps.values() for name in step.command.secrets}
-                         - set(self.secrets))
+        missing = sorted(
+            {name for step in self.steps.values() for name in step.command.secrets} - set(self.secrets)
+        )
         if missing:
             raise UsageError(f"secret {missing[0]} is not set: export it in the environment before applying")
         self.redact = Redactor(*self.secrets.values())
@@ -146,15 +149,25 @@ class Executor:
             if not request:
                 if all(self.steps[k].status is None for k in pending):
                     for key in pending:  # only a plan out of dependency order can get here
-                        self._settle(self.steps[key], "failed", code="PLAN_ORDER",
-                                     description="depends on a command that comes later in the plan")
+                        self._settle(
+                            self.steps[key],
+                            "failed",
+                            code="PLAN_ORDER",
+                            description="depends on a command that comes later in the plan",
+                        )
                 continue
             attempts += 1
             self._send(request)
             self._report_progress(index)
         if attempts:
-            self.batch_results.append(BatchResult(index=index, commands=len(keys), attempts=attempts,
-                                                  duration_s=round(self.clock() - started, 6)))
+            self.batch_results.append(
+                BatchResult(
+                    index=index,
+                    commands=len(keys),
+                    attempts=attempts,
+                    duration_s=round(self.clock() - started, 6),
+                )
+            )
 
     def _prepare(self, pending: list[str]) -> dict[str, tuple[Command, dict[str, Any], bool]]:
         """The commands of the next request with their final parameters; settles the unsendable."""
@@ -180,8 +193,12 @@ class Executor:
                 params = substitute(command.params, replacements, self._secret)
             except LinkError as error:
                 link_name = next((lk.marker for lk in command.links if lk.marker not in replacements), "")
-                self._settle(step, "failed", code="LINK_MISSING",
-                             description=f"link {link_name}: {error}; nothing was sent for this step")
+                self._settle(
+                    step,
+                    "failed",
+                    code="LINK_MISSING",
+                    description=f"link {link_name}: {error}; nothing was sent for this step",
+                )
                 continue
             in_request = in_request or any(d in request for d in command.depends_on)
             if not isinstance(params, dict):
@@ -198,8 +215,12 @@ class Executor:
         for dep in command.depends_on:
             status = self.steps[dep].status
             if status in blocking:
-                word = {"failed": "failed", "skipped": "was skipped", "not_run": "did not run",
-                        "unknown": "has an unknown outcome"}[status]
+                word = {
+                    "failed": "failed",
+                    "skipped": "was skipped",
+                    "not_run": "did not run",
+                    "unknown": "has an unknown outcome",
+                }[status]
                 return f"depends on {dep}, which {word}"
         return None
 
@@ -257,9 +278,16 @@ class Executor:
             try:
                 follow(target.result, link.path)
             except LinkError as error:
-                self._settle(step, "failed", code="LINK_UNRESOLVED", result=result, description=(
-                    f"link {link.marker} did not resolve ({error}); the portal ran this step with a "
-                    "fallback value: check what it wrote"))
+                self._settle(
+                    step,
+                    "failed",
+                    code="LINK_UNRESOLVED",
+                    result=result,
+                    description=(
+                        f"link {link.marker} did not resolve ({error}); the portal ran this step with a "
+                        "fallback value: check what it wrote"
+                    ),
+                )
                 return
         self._settle(step, "succeeded", result=result)
 
@@ -272,8 +300,16 @@ class Executor:
                 self._settle(step, "unknown", code=UNKNOWN_CODE, description=f"{UNKNOWN_ADVICE} ({why})")
         self.stopped = True
 
-    def _settle(self, step: _Step, status: StepStatus, *, code: str | None = None,
-                description: str | None = None, reason: str | None = None, result: JsonValue = None) -> None:
+    def _settle(
+        self,
+        step: _Step,
+        status: StepStatus,
+        *,
+        code: str | None = None,
+        description: str | None = None,
+        reason: str | None = None,
+        result: JsonValue = None,
+    ) -> None:
         step.status = status
         step.error_code = code
         step.error_description = self.redact(description) if description is not None else None
@@ -281,9 +317,13 @@ class Executor:
         step.result = self._redact_json(result)
 
     def _close_remaining(self) -> None:
-        why = ("interrupted" if self.interrupted else
-               f"the run stopped: {self.fatal}" if self.fatal is not None else
-               "the run stopped after a failure (halt on error)")
+        why = (
+            "interrupted"
+            if self.interrupted
+            else f"the run stopped: {self.fatal}"
+            if self.fatal is not None
+            else "the run stopped after a failure (halt on error)"
+        )
         for step in self.steps.values():
             if step.status is None:
                 # a dependency that merely did not run leaves its dependents not run, not skipped
@@ -297,8 +337,9 @@ class Executor:
         if self.on_progress is None:
             return
         done = sum(1 for step in self.steps.values() if step.status is not None)
-        self.on_progress(Progress(done, len(self.steps), index + 1, len(self.plan.batches),
-                                  self.client.stats.waited))
+        self.on_progress(
+            Progress(done, len(self.steps), index + 1, len(self.plan.batches), self.client.stats.waited)
+        )
 
     def _redact_json(self, value: JsonValue) -> JsonValue:
         if not self.secrets or value is None:
@@ -317,9 +358,17 @@ class Executor:
         ident = created_id(command.method, step.result) if status == "succeeded" else None
         summary = summarize_result(step.result) if status == "succeeded" and ident is None else None
         return StepResult(
-            step=command.step, instance=command.instance, command_key=command.key, method=command.method,
-            status=status, batch_index=step.batch_index, attempts=step.attempts, created_id=ident,
-            summary=summary, error_code=step.error_code, error_description=step.error_description,
+            step=command.step,
+            instance=command.instance,
+            command_key=command.key,
+            method=command.method,
+            status=status,
+            batch_index=step.batch_index,
+            attempts=step.attempts,
+            created_id=ident,
+            summary=summary,
+            error_code=step.error_code,
+            error_description=step.error_description,
             skip_reason=step.skip_reason if status in ("skipped", "not_run") else None,
             result=step.result if status == "succeeded" else None,
         )
@@ -328,4 +377,3 @@ class Executor:
 def execute(plan: Plan, client: B24Hook, **options: Any) -> Execution:
     """Run ``plan`` through ``client``; see ``Executor`` for the options."""
     return Executor(plan, client, **options).run()
-

@@ -26,6 +26,8 @@ class Instance:
     links: tuple[LinkUse, ...]
     secrets: tuple[str, ...]
     origin: str
+    text_paths: tuple[tuple[PathStep, ...], ...] = ()
+    """Where the ``Text`` values (links, secrets) sit in ``params``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +132,11 @@ def expand(
         for problem in tree.problems:
             problems.add(("params", *problem.path), problem.message, problem.in_key, row.origin)
         if isinstance(params, dict):
-            instances.append(Instance(name, params, tuple(tree.links), tuple(tree.secrets), row.origin))
+            instances.append(
+                Instance(
+                    name, params, tuple(tree.links), tuple(tree.secrets), row.origin, tuple(tree.text_paths)
+                )
+            )
     problems.flush()
     return Expansion(tuple(instances), frozenset(dropped - set(first_origin)))
 

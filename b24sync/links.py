@@ -59,8 +59,9 @@ def _scalar_text(value: Any, marker: str) -> str:
     raise LinkError(f"{marker} is a {type(value).__name__}, which cannot be placed inside text")
 
 
-def substitute(params: Any, replacements: Mapping[str, Any],
-               secret: Callable[[str], str] | None = None) -> Any:
+def substitute(
+    params: Any, replacements: Mapping[str, Any], secret: Callable[[str], str] | None = None
+) -> Any:
     """Copy ``params`` with each marker text replaced by its value (whole value keeps its type)."""
     if isinstance(params, str):
         if params in replacements:

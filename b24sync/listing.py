@@ -24,8 +24,14 @@ def _pop_ci(params: dict[str, Any], name: str) -> Any:
 class KeysetWalk:
     """The commands of each request of a list walk, and the reading of their pages."""
 
-    def __init__(self, method: str, params: Mapping[str, Any] | None, id_key: str,
-                 items_key: str | None, limit: int | None) -> None:
+    def __init__(
+        self,
+        method: str,
+        params: Mapping[str, Any] | None,
+        id_key: str,
+        items_key: str | None,
+        limit: int | None,
+    ) -> None:
         if limit is not None and limit < 0:
             raise UsageError("limit must be a positive number of rows")
         self.method = method

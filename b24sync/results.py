@@ -109,8 +109,13 @@ class BatchReply:
         error = self.errors.get(key)
         if error is None and key not in self.results:
             error = CommandError("NOT_EXECUTED", "the portal did not run this command")
-        return AjaxResult(self.results.get(key), as_int(self.totals.get(key)), as_int(self.nexts.get(key)),
-                          self.times.get(key), error)
+        return AjaxResult(
+            self.results.get(key),
+            as_int(self.totals.get(key)),
+            as_int(self.nexts.get(key)),
+            self.times.get(key),
+            error,
+        )
 
 
 def as_int(value: Any) -> int | None:

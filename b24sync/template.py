@@ -297,6 +297,7 @@ class TreeRenderer:
         self.links_allowed = links_allowed
         self.links: list[LinkUse] = []
         self.secrets: list[str] = []
+        self.text_paths: list[tuple[PathStep, ...]] = []
         self.problems: list[RenderProblem] = []
 
     def render(self, value: object, path: tuple[PathStep, ...] = ()) -> object:
@@ -353,6 +354,8 @@ class TreeRenderer:
         return value
 
     def _record(self, text: Text, path: tuple[PathStep, ...], in_key: bool) -> None:
+        if not in_key:
+            self.text_paths.append(path)
         parts = text.parts
         for index, part in enumerate(parts):
             if isinstance(part, SecretRef):

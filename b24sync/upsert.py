@@ -50,8 +50,9 @@ def match_key(values: Mapping[str, Any], names: Sequence[str]) -> tuple[str, ...
     return tuple(_scalar_text(values.get(name)) for name in names)
 
 
-def read_matches(client: B24Hook, entity_type_id: int, wanted: Sequence[Wanted],
-                 select: Iterable[str] = ()) -> dict[tuple[str, ...], list[dict[str, Any]]]:
+def read_matches(
+    client: B24Hook, entity_type_id: int, wanted: Sequence[Wanted], select: Iterable[str] = ()
+) -> dict[tuple[str, ...], list[dict[str, Any]]]:
     """Records of ``entity_type_id`` matching any instance, keyed by their match values."""
     if not wanted:
         return {}
@@ -68,9 +69,16 @@ def read_matches(client: B24Hook, entity_type_id: int, wanted: Sequence[Wanted],
     for fixed, values in groups.items():
         for start in range(0, len(values), KEYS_PER_COMMAND):
             row_filter = {f"={name}": value for name, value in fixed}
-            row_filter[f"@{varying}"] = values[start:start + KEYS_PER_COMMAND]
-            queries.append({"entityTypeId": entity_type_id, "filter": row_filter, "select": fields,
-                            "order": {"id": "ASC"}, "start": 0})
+            row_filter[f"@{varying}"] = values[start : start + KEYS_PER_COMMAND]
+            queries.append(
+                {
+                    "entityTypeId": entity_type_id,
+                    "filter": row_filter,
+                    "select": fields,
+                    "order": {"id": "ASC"},
+                    "start": 0,
+                }
+            )
     found: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     for row in _read_all(client, queries):
         found[match_key(row, names)].append(row)
@@ -83,8 +91,9 @@ def _read_all(client: B24Hook, queries: list[dict[str, Any]]) -> Iterable[dict[s
     while pending:
         chunk, pending = pending[:MAX_BATCH], pending[MAX_BATCH:]
         commands = {f"q{i}": encode_command("crm.item.list", query) for i, query in enumerate(chunk)}
-        reply = client.send_batch(commands, halt=False, methods=dict.fromkeys(commands, "crm.item.list"),
-                                  safe=True)
+        reply = client.send_batch(
+            commands, halt=False, methods=dict.fromkeys(commands, "crm.item.list"), safe=True
+        )
         for i, query in enumerate(chunk):
             key = f"q{i}"
             if key in reply.errors:
@@ -105,12 +114,16 @@ def decide(wanted: Wanted, records: Sequence[Mapping[str, Any]]) -> Decision:
     if len(records) > 1:
         return Decision(wanted.key, "ambiguous", matches=tuple(int(r["id"]) for r in records))
     record = records[0]
-    diff = {name: (record.get(name), value) for name, value in wanted.fields.items()
-            if name in wanted.linked or not same_value(record.get(name), value)}
+    diff = {
+        name: (record.get(name), value)
+        for name, value in wanted.fields.items()
+        if name in wanted.linked or not same_value(record.get(name), value)
+    }
     return Decision(wanted.key, "update" if diff else "unchanged", int(record["id"]), diff)
 
 
 # -- comparing Bitrix24 values -------------------------------------------------------------------
+
 
 def same_value(current: Any, desired: Any) -> bool:
     """Whether the portal's ``current`` value already is the ``desired`` one."""

@@ -126,8 +126,16 @@ class RedactingFilter(logging.Filter):
 
 # reference §7.4: reads and updates may be repeated after an unknown outcome; adds may not.
 _SAFE_METHODS = frozenset(
-    {"server.time", "user.current", "profile", "scope", "methods", "method.get", "user.get",
-     "crm.duplicate.findbycomm"}
+    {
+        "server.time",
+        "user.current",
+        "profile",
+        "scope",
+        "methods",
+        "method.get",
+        "user.get",
+        "crm.duplicate.findbycomm",
+    }
 )
 _SAFE_LAST_PARTS = frozenset({"get", "list", "fields"})
 # reference §9.5: multifield entries without an ID are appended on update, so repeating adds them twice.

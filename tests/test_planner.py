@@ -299,3 +299,13 @@ def _strings(value: object) -> list[str]:
     if isinstance(value, list):
         return [s for child in value for s in _strings(child)]
     return []
+
+
+@pytest.mark.parametrize(
+    "case", sorted((ROOT / "tests/cases/valid").glob("*.yaml")) + sorted((ROOT / "pipelines").glob("*.yaml"))
+)
+def test_plans_are_valid_plan_values(case: Path) -> None:
+    """The planner builds commands without re-validating them: the result must still validate."""
+    plan = plan_file(str(case))
+    assert Plan.model_validate_json(plan.model_dump_json()) == plan
+    assert Plan.model_validate(plan.model_dump()) == plan

@@ -37,22 +37,34 @@ class EmulatorAdapter(BaseAdapter):
         super().__init__()
         self.emulator = emulator
 
-    def send(self, request: requests.PreparedRequest, stream: bool = False,
-             timeout: float | tuple[float, float] | tuple[float, None] | None = None,
-             verify: bool | str = True, cert: bytes | str | tuple[bytes | str, bytes | str] | None = None,
-             proxies: Mapping[str, str] | None = None) -> requests.Response:
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: float | tuple[float, float] | tuple[float, None] | None = None,
+        verify: bool | str = True,
+        cert: bytes | str | tuple[bytes | str, bytes | str] | None = None,
+        proxies: Mapping[str, str] | None = None,
+    ) -> requests.Response:
         """Process the request in-process; a dropped connection raises after processing."""
-        answer = self.emulator.handle(HttpRequest(
-            verb=(request.method or "GET").upper(), target=request.url or "/",
-            headers=dict(request.headers), body=_body_bytes(request.body)))
+        answer = self.emulator.handle(
+            HttpRequest(
+                verb=(request.method or "GET").upper(),
+                target=request.url or "/",
+                headers=dict(request.headers),
+                body=_body_bytes(request.body),
+            )
+        )
         if answer.drop:
             raise requests.exceptions.ConnectionError(
-                "the emulator dropped the connection after processing the request", request=request)
+                "the emulator dropped the connection after processing the request", request=request
+            )
         response = requests.Response()
         response.status_code = answer.status
         response._content = answer.body
         response.headers = CaseInsensitiveDict(
-            {"Content-Type": answer.content_type, "Content-Length": str(len(answer.body))})
+            {"Content-Type": answer.content_type, "Content-Length": str(len(answer.body))}
+        )
         response.url = request.url or ""
         response.request = request
         response.reason = HTTPStatus(answer.status).phrase

@@ -47,17 +47,29 @@ BASE_URL = "https://emulator.b24sync.invalid"
 class Emulator:
     """An offline Bitrix24 portal: webhook auth, methods, batch, limits, faults and a saved state."""
 
-    def __init__(self, token: str = "emulator-token", user_id: int = 1, rate_limit: RateSpec = None,
-                 operating_limit: float | None = 480.0, clock: Callable[[], float] = time.monotonic,
-                 wall_clock: Callable[[], float] = time.time, latency_ms: float = 0,
-                 fail_rate: float = 0.0, drop_rate: float = 0.0, seed: int = 0,
-                 state_path: str | Path | None = None, methods: Mapping[str, Handler] | None = None,
-                 store: Any = None, *, store_factory: StoreClass | None = None,
-                 operating_cost: float = 0.01, sleep: Callable[[float], None] = time.sleep,
-                 max_input_vars: int | None = None) -> None:
+    def __init__(
+        self,
+        token: str = "emulator-token",
+        user_id: int = 1,
+        rate_limit: RateSpec = None,
+        operating_limit: float | None = 480.0,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        latency_ms: float = 0,
+        fail_rate: float = 0.0,
+        drop_rate: float = 0.0,
+        seed: int = 0,
+        state_path: str | Path | None = None,
+        methods: Mapping[str, Handler] | None = None,
+        store: Any = None,
+        *,
+        store_factory: StoreClass | None = None,
+        operating_cost: float = 0.01,
+        sleep: Callable[[float], None] = time.sleep,
+        max_input_vars: int | None = None,
+    ) -> None:
         if not token or any(char in token for char in "/?#% \t\r\n"):
-            raise EmulatorError("the emulator token must be a non-empty string without /, ?, #, % "
-                                "or spaces")
+            raise EmulatorError("the emulator token must be a non-empty string without /, ?, #, % or spaces")
         if latency_ms < 0 or operating_cost < 0:
             raise EmulatorError("latency and operating cost cannot be negative")
         if operating_limit is not None and operating_limit <= 0:
@@ -78,8 +90,10 @@ class Emulator:
         self._operating_cost = operating_cost
         self._max_input_vars = max_input_vars
         self._lock = threading.RLock()
-        self._methods = {name.lower(): handler for name, handler in
-                         (default_methods() if methods is None else methods).items()}
+        self._methods = {
+            name.lower(): handler
+            for name, handler in (default_methods() if methods is None else methods).items()
+        }
         self._store_factory = store_factory
         self.state_path = Path(state_path) if state_path is not None else None
         if store is not None:
@@ -184,10 +198,14 @@ class Emulator:
 
     def _fresh_counters_and_limits(self) -> None:
         self._counters = Counters()
-        self._bucket = (LeakyBucket(*self._bucket_spec, clock=self._clock)
-                        if self._bucket_spec is not None else None)
-        self._operating = (OperatingTime(self._operating_limit, self._wall_clock)
-                           if self._operating_limit is not None else None)
+        self._bucket = (
+            LeakyBucket(*self._bucket_spec, clock=self._clock) if self._bucket_spec is not None else None
+        )
+        self._operating = (
+            OperatingTime(self._operating_limit, self._wall_clock)
+            if self._operating_limit is not None
+            else None
+        )
 
     def _control(self, verb: str, name: str) -> HttpResponse:
         if name == "stats" and verb in ("GET", "HEAD"):
@@ -195,8 +213,9 @@ class Emulator:
         if name == "reset" and verb == "POST":
             self.reset()
             return json_response(200, {"result": True})
-        return error_response(404, "NOT_FOUND",
-                              "emulator controls: GET /_emulator/stats, POST /_emulator/reset")
+        return error_response(
+            404, "NOT_FOUND", "emulator controls: GET /_emulator/stats, POST /_emulator/reset"
+        )
 
     def _process(self, request: HttpRequest, where: Route) -> HttpResponse:
         if where.kind == "unknown":
@@ -212,8 +231,9 @@ class Emulator:
         if where.method == "batch":
             started = self._wall_clock()
             self._counters.by_method["batch"] += 1
-            result = run_batch(params, lambda method, sub: self._call(caller, method, sub)[0],
-                               self._max_input_vars)
+            result = run_batch(
+                params, lambda method, sub: self._call(caller, method, sub)[0], self._max_input_vars
+            )
             # reference §7.2: the outer batch is not counted, its commands are
             return json_response(200, {"result": result, "time": self._time(started, (caller, "batch"))})
         outcome, status = self._call(caller, where.method, params)
@@ -228,8 +248,9 @@ class Emulator:
         body["time"] = outcome.time
         return json_response(200, body)
 
-    def _authenticate(self, request: HttpRequest, where: Route,
-                      params: dict[str, Any]) -> HttpResponse | None:
+    def _authenticate(
+        self, request: HttpRequest, where: Route, params: dict[str, Any]
+    ) -> HttpResponse | None:
         if where.kind == "webhook":
             if not where.token:
                 return error_response(401, "NO_AUTH_FOUND", "Wrong authorization data")
@@ -265,25 +286,32 @@ class Emulator:
         try:
             reply = handler(context, params)
         except MethodError as error:
-            return Outcome(error={"error": error.code, "error_description": error.description,
-                                  **error.extra}), error.status
+            return Outcome(
+                error={"error": error.code, "error_description": error.description, **error.extra}
+            ), error.status
         except Exception:
             log.exception("emulator method %s raised", method)
             return Outcome(error=INTERNAL), 500
         finally:
             if self._operating is not None:
                 self._operating.charge(key, self._operating_cost)
-        return Outcome(result=reply.result, total=reply.total, next=reply.next,
-                       time=self._time(started, key)), 200
+        return Outcome(
+            result=reply.result, total=reply.total, next=reply.next, time=self._time(started, key)
+        ), 200
 
     def _time(self, started: float, key: tuple[str, str]) -> dict[str, Any]:
         finish = self._wall_clock()
         # reference §1.4: date_* carry the portal's offset; a store that knows its zone formats them
         store_iso = getattr(self.store, "iso", None)
         iso: Callable[[float], str] = store_iso if callable(store_iso) else iso_time
-        block: dict[str, Any] = {"start": started, "finish": finish, "duration": finish - started,
-                                 "processing": finish - started, "date_start": iso(started),
-                                 "date_finish": iso(finish)}
+        block: dict[str, Any] = {
+            "start": started,
+            "finish": finish,
+            "duration": finish - started,
+            "processing": finish - started,
+            "date_start": iso(started),
+            "date_finish": iso(finish),
+        }
         if self._operating is not None:
             state = self._operating.state(key)
             block["operating_reset_at"] = state.reset_at

@@ -17,8 +17,10 @@ NOT_IN_BATCH = frozenset({"download", "upload", "batch"})
 AUTH_KEYS = ("auth", "access_token")
 
 LENGTH_EXCEEDED = {"error": "ERROR_BATCH_LENGTH_EXCEEDED", "error_description": "Max batch length exceeded"}
-NOT_ALLOWED = {"error": "ERROR_BATCH_METHOD_NOT_ALLOWED",
-               "error_description": "Method is not allowed for batch usage"}
+NOT_ALLOWED = {
+    "error": "ERROR_BATCH_METHOD_NOT_ALLOWED",
+    "error_description": "Method is not allowed for batch usage",
+}
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ from datetime import date, datetime, timedelta, timezone
 MIN_YEAR, MAX_YEAR = 1000, 9000
 _OFFSET = re.compile(r"^([+-])(\d{2}):?(\d{2})$")
 _ISO = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?\s*(Z|[+-]\d{2}:?\d{2})?$")
+    r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?\s*(Z|[+-]\d{2}:?\d{2})?$"
+)
 _LOCALE = re.compile(r"^(\d{2})\.(\d{2})\.(\d{4})(?:\s+(\d{2}):(\d{2})(?::(\d{2}))?)?$")
 
 
@@ -63,8 +64,7 @@ def parse_datetime(text: str, zone: timezone) -> float | None:
     if not MIN_YEAR <= int(year) <= MAX_YEAR:
         return None
     try:
-        moment = datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0),
-                          int(second or 0))
+        moment = datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0))
     except ValueError:
         return None
     if offset is None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-ERROR_PAGE = ("<!DOCTYPE html>\n<html><head><title>{status} {reason}</title></head>\n"
-              "<body><h1>{status} {reason}</h1><p>nginx</p></body></html>\n")
+ERROR_PAGE = (
+    "<!DOCTYPE html>\n<html><head><title>{status} {reason}</title></head>\n"
+    "<body><h1>{status} {reason}</h1><p>nginx</p></body></html>\n"
+)
 REASONS = {500: "Internal Server Error", 502: "Bad Gateway"}
 
 

@@ -29,8 +29,9 @@ def parse_rate_limit(spec: RateSpec) -> tuple[float, float] | None:
             return PLANS[text]
         match = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)/([0-9]+(?:\.[0-9]+)?)", text)
         if match is None:
-            raise ValueError(f"rate limit {spec!r} is not standard, enterprise, off or BURST/RATE "
-                             "(for example 50/2)")
+            raise ValueError(
+                f"rate limit {spec!r} is not standard, enterprise, off or BURST/RATE (for example 50/2)"
+            )
         burst, rate = float(match.group(1)), float(match.group(2))
     if burst < 1 or rate <= 0:
         raise ValueError(f"rate limit {spec!r} needs a burst of at least 1 and a positive rate")
@@ -89,8 +90,7 @@ class OperatingTime:
         if not baskets:
             return OperatingState(0.0, int(now + WINDOW_BASKETS * BASKET_SECONDS))
         oldest = min(baskets)
-        return OperatingState(sum(baskets.values()),
-                              int((oldest + WINDOW_BASKETS) * BASKET_SECONDS))
+        return OperatingState(sum(baskets.values()), int((oldest + WINDOW_BASKETS) * BASKET_SECONDS))
 
     def blocked(self, key: tuple[str, str]) -> bool:
         """True once the window holds the limit: the call that crossed it completed, the next is refused."""

@@ -48,7 +48,7 @@ def url_decode(raw: bytes) -> bytes:
         if byte == 0x2B:
             out.append(0x20)
         elif byte == 0x25 and i + 2 < n and raw[i + 1] in _HEX and raw[i + 2] in _HEX:
-            out.append(int(raw[i + 1:i + 3], 16))
+            out.append(int(raw[i + 1 : i + 3], 16))
             i += 2
         else:
             out.append(byte)
@@ -129,16 +129,16 @@ def _register(root: _PhpArray, name: bytes, value: bytes) -> None:
         if close < 0:
             if level == 1:
                 # an unclosed first bracket is not an index: the name keeps it, mangled
-                root.put(base + b"_" + rest[pos + 1:].translate(_TAIL_MANGLE), value)
+                root.put(base + b"_" + rest[pos + 1 :].translate(_TAIL_MANGLE), value)
             else:
                 container.put(key, value)
             return
         container = container.child(key)
-        index = rest[pos + 1:close]
+        index = rest[pos + 1 : close]
         # PHP skips one blank before looking for "]", so "[ ]" is "[]": an append (checked with php 8.2)
         key = None if index == b"" or index in _ONE_BLANK else index
         pos = close + 1
-        if rest[pos:pos + 1] != b"[":
+        if rest[pos : pos + 1] != b"[":
             container.put(key, value)
             return
 
@@ -209,11 +209,11 @@ def parse_url(command: str) -> Url | None:
                     go = "port"
                 else:
                     start = colon + 1
-            elif raw[colon + 2:colon + 3] == b"/":
+            elif raw[colon + 2 : colon + 3] == b"/":
                 start = colon + 3
                 go = "host"
-                if raw[:colon].lower() == b"file" and raw[colon + 3:colon + 4] == b"/":
-                    start = colon + 4 if raw[colon + 5:colon + 6] == b":" else colon + 3
+                if raw[:colon].lower() == b"file" and raw[colon + 3 : colon + 4] == b"/":
+                    start = colon + 4 if raw[colon + 5 : colon + 6] == b":" else colon + 3
                     go = "path"
             else:
                 start = colon + 1
@@ -254,7 +254,7 @@ def parse_url(command: str) -> Url | None:
             port_colon = raw.rfind(b":", start, host_end)
             host_stop = host_end if port_colon < 0 else port_colon
             if port_colon >= 0 and not port_seen:
-                port_text = raw[port_colon + 1:host_end]
+                port_text = raw[port_colon + 1 : host_end]
                 if len(port_text) > 5 or (port_text and _strtol_port(port_text) is None):
                     return None
         if host_stop - start < 1:
@@ -278,7 +278,7 @@ def _just_path(raw: bytes, start: int) -> Url:
     question = raw.find(b"?", start, stop)
     if question >= 0:
         # PHP replaces control characters in the parts it returns (a raw newline becomes "_")
-        query = to_text(raw[question + 1:stop].translate(_CONTROL_TO_UNDERSCORE))
+        query = to_text(raw[question + 1 : stop].translate(_CONTROL_TO_UNDERSCORE))
         stop = question
     path: str | None = None
     if start < stop or start == end:

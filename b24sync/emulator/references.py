@@ -48,7 +48,7 @@ def _step(node: Any, key: str) -> tuple[bool, Any]:
         if index < 0:
             index += len(raw)
         if 0 <= index < len(raw):
-            return True, raw[index:index + 1].decode("utf-8", "surrogateescape")
+            return True, raw[index : index + 1].decode("utf-8", "surrogateescape")
     return False, None
 
 
@@ -101,7 +101,7 @@ def _substitute_string(value: str, store: ResultStore) -> Any:
         found, node = _resolve(match.group(1), match.group(2), store)
         text = php_string(node) if found else None
         # reference §4.3 rules 1 and 3: the reference swallows the rest of its run; only scalars splice
-        out.append(part if text is None else part[:match.start()] + text)
+        out.append(part if text is None else part[: match.start()] + text)
     return "".join(out)
 
 

@@ -57,7 +57,7 @@ def split_target(target: str) -> tuple[str, str]:
 def route(path: str) -> Route:
     """Read the REST path: ``/rest/<user>/<token>/<method>[.json][/]`` or ``/rest/<method>``."""
     if path.startswith(CONTROL_PREFIX):
-        return Route("control", method=path[len(CONTROL_PREFIX):].strip("/"))
+        return Route("control", method=path[len(CONTROL_PREFIX) :].strip("/"))
     parts = [unquote(part) for part in path.split("/")]
     if len(parts) < 3 or parts[0] != "" or parts[1] != "rest":
         return Route("unknown")
@@ -123,7 +123,8 @@ def body_params(request: HttpRequest) -> dict[str, Any]:
 
 def _multipart(content_type: str, body: bytes) -> dict[str, Any]:
     message = BytesParser(policy=HTTP).parsebytes(
-        b"Content-Type: " + content_type.encode("latin-1", "replace") + b"\r\n\r\n" + body)
+        b"Content-Type: " + content_type.encode("latin-1", "replace") + b"\r\n\r\n" + body
+    )
     pairs: list[tuple[bytes, bytes]] = []
     if not message.is_multipart():
         return {}
@@ -132,8 +133,9 @@ def _multipart(content_type: str, body: bytes) -> dict[str, Any]:
         if not isinstance(name, str) or part.get_filename() is not None:
             continue  # uploaded files go to PHP's $_FILES, not to the parameters
         payload = part.get_payload(decode=True)
-        pairs.append((name.encode("utf-8", "surrogateescape"),
-                      payload if isinstance(payload, bytes) else b""))
+        pairs.append(
+            (name.encode("utf-8", "surrogateescape"), payload if isinstance(payload, bytes) else b"")
+        )
     return register_pairs(pairs)
 
 

@@ -9,8 +9,10 @@ from typing import Any
 
 JSON_TYPE = "application/json; charset=utf-8"
 NOT_FOUND = {"error": "ERROR_METHOD_NOT_FOUND", "error_description": "Method not found!"}
-OPERATION_TIME_LIMIT = {"error": "OPERATION_TIME_LIMIT",
-                        "error_description": "Method is blocked due to operation time limit."}
+OPERATION_TIME_LIMIT = {
+    "error": "OPERATION_TIME_LIMIT",
+    "error_description": "Method is blocked due to operation time limit.",
+}
 INTERNAL = {"error": "INTERNAL_SERVER_ERROR", "error_description": "Internal server error"}
 
 

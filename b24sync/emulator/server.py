@@ -64,12 +64,14 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = None
         if body is None:
-            self._send(400, b'{"error":"INVALID_REQUEST","error_description":"Bad request body"}',
-                       "application/json")
+            self._send(
+                400, b'{"error":"INVALID_REQUEST","error_description":"Bad request body"}', "application/json"
+            )
             self.close_connection = True
             return
-        response = self.server.emulator.handle(HttpRequest(
-            verb=self.command, target=self.path, headers=dict(self.headers.items()), body=body))
+        response = self.server.emulator.handle(
+            HttpRequest(verb=self.command, target=self.path, headers=dict(self.headers.items()), body=body)
+        )
         if response.drop:
             # the request was processed; the client gets no answer at all
             self.close_connection = True
@@ -105,18 +107,38 @@ def make_certificate(folder: Path, host: str) -> tuple[Path, Path]:
     openssl = shutil.which("openssl")
     if openssl is not None:
         done = subprocess.run(
-            [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
-             str(certificate), "-days", "2", "-subj", "/CN=b24sync emulator",
-             "-addext", f"subjectAltName={_subject_names(host)}"],
-            capture_output=True, text=True, check=False)
+            [
+                openssl,
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                str(key),
+                "-out",
+                str(certificate),
+                "-days",
+                "2",
+                "-subj",
+                "/CN=b24sync emulator",
+                "-addext",
+                f"subjectAltName={_subject_names(host)}",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if done.returncode != 0:
             raise EmulatorError(f"openssl could not make a certificate: {done.stderr.strip()[-300:]}")
         return certificate, key
     try:
         from b24sync.emulator.selfsigned import write_certificate
     except ImportError as error:
-        raise EmulatorError("--tls needs the openssl binary or the Python package cryptography; "
-                            "install either, or run without --tls") from error
+        raise EmulatorError(
+            "--tls needs the openssl binary or the Python package cryptography; "
+            "install either, or run without --tls"
+        ) from error
     write_certificate(certificate, key, host)
     return certificate, key
 
@@ -124,8 +146,7 @@ def make_certificate(folder: Path, host: str) -> tuple[Path, Path]:
 class EmulatorServer:
     """A running emulator on a socket: start, its URLs, stop."""
 
-    def __init__(self, emulator: Emulator, host: str = "127.0.0.1", port: int = 0,
-                 tls: bool = False) -> None:
+    def __init__(self, emulator: Emulator, host: str = "127.0.0.1", port: int = 0, tls: bool = False) -> None:
         self.emulator = emulator
         self.host = host
         self.port = port

@@ -42,8 +42,14 @@ class Counters:
 
     def as_json(self) -> dict[str, Any]:
         """The counters as plain JSON values."""
-        return {"requests": self.requests, "commands": self.commands, "by_status": dict(self.by_status),
-                "by_method": dict(self.by_method), "dropped": self.dropped, "faults": self.faults}
+        return {
+            "requests": self.requests,
+            "commands": self.commands,
+            "by_status": dict(self.by_status),
+            "by_method": dict(self.by_method),
+            "dropped": self.dropped,
+            "faults": self.faults,
+        }
 
 
 def default_methods() -> dict[str, Handler]:
@@ -52,8 +58,9 @@ def default_methods() -> dict[str, Handler]:
         module = importlib.import_module("b24sync.emulator.methods")
         registry: Callable[[], Mapping[str, Handler]] = module.registry
     except (ImportError, AttributeError) as error:
-        raise EmulatorError("the emulator's method handlers (b24sync.emulator.methods.registry) "
-                            f"are not available: {error}") from error
+        raise EmulatorError(
+            f"the emulator's method handlers (b24sync.emulator.methods.registry) are not available: {error}"
+        ) from error
     return dict(registry())
 
 
@@ -63,8 +70,9 @@ def default_store_class() -> StoreClass:
         module = importlib.import_module("b24sync.emulator.store")
         store_class: StoreClass = module.Store
     except (ImportError, AttributeError) as error:
-        raise EmulatorError(f"the emulator's store (b24sync.emulator.store.Store) is not available: "
-                            f"{error}") from error
+        raise EmulatorError(
+            f"the emulator's store (b24sync.emulator.store.Store) is not available: {error}"
+        ) from error
     return store_class
 
 
@@ -76,10 +84,15 @@ def load_store(path: Path, store_class: StoreClass) -> Any:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as error:
         raise EmulatorError(f"cannot read state file {path}: {error}") from error
-    if not isinstance(data, dict) or data.get("version") != STATE_VERSION or not isinstance(
-            data.get("store"), dict):
-        raise EmulatorError(f"state file {path} is not an emulator state (version {STATE_VERSION}); "
-                            "delete it or point --state elsewhere")
+    if (
+        not isinstance(data, dict)
+        or data.get("version") != STATE_VERSION
+        or not isinstance(data.get("store"), dict)
+    ):
+        raise EmulatorError(
+            f"state file {path} is not an emulator state (version {STATE_VERSION}); "
+            "delete it or point --state elsewhere"
+        )
     try:
         return store_class.from_json(data["store"])
     except (KeyError, TypeError, ValueError) as error:

@@ -18,12 +18,33 @@ FORMAT_VERSION = 1
 CRM_TYPES: dict[int, str] = {1: "lead", 2: "deal", 3: "contact", 4: "company"}
 
 _SEED_USERS: tuple[dict[str, Any], ...] = (
-    {"ID": 1, "NAME": "Admin", "LAST_NAME": "Adminov", "EMAIL": "admin@example.com", "ADMIN": True,
-     "UF_DEPARTMENT": [1], "WORK_POSITION": "Administrator"},
-    {"ID": 2, "NAME": "Anna", "LAST_NAME": "Petrova", "EMAIL": "anna@example.com", "ADMIN": False,
-     "UF_DEPARTMENT": [1], "WORK_POSITION": "Sales manager"},
-    {"ID": 3, "NAME": "Boris", "LAST_NAME": "Ivanov", "EMAIL": "boris@example.com", "ADMIN": False,
-     "UF_DEPARTMENT": [2], "WORK_POSITION": "Support"},
+    {
+        "ID": 1,
+        "NAME": "Admin",
+        "LAST_NAME": "Adminov",
+        "EMAIL": "admin@example.com",
+        "ADMIN": True,
+        "UF_DEPARTMENT": [1],
+        "WORK_POSITION": "Administrator",
+    },
+    {
+        "ID": 2,
+        "NAME": "Anna",
+        "LAST_NAME": "Petrova",
+        "EMAIL": "anna@example.com",
+        "ADMIN": False,
+        "UF_DEPARTMENT": [1],
+        "WORK_POSITION": "Sales manager",
+    },
+    {
+        "ID": 3,
+        "NAME": "Boris",
+        "LAST_NAME": "Ivanov",
+        "EMAIL": "boris@example.com",
+        "ADMIN": False,
+        "UF_DEPARTMENT": [2],
+        "WORK_POSITION": "Support",
+    },
 )
 _SEED_REGISTERED = "2024-01-01"
 
@@ -52,11 +73,22 @@ class Store:
             self.sequences["user"] = seed["ID"]
 
     def _new_user(self, seed: dict[str, Any]) -> dict[str, Any]:
-        return {"ID": seed["ID"], "ACTIVE": True, "NAME": seed["NAME"], "LAST_NAME": seed["LAST_NAME"],
-                "SECOND_NAME": "", "EMAIL": seed["EMAIL"], "ADMIN": seed["ADMIN"],
-                "WORK_POSITION": seed["WORK_POSITION"], "PERSONAL_GENDER": "", "TIME_ZONE": "",
-                "DATE_REGISTER": dates.format_date(_SEED_REGISTERED, self.zone),
-                "IS_ONLINE": "N", "USER_TYPE": "employee", "UF_DEPARTMENT": list(seed["UF_DEPARTMENT"])}
+        return {
+            "ID": seed["ID"],
+            "ACTIVE": True,
+            "NAME": seed["NAME"],
+            "LAST_NAME": seed["LAST_NAME"],
+            "SECOND_NAME": "",
+            "EMAIL": seed["EMAIL"],
+            "ADMIN": seed["ADMIN"],
+            "WORK_POSITION": seed["WORK_POSITION"],
+            "PERSONAL_GENDER": "",
+            "TIME_ZONE": "",
+            "DATE_REGISTER": dates.format_date(_SEED_REGISTERED, self.zone),
+            "IS_ONLINE": "N",
+            "USER_TYPE": "employee",
+            "UF_DEPARTMENT": list(seed["UF_DEPARTMENT"]),
+        }
 
     @property
     def tz_offset(self) -> str:
@@ -73,17 +105,33 @@ class Store:
         """A Unix time as ISO 8601 with the portal offset."""
         return dates.format_datetime(timestamp, self.zone)
 
-    def add_user(self, name: str, last_name: str, email: str, admin: bool = False,
-                 department: int = 1) -> int:
+    def add_user(
+        self, name: str, last_name: str, email: str, admin: bool = False, department: int = 1
+    ) -> int:
         """Add an active employee (tests and demos need more than the seeded three); returns its id."""
         user_id = self.next_id("user")
         self.users[user_id] = self._new_user(
-            {"ID": user_id, "NAME": name, "LAST_NAME": last_name, "EMAIL": email, "ADMIN": admin,
-             "UF_DEPARTMENT": [department], "WORK_POSITION": ""})
+            {
+                "ID": user_id,
+                "NAME": name,
+                "LAST_NAME": last_name,
+                "EMAIL": email,
+                "ADMIN": admin,
+                "UF_DEPARTMENT": [department],
+                "WORK_POSITION": "",
+            }
+        )
         return user_id
 
-    def add_userfield(self, entity_type_id: int, field_name: str, user_type: str = "string",
-                      multiple: bool = False, label: str = "", sort: int = 100) -> int:
+    def add_userfield(
+        self,
+        entity_type_id: int,
+        field_name: str,
+        user_type: str = "string",
+        multiple: bool = False,
+        label: str = "",
+        sort: int = 100,
+    ) -> int:
         """Declare a custom field ``UF_CRM_...`` (string/integer/double/boolean/date/datetime); its id."""
         if entity_type_id not in CRM_TYPES:
             raise ValueError(f"no CRM entity type {entity_type_id}")
@@ -94,8 +142,12 @@ class Store:
         existing = self.userfields[entity_type_id].get(field_name)
         field_id = existing["id"] if existing else self.next_id("userfield")
         self.userfields[entity_type_id][field_name] = {
-            "id": field_id, "type": user_type, "multiple": multiple, "label": label or field_name,
-            "sort": sort}
+            "id": field_id,
+            "type": user_type,
+            "multiple": multiple,
+            "label": label or field_name,
+            "sort": sort,
+        }
         return field_id
 
     def require(self, entity_type_id: int, camel_name: str) -> None:
@@ -121,8 +173,10 @@ class Store:
 
     def stats(self) -> dict[str, int]:
         """How many records each table holds."""
-        counts = {f"{name}s" if name != "company" else "companies": len(self.crm[type_id])
-                  for type_id, name in CRM_TYPES.items()}
+        counts = {
+            f"{name}s" if name != "company" else "companies": len(self.crm[type_id])
+            for type_id, name in CRM_TYPES.items()
+        }
         counts["users"] = len(self.users)
         counts["tasks"] = len(self.task_table)
         counts["comments"] = len(self.comment_table)
@@ -143,8 +197,9 @@ class Store:
             "comments": copy.deepcopy(list(self.comment_table.values())),
             "activities": copy.deepcopy(list(self.activity_table.values())),
             "deal_contacts": {str(key): copy.deepcopy(links) for key, links in self.deal_contacts.items()},
-            "contact_companies": {str(key): copy.deepcopy(links)
-                                  for key, links in self.contact_companies.items()},
+            "contact_companies": {
+                str(key): copy.deepcopy(links) for key, links in self.contact_companies.items()
+            },
             "userfields": {str(key): copy.deepcopy(fields) for key, fields in self.userfields.items()},
             "required": {str(key): list(names) for key, names in self.required.items()},
         }
@@ -162,10 +217,12 @@ class Store:
             store.task_table = _by_id(data["tasks"], "id")
             store.comment_table = _by_id(data["comments"], "id")
             store.activity_table = _by_id(data["activities"], "id")
-            store.deal_contacts = {int(key): copy.deepcopy(rows)
-                                   for key, rows in data["deal_contacts"].items()}
-            store.contact_companies = {int(key): copy.deepcopy(rows)
-                                       for key, rows in data["contact_companies"].items()}
+            store.deal_contacts = {
+                int(key): copy.deepcopy(rows) for key, rows in data["deal_contacts"].items()
+            }
+            store.contact_companies = {
+                int(key): copy.deepcopy(rows) for key, rows in data["contact_companies"].items()
+            }
             store.userfields = {key: copy.deepcopy(data["userfields"][str(key)]) for key in CRM_TYPES}
             store.required = {key: list(data["required"][str(key)]) for key in CRM_TYPES}
         except (KeyError, TypeError, AttributeError) as exc:

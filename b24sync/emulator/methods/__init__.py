@@ -9,7 +9,16 @@ from .base import Handler
 def registry() -> dict[str, Handler]:
     """Every implemented method, keyed by its lower-case name."""
     handlers: dict[str, Handler] = {}
-    for family in (users, crm_item, crm_legacy, relations, duplicates, tasks, userfields, statuses,
-                   activities):
+    for family in (
+        users,
+        crm_item,
+        crm_legacy,
+        relations,
+        duplicates,
+        tasks,
+        userfields,
+        statuses,
+        activities,
+    ):
         handlers.update(family.HANDLERS)
     return {name.lower(): handler for name, handler in handlers.items()}

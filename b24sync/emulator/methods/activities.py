@@ -37,8 +37,14 @@ def comment_add(ctx: Context, params: dict[str, Any]) -> Reply:
     files = [str((as_list(item) or [""])[0]) for item in as_list(fields.get("FILES")) or []]
     comment_id = store.next_id("comment")
     store.comment_table[comment_id] = {
-        "id": comment_id, "entityTypeId": _ENTITY_TYPES[entity], "entityId": to_int(fields["ENTITY_ID"]),
-        "comment": str(comment), "authorId": ctx.user_id, "created": store.iso(ctx.now()), "files": files}
+        "id": comment_id,
+        "entityTypeId": _ENTITY_TYPES[entity],
+        "entityId": to_int(fields["ENTITY_ID"]),
+        "comment": str(comment),
+        "authorId": ctx.user_id,
+        "created": store.iso(ctx.now()),
+        "files": files,
+    }
     return Reply(comment_id)
 
 
@@ -55,15 +61,25 @@ def todo_add(ctx: Context, params: dict[str, Any]) -> Reply:
     if moment is None:
         raise MethodError("WRONG_DATETIME_FORMAT", "Wrong datetime format.")
     responsible = to_int(param(params, "responsibleId"))
-    offsets = [number for number in (to_int(item) for item in as_list(param(params, "pingOffsets")) or [])
-               if number is not None]
+    offsets = [
+        number
+        for number in (to_int(item) for item in as_list(param(params, "pingOffsets")) or [])
+        if number is not None
+    ]
     activity_id = store.next_id("activity")
     store.activity_table[activity_id] = {
-        "id": activity_id, "ownerTypeId": owner_type, "ownerId": owner_id,
-        "deadline": dates.format_datetime(moment, store.zone), "title": str(param(params, "title") or ""),
+        "id": activity_id,
+        "ownerTypeId": owner_type,
+        "ownerId": owner_id,
+        "deadline": dates.format_datetime(moment, store.zone),
+        "title": str(param(params, "title") or ""),
         "description": str(param(params, "description") or ""),
-        "responsibleId": responsible if responsible else ctx.user_id, "pingOffsets": offsets,
-        "colorId": str(param(params, "colorId") or ""), "created": store.iso(ctx.now()), "completed": "N"}
+        "responsibleId": responsible if responsible else ctx.user_id,
+        "pingOffsets": offsets,
+        "colorId": str(param(params, "colorId") or ""),
+        "created": store.iso(ctx.now()),
+        "completed": "N",
+    }
     return Reply({"id": activity_id})
 
 

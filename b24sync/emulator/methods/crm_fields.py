@@ -16,8 +16,9 @@ from .. import dates
 from ..store import Store
 from .params import to_float, to_int, to_yn
 
-INT_TYPES = frozenset({"integer", "user", "crm_company", "crm_contact", "crm_lead", "crm_deal",
-                       "crm_category"})
+INT_TYPES = frozenset(
+    {"integer", "user", "crm_company", "crm_contact", "crm_lead", "crm_deal", "crm_category"}
+)
 TYPE_NAMES = {1: "Lead", 2: "Deal", 3: "Contact", 4: "Company"}
 # reference §9.5 (LINK exists too but is not written through these methods)
 MULTIFIELD_TYPES = ("PHONE", "EMAIL", "WEB", "IM")
@@ -45,8 +46,10 @@ def _f(camel: str, upper: str, type_: str, title: str, **flags: Any) -> CrmField
 
 _MULTIFIELD_TITLES = ("Phone", "E-mail", "Website", "Messenger")
 # how the old *.fields methods describe PHONE, EMAIL, WEB and IM
-LEGACY_MULTIFIELDS = tuple(CrmField(kind.lower(), kind, "crm_multifield", title, multiple=True)
-                           for kind, title in zip(MULTIFIELD_TYPES, _MULTIFIELD_TITLES, strict=True))
+LEGACY_MULTIFIELDS = tuple(
+    CrmField(kind.lower(), kind, "crm_multifield", title, multiple=True)
+    for kind, title in zip(MULTIFIELD_TYPES, _MULTIFIELD_TITLES, strict=True)
+)
 _COMMON = (
     _f("id", "ID", "integer", "ID", read_only=True),
     _f("createdTime", "DATE_CREATE", "datetime", "Created on", read_only=True),
@@ -77,40 +80,66 @@ _MONEY = (
     _f("currencyId", "CURRENCY_ID", "crm_currency", "Currency"),
 )
 _STANDARD: dict[int, tuple[CrmField, ...]] = {
-    1: (*_COMMON, _f("title", "TITLE", "string", "Lead name"), *_PERSON,
+    1: (
+        *_COMMON,
+        _f("title", "TITLE", "string", "Lead name"),
+        *_PERSON,
         _f("companyTitle", "COMPANY_TITLE", "string", "Company name"),
-        _f("statusId", "STATUS_ID", "crm_status", "Stage", status_type="STATUS"), *_MONEY,
+        _f("statusId", "STATUS_ID", "crm_status", "Stage", status_type="STATUS"),
+        *_MONEY,
         _f("companyId", "COMPANY_ID", "crm_company", "Company"),
-        _f("contactId", "CONTACT_ID", "crm_contact", "Contact"), *_COMMUNICATION),
-    2: (*_COMMON, _f("title", "TITLE", "string", "Name"),
+        _f("contactId", "CONTACT_ID", "crm_contact", "Contact"),
+        *_COMMUNICATION,
+    ),
+    2: (
+        *_COMMON,
+        _f("title", "TITLE", "string", "Name"),
         _f("typeId", "TYPE_ID", "crm_status", "Type", status_type="DEAL_TYPE"),
         _f("categoryId", "CATEGORY_ID", "crm_category", "Pipeline", immutable=True),
         _f("stageId", "STAGE_ID", "crm_status", "Stage", status_type="DEAL_STAGE"),
-        _f("probability", "PROBABILITY", "integer", "Probability"), *_MONEY,
+        _f("probability", "PROBABILITY", "integer", "Probability"),
+        *_MONEY,
         _f("companyId", "COMPANY_ID", "crm_company", "Company"),
         _f("contactId", "CONTACT_ID", "crm_contact", "Contact", deprecated=True),
         _f("contactIds", "CONTACT_IDS", "crm_contact", "Contacts", multiple=True),
         _f("begindate", "BEGINDATE", "date", "Start date"),
         _f("closedate", "CLOSEDATE", "date", "Estimated close date"),
         _f("closed", "CLOSED", "boolean", "Closed"),
-        _f("leadId", "LEAD_ID", "crm_lead", "Lead")),
-    3: (*_COMMON, *_PERSON, _f("typeId", "TYPE_ID", "crm_status", "Contact type", status_type="CONTACT_TYPE"),
+        _f("leadId", "LEAD_ID", "crm_lead", "Lead"),
+    ),
+    3: (
+        *_COMMON,
+        *_PERSON,
+        _f("typeId", "TYPE_ID", "crm_status", "Contact type", status_type="CONTACT_TYPE"),
         _f("companyId", "COMPANY_ID", "crm_company", "Company", deprecated=True),
         _f("companyIds", "COMPANY_IDS", "crm_company", "Companies", multiple=True),
-        _f("originVersion", "ORIGIN_VERSION", "string", "Original version"), *_COMMUNICATION),
-    4: (*_COMMON, _f("title", "TITLE", "string", "Company name"),
+        _f("originVersion", "ORIGIN_VERSION", "string", "Original version"),
+        *_COMMUNICATION,
+    ),
+    4: (
+        *_COMMON,
+        _f("title", "TITLE", "string", "Company name"),
         _f("companyType", "COMPANY_TYPE", "crm_status", "Company type", status_type="COMPANY_TYPE"),
         _f("industry", "INDUSTRY", "crm_status", "Industry", status_type="INDUSTRY"),
         _f("revenue", "REVENUE", "double", "Annual revenue"),
         _f("currencyId", "CURRENCY_ID", "crm_currency", "Currency"),
         _f("isMyCompany", "IS_MY_COMPANY", "boolean", "My company"),
-        _f("originVersion", "ORIGIN_VERSION", "string", "Original version"), *_COMMUNICATION),
+        _f("originVersion", "ORIGIN_VERSION", "string", "Original version"),
+        *_COMMUNICATION,
+    ),
 }
 # defaults of a new record before the caller's fields apply (reference §9.2: title "<Type> #<id>")
 _DEFAULTS: dict[int, dict[str, Any]] = {
     1: {"statusId": "NEW", "opportunity": 0.0, "currencyId": "RUB", "opened": "Y"},
-    2: {"typeId": "SALE", "categoryId": 0, "stageId": "NEW", "opportunity": 0.0, "currencyId": "RUB",
-        "closed": "N", "opened": "Y"},
+    2: {
+        "typeId": "SALE",
+        "categoryId": 0,
+        "stageId": "NEW",
+        "opportunity": 0.0,
+        "currencyId": "RUB",
+        "closed": "N",
+        "opened": "Y",
+    },
     3: {"typeId": "CLIENT", "opened": "Y"},
     4: {"companyType": "CUSTOMER", "isMyCompany": "N", "currencyId": "RUB", "opened": "Y"},
 }
@@ -118,16 +147,18 @@ _DEFAULTS: dict[int, dict[str, Any]] = {
 
 def uf_camel(upper: str) -> str:
     """The crm.item name of a custom field: ``UF_CRM_3_DIGIT`` -> ``ufCrm3Digit`` (reference §9.2)."""
-    parts = upper[len("UF_CRM_"):].split("_")
+    parts = upper[len("UF_CRM_") :].split("_")
     if len(parts) > 1 and parts[0].isdigit() and all(p.isdigit() or p.isalpha() for p in parts[1:]):
         return "ufCrm" + parts[0] + "".join("_" + p if p.isdigit() else p.capitalize() for p in parts[1:])
-    return "ufCrm_" + upper[len("UF_CRM_"):]
+    return "ufCrm_" + upper[len("UF_CRM_") :]
 
 
 def fields_of(store: Store, type_id: int) -> list[CrmField]:
     """Every field of a CRM type: the standard ones, then the portal's custom fields."""
-    custom = [CrmField(uf_camel(name), name, spec["type"], spec["label"], multiple=spec["multiple"],
-                       dynamic=True) for name, spec in store.userfields[type_id].items()]
+    custom = [
+        CrmField(uf_camel(name), name, spec["type"], spec["label"], multiple=spec["multiple"], dynamic=True)
+        for name, spec in store.userfields[type_id].items()
+    ]
     return [*_STANDARD[type_id], *custom]
 
 
@@ -186,10 +217,12 @@ def coerce(field: CrmField, raw: Any, zone: timezone) -> Any:
 
 def filter_coercer(field: CrmField, zone: timezone) -> Any:
     """How a filter value is read for this field: like input, but a NULL-matching ``""`` stays possible."""
+
     def read(raw: Any) -> Any:
         if raw == "" or raw is None:
             return None
         return coerce(field, raw, zone)
+
     return read
 
 
@@ -233,9 +266,15 @@ def describe(field: CrmField, required: bool, with_upper: bool) -> dict[str, Any
     """The ``*.fields`` entry of a field (reference §9.9)."""
     # reference §9.9: old *.fields give a custom field's code as title, its label in *Label
     title = field.upper if field.dynamic and not with_upper else field.title
-    entry: dict[str, Any] = {"type": field.type, "isRequired": required, "isReadOnly": field.read_only,
-                             "isImmutable": field.immutable, "isMultiple": field.multiple,
-                             "isDynamic": field.dynamic, "title": title}
+    entry: dict[str, Any] = {
+        "type": field.type,
+        "isRequired": required,
+        "isReadOnly": field.read_only,
+        "isImmutable": field.immutable,
+        "isMultiple": field.multiple,
+        "isDynamic": field.dynamic,
+        "title": title,
+    }
     if field.dynamic:
         entry.update(listLabel=field.title, formLabel=field.title, filterLabel=field.title)
     if field.status_type:

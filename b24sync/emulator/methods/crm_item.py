@@ -49,16 +49,24 @@ def _name(spec: CrmField, original: bool) -> str:
     return spec.upper if original and spec.dynamic else spec.camel
 
 
-def render(store: Store, type_id: int, record: dict[str, Any], original: bool,
-           names: set[str] | None = None) -> dict[str, Any]:
+def render(
+    store: Store, type_id: int, record: dict[str, Any], original: bool, names: set[str] | None = None
+) -> dict[str, Any]:
     """A stored record as ``crm.item`` returns it; ``names`` limits the fields (``id`` always kept)."""
     item: dict[str, Any] = {}
     for spec in fields_of(store, type_id):
         if names is not None and spec.camel not in names and spec.camel != "id":
             continue
         if spec.camel == "fm":
-            item["fm"] = [{"id": entry["id"], "valueType": entry["valueType"], "value": entry["value"],
-                           "typeId": entry["typeId"]} for entry in record.get("fm", [])]
+            item["fm"] = [
+                {
+                    "id": entry["id"],
+                    "valueType": entry["valueType"],
+                    "value": entry["value"],
+                    "typeId": entry["typeId"],
+                }
+                for entry in record.get("fm", [])
+            ]
             continue
         item[_name(spec, original)] = item_value(spec, record.get(spec.camel), store.zone)
     if names is None:
@@ -124,8 +132,9 @@ def _changes(store: Store, type_id: int, params: dict[str, Any], updating: bool)
             else:
                 values[spec.camel] = coerce(spec, value, store.zone)
         except ValueError:
-            raise MethodError("CRM_FIELD_ERROR_VALUE_NOT_VALID",
-                              f'The field "{spec.title}" has an invalid value.') from None
+            raise MethodError(
+                "CRM_FIELD_ERROR_VALUE_NOT_VALID", f'The field "{spec.title}" has an invalid value.'
+            ) from None
     return crm_records.changes_of(type_id, values, fm)
 
 
@@ -180,6 +189,7 @@ def _resolver(store: Store, type_id: int) -> lists.Resolver:
     def resolve(name: str) -> tuple[str, lists.Coerce] | None:
         spec = _field_spec(fields, name)
         return None if spec is None else (spec.camel, filter_coercer(spec, store.zone))
+
     return resolve
 
 
@@ -206,8 +216,15 @@ def item_list(ctx: Context, params: dict[str, Any]) -> Reply:
     where = lists.parse_filter(param(params, "filter"), resolve, strict=True)
     order = lists.parse_order(param(params, "order"), resolve, strict=True)
     names = _select(store, type_id, param(params, "select"))
-    page = lists.select_page(store.crm[type_id], where, order, start_of(params), "exact",
-                             lambda record, name: record.get(name), "id")
+    page = lists.select_page(
+        store.crm[type_id],
+        where,
+        order,
+        start_of(params),
+        "exact",
+        lambda record, name: record.get(name),
+        "id",
+    )
     original = _original_names(params)
     items = [render(store, type_id, record, original, names) for record in page.rows]
     return Reply({"items": items}, total=page.total, next=page.next)
@@ -219,11 +236,21 @@ def item_fields(ctx: Context, params: dict[str, Any]) -> Reply:
     type_id = _entity_type(params)
     original = _original_names(params)
     required = set(store.required[type_id])
-    return Reply({"fields": {_name(spec, original): describe(spec, spec.camel in required, with_upper=True)
-                             for spec in fields_of(store, type_id)}})
+    return Reply(
+        {
+            "fields": {
+                _name(spec, original): describe(spec, spec.camel in required, with_upper=True)
+                for spec in fields_of(store, type_id)
+            }
+        }
+    )
 
 
 HANDLERS: dict[str, Handler] = {
-    "crm.item.add": item_add, "crm.item.update": item_update, "crm.item.get": item_get,
-    "crm.item.list": item_list, "crm.item.delete": item_delete, "crm.item.fields": item_fields,
+    "crm.item.add": item_add,
+    "crm.item.update": item_update,
+    "crm.item.get": item_get,
+    "crm.item.list": item_list,
+    "crm.item.delete": item_delete,
+    "crm.item.fields": item_fields,
 }

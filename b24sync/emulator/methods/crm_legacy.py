@@ -59,8 +59,13 @@ def _fm_ops(type_name: str, raw: Any, updating: bool) -> list[FmOp]:
         if not values or isinstance(values.get("VALUE"), (dict, list)):
             continue
         entry_id = to_int(values.get("ID")) if updating else None
-        if entry_id is None and updating and key.isdigit() and not isinstance(raw, list) \
-                and list(mapping) != [str(i) for i in range(len(mapping))]:
+        if (
+            entry_id is None
+            and updating
+            and key.isdigit()
+            and not isinstance(raw, list)
+            and list(mapping) != [str(i) for i in range(len(mapping))]
+        ):
             entry_id = int(key)
         value = "" if values.get("VALUE") is None else str(values["VALUE"])
         value_type = str(values.get("VALUE_TYPE") or "WORK").upper()
@@ -104,12 +109,21 @@ def _changes(store: Store, type_id: int, params: dict[str, Any], updating: bool)
 
 
 def _multifields_out(record: dict[str, Any], type_name: str) -> list[dict[str, Any]]:
-    return [{"ID": str(entry["id"]), "VALUE_TYPE": entry["valueType"], "VALUE": entry["value"],
-             "TYPE_ID": entry["typeId"]} for entry in record.get("fm", []) if entry["typeId"] == type_name]
+    return [
+        {
+            "ID": str(entry["id"]),
+            "VALUE_TYPE": entry["valueType"],
+            "VALUE": entry["value"],
+            "TYPE_ID": entry["typeId"],
+        }
+        for entry in record.get("fm", [])
+        if entry["typeId"] == type_name
+    ]
 
 
-def render(store: Store, type_id: int, record: dict[str, Any],
-           names: set[str] | None = None) -> dict[str, Any]:
+def render(
+    store: Store, type_id: int, record: dict[str, Any], names: set[str] | None = None
+) -> dict[str, Any]:
     """A stored record as the old methods return it; ``names`` (UPPER) limits the fields."""
     out: dict[str, Any] = {}
     for spec in fields_of(store, type_id):
@@ -150,6 +164,7 @@ def _resolver(store: Store, type_id: int) -> lists.Resolver:
             return f"fm:{upper}", str
         spec = fields.get(upper)
         return None if spec is None or upper == "FM" else (spec.camel, filter_coercer(spec, store.zone))
+
     return resolve
 
 
@@ -205,26 +220,42 @@ def _make(entity: str, type_id: int) -> dict[str, Handler]:
         where = lists.parse_filter(param(params, "filter"), resolve, strict=False)
         order = lists.parse_order(param(params, "order"), resolve, strict=False)
         names = _select(store, type_id, param(params, "select"))
-        page = lists.select_page(store.crm[type_id], where, order, start_of(params), "legacy", _get_value,
-                                 "id")
-        return Reply([render(store, type_id, record, names) for record in page.rows], total=page.total,
-                     next=page.next)
+        page = lists.select_page(
+            store.crm[type_id], where, order, start_of(params), "legacy", _get_value, "id"
+        )
+        return Reply(
+            [render(store, type_id, record, names) for record in page.rows], total=page.total, next=page.next
+        )
 
     def fields(ctx: Context, params: dict[str, Any]) -> Reply:
         store = _store(ctx)
         required = set(store.required[type_id])
-        out = {spec.upper: describe(spec, spec.camel in required, with_upper=False)
-               for spec in fields_of(store, type_id) if spec.upper != "FM"}
+        out = {
+            spec.upper: describe(spec, spec.camel in required, with_upper=False)
+            for spec in fields_of(store, type_id)
+            if spec.upper != "FM"
+        }
         if _has_multifields(type_id):
             # reference §9.9: multifields appear as "PHONE": {"type": "crm_multifield", "isMultiple": true}
-            out.update({spec.upper: describe(spec, "fm" in required, with_upper=False)
-                        for spec in LEGACY_MULTIFIELDS})
+            out.update(
+                {
+                    spec.upper: describe(spec, "fm" in required, with_upper=False)
+                    for spec in LEGACY_MULTIFIELDS
+                }
+            )
         return Reply(out)
 
     actions: dict[str, Callable[[Context, dict[str, Any]], Reply]] = {
-        "add": add, "update": update, "get": get, "delete": delete, "list": list_, "fields": fields}
+        "add": add,
+        "update": update,
+        "get": get,
+        "delete": delete,
+        "list": list_,
+        "fields": fields,
+    }
     return {f"crm.{entity}.{action}": handler for action, handler in actions.items()}
 
 
-HANDLERS: dict[str, Handler] = {name: handler for entity, type_id in ENTITIES.items()
-                                for name, handler in _make(entity, type_id).items()}
+HANDLERS: dict[str, Handler] = {
+    name: handler for entity, type_id in ENTITIES.items() for name, handler in _make(entity, type_id).items()
+}

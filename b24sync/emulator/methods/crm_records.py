@@ -17,8 +17,10 @@ from .crm_fields import TYPE_NAMES, CrmField, by_camel, defaults
 
 # owner type -> (link table, field of all linked ids, field of the primary one): deal -> contacts,
 # contact -> companies; _LINKED is the entity type the links point at
-_LINKS = {2: ("deal_contacts", "contactIds", "contactId"),
-          3: ("contact_companies", "companyIds", "companyId")}
+_LINKS = {
+    2: ("deal_contacts", "contactIds", "contactId"),
+    3: ("contact_companies", "companyIds", "companyId"),
+}
 _LINKED = {2: 3, 3: 4}
 
 
@@ -87,8 +89,9 @@ def create(store: Store, type_id: int, changes: Changes, user_id: int, now: floa
     record: dict[str, Any] = {name: ([] if spec.multiple else None) for name, spec in fields.items()}
     record.update(defaults(type_id))
     stamp = store.iso(now)
-    record.update(createdTime=stamp, updatedTime=stamp, createdBy=user_id, updatedBy=user_id,
-                  assignedById=user_id)
+    record.update(
+        createdTime=stamp, updatedTime=stamp, createdBy=user_id, updatedBy=user_id, assignedById=user_id
+    )
     if type_id == 2:
         today = datetime.fromtimestamp(int(now), store.zone).date()
         # reference §9.2: a deal's close date defaults to creation + 7 days
@@ -106,8 +109,9 @@ def create(store: Store, type_id: int, changes: Changes, user_id: int, now: floa
     return record
 
 
-def update(store: Store, type_id: int, record: dict[str, Any], changes: Changes, user_id: int,
-           now: float) -> None:
+def update(
+    store: Store, type_id: int, record: dict[str, Any], changes: Changes, user_id: int, now: float
+) -> None:
     """Change the given fields of a record (others stay), apply multifield operations and links."""
     fields = by_camel(store, type_id)
     for name in store.required[type_id]:
@@ -144,8 +148,14 @@ def _apply_fm(store: Store, record: dict[str, Any], ops: list[FmOp]) -> None:
     for op in ops:
         if op.op == "add":
             if op.value != "":
-                entries.append({"id": store.next_id("fm"), "typeId": op.type_id, "valueType": op.value_type,
-                                "value": op.value})
+                entries.append(
+                    {
+                        "id": store.next_id("fm"),
+                        "typeId": op.type_id,
+                        "valueType": op.value_type,
+                        "value": op.value,
+                    }
+                )
             continue
         index = next((i for i, entry in enumerate(entries) if entry["id"] == op.entry_id), None)
         if index is None:
@@ -164,8 +174,10 @@ def _apply_links(store: Store, type_id: int, record: dict[str, Any], changes: Ch
     # links to records that do not exist are dropped, like any other unusable value of these methods
     existing = store.crm[_LINKED[type_id]]
     if changes.links is not None:
-        rows = [{"id": linked, "sort": (i + 1) * 10, "roleId": 0, "isPrimary": "N"}
-                for i, linked in enumerate(linked for linked in changes.links if linked in existing)]
+        rows = [
+            {"id": linked, "sort": (i + 1) * 10, "roleId": 0, "isPrimary": "N"}
+            for i, linked in enumerate(linked for linked in changes.links if linked in existing)
+        ]
         set_links(store, type_id, record["id"], rows)
     if changes.primary_link is not None and changes.primary_link in existing:
         add_link(store, type_id, record["id"], changes.primary_link, None, True)
@@ -198,8 +210,9 @@ def set_links(store: Store, type_id: int, owner_id: int, rows: list[dict[str, An
     record[one] = primary["id"] if primary else None
 
 
-def add_link(store: Store, type_id: int, owner_id: int, linked_id: int, sort: int | None,
-             primary: bool) -> bool:
+def add_link(
+    store: Store, type_id: int, owner_id: int, linked_id: int, sort: int | None, primary: bool
+) -> bool:
     """Link one more record; False when already linked (reference §9.4: the first link is primary)."""
     rows = [dict(row) for row in links_of(store, type_id, owner_id)]
     existing = next((row for row in rows if row["id"] == linked_id), None)

@@ -39,9 +39,14 @@ def find_by_comm(ctx: Context, params: dict[str, Any]) -> Reply:
     for name, type_id in _ENTITY_TYPES.items():
         if entity and name != entity:
             continue
-        ids = [record_id for record_id, record in store.crm[type_id].items()
-               if any(entry["typeId"] == kind and normalise(kind, entry["value"]) in wanted
-                      for entry in record.get("fm", []))]
+        ids = [
+            record_id
+            for record_id, record in store.crm[type_id].items()
+            if any(
+                entry["typeId"] == kind and normalise(kind, entry["value"]) in wanted
+                for entry in record.get("fm", [])
+            )
+        ]
         if ids:
             result[name] = ids
     # reference §5.3, §9.6: no hits at all is an empty PHP array, i.e. JSON []

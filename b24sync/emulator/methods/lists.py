@@ -59,7 +59,7 @@ def split_key(key: str) -> tuple[str, str]:
     """A filter key as (operator, field name): ``">=ID"`` -> (">=", "ID")."""
     for op in _OPERATORS:
         if key.startswith(op):
-            return _NORMAL.get(op, op), key[len(op):]
+            return _NORMAL.get(op, op), key[len(op) :]
     return "=", key
 
 
@@ -86,8 +86,9 @@ def _parse_group(mapping: Mapping[str, Any], resolve: Resolver, strict: bool, lo
         resolved = resolve(name)
         if resolved is None:
             if strict:
-                raise MethodError("INVALID_ARG_VALUE",
-                                  f"Invalid filter: field '{name}' is not allowed in filter")
+                raise MethodError(
+                    "INVALID_ARG_VALUE", f"Invalid filter: field '{name}' is not allowed in filter"
+                )
             continue
         field, coerce = resolved
         values = as_list(value)
@@ -100,8 +101,9 @@ def _parse_group(mapping: Mapping[str, Any], resolve: Resolver, strict: bool, lo
             coerced = [coerce(item) for item in values] if values is not None else coerce(value)
         except ValueError:
             if strict:
-                raise MethodError("INVALID_ARG_VALUE",
-                                  f"Invalid filter: field '{name}' has invalid value") from None
+                raise MethodError(
+                    "INVALID_ARG_VALUE", f"Invalid filter: field '{name}' has invalid value"
+                ) from None
             coerced = values if values is not None else value
         terms.append(Condition(field, op, coerced))
     return Group(logic, tuple(terms))
@@ -117,15 +119,18 @@ def parse_order(raw: Any, resolve: Resolver, strict: bool) -> list[tuple[str, bo
         resolved = resolve(name)
         if resolved is None:
             if strict:
-                raise MethodError("INVALID_ARG_VALUE",
-                                  f"Invalid order: field '{name}' is not allowed in order")
+                raise MethodError(
+                    "INVALID_ARG_VALUE", f"Invalid order: field '{name}' is not allowed in order"
+                )
             continue
         word = str(direction).strip().upper()
         if word not in ("ASC", "DESC"):
             if strict:
-                raise MethodError("INVALID_ARG_VALUE",
-                                  "Invalid order: allowed sort directions are ASC, DESC. "
-                                  f"But got '{direction}' for field '{name}'")
+                raise MethodError(
+                    "INVALID_ARG_VALUE",
+                    "Invalid order: allowed sort directions are ASC, DESC. "
+                    f"But got '{direction}' for field '{name}'",
+                )
             word = "ASC"
         order.append((resolved[0], word == "DESC"))
     return order
@@ -180,12 +185,17 @@ def _scalar_test(op: str, wanted: Any) -> Callable[[Any], bool]:
     if op in ("=", "!="):
         return lambda value: _equal(value, wanted)
     tests: dict[str, Callable[[int], bool]] = {
-        ">": lambda c: c > 0, ">=": lambda c: c >= 0, "<": lambda c: c < 0, "<=": lambda c: c <= 0}
+        ">": lambda c: c > 0,
+        ">=": lambda c: c >= 0,
+        "<": lambda c: c < 0,
+        "<=": lambda c: c <= 0,
+    }
     sign = tests[op]
 
     def ordered(value: Any) -> bool:
         result = _compare(value, wanted)
         return result is not None and sign(result)
+
     return ordered
 
 
@@ -206,6 +216,7 @@ def _predicate(term: Condition | Group, get: Getter) -> Predicate:
             values = [None]
         hit = any(test(item) for item in values)
         return not hit if negated else hit
+
     return matches
 
 
@@ -239,8 +250,15 @@ def _sort_key(value: Any) -> tuple[int, Any]:
     return (2, str(value).lower())
 
 
-def select_page(table: Mapping[int, dict[str, Any]], where: Group, order: list[tuple[str, bool]],
-                start: int, paging: Paging, get: Getter, id_field: str) -> Page:
+def select_page(
+    table: Mapping[int, dict[str, Any]],
+    where: Group,
+    order: list[tuple[str, bool]],
+    start: int,
+    paging: Paging,
+    get: Getter,
+    id_field: str,
+) -> Page:
     """Filter, order and cut one page; ``start < 0`` reads the first 50 without counting."""
     ids = _id_window(list(table), where.terms, id_field)
     match = _predicate(where, get)
@@ -259,20 +277,22 @@ def select_page(table: Mapping[int, dict[str, Any]], where: Group, order: list[t
                     if len(rows) == PAGE_SIZE:
                         break
             return Page(rows, 0, None)
-        return Page(_ordered([table[i] for i in ids if match(table[i])], order, get, by_id_only)[:PAGE_SIZE],
-                    0, None)
+        return Page(
+            _ordered([table[i] for i in ids if match(table[i])], order, get, by_id_only)[:PAGE_SIZE], 0, None
+        )
     found = [table[i] for i in ids if match(table[i])] if where.terms else [table[i] for i in ids]
     found = _ordered(found, order, get, by_id_only)
     total = len(found)
     # reference §8.1: old lists round start down to a page; ORM lists use it as an exact offset
     offset = (start // PAGE_SIZE) * PAGE_SIZE if paging == "legacy" else start
-    rows = found[offset:offset + PAGE_SIZE]
+    rows = found[offset : offset + PAGE_SIZE]
     following = offset + PAGE_SIZE if paging == "legacy" else offset + len(rows)
     return Page(rows, total, following if following < total else None)
 
 
-def _ordered(records: list[dict[str, Any]], order: list[tuple[str, bool]], get: Getter,
-             by_id_only: bool) -> list[dict[str, Any]]:
+def _ordered(
+    records: list[dict[str, Any]], order: list[tuple[str, bool]], get: Getter, by_id_only: bool
+) -> list[dict[str, Any]]:
     if by_id_only:
         return records
     # stable passes from the last key to the first; equal rows keep ascending id order

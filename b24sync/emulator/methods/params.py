@@ -116,6 +116,7 @@ def required_int(params: Mapping[str, Any], name: str) -> int:
         raise MethodError("100", f"Could not find value for parameter {{{name}}}")
     number = to_int(value)
     if number is None:
-        raise MethodError("100", f"Invalid value {value!r} to match with parameter {{{name}}}. "
-                                 "Should be value of type int.")
+        raise MethodError(
+            "100", f"Invalid value {value!r} to match with parameter {{{name}}}. Should be value of type int."
+        )
     return number

@@ -52,8 +52,17 @@ def _make(kind: str) -> dict[str, Handler]:
         owner_id = _owner(store, owner_type, params)
         # reference §9.4: ints here, unlike the rest of the old CRM methods
         rows = crm_records.links_of(store, owner_type, owner_id)
-        return Reply([{key: row["id"], "SORT": row["sort"], "ROLE_ID": row["roleId"],
-                       "IS_PRIMARY": row["isPrimary"]} for row in rows])
+        return Reply(
+            [
+                {
+                    key: row["id"],
+                    "SORT": row["sort"],
+                    "ROLE_ID": row["roleId"],
+                    "IS_PRIMARY": row["isPrimary"],
+                }
+                for row in rows
+            ]
+        )
 
     def items_set(ctx: Context, params: dict[str, Any]) -> Reply:
         store = _store(ctx)
@@ -65,8 +74,14 @@ def _make(kind: str) -> dict[str, Handler]:
         rows = []
         for index, entry in enumerate(entries):
             linked_id, sort, primary = _row(store, linked_type, key, entry)
-            rows.append({"id": linked_id, "sort": sort if sort is not None else (index + 1) * 10, "roleId": 0,
-                         "isPrimary": "Y" if primary else "N"})
+            rows.append(
+                {
+                    "id": linked_id,
+                    "sort": sort if sort is not None else (index + 1) * 10,
+                    "roleId": 0,
+                    "isPrimary": "Y" if primary else "N",
+                }
+            )
         crm_records.set_links(store, owner_type, owner_id, rows)
         return Reply(True)
 

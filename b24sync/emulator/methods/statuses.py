@@ -10,30 +10,98 @@ from .params import param, start_of
 
 # a new portal's stock entries per ENTITY_ID: (STATUS_ID, NAME); SORT runs 10, 20, ...
 _STOCK: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
-    ("STATUS", (("NEW", "Unassigned"), ("IN_PROCESS", "In progress"), ("PROCESSED", "Processed"),
-                ("JUNK", "Junk lead"), ("CONVERTED", "Good lead"))),
-    ("SOURCE", (("CALL", "Call"), ("EMAIL", "E-Mail"), ("WEB", "Website"), ("ADVERTISING", "Advertising"),
-                ("PARTNER", "Existing client"), ("RECOMMENDATION", "By recommendation"),
-                ("TRADE_SHOW", "Show/Exhibition"), ("WEBFORM", "CRM form"), ("CALLBACK", "Callback"),
-                ("OTHER", "Other"))),
-    ("CONTACT_TYPE", (("CLIENT", "Clients"), ("SUPPLIER", "Suppliers"), ("PARTNER", "Partners"),
-                      ("OTHER", "Other"))),
-    ("COMPANY_TYPE", (("CUSTOMER", "Client"), ("SUPPLIER", "Supplier"), ("COMPETITOR", "Competitor"),
-                      ("PARTNER", "Partner"), ("OTHER", "Other"))),
-    ("DEAL_TYPE", (("SALE", "Sales"), ("COMPLEX", "Integrated sale"), ("GOODS", "Merchandise sale"),
-                   ("SERVICES", "Service sale"), ("SERVICE", "After-sales service"))),
-    ("DEAL_STAGE", (("NEW", "New"), ("PREPARATION", "Document creation"), ("PREPAYMENT_INVOICE", "Invoice"),
-                    ("EXECUTING", "In progress"), ("FINAL_INVOICE", "Final invoice"), ("WON", "Deal won"),
-                    ("LOSE", "Deal lost"), ("APOLOGY", "Analyze failure"))),
-    ("INDUSTRY", (("IT", "Information Technology"), ("TELECOM", "Telecommunication"),
-                  ("MANUFACTURING", "Manufacturing"), ("BANKING", "Banking Services"),
-                  ("CONSULTING", "Consulting"), ("FINANCE", "Finance"), ("GOVERNMENT", "Government"),
-                  ("DELIVERY", "Delivery"), ("ENTERTAINMENT", "Entertainment"), ("NOTPROFIT", "Non-profit"),
-                  ("OTHER", "Other"))),
+    (
+        "STATUS",
+        (
+            ("NEW", "Unassigned"),
+            ("IN_PROCESS", "In progress"),
+            ("PROCESSED", "Processed"),
+            ("JUNK", "Junk lead"),
+            ("CONVERTED", "Good lead"),
+        ),
+    ),
+    (
+        "SOURCE",
+        (
+            ("CALL", "Call"),
+            ("EMAIL", "E-Mail"),
+            ("WEB", "Website"),
+            ("ADVERTISING", "Advertising"),
+            ("PARTNER", "Existing client"),
+            ("RECOMMENDATION", "By recommendation"),
+            ("TRADE_SHOW", "Show/Exhibition"),
+            ("WEBFORM", "CRM form"),
+            ("CALLBACK", "Callback"),
+            ("OTHER", "Other"),
+        ),
+    ),
+    (
+        "CONTACT_TYPE",
+        (("CLIENT", "Clients"), ("SUPPLIER", "Suppliers"), ("PARTNER", "Partners"), ("OTHER", "Other")),
+    ),
+    (
+        "COMPANY_TYPE",
+        (
+            ("CUSTOMER", "Client"),
+            ("SUPPLIER", "Supplier"),
+            ("COMPETITOR", "Competitor"),
+            ("PARTNER", "Partner"),
+            ("OTHER", "Other"),
+        ),
+    ),
+    (
+        "DEAL_TYPE",
+        (
+            ("SALE", "Sales"),
+            ("COMPLEX", "Integrated sale"),
+            ("GOODS", "Merchandise sale"),
+            ("SERVICES", "Service sale"),
+            ("SERVICE", "After-sales service"),
+        ),
+    ),
+    (
+        "DEAL_STAGE",
+        (
+            ("NEW", "New"),
+            ("PREPARATION", "Document creation"),
+            ("PREPAYMENT_INVOICE", "Invoice"),
+            ("EXECUTING", "In progress"),
+            ("FINAL_INVOICE", "Final invoice"),
+            ("WON", "Deal won"),
+            ("LOSE", "Deal lost"),
+            ("APOLOGY", "Analyze failure"),
+        ),
+    ),
+    (
+        "INDUSTRY",
+        (
+            ("IT", "Information Technology"),
+            ("TELECOM", "Telecommunication"),
+            ("MANUFACTURING", "Manufacturing"),
+            ("BANKING", "Banking Services"),
+            ("CONSULTING", "Consulting"),
+            ("FINANCE", "Finance"),
+            ("GOVERNMENT", "Government"),
+            ("DELIVERY", "Delivery"),
+            ("ENTERTAINMENT", "Entertainment"),
+            ("NOTPROFIT", "Non-profit"),
+            ("OTHER", "Other"),
+        ),
+    ),
 )
 _SEMANTICS = {"CONVERTED": "S", "JUNK": "F", "WON": "S", "LOSE": "F", "APOLOGY": "F"}
-_FIELDS = ("ID", "ENTITY_ID", "STATUS_ID", "NAME", "NAME_INIT", "SORT", "SYSTEM", "CATEGORY_ID", "COLOR",
-           "SEMANTICS")
+_FIELDS = (
+    "ID",
+    "ENTITY_ID",
+    "STATUS_ID",
+    "NAME",
+    "NAME_INIT",
+    "SORT",
+    "SYSTEM",
+    "CATEGORY_ID",
+    "COLOR",
+    "SEMANTICS",
+)
 
 
 def stock_rows() -> dict[int, dict[str, Any]]:
@@ -42,11 +110,18 @@ def stock_rows() -> dict[int, dict[str, Any]]:
     for entity_id, entries in _STOCK:
         for index, (status_id, name) in enumerate(entries):
             row_id = len(table) + 1
-            table[row_id] = {"ID": str(row_id), "ENTITY_ID": entity_id, "STATUS_ID": status_id, "NAME": name,
-                             "NAME_INIT": name, "SORT": str((index + 1) * 10), "SYSTEM": "Y",
-                             "CATEGORY_ID": "0" if entity_id == "DEAL_STAGE" else None, "COLOR": None,
-                             "SEMANTICS": _SEMANTICS.get(status_id) if entity_id in ("STATUS", "DEAL_STAGE")
-                             else None}
+            table[row_id] = {
+                "ID": str(row_id),
+                "ENTITY_ID": entity_id,
+                "STATUS_ID": status_id,
+                "NAME": name,
+                "NAME_INIT": name,
+                "SORT": str((index + 1) * 10),
+                "SYSTEM": "Y",
+                "CATEGORY_ID": "0" if entity_id == "DEAL_STAGE" else None,
+                "COLOR": None,
+                "SEMANTICS": _SEMANTICS.get(status_id) if entity_id in ("STATUS", "DEAL_STAGE") else None,
+            }
     return table
 
 
@@ -63,8 +138,10 @@ def _value(row: dict[str, Any], name: str) -> Any:
 def status_list(ctx: Context, params: dict[str, Any]) -> Reply:
     """crm.status.list -> a plain array; unknown filter keys dropped, default order SORT then ID."""
     where = lists.parse_filter(param(params, "filter"), _resolve, strict=False)
-    order = lists.parse_order(param(params, "order"), _resolve, strict=False) or [("ENTITY_ID", False),
-                                                                                  ("SORT", False)]
+    order = lists.parse_order(param(params, "order"), _resolve, strict=False) or [
+        ("ENTITY_ID", False),
+        ("SORT", False),
+    ]
     page = lists.select_page(stock_rows(), where, order, start_of(params), "legacy", _value, "ID")
     return Reply(page.rows, total=page.total, next=page.next)
 

@@ -23,16 +23,23 @@ class TaskField:
 
 
 _FIELDS = (
-    TaskField("ID", "id", "int", writable=False), TaskField("TITLE", "title", "text"),
-    TaskField("DESCRIPTION", "description", "text"), TaskField("PRIORITY", "priority", "int"),
-    TaskField("STATUS", "status", "int"), TaskField("GROUP_ID", "groupId", "int"),
-    TaskField("CREATED_BY", "createdBy", "int"), TaskField("RESPONSIBLE_ID", "responsibleId", "int"),
+    TaskField("ID", "id", "int", writable=False),
+    TaskField("TITLE", "title", "text"),
+    TaskField("DESCRIPTION", "description", "text"),
+    TaskField("PRIORITY", "priority", "int"),
+    TaskField("STATUS", "status", "int"),
+    TaskField("GROUP_ID", "groupId", "int"),
+    TaskField("CREATED_BY", "createdBy", "int"),
+    TaskField("RESPONSIBLE_ID", "responsibleId", "int"),
     TaskField("CHANGED_BY", "changedBy", "int", writable=False),
     TaskField("CREATED_DATE", "createdDate", "date", writable=False),
     TaskField("CHANGED_DATE", "changedDate", "date", writable=False),
-    TaskField("CLOSED_DATE", "closedDate", "date", writable=False), TaskField("DEADLINE", "deadline", "date"),
-    TaskField("START_DATE_PLAN", "startDatePlan", "date"), TaskField("END_DATE_PLAN", "endDatePlan", "date"),
-    TaskField("AUDITORS", "auditors", "ids"), TaskField("ACCOMPLICES", "accomplices", "ids"),
+    TaskField("CLOSED_DATE", "closedDate", "date", writable=False),
+    TaskField("DEADLINE", "deadline", "date"),
+    TaskField("START_DATE_PLAN", "startDatePlan", "date"),
+    TaskField("END_DATE_PLAN", "endDatePlan", "date"),
+    TaskField("AUDITORS", "auditors", "ids"),
+    TaskField("ACCOMPLICES", "accomplices", "ids"),
     TaskField("UF_CRM_TASK", "ufCrmTask", "bindings"),
 )
 _BY_NAME = {**{f.upper: f for f in _FIELDS}, **{f.camel.upper(): f for f in _FIELDS}}
@@ -102,8 +109,12 @@ def _check(store: Store, task: dict[str, Any]) -> None:
 def _person(store: Store, user_id: int) -> dict[str, Any]:
     user = store.users.get(user_id, {})
     name = " ".join(part for part in (user.get("NAME"), user.get("LAST_NAME")) if part)
-    return {"id": str(user_id), "name": name, "link": f"/company/personal/user/{user_id}/",
-            "workPosition": user.get("WORK_POSITION", "")}
+    return {
+        "id": str(user_id),
+        "name": name,
+        "link": f"/company/personal/user/{user_id}/",
+        "workPosition": user.get("WORK_POSITION", ""),
+    }
 
 
 def render(store: Store, task: dict[str, Any], names: set[str] | None, bindings: bool) -> dict[str, Any]:
@@ -156,11 +167,26 @@ def task_add(ctx: Context, params: dict[str, Any]) -> Reply:
     store = _store(ctx)
     values = _values(store, params)
     stamp = store.iso(ctx.now())
-    task: dict[str, Any] = {"id": 0, "title": "", "description": "", "priority": 1, "status": 2, "groupId": 0,
-                            "createdBy": ctx.user_id, "responsibleId": None, "changedBy": ctx.user_id,
-                            "createdDate": stamp, "changedDate": stamp, "closedDate": None, "deadline": None,
-                            "startDatePlan": None, "endDatePlan": None, "auditors": [], "accomplices": [],
-                            "ufCrmTask": []}
+    task: dict[str, Any] = {
+        "id": 0,
+        "title": "",
+        "description": "",
+        "priority": 1,
+        "status": 2,
+        "groupId": 0,
+        "createdBy": ctx.user_id,
+        "responsibleId": None,
+        "changedBy": ctx.user_id,
+        "createdDate": stamp,
+        "changedDate": stamp,
+        "closedDate": None,
+        "deadline": None,
+        "startDatePlan": None,
+        "endDatePlan": None,
+        "auditors": [],
+        "accomplices": [],
+        "ufCrmTask": [],
+    }
     task.update(values)
     _check(store, task)
     task["id"] = store.next_id("task")
@@ -201,6 +227,7 @@ def _resolve(store: Store) -> lists.Resolver:
         if spec is None:
             return None
         return spec.camel, lambda raw: _filter_value(store, spec, raw)
+
     return resolve
 
 
@@ -224,22 +251,37 @@ def task_list(ctx: Context, params: dict[str, Any]) -> Reply:
     order = [("id", True)]
     if raw_order not in (None, ""):
         order = lists.parse_order(raw_order, resolve, strict=False)
-    for name in (as_map(raw_order) or {}):
+    for name in as_map(raw_order) or {}:
         if resolve(name) is None:
             raise MethodError("0", "Invalid sorting key (internal error)")
     names, bindings = _select(param(params, "select"))
     # reference §9.7: TITLE is matched as a pattern, so a % in its value is a wildcard
-    where = lists.Group(where.logic, tuple(
-        lists.Condition(term.field, "=%", term.value)
-        if isinstance(term, lists.Condition) and term.field == "title" and term.op == "="
-        and "%" in str(term.value) else term for term in where.terms))
-    page = lists.select_page(store.task_table, where, order, start_of(params), "exact",
-                             lambda task, name: task.get(name), "id")
-    return Reply({"tasks": [render(store, task, names, bindings) for task in page.rows]},
-                 total=page.total, next=page.next)
+    where = lists.Group(
+        where.logic,
+        tuple(
+            lists.Condition(term.field, "=%", term.value)
+            if isinstance(term, lists.Condition)
+            and term.field == "title"
+            and term.op == "="
+            and "%" in str(term.value)
+            else term
+            for term in where.terms
+        ),
+    )
+    page = lists.select_page(
+        store.task_table, where, order, start_of(params), "exact", lambda task, name: task.get(name), "id"
+    )
+    return Reply(
+        {"tasks": [render(store, task, names, bindings) for task in page.rows]},
+        total=page.total,
+        next=page.next,
+    )
 
 
 HANDLERS: dict[str, Handler] = {
-    "tasks.task.add": task_add, "tasks.task.update": task_update, "tasks.task.get": task_get,
-    "tasks.task.list": task_list, "tasks.task.delete": task_delete,
+    "tasks.task.add": task_add,
+    "tasks.task.update": task_update,
+    "tasks.task.get": task_get,
+    "tasks.task.list": task_list,
+    "tasks.task.delete": task_delete,
 }

@@ -11,8 +11,19 @@ from .crm_fields import uf_camel
 from .params import param, start_of
 
 # reference §9.9: filters are exact matches on these keys
-_FILTERABLE = ("ID", "FIELD_NAME", "USER_TYPE_ID", "XML_ID", "SORT", "MULTIPLE", "MANDATORY", "SHOW_FILTER",
-               "SHOW_IN_LIST", "EDIT_IN_LIST", "IS_SEARCHABLE")
+_FILTERABLE = (
+    "ID",
+    "FIELD_NAME",
+    "USER_TYPE_ID",
+    "XML_ID",
+    "SORT",
+    "MULTIPLE",
+    "MANDATORY",
+    "SHOW_FILTER",
+    "SHOW_IN_LIST",
+    "EDIT_IN_LIST",
+    "IS_SEARCHABLE",
+)
 _LABELS = ("EDIT_FORM_LABEL", "LIST_COLUMN_LABEL", "LIST_FILTER_LABEL")
 
 
@@ -22,11 +33,20 @@ def rows(store: Store, type_id: int, with_labels: bool) -> dict[int, dict[str, A
     table: dict[int, dict[str, Any]] = {}
     for name, spec in sorted(store.userfields[type_id].items(), key=lambda item: item[1]["id"]):
         row: dict[str, Any] = {
-            "ID": str(spec["id"]), "ENTITY_ID": f"CRM_{CRM_TYPES[type_id].upper()}", "FIELD_NAME": name,
-            "USER_TYPE_ID": spec["type"], "XML_ID": None, "SORT": str(spec["sort"]),
+            "ID": str(spec["id"]),
+            "ENTITY_ID": f"CRM_{CRM_TYPES[type_id].upper()}",
+            "FIELD_NAME": name,
+            "USER_TYPE_ID": spec["type"],
+            "XML_ID": None,
+            "SORT": str(spec["sort"]),
             "MULTIPLE": "Y" if spec["multiple"] else "N",
-            "MANDATORY": "Y" if uf_camel(name) in required else "N", "SHOW_FILTER": "E",
-            "SHOW_IN_LIST": "Y", "EDIT_IN_LIST": "Y", "IS_SEARCHABLE": "N", "SETTINGS": {}}
+            "MANDATORY": "Y" if uf_camel(name) in required else "N",
+            "SHOW_FILTER": "E",
+            "SHOW_IN_LIST": "Y",
+            "EDIT_IN_LIST": "Y",
+            "IS_SEARCHABLE": "N",
+            "SETTINGS": {},
+        }
         if with_labels:
             row.update({label: spec["label"] for label in _LABELS})
         table[spec["id"]] = row
@@ -59,8 +79,10 @@ def _make(entity: str, type_id: int) -> Handler:
         table = rows(store, type_id, with_labels=language not in (None, ""))
         page = lists.select_page(table, where, order, start_of(params), "legacy", _value, "ID")
         return Reply(page.rows, total=page.total, next=page.next)
+
     return userfield_list
 
 
-HANDLERS: dict[str, Handler] = {f"crm.{entity}.userfield.list": _make(entity, type_id)
-                                for type_id, entity in CRM_TYPES.items()}
+HANDLERS: dict[str, Handler] = {
+    f"crm.{entity}.userfield.list": _make(entity, type_id) for type_id, entity in CRM_TYPES.items()
+}

@@ -12,8 +12,21 @@ from .params import as_list, param, start_of, to_yn
 SCOPES = ("crm", "task", "user", "user_basic", "user_brief")
 _NOT_FILTERS = frozenset({"sort", "order", "start", "admin_mode", "select", "image_resize", "filter"})
 # the stored keys user.get and user.current show (ADMIN only through profile)
-_PUBLIC = ("ID", "ACTIVE", "NAME", "LAST_NAME", "SECOND_NAME", "EMAIL", "WORK_POSITION", "PERSONAL_GENDER",
-           "DATE_REGISTER", "IS_ONLINE", "USER_TYPE", "TIME_ZONE", "UF_DEPARTMENT")
+_PUBLIC = (
+    "ID",
+    "ACTIVE",
+    "NAME",
+    "LAST_NAME",
+    "SECOND_NAME",
+    "EMAIL",
+    "WORK_POSITION",
+    "PERSONAL_GENDER",
+    "DATE_REGISTER",
+    "IS_ONLINE",
+    "USER_TYPE",
+    "TIME_ZONE",
+    "UF_DEPARTMENT",
+)
 
 
 def _store(ctx: Context) -> Store:
@@ -38,9 +51,16 @@ def profile(ctx: Context, params: dict[str, Any]) -> Reply:
     user = _store(ctx).users.get(ctx.user_id)
     if user is None or not user["ACTIVE"]:
         return Reply({})
-    return Reply({"ID": str(user["ID"]), "ADMIN": user["ADMIN"], "NAME": user["NAME"],
-                  "LAST_NAME": user["LAST_NAME"], "PERSONAL_GENDER": user["PERSONAL_GENDER"],
-                  "TIME_ZONE": user["TIME_ZONE"]})
+    return Reply(
+        {
+            "ID": str(user["ID"]),
+            "ADMIN": user["ADMIN"],
+            "NAME": user["NAME"],
+            "LAST_NAME": user["LAST_NAME"],
+            "PERSONAL_GENDER": user["PERSONAL_GENDER"],
+            "TIME_ZONE": user["TIME_ZONE"],
+        }
+    )
 
 
 def user_current(ctx: Context, params: dict[str, Any]) -> Reply:
@@ -77,8 +97,10 @@ def user_get(ctx: Context, params: dict[str, Any]) -> Reply:
     for term in where.terms:
         if isinstance(term, lists.Condition) and term.field == "NAME_SEARCH" and term.op == "=":
             # NAME_SEARCH is a search, not an equality
-            where = lists.Group("AND", tuple(lists.Condition("NAME_SEARCH", "%", t.value)
-                                             if t is term else t for t in where.terms))
+            where = lists.Group(
+                "AND",
+                tuple(lists.Condition("NAME_SEARCH", "%", t.value) if t is term else t for t in where.terms),
+            )
     sort = str(param(params, "sort") or "ID").upper()
     descending = str(param(params, "order") or "ASC").upper() == "DESC"
     order = [(sort if _resolve(sort) else "ID", descending)]
@@ -95,5 +117,10 @@ def scope(ctx: Context, params: dict[str, Any]) -> Reply:
     return Reply(list(SCOPES))
 
 
-HANDLERS: dict[str, Handler] = {"server.time": server_time, "profile": profile, "user.current": user_current,
-                                "user.get": user_get, "scope": scope}
+HANDLERS: dict[str, Handler] = {
+    "server.time": server_time,
+    "profile": profile,
+    "user.current": user_current,
+    "user.get": user_get,
+    "scope": scope,
+}
