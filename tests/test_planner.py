@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from b24sync.errors import PipelineError
-from b24sync.linkrules import is_known_path, is_read, marker
+from b24sync.linkrules import is_known_path, is_read
 from b24sync.pipeline import load_pipeline
 from b24sync.planner import Plan, command_keys, plan_file
 
@@ -186,14 +186,6 @@ def test_parameters_the_portal_cannot_decode_are_pipeline_problems(tmp_path: Pat
     path = write_pipeline(tmp_path, [{"id": "a", "method": "m.add", "params": {"a b": 1}}])
     with pytest.raises(PipelineError, match=r"steps\[0\]\.params: parameter name 'a b' cannot be decoded"):
         plan_file(path)
-
-
-def test_method_classification() -> None:
-    assert is_read("crm.item.list") and is_read("CRM.ITEM.GET") and is_read("user.current")
-    assert not is_read("crm.item.add") and not is_read("some.custom.thing")
-    assert is_known_path("crm.item.add", ("item", "id")) and is_known_path("crm.contact.add", ())
-    assert not is_known_path("crm.item.list", ("items", 0, "id"))
-    assert marker("k", ("items", 0, "id")) == "$result[k][items][0][id]"
 
 
 # --- properties over random pipelines --------------------------------------------------------------
