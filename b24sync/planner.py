@@ -103,6 +103,9 @@ class Plan(_Frozen):
 
 # --- planning ----------------------------------------------------------------------------------------
 
+# Command.depends_on lists every dependency, so depends_on between two for_each steps grows as the
+# product of their sizes; past this the plan would not fit in memory.
+MAX_DEPENDENCIES = 2_000_000
 _KEY_CHARS = re.compile(r"[^A-Za-z0-9]+")
 _KEY_LENGTH = 40
 
@@ -171,6 +174,7 @@ def plan(pipeline: Pipeline) -> Plan:
             nodes.append(_Node(order, step, instance, keys[(step.index, instance.name)]))
             index_of[(step.spec.id, instance.name)] = order
             by_step.setdefault(step.spec.id, []).append(order)
+    _check_dependency_count(pipeline, by_step)
     for node in nodes:
         writes = not is_read(node.step.spec.method)
         node.targets = tuple(index_of[(use.ref.step, use.ref.instance)] for use in node.instance.links)
@@ -192,6 +196,22 @@ def plan(pipeline: Pipeline) -> Plan:
     _schedule(nodes, pipeline.spec.defaults.batch_size, pipeline)
     key_of = {ref: nodes[order].key for ref, order in index_of.items()}
     return _build(pipeline, nodes, key_of)
+
+
+def _check_dependency_count(pipeline: Pipeline, by_step: Mapping[str, list[int]]) -> None:
+    """Refuse ``depends_on`` between big ``for_each`` steps: every pair is a listed dependency."""
+    total = 0
+    for step in pipeline.steps:
+        instances = len(step.expansion.instances)
+        count = instances * sum(len(by_step.get(step_id, ())) for step_id in step.spec.depends_on)
+        total += count
+        if total > MAX_DEPENDENCIES:
+            message = (
+                f"depends_on makes every one of the {instances} instances of {step.spec.id!r} depend on "
+                f"every instance of {', '.join(step.spec.depends_on)}: {count} dependencies, more than "
+                f"the {MAX_DEPENDENCIES} a plan may list; link each instance to the one it needs"
+            )
+            raise PipelineError([pipeline.problem(("steps", step.index, "depends_on"), message)])
 
 
 def _schedule(nodes: list[_Node], batch_size: int, pipeline: Pipeline) -> None:

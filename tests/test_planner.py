@@ -301,3 +301,24 @@ def test_plans_are_valid_plan_values(case: Path) -> None:
     plan = plan_file(str(case))
     assert Plan.model_validate_json(plan.model_dump_json()) == plan
     assert Plan.model_validate(plan.model_dump()) == plan
+
+
+def test_depends_on_between_huge_for_each_steps_is_refused_with_a_reason(tmp_path: Path) -> None:
+    (tmp_path / "rows.csv").write_text("n\n" + "\n".join(str(i) for i in range(1500)) + "\n")
+    path = write_pipeline(
+        tmp_path,
+        [
+            {"id": "contact", "for_each": {"file": "rows.csv"}, "method": "crm.item.add"},
+            {
+                "id": "deal",
+                "for_each": {"file": "rows.csv"},
+                "method": "crm.item.add",
+                "depends_on": ["contact"],
+            },
+        ],
+    )
+    with pytest.raises(PipelineError) as caught:
+        plan_file(path)
+    (problem,) = caught.value.problems
+    assert problem.location == "steps[1].depends_on"
+    assert "2250000 dependencies" in problem.message
