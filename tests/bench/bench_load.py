@@ -56,8 +56,10 @@ def main() -> None:
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
     instances = sum(len(step.expansion.instances) for step in pipeline.steps)
-    print(f"rows={rows} instances={instances} time={elapsed:.2f}s peak={peak / 2**20:.1f}MiB "
-          f"({peak / max(rows, 1):.0f} bytes/row)")
+    print(
+        f"rows={rows} instances={instances} time={elapsed:.2f}s peak={peak / 2**20:.1f}MiB "
+        f"({peak / max(rows, 1):.0f} bytes/row)"
+    )
 
 
 if __name__ == "__main__":
