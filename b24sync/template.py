@@ -186,7 +186,8 @@ class Renderer:
                         for f, node in zip(fast, outputs, strict=True)
                     )
         except jinja2.TemplateSyntaxError as error:
-            compiled.error = f"template syntax error: {error.message}"
+            where = f" (line {error.lineno} of the template)" if error.lineno > 1 else ""
+            compiled.error = f"template syntax error: {error.message}{where}"
         except TemplateError as error:
             compiled.error = str(error)
         self._cache[(source, links_allowed)] = compiled

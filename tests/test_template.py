@@ -166,3 +166,8 @@ def test_reference_text_inside_a_whole_list_is_refused() -> None:
     tree = TreeRenderer(renderer(), {"item": {"tags": ["ok", "$next[x]"]}}, links_allowed=True)
     tree.render({"tags": "{{ item.tags }}"})
     assert [(p.path, "'$next['" in p.message) for p in tree.problems] == [(("tags", 1), True)]
+
+
+def test_syntax_errors_in_multi_line_templates_name_the_template_line() -> None:
+    with pytest.raises(TemplateError, match=r"template syntax error: .* \(line 3 of the template\)"):
+        renderer().render_string("a\nb\n{{ x", {})
