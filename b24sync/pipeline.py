@@ -32,7 +32,7 @@ from b24sync.encoding import MAX_BATCH
 from b24sync.errors import PipelineError, Problem
 from b24sync.instances import Expansion, Item, StepTemplates, expand
 from b24sync.template import Renderer, TemplateError, TreeRenderer
-from b24sync.validation import describe, problem_from_detail
+from b24sync.validation import describe, merge_alternatives, problem_from_detail
 from b24sync.yamlio import Path, YamlDocument, format_path, load_yaml
 
 STEP_ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
@@ -225,6 +225,7 @@ def _validate(
         bad_steps: set[int] = set()
         top_level = False
         details = error.errors(include_url=False)
+        found: list[Problem] = []
         step_errors = any(len(d["loc"]) >= 2 and d["loc"][0] == "steps" for d in details)
         for detail in details:
             loc = tuple(detail["loc"])
@@ -234,7 +235,8 @@ def _validate(
                 bad_steps.add(loc[1])
             else:
                 top_level = True
-            problems.append(problem_from_detail(document, loc, detail, _allowed_keys))
+            found.append(problem_from_detail(document, loc, detail, _allowed_keys))
+        problems.extend(merge_alternatives(found))
     raw = document.value
     if top_level or not isinstance(raw, dict) or not isinstance(raw.get("steps"), list):
         return None, []

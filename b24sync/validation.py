@@ -13,7 +13,7 @@ from typing import Any
 
 from b24sync.encoding import MAX_BATCH
 from b24sync.errors import Problem
-from b24sync.yamlio import Path, YamlDocument
+from b24sync.yamlio import Path, YamlDocument, format_path
 
 
 def _yaml_path(loc: tuple[Any, ...], value: object) -> tuple[Path, object]:
@@ -34,7 +34,7 @@ def _yaml_path(loc: tuple[Any, ...], value: object) -> tuple[Path, object]:
 _KINDS = {
     "string_type": "text",
     "int_type": "a whole number",
-    "bool_type": "true or false",
+    "bool_type": "a boolean (true or false)",
     "dict_type": "a mapping",
     "list_type": "a list",
     "tuple_type": "a list",
@@ -91,5 +91,28 @@ def problem_from_detail(
     if kind == "too_short" and field == "name":
         return document.problem(path, "name must not be empty")
     if _KINDS.get(kind):
-        return document.problem(path, f"{field} must be {_KINDS[kind]}, not {describe(value)}")
+        subject = format_path(path[-2:]) if isinstance(field, int) else field
+        return document.problem(path, f"{subject} must be {_KINDS[kind]}, not {describe(value)}")
     return document.problem(path, str(detail["msg"]))
+
+
+def merge_alternatives(problems: list[Problem]) -> list[Problem]:
+    """One problem per place for a value that may have several types (``when``: text or true/false)."""
+    merged: list[Problem] = []
+    for problem in problems:
+        previous = merged[-1] if merged else None
+        if (
+            previous is not None
+            and (previous.line, previous.col, previous.location)
+            == (problem.line, problem.col, problem.location)
+            and " must be " in previous.message
+            and " must be " in problem.message
+        ):
+            head, _, rest = previous.message.partition(" must be ")
+            expected, _, found = rest.rpartition(", not ")
+            other = problem.message.partition(" must be ")[2].rpartition(", not ")[0]
+            message = f"{head} must be {expected} or {other}, not {found}"
+            merged[-1] = Problem(problem.file, problem.line, problem.col, problem.location, message)
+        else:
+            merged.append(problem)
+    return merged

@@ -168,3 +168,12 @@ def test_a_step_with_a_problem_does_not_cascade_into_its_dependents(tmp_path: Pa
     assert [p.message for p in caught.value.problems] == [
         f"cannot read data file {tmp_path}/missing.csv: No such file or directory"
     ]
+
+
+def test_a_value_of_several_allowed_types_gets_one_problem(tmp_path: Path) -> None:
+    path = write(tmp_path, "version: 1\nname: p\nsteps:\n  - {id: a, method: m.add, when: 3}\n")
+    with pytest.raises(PipelineError) as caught:
+        load_pipeline(path)
+    assert [p.message for p in caught.value.problems] == [
+        "when must be text or a boolean (true or false), not a number"
+    ]
