@@ -307,13 +307,14 @@ def _command(
 ) -> tuple[Command, bool]:
     """The command of a node, and whether it depends on a command of its own batch."""
     links: dict[str, Link] = {}
+    writes = not is_read(node.step.spec.method)
     for use, order in zip(node.instance.links, node.targets, strict=True):
         target = nodes[order]
         text = marker(target.key, use.ref.path)
-        if text in links:
-            continue
+        method = target.step.spec.method
         if target.batch == node.batch:
-            method = target.step.spec.method
+            if text in links:
+                continue
             reason = (
                 f"same batch; {method} always returns {format_path(use.ref.path) or 'its result'}"
                 if is_known_path(method, use.ref.path)
@@ -321,7 +322,11 @@ def _command(
             )
             resolution: Literal["server", "client"] = "server"
         else:
-            reason = (node.strict or {}).get(target.order, "the target runs in an earlier batch")
+            # Of all uses of one marker, the one the portal could not resolve gives the reason.
+            strict = client_reason(use, method, writes)
+            if text in links and strict is None:
+                continue
+            reason = strict or "the target runs in an earlier batch"
             resolution = "client"
         # model_construct: every value here is built from validated data; validating 100,000
         # commands again would double the planning time (tests check a plan validates as JSON).

@@ -322,3 +322,26 @@ def test_depends_on_between_huge_for_each_steps_is_refused_with_a_reason(tmp_pat
     (problem,) = caught.value.problems
     assert problem.location == "steps[1].depends_on"
     assert "2250000 dependencies" in problem.message
+
+
+def test_each_client_link_gives_its_own_reason(tmp_path: Path) -> None:
+    plan = plan_steps(
+        tmp_path,
+        [
+            {"id": "c", "method": "crm.item.add"},
+            {
+                "id": "d",
+                "method": "crm.item.add",
+                "params": {
+                    "a": "{{ steps.c.item.id }}",
+                    "b": "{{ steps.c.item.title }}",
+                    "t": "{{ steps.c.item.id }}-x",
+                },
+            },
+        ],
+    )
+    reasons = {link.marker: link.reason for link in plan.batches[1].commands[0].links}
+    assert reasons["$result[c][item][id]"].startswith("text follows the link")
+    assert reasons["$result[c][item][title]"].startswith(
+        "item.title may be missing from the result of crm.item.add"
+    )
