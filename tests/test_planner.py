@@ -329,6 +329,7 @@ def test_each_client_link_gives_its_own_reason(tmp_path: Path) -> None:
         tmp_path,
         [
             {"id": "c", "method": "crm.item.add"},
+            {"id": "e", "method": "crm.item.add"},
             {
                 "id": "d",
                 "method": "crm.item.add",
@@ -336,11 +337,13 @@ def test_each_client_link_gives_its_own_reason(tmp_path: Path) -> None:
                     "a": "{{ steps.c.item.id }}",
                     "b": "{{ steps.c.item.title }}",
                     "t": "{{ steps.c.item.id }}-x",
+                    "e": "{{ steps.e.item.id }}",
                 },
             },
         ],
     )
     reasons = {link.marker: link.reason for link in plan.batches[1].commands[0].links}
+    assert reasons["$result[e][item][id]"] == "the target runs in an earlier batch"
     assert reasons["$result[c][item][id]"].startswith("text follows the link")
     assert reasons["$result[c][item][title]"].startswith(
         "item.title may be missing from the result of crm.item.add"
