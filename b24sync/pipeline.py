@@ -165,7 +165,6 @@ def json_schema() -> dict[str, Any]:
     schema = PipelineSpec.model_json_schema()
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": "https://b24sync.dev/schema/pipeline-1.json",
         "title": "b24sync pipeline",
         **schema,
     }
