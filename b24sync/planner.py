@@ -288,7 +288,8 @@ def _build(pipeline: Pipeline, nodes: list[_Node], key_of: Mapping[tuple[str, st
             batches.append(Batch(index=node.batch, halt=halt, commands=tuple(current)))
             current, halt = [], False
     if problems:
-        raise PipelineError(problems)
+        # Every instance of a step shares its parameter names: report each problem once.
+        raise PipelineError(sorted(set(problems), key=lambda p: (p.line, p.col, p.message)))
     defaults = pipeline.spec.defaults
     return Plan(
         pipeline=PipelineInfo(path=pipeline.path, sha256=pipeline.sha256),

@@ -348,3 +348,12 @@ def test_each_client_link_gives_its_own_reason(tmp_path: Path) -> None:
     assert reasons["$result[c][item][title]"].startswith(
         "item.title may be missing from the result of crm.item.add"
     )
+
+
+def test_an_encoding_problem_of_every_instance_is_reported_once(tmp_path: Path) -> None:
+    path = write_pipeline(
+        tmp_path, [{"id": "a", "for_each": [1, 2, 3], "method": "m.add", "params": {"a b": 1}}]
+    )
+    with pytest.raises(PipelineError) as caught:
+        plan_file(path)
+    assert len(caught.value.problems) == 1
