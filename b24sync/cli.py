@@ -31,13 +31,15 @@ from b24sync.errors import (
     UsageError,
 )
 from b24sync.executor import Progress, execute
-from b24sync.pipeline import json_schema
-from b24sync.planner import Plan, plan_file
-from b24sync.plantext import render_plan_text
+from b24sync.linkrules import is_read
+from b24sync.pipeline import json_schema, load_pipeline
+from b24sync.planner import Plan, plan, plan_file
+from b24sync.plantext import render_changes, render_plan_text
 from b24sync.ratelimit import RateLimit
 from b24sync.report import PipelineRef, build_report, format_utc, recorded_results
 from b24sync.report_file import read_report, write_atomically, write_report
 from b24sync.report_render import render_junit, render_markdown, render_text
+from b24sync.state import read_state
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -149,6 +151,60 @@ def schema() -> None:
     click.echo(json.dumps(json_schema(), indent=2, sort_keys=True))
 
 
+_portal_options = [
+    click.option("--webhook", metavar="URL", help="Webhook URL (default: $B24_WEBHOOK_URL)."),
+    click.option("--emulator", "use_emulator", is_flag=True, help="Use the built-in emulator as the portal."),
+    click.option("--emulator-state", metavar="FILE", help="Keep the emulator's data in FILE between runs."),
+]
+
+
+def portal_options(command: Callable[P, R]) -> Callable[P, R]:
+    """The options that choose a portal, shared by plan and apply."""
+    for option in reversed(_portal_options):
+        command = option(command)
+    return command
+
+
+class _Portal:
+    """The portal a command talks to: a webhook, or the built-in emulator (saved on close)."""
+
+    def __init__(self, webhook: str | None, use_emulator: bool, emulator_state: str | None,
+                 rate_limit: str | None, missing: str) -> None:
+        url = webhook or os.environ.get("B24_WEBHOOK_URL")
+        if not use_emulator and not url:
+            raise UsageError(missing)
+        limit = RateLimit.parse(rate_limit or ("off" if use_emulator else "standard"))
+        self.emulator: Any = None
+        self.emulator_state = emulator_state
+        if use_emulator:
+            from b24sync.emulator import Emulator
+
+            self.emulator = Emulator(state_path=emulator_state)
+            session = self.emulator.mount(requests.Session())
+            self.client = B24Hook(self.emulator.webhook_url, session=session, rate_limit=limit)
+        else:
+            assert url is not None
+            self.client = B24Hook.from_webhook_url(url, rate_limit=limit)
+
+    def close(self) -> None:
+        self.client.close()
+        if self.emulator is not None and self.emulator_state:
+            self.emulator.save_state()
+
+
+NEEDS_STATE = ("upsert steps need the portal's current records: set B24_WEBHOOK_URL, pass --webhook URL, "
+               "or try --emulator")
+
+
+def _plan_pipeline(source: str, variables: dict[str, str], portal: Callable[[], _Portal],
+                   allow_delete: bool) -> Plan:
+    """Load and plan a pipeline file, reading the portal's records first when it has upsert steps."""
+    pipeline = load_pipeline(source, variables=variables, environ=os.environ)
+    if not any(step.spec.upsert is not None for step in pipeline.steps):
+        return plan(pipeline)
+    return plan(pipeline, read_state(pipeline, portal().client), allow_delete=allow_delete)
+
+
 @main.command(name="plan")
 @click.argument("file", type=click.Path(dir_okay=False))
 @_var_option
@@ -161,10 +217,48 @@ def schema() -> None:
     help="Text for people, JSON for `b24sync apply PLAN.json`.",
 )
 @click.option("--out", type=click.Path(dir_okay=False), help="Also write the JSON plan to this file.")
+@portal_options
+@click.option("--diff", "show_diff", is_flag=True, help="Show each update as field: old -> new.")
+@click.option("--allow-delete", is_flag=True, help="Plan the deletes of delete_missing steps.")
+@click.option("--detailed-exitcode", is_flag=True,
+              help="Exit 0 when nothing would change, 2 when something would, 1 on any error.")
 @handles_errors
-def plan_command(file: str, var_pairs: tuple[str, ...], output_format: str, out: str | None) -> None:
-    """Show what apply would send: batches, commands, and how every link is resolved."""
-    the_plan = plan_file(file, variables=_parse_vars(var_pairs), environ=os.environ)
+def plan_command(file: str, var_pairs: tuple[str, ...], output_format: str, out: str | None,
+                 webhook: str | None, use_emulator: bool, emulator_state: str | None, show_diff: bool,
+                 allow_delete: bool, detailed_exitcode: bool) -> None:
+    """Show what apply would send: batches, commands, how every link is resolved, and for upsert
+    steps what would be created, updated, left unchanged or deleted (reading the portal).
+
+    \b
+    Exit codes: 0 planned; 2 invalid pipeline or usage error.
+    With --detailed-exitcode: 0 nothing would change; 2 something would change; 1 any error
+    (an invalid pipeline, the portal, or an upsert instance matching several records).
+    """
+    try:
+        code = _plan_command(file, var_pairs, output_format, out, webhook, use_emulator, emulator_state,
+                             show_diff, allow_delete)
+    except B24SyncError as error:
+        if not detailed_exitcode:
+            raise
+        fail(str(error) if isinstance(error, PipelineError) else f"b24sync: error: {error}", EXIT_FAILED)
+    if detailed_exitcode:
+        sys.exit(code)
+
+
+def _plan_command(file: str, var_pairs: tuple[str, ...], output_format: str, out: str | None,
+                  webhook: str | None, use_emulator: bool, emulator_state: str | None, show_diff: bool,
+                  allow_delete: bool) -> int:
+    opened: list[_Portal] = []
+
+    def portal() -> _Portal:
+        opened.append(_Portal(webhook, use_emulator, emulator_state, None, NEEDS_STATE))
+        return opened[-1]
+
+    try:
+        the_plan = _plan_pipeline(file, _parse_vars(var_pairs), portal, allow_delete)
+    finally:
+        for each in opened:
+            each.close()
     document = the_plan.model_dump_json(indent=2) + "\n"
     if out is not None:
         try:
@@ -172,7 +266,14 @@ def plan_command(file: str, var_pairs: tuple[str, ...], output_format: str, out:
                 stream.write(document)
         except OSError as error:
             raise UsageError(f"cannot write {out}: {error.strerror or error}") from None
-    click.echo(document if output_format == "json" else render_plan_text(the_plan), nl=False)
+    if output_format == "json":
+        click.echo(document, nl=False)
+    else:
+        click.echo(render_plan_text(the_plan) + render_changes(the_plan, show_diff), nl=False)
+    if any(unsent.action == "conflict" for unsent in the_plan.unsent):
+        return EXIT_FAILED
+    changes = any(not is_read(command.method) for command in the_plan.commands())
+    return 2 if changes else EXIT_OK
 
 
 # -- apply ----------------------------------------------------------------------------------------
@@ -236,7 +337,8 @@ class _ProgressLine:
             click.echo("", err=True)
 
 
-def _load_plan(source: str, variables: dict[str, str]) -> Plan:
+def _load_plan(source: str, variables: dict[str, str], portal: Callable[[], _Portal],
+               allow_delete: bool) -> Plan:
     if source.endswith(".json"):
         try:
             with open(source, encoding="utf-8") as stream:
@@ -249,7 +351,7 @@ def _load_plan(source: str, variables: dict[str, str]) -> Plan:
                 f"{source} is not a b24sync plan ({first[0].strip()}): "
                 "make one with `b24sync plan FILE --format json --out PLAN.json`"
             ) from None
-    return plan_file(source, variables=variables, environ=os.environ)
+    return _plan_pipeline(source, variables, portal, allow_delete)
 
 
 def _git_commit(path: str) -> str | None:
@@ -268,10 +370,17 @@ def _git_commit(path: str) -> str | None:
     return commit if found.returncode == 0 and len(commit) == 40 else None
 
 
-def _resume_state(path: str, assume_applied: bool, assume_not_applied: bool) -> dict[str, Any]:
+def _resume_state(path: str, the_plan: Plan, assume_applied: bool, assume_not_applied: bool
+                  ) -> dict[str, Any]:
+    """Recorded results to reuse; refuses to guess about steps whose outcome is unknown.
+
+    Upsert commands are left out: their records were just read again, which settles what a lost
+    answer left unknown, so they need neither the recorded results nor an --assume flag.
+    """
     previous = read_report(path)
-    recorded: dict[str, Any] = dict(recorded_results(previous))
-    unknown = [s for s in previous.steps if s.status == "unknown"]
+    plain = {command.key for command in the_plan.commands() if command.action == "call"}
+    recorded = {key: value for key, value in recorded_results(previous).items() if key in plain}
+    unknown = [s for s in previous.steps if s.status == "unknown" and s.command_key in plain]
     if unknown and not (assume_applied or assume_not_applied):
         names = ", ".join(s.name for s in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
         raise UsageError(
@@ -286,9 +395,7 @@ def _resume_state(path: str, assume_applied: bool, assume_not_applied: bool) -> 
 
 @main.command()
 @click.argument("source", metavar="PIPELINE.yaml|PLAN.json")
-@click.option("--webhook", metavar="URL", help="Webhook URL (default: $B24_WEBHOOK_URL).")
-@click.option("--emulator", "use_emulator", is_flag=True, help="Run against the built-in emulator.")
-@click.option("--emulator-state", metavar="FILE", help="Keep the emulator's data in FILE between runs.")
+@portal_options
 @_var_option
 @click.option(
     "--report",
@@ -320,6 +427,7 @@ def _resume_state(path: str, assume_applied: bool, assume_not_applied: bool) -> 
     help="standard (50 burst, 2/s; the default), enterprise (250, 5/s), off (the default with "
     "--emulator), or BURST/RATE.",
 )
+@click.option("--allow-delete", is_flag=True, help="Run the deletes of delete_missing steps.")
 @click.option("--progress/--no-progress", default=True, help="Show progress on stderr.")
 @handles_errors
 def apply(
@@ -336,6 +444,7 @@ def apply(
     assume_applied: bool,
     assume_not_applied: bool,
     rate_limit: str | None,
+    allow_delete: bool,
     progress: bool,
 ) -> None:
     """Run a pipeline (or a saved plan) against a portal and write a run report.
@@ -350,41 +459,29 @@ def apply(
     """
     if assume_applied and assume_not_applied:
         raise UsageError("choose one of --assume-applied and --assume-not-applied")
-    url = webhook or os.environ.get("B24_WEBHOOK_URL")
-    if not use_emulator and not url:
-        raise UsageError(NO_PORTAL)
-    limit = RateLimit.parse(rate_limit or ("off" if use_emulator else "standard"))
-    the_plan = _load_plan(source, _parse_vars(var_pairs))
-    recorded = _resume_state(resume_path, assume_applied, assume_not_applied) if resume_path else {}
-    names = sorted({name for command in the_plan.commands() for name in command.secrets})
-    missing = [name for name in names if name not in os.environ]
-    if missing:
-        raise UsageError(f"secret {missing[0]} is not set: export it in the environment before applying")
-    secrets = {name: os.environ[name] for name in names}
-    emulator = None
-    if use_emulator:
-        from b24sync.emulator import Emulator
-
-        emulator = Emulator(state_path=emulator_state)
-        client = B24Hook(emulator.webhook_url, session=emulator.mount(requests.Session()), rate_limit=limit)
-    else:
-        assert url is not None
-        client = B24Hook.from_webhook_url(url, rate_limit=limit)
-    markdown_path = markdown_path or os.environ.get("GITHUB_STEP_SUMMARY") or None
-    code = _run_apply(
-        the_plan,
-        client,
-        source=source,
-        halt_on_error=halt_on_error,
-        secrets=secrets,
-        recorded=recorded,
-        report_path=report_path,
-        junit_path=junit_path,
-        markdown_path=markdown_path,
-        progress=progress,
-    )
-    if emulator is not None and emulator_state:
-        emulator.save_state()
+    portal = _Portal(webhook, use_emulator, emulator_state, rate_limit, NO_PORTAL)
+    try:
+        the_plan = _load_plan(source, _parse_vars(var_pairs), lambda: portal, allow_delete)
+        recorded = (_resume_state(resume_path, the_plan, assume_applied, assume_not_applied)
+                    if resume_path else {})
+        names = sorted({name for command in the_plan.commands() for name in command.secrets})
+        missing = [name for name in names if name not in os.environ]
+        if missing:
+            raise UsageError(f"secret {missing[0]} is not set: export it in the environment before applying")
+        code = _run_apply(
+            the_plan,
+            portal.client,
+            source=source,
+            halt_on_error=halt_on_error,
+            secrets={name: os.environ[name] for name in names},
+            recorded=recorded,
+            report_path=report_path,
+            junit_path=junit_path,
+            markdown_path=markdown_path or os.environ.get("GITHUB_STEP_SUMMARY") or None,
+            progress=progress,
+        )
+    finally:
+        portal.close()
     sys.exit(code)
 
 
@@ -421,7 +518,6 @@ def _run_apply(
     finally:
         if shown is not None:
             shown.close()
-        client.close()
         if execution is not None:
             report = build_report(
                 run_id=uuid.uuid4().hex,

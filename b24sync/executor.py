@@ -28,7 +28,7 @@ from b24sync.client import LIMIT_CODES, B24Hook
 from b24sync.encoding import encode_command
 from b24sync.errors import OutcomeUnknownError, PortalError, UsageError
 from b24sync.links import LinkError, follow, substitute
-from b24sync.planner import Command, Plan
+from b24sync.planner import Command, Plan, Unsent
 from b24sync.report import BatchResult, StepResult, StepStatus, created_id, summarize_result
 from b24sync.webhook import Redactor, is_safe_to_repeat
 
@@ -126,7 +126,8 @@ class Executor:
             self.interrupted = self.stopped = True
         self._close_remaining()
         return Execution(
-            steps=[self._step_result(step) for step in self.steps.values()],
+            steps=[*(self._unsent_result(u) for u in self.plan.unsent if u.action != "delete"),
+                   *(self._step_result(step) for step in self.steps.values())],
             batches=self.batch_results,
             requests=self.requests,
             retries=self.client.stats.retries - client_retries,
@@ -351,6 +352,19 @@ class Executor:
         if isinstance(value, list):
             return [self._redact_json(v) for v in value]
         return value
+
+    @staticmethod
+    def _unsent_result(unsent: Unsent) -> StepResult:
+        """A planned instance that sent nothing: unchanged (succeeded), a conflict (failed), or blocked."""
+        common = {"step": unsent.step, "instance": unsent.instance, "command_key": unsent.key,
+                  "method": "upsert", "batch_index": 0}
+        if unsent.action == "unchanged":
+            return StepResult(**common, status="succeeded", summary=f"unchanged (id {unsent.record_id})",
+                              result={"item": {"id": unsent.record_id}})
+        if unsent.action == "conflict":
+            return StepResult(**common, status="failed", error_code="AMBIGUOUS_MATCH",
+                              error_description=unsent.message)
+        return StepResult(**common, status="skipped", skip_reason=unsent.message or "not planned")
 
     def _step_result(self, step: _Step) -> StepResult:
         command = step.command

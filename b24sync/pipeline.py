@@ -25,6 +25,7 @@ from pydantic import (
     StrictStr,
     Tag,
     ValidationError,
+    model_validator,
 )
 
 from b24sync.datafiles import UnreadableDataFile, read_rows
@@ -85,6 +86,43 @@ class Defaults(_Frozen):
     halt_on_error: StrictBool = Field(True, description="Stop the run at the first failed command.")
 
 
+ENTITY_TYPES = {"lead": 1, "deal": 2, "contact": 3, "company": 4}
+# An upsert step is planned as crm.item.add, crm.item.update or nothing, record by record.
+UPSERT_METHOD = "crm.item.add"
+
+
+class UpsertSpec(_Frozen):
+    """Make a CRM record match ``fields``, creating it when no record matches ``match``."""
+
+    entity: Literal["lead", "deal", "contact", "company"] | None = Field(
+        None, description="The CRM entity (crm.item entityTypeId 1-4); or give entityTypeId."
+    )
+    entityTypeId: StrictInt | None = Field(
+        None, ge=1, description="crm.item entityTypeId (e.g. a smart process); or give entity."
+    )
+    match: dict[str, JsonValue] = Field(
+        min_length=1,
+        description="Fields that identify the record (camelCase), e.g. originatorId and originId.",
+        examples=[{"originatorId": "shop", "originId": "{{ item.id }}"}],
+    )
+    fields: dict[str, JsonValue] = Field(
+        default_factory=dict, description="The record's desired state (camelCase crm.item fields)."
+    )
+
+    @model_validator(mode="after")
+    def _one_entity(self) -> UpsertSpec:
+        if (self.entity is None) == (self.entityTypeId is None):
+            raise ValueError(
+                "upsert needs exactly one of entity (lead, deal, contact, company) or entityTypeId"
+            )
+        return self
+
+    @property
+    def entity_type_id(self) -> int:
+        """The crm.item entityTypeId of the records."""
+        return self.entityTypeId if self.entityTypeId is not None else ENTITY_TYPES[self.entity or ""]
+
+
 class StepSpec(_Frozen):
     """One step as written: a Bitrix24 method called once, or once per ``for_each`` item."""
 
@@ -110,6 +148,40 @@ class StepSpec(_Frozen):
         None, description="Template; a false result drops the instance.", examples=["{{ item.email != '' }}"]
     )
     description: StrictStr | None = Field(None, description="Free text for people.")
+    upsert: UpsertSpec | None = Field(
+        None, description="Instead of method and params: create or update a CRM record matched by key."
+    )
+    delete_missing: StrictBool = Field(
+        False,
+        description="With upsert: delete records carrying the same fixed match values (e.g. originatorId) "
+        "that are absent from the source; applied only with apply --allow-delete.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upsert_has_no_method(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("upsert") is None:
+            return data
+        if "method" in data:
+            raise ValueError("a step has either method or upsert, not both")
+        if "params" in data:
+            raise ValueError("an upsert step takes its values under upsert (match, fields), not params")
+        return {**data, "method": UPSERT_METHOD}
+
+    @model_validator(mode="after")
+    def _delete_needs_upsert(self) -> StepSpec:
+        if self.delete_missing and self.upsert is None:
+            raise ValueError("delete_missing works with upsert steps only")
+        return self
+
+
+def _method_optional(schema: dict[str, Any]) -> None:
+    # An upsert step has no method: the schema must not demand one.
+    schema["required"] = [name for name in schema.get("required", []) if name != "method"]
+
+
+StepSpec.model_config["json_schema_extra"] = _method_optional
+StepSpec.model_rebuild(force=True)
 
 
 class PipelineSpec(_Frozen):
@@ -304,18 +376,35 @@ def _load_step(
     base: Path = ("steps", index)
 
     def report(path: tuple[str | int, ...], message: str, at_key: bool) -> None:
-        problems.append(document.problem((*base, *path), message, key=at_key))
+        problems.append(document.problem((*base, *params_path(step, path)), message, key=at_key))
 
     before = len(problems)
     items = _items(step, base, document, renderer, problems)
-    templates = StepTemplates(step.for_each is not None, step.key, step.when, step.params)
+    params: Mapping[str, Any] = step.params
+    if step.upsert is not None:
+        params = {"match": step.upsert.match, "fields": step.upsert.fields}
+    templates = StepTemplates(step.for_each is not None, step.key, step.when, params)
     if items is None and step.for_each is not None:
         expansion = Expansion((), frozenset())
     else:
         expansion = expand(templates, items, renderer, report)
+    if step.upsert is not None:
+        for instance in expansion.instances:
+            for use in instance.links:
+                if use.path[0] == "match":
+                    report(("params", *use.path), "match values must be known before apply: "
+                           "a link cannot identify the record to upsert", False)
+                    break
     line, col = document.position(base)
     # A step that already has a problem may lack instances: links to it would only repeat that.
     return Step(index, step, line, col, expansion, complete=len(problems) == before)
+
+
+def params_path(step: StepSpec, path: tuple[str | int, ...]) -> tuple[str | int, ...]:
+    """Where a path inside the rendered parameters of a step sits in the file (upsert or params)."""
+    if step.upsert is not None and path[:1] == ("params",):
+        return ("upsert", *path[1:])
+    return path
 
 
 def _items(
@@ -366,15 +455,20 @@ def _check_links(steps: list[Step], document: YamlDocument, problems: list[Probl
             for link in instance.links:
                 ref = link.ref
                 target = by_id.get(ref.step)
-                if target is None or ref.instance in names[ref.step]:
+                if target is None:
                     continue
-                if ref.instance is None:
+                if target.spec.upsert is not None and ref.path != ("id",):
+                    picked = "[...]" if ref.instance is not None else ""
+                    message = (f"the result of upsert step {ref.step!r} is its record id: "
+                               f"use steps.{ref.step}{picked}.id")
+                elif ref.instance in names[ref.step]:
+                    continue
+                elif ref.instance is None:
                     message = f"step {ref.step!r} is dropped by its when"
                 elif ref.instance in target.expansion.dropped:
                     message = f"instance {ref.instance!r} of step {ref.step!r} is dropped by its when"
                 else:
                     message = f"step {ref.step!r} has no instance {ref.instance!r}"
                 origin = f" (for_each {instance.origin})" if instance.origin else ""
-                problems.append(
-                    document.problem(("steps", step.index, "params", *link.path), message + origin)
-                )
+                where = ("steps", step.index, *params_path(step.spec, ("params", *link.path)))
+                problems.append(document.problem(where, message + origin))

@@ -36,6 +36,7 @@ from b24sync.encoding import MAX_BATCH, EncodingError, encode_command
 from b24sync.errors import PipelineError, Problem
 from b24sync.instances import Instance
 from b24sync.linkrules import client_reason, format_path, is_known_path, is_read, marker
+from b24sync.lowering import Lowered, UpsertState, lower
 from b24sync.pipeline import Pipeline, Step, load_pipeline
 from b24sync.template import Part, SecretRef, Text
 
@@ -70,6 +71,23 @@ class Command(_Frozen):
     links: tuple[Link, ...] = ()
     depends_on: tuple[str, ...] = ()
     secrets: tuple[str, ...] = ()
+    action: Literal["call", "create", "update", "delete"] = "call"
+    """For upsert steps: what the command does to its record; ``call`` for every other step."""
+    record_id: int | None = None
+    diff: dict[str, tuple[JsonValue, JsonValue]] = {}
+    """For an update: each changed field as (current value, new value)."""
+
+
+class Unsent(_Frozen):
+    """A step instance that sends nothing: its record is unchanged, it is a conflict (several records
+    match), it depends on a conflict, or it is a delete that ``apply --allow-delete`` did not allow."""
+
+    key: str
+    step: str
+    instance: str | None = None
+    action: Literal["unchanged", "conflict", "blocked", "delete"]
+    record_id: int | None = None
+    message: str | None = None
 
 
 class Batch(_Frozen):
@@ -95,6 +113,7 @@ class Plan(_Frozen):
     batch_size: int = MAX_BATCH
     halt_on_error: bool = True
     batches: tuple[Batch, ...]
+    unsent: tuple[Unsent, ...] = ()
 
     def commands(self) -> list[Command]:
         """Every command of the plan, in sending order."""
@@ -144,6 +163,7 @@ class _Node:
     step: Step
     instance: Instance
     key: str
+    lowered: Lowered
     targets: tuple[int, ...] = ()
     after: tuple[int, ...] = ()
     strict: dict[int, str] | None = None
@@ -162,25 +182,47 @@ def plan_file(
     return plan(load_pipeline(path, variables=variables, environ=environ))
 
 
-def plan(pipeline: Pipeline) -> Plan:
-    """The plan of a loaded pipeline; raise ``PipelineError`` for a cycle or unencodable parameters."""
+def plan(pipeline: Pipeline, state: UpsertState | None = None, allow_delete: bool = False) -> Plan:
+    """The plan of a loaded pipeline; raise ``PipelineError`` for a cycle or unencodable parameters.
+
+    ``state`` is what the portal holds for the pipeline's upsert steps (``b24sync.state.read_state``);
+    without it every upsert instance is planned as a create.
+    """
     keys = command_keys(pipeline)
+    lowered, settled = lower(pipeline, state)
+    unsent = [Unsent(key=keys[(_index(pipeline, s.step), s.instance)], step=s.step, instance=s.instance,
+                     action=s.action, record_id=s.record_id, message=s.message) for s in settled]
     nodes: list[_Node] = []
     index_of: dict[tuple[str, str | None], int] = {}
     by_step: dict[str, list[int]] = {}
     for step in pipeline.steps:
         for instance in step.expansion.instances:
+            low = lowered.get((step.spec.id, instance.name))
+            if low is None:
+                continue
             order = len(nodes)
-            nodes.append(_Node(order, step, instance, keys[(step.index, instance.name)]))
+            nodes.append(_Node(order, step, low.instance, keys[(step.index, instance.name)], low))
             index_of[(step.spec.id, instance.name)] = order
             by_step.setdefault(step.spec.id, []).append(order)
+        for record_id in state.deletes.get(step.spec.id, ()) if state is not None else ():
+            key = f"{step.spec.id}_delete_{record_id}"
+            if not allow_delete:
+                unsent.append(Unsent(key=key, step=step.spec.id, instance=f"delete {record_id}",
+                                     action="delete", record_id=record_id,
+                                     message="absent from the source; apply --allow-delete deletes it"))
+                continue
+            assert step.spec.upsert is not None
+            params: dict[object, object] = {"entityTypeId": step.spec.upsert.entity_type_id, "id": record_id}
+            instance = Instance(f"delete {record_id}", params, (), (), "")
+            nodes.append(_Node(len(nodes), step, instance, key,
+                               Lowered("crm.item.delete", instance, "delete", record_id)))
     _check_dependency_count(pipeline, by_step)
     for node in nodes:
-        writes = not is_read(node.step.spec.method)
+        writes = not is_read(node.lowered.method)
         node.targets = tuple(index_of[(use.ref.step, use.ref.instance)] for use in node.instance.links)
         after = set(node.targets)
         for use, target in zip(node.instance.links, node.targets, strict=True):
-            reason = client_reason(use, nodes[target].step.spec.method, writes)
+            reason = client_reason(use, nodes[target].lowered.method, writes)
             if reason is not None:
                 node.strict = node.strict if node.strict is not None else {}
                 node.strict.setdefault(target, reason)
@@ -195,7 +237,7 @@ def plan(pipeline: Pipeline) -> Plan:
             dependents.append(node.order)
     _schedule(nodes, pipeline.spec.defaults.batch_size, pipeline)
     key_of = {ref: nodes[order].key for ref, order in index_of.items()}
-    return _build(pipeline, nodes, key_of)
+    return _build(pipeline, nodes, key_of, unsent)
 
 
 def _check_dependency_count(pipeline: Pipeline, by_step: Mapping[str, list[int]]) -> None:
@@ -274,7 +316,8 @@ def _cycle_problems(nodes: list[_Node], pipeline: Pipeline) -> list[Problem]:
     ]
 
 
-def _build(pipeline: Pipeline, nodes: list[_Node], key_of: Mapping[tuple[str, str | None], str]) -> Plan:
+def _build(pipeline: Pipeline, nodes: list[_Node], key_of: Mapping[tuple[str, str | None], str],
+           unsent: list[Unsent]) -> Plan:
     ordered = sorted(nodes, key=lambda node: node.sequence)
     problems: list[Problem] = []
     batches: list[Batch] = []
@@ -296,6 +339,7 @@ def _build(pipeline: Pipeline, nodes: list[_Node], key_of: Mapping[tuple[str, st
         batch_size=defaults.batch_size,
         halt_on_error=defaults.halt_on_error,
         batches=tuple(batches),
+        unsent=tuple(unsent),
     )
 
 
@@ -308,11 +352,11 @@ def _command(
 ) -> tuple[Command, bool]:
     """The command of a node, and whether it depends on a command of its own batch."""
     links: dict[str, Link] = {}
-    writes = not is_read(node.step.spec.method)
+    writes = not is_read(node.lowered.method)
     for use, order in zip(node.instance.links, node.targets, strict=True):
         target = nodes[order]
         text = marker(target.key, use.ref.path)
-        method = target.step.spec.method
+        method = target.lowered.method
         if target.batch == node.batch:
             if text in links:
                 continue
@@ -336,7 +380,7 @@ def _command(
         )
     params = _finalize(node.instance.params, node.instance.text_paths, key_of)
     try:
-        query = encode_command(node.step.spec.method, params)
+        query = encode_command(node.lowered.method, params)
     except EncodingError as error:
         problems.append(pipeline.problem(("steps", node.step.index, "params"), str(error)))
         query = ""
@@ -346,14 +390,26 @@ def _command(
         key=node.key,
         step=node.step.spec.id,
         instance=node.instance.name,
-        method=node.step.spec.method,
+        method=node.lowered.method,
         params=params,
         query=query,
         links=tuple(links.values()),
         depends_on=depends_on,
         secrets=node.instance.secrets,
+        action=node.lowered.action,
+        record_id=node.lowered.record_id,
+        diff={name: (old, _shown(params, name)) for name, (old, _) in node.lowered.diff.items()},
     )
     return command, in_batch
+
+
+def _shown(params: Mapping[str, Any], name: str) -> JsonValue:
+    fields = params.get("fields")
+    return fields.get(name) if isinstance(fields, dict) else None
+
+
+def _index(pipeline: Pipeline, step_id: str) -> int:
+    return next(step.index for step in pipeline.steps if step.spec.id == step_id)
 
 
 def _finalize(

@@ -102,3 +102,54 @@ def render_plan_text(plan: Plan) -> str:
         f"({_plural(server, 'link')} resolved by the portal, {client} by b24sync)"
     )
     return "\n".join(lines) + "\n"
+
+
+_SIGNS = {"create": "+", "update": "~", "unchanged": "=", "delete": "-"}
+
+
+def _short(value: object) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def render_changes(plan: Plan, diff: bool = False) -> str:
+    """Upsert steps: ``+ create``, ``~ update``, ``= unchanged``, ``- delete`` counts per step.
+
+    With ``diff``, each update lists ``field: old -> new``. Conflicts are listed with their reason;
+    deletes that ``apply`` would not run without ``--allow-delete`` say so.
+    """
+    counts: dict[str, dict[str, int]] = {}
+    details: list[str] = []
+    names = _target_names(plan)
+    for command in plan.commands():
+        if command.action == "call":
+            continue
+        counts.setdefault(command.step, dict.fromkeys(_SIGNS, 0))[command.action] += 1
+        if diff and command.action == "update":
+            details.append(f"  ~ {names[command.key]} (id {command.record_id})")
+            links = sorted(command.links, key=lambda link: -len(link.marker))
+            shown = [(link, names.get(link.target, link.target) + _path_suffix(link)) for link in links]
+            for field, (old, new) in command.diff.items():
+                new_text = _show_text(new, shown) if isinstance(new, str) else _short(new)
+                details.append(f"      {field}: {_short(old)} -> {new_text}")
+    pending_deletes = 0
+    for unsent in plan.unsent:
+        step_counts = counts.setdefault(unsent.step, dict.fromkeys(_SIGNS, 0))
+        if unsent.action in ("unchanged", "delete"):
+            step_counts[unsent.action] += 1
+            pending_deletes += unsent.action == "delete"
+        elif unsent.action == "conflict":
+            details.append(f"  ! {unsent.step}[{unsent.instance}]: {unsent.message}")
+        else:
+            details.append(f"  ! {unsent.step}[{unsent.instance}] not planned: {unsent.message}")
+    if not counts and not details:
+        return ""
+    lines = ["changes:"]
+    for step, numbers in counts.items():
+        shown_counts = ", ".join(f"{_SIGNS[action]} {numbers[action]} {action}" for action in _SIGNS)
+        lines.append(f"  {step}: {shown_counts}")
+    lines += details
+    if pending_deletes:
+        deletes = _plural(pending_deletes, "delete")
+        lines.append(f"  {deletes} shown above will run only with apply --allow-delete")
+    return "\n".join(lines) + "\n"

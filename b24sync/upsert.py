@@ -1,7 +1,6 @@
-"""Upsert: read the records an upsert step matches, and decide create, update or unchanged.
+"""Upsert decisions: create, update (with the diff) or unchanged, from the records that match. Pure.
 
-Reading costs one ``crm.item.list`` command per 50 match values (an ``@`` filter), 50 commands per
-request, so the state of 10,000 records takes ``ceil(10000 / 2500)`` requests. Comparison understands
+The records are read by ``b24sync.state``. Comparison understands
 Bitrix24's types (reference §10): ids and numbers as text or numbers, ``Y``/``N`` booleans, dates
 written back in the portal's time zone, empty values as ``null`` or ``""``.
 """
@@ -9,16 +8,13 @@ written back in the portal's time zone, empty values as ``null`` or ``""``.
 from __future__ import annotations
 
 import math
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
-from b24sync.client import B24Hook
-from b24sync.encoding import MAX_BATCH, encode_command
-from b24sync.errors import ApiError
+from b24sync.encoding import MAX_BATCH
 
 KEYS_PER_COMMAND = 50
 Action = Literal["create", "update", "unchanged", "ambiguous", "delete"]
@@ -48,63 +44,6 @@ class Decision:
 def match_key(values: Mapping[str, Any], names: Sequence[str]) -> tuple[str, ...]:
     """The match values of a record or an instance, as comparable text."""
     return tuple(_scalar_text(values.get(name)) for name in names)
-
-
-def read_matches(
-    client: B24Hook, entity_type_id: int, wanted: Sequence[Wanted], select: Iterable[str] = ()
-) -> dict[tuple[str, ...], list[dict[str, Any]]]:
-    """Records of ``entity_type_id`` matching any instance, keyed by their match values."""
-    if not wanted:
-        return {}
-    names = sorted(wanted[0].match)
-    fields = sorted({"id", *names, *select})
-    varying = max(names, key=lambda name: len({_scalar_text(w.match.get(name)) for w in wanted}))
-    groups: dict[tuple[tuple[str, Any], ...], list[Any]] = defaultdict(list)
-    for item in wanted:
-        fixed = tuple((name, item.match[name]) for name in names if name != varying)
-        value = item.match[varying]
-        if value not in groups[fixed]:
-            groups[fixed].append(value)
-    queries: list[dict[str, Any]] = []
-    for fixed, values in groups.items():
-        for start in range(0, len(values), KEYS_PER_COMMAND):
-            row_filter = {f"={name}": value for name, value in fixed}
-            row_filter[f"@{varying}"] = values[start : start + KEYS_PER_COMMAND]
-            queries.append(
-                {
-                    "entityTypeId": entity_type_id,
-                    "filter": row_filter,
-                    "select": fields,
-                    "order": {"id": "ASC"},
-                    "start": 0,
-                }
-            )
-    found: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
-    for row in _read_all(client, queries):
-        found[match_key(row, names)].append(row)
-    return found
-
-
-def _read_all(client: B24Hook, queries: list[dict[str, Any]]) -> Iterable[dict[str, Any]]:
-    """Run list queries 50 to a request, following ``next`` when a query has more than a page."""
-    pending = list(queries)
-    while pending:
-        chunk, pending = pending[:MAX_BATCH], pending[MAX_BATCH:]
-        commands = {f"q{i}": encode_command("crm.item.list", query) for i, query in enumerate(chunk)}
-        reply = client.send_batch(
-            commands, halt=False, methods=dict.fromkeys(commands, "crm.item.list"), safe=True
-        )
-        for i, query in enumerate(chunk):
-            key = f"q{i}"
-            if key in reply.errors:
-                error = reply.errors[key]
-                raise ApiError(error.code, f"reading the current records failed: {error.description}")
-            page = reply.results.get(key)
-            rows = page.get("items", []) if isinstance(page, Mapping) else []
-            yield from rows
-            following = reply.nexts.get(key)
-            if following is not None:
-                pending.append({**query, "start": int(following)})
 
 
 def decide(wanted: Wanted, records: Sequence[Mapping[str, Any]]) -> Decision:

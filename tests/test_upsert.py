@@ -7,7 +7,8 @@ import requests
 
 from b24sync.client import B24Hook
 from b24sync.emulator import Emulator
-from b24sync.upsert import Wanted, decide, read_matches, requests_for, same_value
+from b24sync.state import read_matches
+from b24sync.upsert import Wanted, decide, requests_for, same_value
 
 
 @pytest.mark.parametrize(

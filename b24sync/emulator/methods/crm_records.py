@@ -136,7 +136,7 @@ def delete(store: Store, type_id: int, record_id: int) -> None:
     linked = {3: (store.deal_contacts, 2), 4: (store.contact_companies, 3)}.get(type_id)
     if linked is not None:
         table, owner_type = linked
-        for owner_id, links in table.items():
+        for owner_id, links in list(table.items()):  # set_links may drop an owner's empty entry
             if any(link["id"] == record_id for link in links):
                 set_links(store, owner_type, owner_id, [link for link in links if link["id"] != record_id])
 
