@@ -164,8 +164,11 @@ def b24pysdk_tool(url: str, workload: str, count: int, rate_limit: str, pipeline
     user, code = parts.path.strip("/").split("/")[1:3]
     client = Client(BitrixWebhook(domain=parts.netloc, webhook_token=f"{user}/{code}"))
     if workload in ("adds", "limited"):
+        fields = [contact_fields(i) for i in range(count)]
+
         def adds() -> dict[str, Any]:
-            requests = [client.crm.item.add(entity_type_id=3, fields=contact_fields(i)) for i in range(count)]
+            # the lazy request objects are the SDK's own work, so they are made inside the clock
+            requests = [client.crm.item.add(entity_type_id=3, fields=f) for f in fields]
             batch = client.call_batches(requests).result
             return {"created": [row["item"]["id"] for row in batch.result.values()],
                     "errors": len(batch.result_error)}
@@ -239,6 +242,11 @@ def main() -> None:
         text = io.StringIO()
         pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(25)
         out["profile"] = text.getvalue()[text.getvalue().find("ncalls"):]
+    # the emulator's webhook code is no real secret, but nothing the project writes shows one
+    code = urlsplit(args.url).path.strip("/").split("/")[2]
+    for key in ("error", "traceback"):
+        if key in out:
+            out[key] = out[key].replace(code, "***")
     rows = produced.pop("rows", None)
     if rows is not None:
         ids = [int(row["ID"]) for row in rows]
