@@ -338,10 +338,15 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, help="runs per tool on workloads 1-3 (default 3, 1 with --quick); "
                         "the row shows the run of median wall time and the median CPU time")
     parser.add_argument("--no-write", action="store_true", help="print, do not write the docs and JSON")
+    parser.add_argument("--render", action="store_true",
+                        help="only write docs/performance.md again from tests/bench/compare.json")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve(args.serve)
+        return
+    if args.render:
+        (ROOT / "docs" / "performance.md").write_text(render(json.loads((HERE / "compare.json").read_text())))
         return
     tools = [t for t in args.tools.split(",") if t]
     chosen = [w for w in args.workloads.split(",") if w]
