@@ -364,7 +364,10 @@ def main() -> None:
     }
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT,
                             check=False).stdout.strip()
-    results["versions"]["b24sync"] = f"{installed('b24sync') or '?'} (this tree, commit {commit or 'unknown'})"
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                           text=True, cwd=ROOT, check=False).stdout.strip()
+    commit = f"{commit or 'unknown'}{' with uncommitted changes' if dirty else ''}"
+    results["versions"]["b24sync"] = f"{installed('b24sync') or '?'} (this tree, commit {commit})"
     with tempfile.TemporaryDirectory(prefix="b24sync-compare-") as name, \
             emulator("off", Path(name) / "free.log") as (free_url, free_cert), \
             emulator("standard", Path(name) / "limited.log") as (limited_url, limited_cert):
