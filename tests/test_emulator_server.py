@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -36,6 +38,24 @@ def test_serve_answers_over_loopback_and_counts() -> None:
     assert stats["requests"] == 3 and stats["commands"] == 3
     assert stats["by_status"] == {"200": 2, "401": 1}
     assert reset.json() == {"result": True} and emu.stats()["requests"] == 0
+
+
+def test_many_connections_opened_at_once_are_all_accepted() -> None:
+    # a client opening 64 connections at once must not wait for the kernel to resend dropped SYNs
+    server = EmulatorServer(emulator())
+    server.start()
+    sockets = [socket.socket() for _ in range(64)]
+    try:
+        for client in sockets:
+            client.setblocking(False)
+            client.connect_ex(("127.0.0.1", server.port))
+        _, connected, _ = select.select([], sockets, [], 2.0)
+        assert len(connected) == 64
+        assert all(c.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0 for c in connected)
+    finally:
+        for client in sockets:
+            client.close()
+        server.stop()
 
 
 def test_a_dropped_connection_closes_without_an_answer_after_processing() -> None:

@@ -25,6 +25,10 @@ MAX_BODY = 64 * 1024 * 1024
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's backlog of 5 drops the SYNs of a client opening many connections at once (as
+    # fast_bitrix24 does, up to 50); the kernel resends them 1 s, 3 s, ... later. A portal behind
+    # nginx (backlog 511) accepts them all, so the emulator does too.
+    request_queue_size = 511
 
     def __init__(self, address: tuple[str, int], emulator: Emulator) -> None:
         self.emulator = emulator
