@@ -22,6 +22,7 @@ import requests
 
 from b24sync import __version__
 from b24sync.client import B24Hook
+from b24sync.encoding import encode_command
 from b24sync.errors import (
     B24SyncError,
     Interrupted,
@@ -342,7 +343,12 @@ def _load_plan(source: str, variables: dict[str, str], portal: Callable[[], _Por
     if source.endswith(".json"):
         try:
             with open(source, encoding="utf-8") as stream:
-                return Plan.model_validate_json(stream.read())
+                saved = Plan.model_validate_json(stream.read())
+            for command in saved.commands():
+                if command.query != encode_command(command.method, command.params):  # type: ignore[arg-type]
+                    raise UsageError(f"{source}: command {command.key} was edited (its query no longer "
+                                     "matches its params): plan the pipeline again instead of editing")
+            return saved
         except OSError as error:
             raise UsageError(f"cannot read plan {source}: {error.strerror or error}") from None
         except ValueError as error:

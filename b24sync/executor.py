@@ -191,7 +191,8 @@ class Executor:
                         continue
                     target = self.steps[link.target]
                     replacements[link.marker] = follow(target.result, link.path)
-                params = substitute(command.params, replacements, self._secret)
+                params = (substitute(command.params, replacements, self._secret)
+                          if replacements or command.secrets else command.params)
             except LinkError as error:
                 link_name = next((lk.marker for lk in command.links if lk.marker not in replacements), "")
                 self._settle(
@@ -228,7 +229,9 @@ class Executor:
     def _send(self, request: dict[str, tuple[Command, dict[str, Any], bool]]) -> None:
         halt = self.halt_on_error or any(in_request for _, _, in_request in request.values())
         try:
-            encoded = {key: encode_command(c.method, params) for key, (c, params, _) in request.items()}
+            # The planner encoded every command; only those whose parameters changed are encoded again.
+            encoded = {key: c.query if params is c.params else encode_command(c.method, params)
+                       for key, (c, params, _) in request.items()}
         except UsageError as error:
             for key in request:
                 self._settle(self.steps[key], "failed", code="ENCODING", description=str(error))

@@ -190,3 +190,16 @@ def test_ctrl_c_finishes_the_request_in_flight_writes_the_report_and_exits_130(t
     assert "succeeded" in statuses and "not_run" in statuses and "unknown" not in statuses
     # every command the report calls succeeded is really stored, and nothing else
     assert len(emu.store.items(3)) == statuses.count("succeeded") - 1
+
+
+def test_a_saved_plan_runs_exactly_and_an_edited_one_is_refused(tmp_path: Path) -> None:
+    plan_path = tmp_path / "plan.json"
+    result = CliRunner().invoke(main, ["plan", str(pipeline(tmp_path)), "--out", str(plan_path)])
+    assert result.exit_code == 0
+    code, out, _ = run("apply", str(plan_path), "--emulator", "--report", str(tmp_path / "r.json"))
+    assert code == 0 and "4 of 4 steps succeeded" in out
+    edited = json.loads(plan_path.read_text())
+    edited["batches"][0]["commands"][0]["params"]["fields"]["title"] = "Changed"
+    plan_path.write_text(json.dumps(edited))
+    code, _, err = run("apply", str(plan_path), "--emulator", "--report", str(tmp_path / "r2.json"))
+    assert code == 2 and "command company was edited" in err
