@@ -18,7 +18,7 @@ from b24sync.errors import ApiError, PipelineError
 from b24sync.lowering import UpsertState
 from b24sync.pipeline import Pipeline, Step
 from b24sync.template import LinkRef, SecretRef, Text
-from b24sync.upsert import KEYS_PER_COMMAND, Decision, Wanted, _scalar_text, decide, match_key
+from b24sync.upsert import KEYS_PER_COMMAND, Decision, Wanted, decide, match_key, scalar_text
 
 
 def read_state(pipeline: Pipeline, client: B24Hook) -> UpsertState:
@@ -112,7 +112,7 @@ def _missing(pipeline: Pipeline, client: B24Hook, step: Step, wanted: Sequence[W
     assert upsert is not None
     names = sorted(upsert.match)
     fixed = {name: wanted[0].match[name] for name in names
-             if wanted and len({_scalar_text(w.match[name]) for w in wanted}) == 1}
+             if wanted and len({scalar_text(w.match[name]) for w in wanted}) == 1}
     if not fixed or (len(fixed) == len(names) and len(wanted) > 1):
         raise PipelineError([pipeline.problem(
             ("steps", step.index, "delete_missing"),
@@ -133,7 +133,7 @@ def read_matches(
         return {}
     names = sorted(wanted[0].match)
     fields = sorted({"id", *names, *select})
-    varying = max(names, key=lambda name: len({_scalar_text(w.match.get(name)) for w in wanted}))
+    varying = max(names, key=lambda name: len({scalar_text(w.match.get(name)) for w in wanted}))
     groups: dict[tuple[tuple[str, Any], ...], list[Any]] = defaultdict(list)
     for item in wanted:
         fixed = tuple((name, item.match[name]) for name in names if name != varying)

@@ -43,7 +43,7 @@ class Decision:
 
 def match_key(values: Mapping[str, Any], names: Sequence[str]) -> tuple[str, ...]:
     """The match values of a record or an instance, as comparable text."""
-    return tuple(_scalar_text(values.get(name)) for name in names)
+    return tuple(scalar_text(values.get(name)) for name in names)
 
 
 def decide(wanted: Wanted, records: Sequence[Mapping[str, Any]]) -> Decision:
@@ -72,7 +72,7 @@ def same_value(current: Any, desired: Any) -> bool:
         return bool(current == desired)
     if _empty(current) or _empty(desired):
         return _empty(current) and _empty(desired)
-    return _scalar_text(current) == _scalar_text(desired) or _same_moment(current, desired)
+    return scalar_text(current) == scalar_text(desired) or _same_moment(current, desired)
 
 
 def _empty(value: Any) -> bool:
@@ -83,10 +83,10 @@ def _as_set(value: Any) -> frozenset[str]:
     if _empty(value):
         return frozenset()
     items = value if isinstance(value, (list, tuple)) else [value]
-    return frozenset(_scalar_text(item) for item in items)
+    return frozenset(scalar_text(item) for item in items)
 
 
-def _scalar_text(value: Any) -> str:
+def scalar_text(value: Any) -> str:
     """Text that equal Bitrix24 values share: ``5``/``"5"``/``5.0``, ``True``/``"Y"``, ``None``/``""``."""
     if value is None:
         return ""

@@ -148,6 +148,12 @@ def _equal(stored: Any, wanted: Any) -> bool:
     return _text(stored).lower() == _text(wanted).lower()
 
 
+def _equality_key(value: Any) -> tuple[str, Any]:
+    """What ``_equal`` compares: the number when there is one, else the lower-cased text."""
+    number = _number(value)
+    return ("n", number) if number is not None else ("t", _text(value).lower())
+
+
 def _text(value: Any) -> str:
     if value is None:
         return ""
@@ -175,7 +181,9 @@ def _like(pattern: str) -> re.Pattern[str]:
 
 def _scalar_test(op: str, wanted: Any) -> Callable[[Any], bool]:
     if op in ("@", "!@"):
-        return lambda value: any(_equal(value, item) for item in wanted)
+        # one set lookup per record instead of one comparison per listed value
+        keys = {_equality_key(item) for item in wanted}
+        return lambda value: _equality_key(value) in keys
     if op in ("%", "!%"):
         needle = _text(wanted).lower()
         return lambda value: value is not None and needle in _text(value).lower()
@@ -183,7 +191,8 @@ def _scalar_test(op: str, wanted: Any) -> Callable[[Any], bool]:
         pattern = _like(_text(wanted))
         return lambda value: value is not None and pattern.match(_text(value)) is not None
     if op in ("=", "!="):
-        return lambda value: _equal(value, wanted)
+        key = _equality_key(wanted)
+        return lambda value: _equality_key(value) == key
     tests: dict[str, Callable[[int], bool]] = {
         ">": lambda c: c > 0,
         ">=": lambda c: c >= 0,

@@ -1,0 +1,68 @@
+"""Plan an upsert pipeline of N contacts against the emulator: requests spent reading the state.
+
+    python tests/bench/bench_upsert.py [N]
+
+Target (issue 7): reading the state of 10,000 records costs at most ceil(10000 / 2500) requests
+(50 keys per crm.item.list command, 50 commands per request). Runs: a first plan against an empty
+portal (all creates), an apply, then a second plan (all unchanged), timing each.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+from b24sync.client import B24Hook
+from b24sync.emulator import Emulator
+from b24sync.executor import execute
+from b24sync.pipeline import load_pipeline
+from b24sync.planner import plan
+from b24sync.state import read_state
+
+PIPELINE = """\
+version: 1
+name: bench-upsert
+steps:
+  - id: contact
+    for_each: {file: contacts.csv}
+    key: "{{ item.id }}"
+    upsert:
+      entity: contact
+      match: {originatorId: bench, originId: "{{ item.id }}"}
+      fields: {name: "{{ item.name }}", lastName: "{{ item.surname }}"}
+"""
+
+
+def main() -> None:
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
+    folder = Path(tempfile.mkdtemp())
+    rows = "\n".join(f"{i},Name{i},Surname{i}" for i in range(count))
+    (folder / "contacts.csv").write_text(f"id,name,surname\n{rows}\n", encoding="utf-8")
+    (folder / "sync.yaml").write_text(PIPELINE, encoding="utf-8")
+    emu = Emulator()
+    client = B24Hook(emu.webhook_url, session=emu.mount(requests.Session()), rate_limit=None)
+    pipeline = load_pipeline(str(folder / "sync.yaml"))
+    bound = math.ceil(count / 2500)
+    for label in ("empty portal", "after apply"):
+        before = emu.stats()["requests"]
+        started = time.perf_counter()
+        state = read_state(pipeline, client)
+        the_plan = plan(pipeline, state)
+        elapsed = time.perf_counter() - started
+        spent = emu.stats()["requests"] - before
+        creates = sum(c.action == "create" for c in the_plan.commands())
+        unchanged = sum(u.action == "unchanged" for u in the_plan.unsent)
+        print(f"{label}: read state of {count} instances in {spent} requests (target <= {bound}), "
+              f"read + plan {elapsed:.2f} s; {creates} creates, {unchanged} unchanged")
+        if label == "empty portal":
+            execution = execute(the_plan, client, halt_on_error=False)
+            assert all(s.status == "succeeded" for s in execution.steps)
+
+
+if __name__ == "__main__":
+    main()
