@@ -302,8 +302,7 @@ class B24Hook:
     def _raise_hard_error(self, code: str, answer: _Answer, methods: Sequence[str]) -> None:
         description = self.redact(str(answer.body.get("error_description", "")))
         if code in AUTH_CODES or (answer.status in (401, 403) and code in ("", "ACCESS_DENIED")):
-            method = methods[0] if len(methods) == 1 else None
-            raise AuthError(code, description, answer.status, advice=advice(code, method))
+            raise AuthError(code, description, answer.status, advice=advice(code, methods))
         if code == "ERROR_METHOD_NOT_FOUND":
             raise MethodNotFoundError(code, description, answer.status)
         if code == "OVERLOAD_LIMIT":

@@ -10,12 +10,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from click.testing import CliRunner, Result
 
 from b24sync.cli import main
 from b24sync.client import B24Hook
 from b24sync.emulator import Emulator
 from b24sync.errors import AuthError
+from tests.scripted import WEBHOOK, ScriptedAdapter
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICKSTART = "pipelines/quickstart.yaml"
@@ -144,4 +146,17 @@ def test_a_whole_request_refused_for_scope_raises_with_the_scope_to_add(portal_w
     assert str(caught.value) == (
         "the webhook lacks the crm scope that crm.item.list needs: add crm to the webhook's permissions in "
         f"Bitrix24 ({WEBHOOK_PAGE}) and save (insufficient_scope, HTTP 401)"
+    )
+
+
+def test_a_batch_refused_whole_for_scope_lists_the_scopes_of_its_commands() -> None:
+    adapter = ScriptedAdapter((401, {"error": "insufficient_scope", "error_description": "The request requires higher privileges than provided by the webhook token"}))
+    session = requests.Session()
+    session.mount("https://", adapter)
+    hook = B24Hook(WEBHOOK, session=session, rate_limit=None)
+    with pytest.raises(AuthError) as caught:
+        hook.call_batch({"c": ["crm.item.add", {"entityTypeId": 3}], "t": ["tasks.task.add", {"fields": {}}]})
+    assert str(caught.value) == (
+        "the webhook lacks a scope that crm.item.add, tasks.task.add need: make sure its permissions in "
+        f"Bitrix24 ({WEBHOOK_PAGE}) include crm, task (insufficient_scope, HTTP 401)"
     )

@@ -28,7 +28,17 @@ def test_scope_advice_without_a_known_scope_still_says_what_to_do() -> None:
         "the webhook lacks the scope sale.order.add needs: add it to the webhook's permissions in Bitrix24 "
         "(Developer resources > Other > Inbound webhook)"
     )
-    assert advice("insufficient_scope") is not None
+    assert advice("insufficient_scope") == (
+        "the webhook lacks a scope this call needs: add it to the webhook's permissions in Bitrix24 "
+        "(Developer resources > Other > Inbound webhook)"
+    )
+
+
+def test_scope_advice_for_a_request_of_several_methods_lists_their_scopes() -> None:
+    assert advice("insufficient_scope", ["crm.item.add", "tasks.task.add", "server.time"]) == (
+        "the webhook lacks a scope that crm.item.add, tasks.task.add, server.time need: make sure its "
+        "permissions in Bitrix24 (Developer resources > Other > Inbound webhook) include crm, task"
+    )
 
 
 @pytest.mark.parametrize("code", ["INVALID_CREDENTIALS", "NO_AUTH_FOUND", "invalid_token", "expired_token"])
