@@ -160,3 +160,13 @@ def test_a_batch_refused_whole_for_scope_lists_the_scopes_of_its_commands() -> N
         "the webhook lacks a scope that crm.item.add, tasks.task.add need: make sure its permissions in "
         f"Bitrix24 ({WEBHOOK_PAGE}) include crm, task (insufficient_scope, HTTP 401)"
     )
+
+
+def test_a_webhook_url_copied_with_a_method_says_to_drop_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("B24_WEBHOOK_URL", "https://acme.bitrix24.com/rest/1/s3cr3tcode/profile.json")
+    result = run("apply", QUICKSTART)
+    assert result.exit_code == 2
+    assert one_error_line(result) == (
+        "b24sync: error: https://acme.bitrix24.com/... ends with the method 'profile.json': drop it, the "
+        "webhook URL ends after the code (https://<portal>.bitrix24.com/rest/<user id>/<webhook code>/)"
+    )
