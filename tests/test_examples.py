@@ -135,6 +135,7 @@ def _shop_orders(portal: Portal) -> None:
     assert sorted(d["contactId"] for d in deals) == sorted(c["id"] for c in contacts)
 
 
+# One check per shipped example of what it leaves in the portal; a new example adds its own here.
 CREATED: dict[str, Callable[[Portal], None]] = {
     "quickstart": _quickstart,
     "deal-with-tasks": _deal_with_tasks,
@@ -148,3 +149,7 @@ CREATED: dict[str, Callable[[Portal], None]] = {
 def test_example_creates_what_it_says(name: str, tmp_path: Path) -> None:
     _, portal = _apply(ROOT / "pipelines" / f"{name}.yaml", tmp_path)
     CREATED[name](portal)
+
+
+def test_every_example_has_a_check_of_what_it_creates() -> None:
+    assert sorted(path.stem for path in EXAMPLES) == sorted(CREATED)
