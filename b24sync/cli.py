@@ -608,6 +608,13 @@ def _run_apply(
 )
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the injected faults.")
 @click.option("--tls", is_flag=True, help="Serve https with a self-signed certificate made at start.")
+@click.option(
+    "--scopes",
+    metavar="LIST",
+    default=None,
+    help="The webhook's scopes, comma-separated, from crm, task, user, user_basic, user_brief "
+    "(default: all); methods outside them answer 401 insufficient_scope.",
+)
 @handles_errors
 def emulator_command(
     host: str,
@@ -621,6 +628,7 @@ def emulator_command(
     drop_rate: float,
     seed: int,
     tls: bool,
+    scopes: str | None,
 ) -> None:
     """Run an offline Bitrix24 portal; the first line printed is its webhook URL."""
     import threading
@@ -638,6 +646,7 @@ def emulator_command(
             drop_rate=drop_rate,
             seed=seed,
             state_path=state,
+            scopes=scopes,
         )
         server = EmulatorServer(emulator, host, port, tls)
         server.start()

@@ -32,6 +32,7 @@ from b24sync.errors import (
     TransportError,
     UsageError,
 )
+from b24sync.hints import advice
 from b24sync.listing import KeysetWalk
 from b24sync.ratelimit import OPERATING_LIMIT, LeakyBucket, OperatingBudget, RateLimit
 from b24sync.results import AjaxResult, BatchReply, CommandError, Result, as_int, command_error
@@ -220,7 +221,7 @@ class B24Hook:
                     self.wait_for_limit(code, methods, limit_waits)
                     continue
                 if code is not None:
-                    self._raise_hard_error(code, answer)
+                    self._raise_hard_error(code, answer, methods)
                 if answer.status < 500 or (code is None and "result" in answer.body):
                     return answer
                 problem = f"HTTP {answer.status}" + (
@@ -298,10 +299,10 @@ class B24Hook:
             wait = max(self._budget.block(m, self._budget.reset_at(m)) for m in methods)
             self._wait(wait, f"OPERATION_TIME_LIMIT on {', '.join(methods)}")
 
-    def _raise_hard_error(self, code: str, answer: _Answer) -> None:
+    def _raise_hard_error(self, code: str, answer: _Answer, methods: Sequence[str]) -> None:
         description = self.redact(str(answer.body.get("error_description", "")))
         if code in AUTH_CODES or (answer.status in (401, 403) and code in ("", "ACCESS_DENIED")):
-            raise AuthError(code, description, answer.status)
+            raise AuthError(code, description, answer.status, advice=advice(code, methods))
         if code == "ERROR_METHOD_NOT_FOUND":
             raise MethodNotFoundError(code, description, answer.status)
         if code == "OVERLOAD_LIMIT":

@@ -6,6 +6,7 @@ A problem in a data file points at the data file's own line, so the user can fix
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import json
 import os
@@ -43,6 +44,8 @@ def read_rows(path: str, location: str) -> list[Row]:
     try:
         with open(path, "rb") as stream:
             data = stream.read()
+    except FileNotFoundError:
+        raise UnreadableDataFile(_missing_file_message(path)) from None
     except OSError as error:
         raise UnreadableDataFile(f"cannot read data file {path}: {error.strerror or error}") from None
     try:
@@ -201,3 +204,16 @@ def _kind(value: object) -> str:
 
 def _fields(count: int) -> str:
     return f"{count} field" if count == 1 else f"{count} fields"
+
+
+def _missing_file_message(path: str) -> str:
+    folder, name = os.path.split(path)
+    try:
+        near = difflib.get_close_matches(name, os.listdir(folder or "."), n=1)
+    except OSError:
+        near = []
+    if near:
+        return f"data file {path} does not exist (did you mean {near[0]!r}?)"
+    return (
+        f"data file {path} does not exist: check the name (for_each paths are relative to the pipeline file)"
+    )

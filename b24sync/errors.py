@@ -82,11 +82,18 @@ class OutcomeUnknownError(TransportError):
 class ApiError(PortalError):
     """The portal answered the whole request with an error envelope."""
 
-    def __init__(self, code: str, description: str, status: int | None = None) -> None:
+    def __init__(
+        self, code: str, description: str, status: int | None = None, *, advice: str | None = None
+    ) -> None:
         self.code = code
         self.description = description
         self.status = status
         shown = code if code else "error"
+        if advice:
+            # the advice leads; the portal's own words stay for searching and support
+            at = f", HTTP {status}" if status is not None else ""
+            super().__init__(f"{advice} ({shown}{at})")
+            return
         at = f" (HTTP {status})" if status is not None else ""
         super().__init__(f"{shown}: {description}{at}" if description else f"{shown}{at}")
 

@@ -12,6 +12,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
 
+from b24sync.hints import advice
 from b24sync.report import RunReport, StepResult, StepStatus, step_counts
 
 MAX_LISTED = 20
@@ -46,7 +47,9 @@ def _plural(count: int, singular: str, plural: str | None = None) -> str:
 def _error_text(step: StepResult) -> str:
     # reference §6.1: an empty error code is a real, generic code; show it rather than hide it.
     code = step.error_code if step.error_code else '""'
-    return f"{code}: {step.error_description}" if step.error_description else code
+    text = f"{code}: {step.error_description}" if step.error_description else code
+    hint = advice(step.error_code, step.method) if step.error_code else None
+    return f"{text}; {hint}" if hint else text
 
 
 def _reason(step: StepResult) -> str:

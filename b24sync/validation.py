@@ -8,6 +8,7 @@ with the closest valid one, the type that was expected and the one found.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -96,8 +97,27 @@ def problem_from_detail(
     return document.problem(path, str(detail["msg"]))
 
 
+_TYPO = re.compile(r"unknown key '(.*)' \(did you mean '(.*)'\?\)$")
+
+
+def _explained_by_typos(problems: list[Problem]) -> set[tuple[str, str]]:
+    """(location, message) of every "missing required key" that a misspelt key beside it explains."""
+    explained: set[tuple[str, str]] = set()
+    for problem in problems:
+        typo = _TYPO.match(problem.message)
+        if typo is None:
+            continue
+        written, meant = typo.groups()
+        parent = problem.location.removesuffix(written).removesuffix(".")
+        explained.add((parent, f"missing required key {meant!r}"))
+    return explained
+
+
 def merge_alternatives(problems: list[Problem]) -> list[Problem]:
-    """One problem per place for a value that may have several types (``when``: text or true/false)."""
+    """One problem per mistake: a value of several allowed types (``when``: text or true/false) gets
+    one, and a required key written with a typo is reported as the typo alone ("did you mean")."""
+    explained = _explained_by_typos(problems)
+    problems = [p for p in problems if (p.location, p.message) not in explained]
     merged: list[Problem] = []
     for problem in problems:
         previous = merged[-1] if merged else None

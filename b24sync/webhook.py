@@ -15,6 +15,7 @@ from b24sync.errors import WebhookUrlError
 REDACTED = "***"
 _SHAPE = "https://<portal>.bitrix24.com/rest/<user id>/<webhook code>/"
 _PATH = re.compile(r"/rest/(?P<user>\d+)/(?P<secret>[^/?#\s]+)/?")
+_PATH_WITH_METHOD = re.compile(r"/rest/\d+/[^/?#\s]+/(?P<method>[A-Za-z][\w.]*)/?")
 
 
 def is_loopback(host: str) -> bool:
@@ -90,6 +91,13 @@ def parse_webhook_url(url: str) -> Webhook:
     match = _PATH.fullmatch(parts.path) if netloc else None
     if not host or match is None or parts.query or parts.fragment:
         shown = f"{parts.scheme}://{netloc}/..." if netloc else "(not a URL)"
+        with_method = _PATH_WITH_METHOD.fullmatch(parts.path) if netloc else None
+        if with_method is not None and not parts.fragment:
+            # a URL copied from an example call: the secret stays hidden, the method is safe to show
+            raise WebhookUrlError(
+                f"{shown} ends with the method {with_method['method']!r}: drop it, the webhook URL ends "
+                f"after the code ({_SHAPE})"
+            )
         raise WebhookUrlError(f"{shown} is not a webhook URL; it should look like {_SHAPE}")
     webhook = Webhook(parts.scheme.lower(), netloc, int(match["user"]), match["secret"])
     _check_scheme(webhook.scheme, host, webhook.redacted_url)

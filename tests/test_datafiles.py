@@ -79,8 +79,14 @@ def test_yaml_rows_know_their_line(tmp_path: Path) -> None:
 
 
 def test_unreadable_or_unknown_files_blame_the_pipeline(tmp_path: Path) -> None:
-    with pytest.raises(UnreadableDataFile, match="No such file"):
+    with pytest.raises(UnreadableDataFile, match=r"missing\.csv does not exist: check the name"):
         read_rows(str(tmp_path / "missing.csv"), "loc")
+    write(tmp_path, "contacts.csv", "name\n")
+    with pytest.raises(UnreadableDataFile, match=r"contact.csv does not exist \(did you mean 'contacts.csv'\?\)"):
+        read_rows(str(tmp_path / "contact.csv"), "loc")
+    (tmp_path / "locked.csv").mkdir()
+    with pytest.raises(UnreadableDataFile, match=r"cannot read data file .*locked\.csv"):
+        read_rows(str(tmp_path / "locked.csv"), "loc")
     with pytest.raises(UnreadableDataFile, match=r"unsupported data file type '\.xlsx'"):
         read_rows(write(tmp_path, "a.xlsx", ""), "loc")
 

@@ -166,7 +166,7 @@ def test_a_step_with_a_problem_does_not_cascade_into_its_dependents(tmp_path: Pa
     with pytest.raises(PipelineError) as caught:
         load_pipeline(path)
     assert [p.message for p in caught.value.problems] == [
-        f"cannot read data file {tmp_path}/missing.csv: No such file or directory"
+        f"data file {tmp_path}/missing.csv does not exist: check the name (for_each paths are relative to the pipeline file)"
     ]
 
 

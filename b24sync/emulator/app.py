@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -26,6 +26,7 @@ from b24sync.emulator.response import (
     iso_time,
     json_response,
 )
+from b24sync.emulator.scopes import INSUFFICIENT_SCOPE, INSUFFICIENT_SCOPE_STATUS, allows, parse_scopes
 from b24sync.emulator.state import (
     Counters,
     EmulatorError,
@@ -67,6 +68,7 @@ class Emulator:
         operating_cost: float = 0.01,
         sleep: Callable[[float], None] = time.sleep,
         max_input_vars: int | None = None,
+        scopes: Iterable[str] | str | None = None,
     ) -> None:
         if not token or any(char in token for char in "/?#% \t\r\n"):
             raise EmulatorError("the emulator token must be a non-empty string without /, ?, #, % or spaces")
@@ -77,6 +79,7 @@ class Emulator:
         try:
             bucket = parse_rate_limit(rate_limit)
             self._faults = FaultPlan(fail_rate, drop_rate, seed)
+            self.scopes = parse_scopes(scopes)
         except ValueError as error:
             raise EmulatorError(str(error)) from error
         self.token = token
@@ -275,6 +278,9 @@ class Emulator:
         handler = self._methods.get(method)
         if handler is None:
             return Outcome(error=NOT_FOUND), 404
+        if not allows(method, self.scopes):
+            # reference §6.2; inside a batch this becomes the command's result_error entry
+            return Outcome(error=INSUFFICIENT_SCOPE), INSUFFICIENT_SCOPE_STATUS
         key = (caller, method)
         if self._operating is not None and self._operating.blocked(key):
             # reference §7.2: blocked until the window frees up; the crossing call itself completed
@@ -282,7 +288,9 @@ class Emulator:
         started = self._wall_clock()
         self._counters.commands += 1
         self._counters.by_method[method] += 1
-        context = Context(store=self.store, user_id=self.user_id, now=self._wall_clock)
+        context = Context(
+            store=self.store, user_id=self.user_id, now=self._wall_clock, extra={"scopes": self.scopes}
+        )
         try:
             reply = handler(context, params)
         except MethodError as error:

@@ -114,7 +114,8 @@ def user_get(ctx: Context, params: dict[str, Any]) -> Reply:
 
 def scope(ctx: Context, params: dict[str, Any]) -> Reply:
     """scope -> the scopes this emulated webhook has."""
-    return Reply(list(SCOPES))
+    allowed = ctx.extra.get("scopes")
+    return Reply([name for name in SCOPES if allowed is None or name in allowed])
 
 
 HANDLERS: dict[str, Handler] = {
