@@ -12,7 +12,7 @@ from b24sync.pipeline import json_schema
 DOC = (Path(__file__).resolve().parent.parent / "docs" / "pipeline-reference.md").read_text(encoding="utf-8")
 # Tables whose header starts "| Key |"; their first column names the keys.
 KEY_TABLES = re.findall(r"^\| Key \|.*\n\|[-|]+\|\n((?:\|.*\n)+)", DOC, re.M)
-DOCUMENTED = {key for table in KEY_TABLES for key in re.findall(r"^\| `([a-z_]+)` \|", table, re.M)}
+DOCUMENTED = {key for table in KEY_TABLES for key in re.findall(r"^\| `([A-Za-z_]+)` \|", table, re.M)}
 
 
 def _properties(node: Any) -> Iterator[str]:

@@ -64,7 +64,8 @@ def _apply(example: Path, tmp_path: Path) -> tuple[dict[str, Any], Portal]:
 
 def test_the_examples_are_the_ones_the_docs_name() -> None:
     names = {path.stem for path in EXAMPLES}
-    assert {"quickstart", "deal-with-tasks", "contacts-from-csv", "onboard-acme", "shop-orders"} <= names
+    assert {"quickstart", "deal-with-tasks", "contacts-from-csv", "onboard-acme", "shop-orders",
+            "sync-contacts"} <= names
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda path: path.stem)
@@ -78,7 +79,8 @@ def test_every_example_validates_plans_and_applies(example: Path, tmp_path: Path
     relative = str(example.relative_to(ROOT))
     validated = CliRunner().invoke(main, ["validate", relative])
     assert validated.exit_code == 0, validated.stderr
-    planned = CliRunner().invoke(main, ["plan", relative, "--format", "json"])
+    # --emulator: upsert examples compare with a portal (a fresh one: everything is created)
+    planned = CliRunner().invoke(main, ["plan", relative, "--format", "json", "--emulator"])
     assert planned.exit_code == 0, planned.stderr
     commands = sum(len(batch["commands"]) for batch in json.loads(planned.stdout)["batches"])
     report, _ = _apply(example, tmp_path)
@@ -136,7 +138,18 @@ def _shop_orders(portal: Portal) -> None:
 
 
 # One check per shipped example of what it leaves in the portal; a new example adds its own here.
+def _sync_contacts(portal: Portal) -> None:
+    contacts = {c["originId"]: c for c in portal.items(CONTACT)}
+    assert {k: (c["name"], c["originatorId"]) for k, c in contacts.items()} == {
+        "1001": ("Ann", "shop"), "1002": ("Bob", "shop"), "1003": ("Dee", "shop")}
+    deals = {d["originId"]: d for d in portal.items(DEAL)}
+    assert {k: (d["contactId"], d["opportunity"]) for k, d in deals.items()} == {
+        "order-1001": (contacts["1001"]["id"], 1200.5), "order-1002": (contacts["1002"]["id"], 99),
+        "order-1003": (contacts["1003"]["id"], 450)}
+
+
 CREATED: dict[str, Callable[[Portal], None]] = {
+    "sync-contacts": _sync_contacts,
     "quickstart": _quickstart,
     "deal-with-tasks": _deal_with_tasks,
     "contacts-from-csv": _contacts_from_csv,
