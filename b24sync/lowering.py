@@ -31,7 +31,7 @@ class UpsertState:
     deletes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Lowered:
     """The command an instance becomes."""
 
@@ -39,7 +39,7 @@ class Lowered:
     instance: Instance
     action: Literal["call", "create", "update", "delete"] = "call"
     record_id: int | None = None
-    diff: Mapping[str, tuple[Any, Any]] = field(default_factory=dict)
+    diff: Mapping[str, tuple[Any, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -63,12 +63,12 @@ def _name(ref: Ref) -> str:
     return ref[0] if ref[1] is None else f"{ref[0]}[{ref[1]}]"
 
 
-def lower(pipeline: Pipeline, state: UpsertState | None) -> tuple[dict[Ref, Lowered], list[Settled]]:
-    """Every instance as the command to plan, or settled without one."""
+def lower(pipeline: Pipeline, state: UpsertState | None) -> tuple[dict[Ref, Lowered] | None, list[Settled]]:
+    """Every instance as the command to plan, or settled without one; ``None`` without upsert steps
+    (every instance is planned as written, and 100,000 of them need no extra objects)."""
     upserts = {step.spec.id for step in pipeline.steps if step.spec.upsert is not None}
     if not upserts:
-        return ({(s.spec.id, i.name): Lowered(s.spec.method, i) for s in pipeline.steps
-                 for i in s.expansion.instances}, [])
+        return None, []
     blocked = _blocked(pipeline, state, upserts)
     lowered: dict[Ref, Lowered] = {}
     settled: list[Settled] = []

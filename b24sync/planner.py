@@ -163,7 +163,8 @@ class _Node:
     step: Step
     instance: Instance
     key: str
-    lowered: Lowered
+    method: str
+    lowered: Lowered | None
     targets: tuple[int, ...] = ()
     after: tuple[int, ...] = ()
     strict: dict[int, str] | None = None
@@ -197,11 +198,15 @@ def plan(pipeline: Pipeline, state: UpsertState | None = None, allow_delete: boo
     by_step: dict[str, list[int]] = {}
     for step in pipeline.steps:
         for instance in step.expansion.instances:
-            low = lowered.get((step.spec.id, instance.name))
-            if low is None:
-                continue
+            low = lowered.get((step.spec.id, instance.name)) if lowered is not None else None
+            if lowered is not None and low is None:
+                continue  # settled: unchanged, a conflict, or blocked by one
             order = len(nodes)
-            nodes.append(_Node(order, step, low.instance, keys[(step.index, instance.name)], low))
+            key = keys[(step.index, instance.name)]
+            if low is None:
+                nodes.append(_Node(order, step, instance, key, step.spec.method, None))
+            else:
+                nodes.append(_Node(order, step, low.instance, key, low.method, low))
             index_of[(step.spec.id, instance.name)] = order
             by_step.setdefault(step.spec.id, []).append(order)
         for record_id in state.deletes.get(step.spec.id, ()) if state is not None else ():
@@ -214,15 +219,15 @@ def plan(pipeline: Pipeline, state: UpsertState | None = None, allow_delete: boo
             assert step.spec.upsert is not None
             params: dict[object, object] = {"entityTypeId": step.spec.upsert.entity_type_id, "id": record_id}
             instance = Instance(f"delete {record_id}", params, (), (), "")
-            nodes.append(_Node(len(nodes), step, instance, key,
+            nodes.append(_Node(len(nodes), step, instance, key, "crm.item.delete",
                                Lowered("crm.item.delete", instance, "delete", record_id)))
     _check_dependency_count(pipeline, by_step)
     for node in nodes:
-        writes = not is_read(node.lowered.method)
+        writes = not is_read(node.method)
         node.targets = tuple(index_of[(use.ref.step, use.ref.instance)] for use in node.instance.links)
         after = set(node.targets)
         for use, target in zip(node.instance.links, node.targets, strict=True):
-            reason = client_reason(use, nodes[target].lowered.method, writes)
+            reason = client_reason(use, nodes[target].method, writes)
             if reason is not None:
                 node.strict = node.strict if node.strict is not None else {}
                 node.strict.setdefault(target, reason)
@@ -352,11 +357,11 @@ def _command(
 ) -> tuple[Command, bool]:
     """The command of a node, and whether it depends on a command of its own batch."""
     links: dict[str, Link] = {}
-    writes = not is_read(node.lowered.method)
+    writes = not is_read(node.method)
     for use, order in zip(node.instance.links, node.targets, strict=True):
         target = nodes[order]
         text = marker(target.key, use.ref.path)
-        method = target.lowered.method
+        method = target.method
         if target.batch == node.batch:
             if text in links:
                 continue
@@ -380,7 +385,7 @@ def _command(
         )
     params = _finalize(node.instance.params, node.instance.text_paths, key_of)
     try:
-        query = encode_command(node.lowered.method, params)
+        query = encode_command(node.method, params)
     except EncodingError as error:
         problems.append(pipeline.problem(("steps", node.step.index, "params"), str(error)))
         query = ""
@@ -390,17 +395,20 @@ def _command(
         key=node.key,
         step=node.step.spec.id,
         instance=node.instance.name,
-        method=node.lowered.method,
+        method=node.method,
         params=params,
         query=query,
         links=tuple(links.values()),
         depends_on=depends_on,
         secrets=node.instance.secrets,
-        action=node.lowered.action,
-        record_id=node.lowered.record_id,
-        diff={name: (old, _shown(params, name)) for name, (old, _) in node.lowered.diff.items()},
+        **(_upsert_fields(node.lowered, params) if node.lowered is not None else {}),
     )
     return command, in_batch
+
+
+def _upsert_fields(lowered: Lowered, params: Mapping[str, Any]) -> dict[str, Any]:
+    diff = {name: (old, _shown(params, name)) for name, (old, _) in (lowered.diff or {}).items()}
+    return {"action": lowered.action, "record_id": lowered.record_id, "diff": diff}
 
 
 def _shown(params: Mapping[str, Any], name: str) -> JsonValue:
