@@ -184,7 +184,7 @@ def plan_command(file: str, var_pairs: tuple[str, ...], output_format: str, out:
     steps what would be created, updated, left unchanged or deleted (reading the portal).
 
     \b
-    Exit codes: 0 planned; 2 invalid pipeline or usage error.
+    Exit codes: 0 planned; 2 invalid pipeline or usage error; 3 the portal could not be read.
     With --detailed-exitcode: 0 nothing would change; 2 something would change; 1 any error
     (an invalid pipeline, the portal, or an upsert instance matching several records).
     """
