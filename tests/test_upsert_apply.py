@@ -176,3 +176,12 @@ def test_bad_upsert_steps_are_pipeline_errors(tmp_path: Path, body: str, message
     result = CliRunner().invoke(main, ["validate", str(path)])
     assert result.exit_code == 2
     assert message in result.stderr and str(path) in result.stderr
+
+
+def test_detailed_exitcode_turns_an_invalid_pipeline_into_exit_1(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("version: 1\nname: x\nsteps:\n  - id: a\n    metod: crm.item.add\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["plan", str(path), "--detailed-exitcode"])
+    assert result.exit_code == 1
+    assert "did you mean 'method'" in result.stderr
+    assert CliRunner().invoke(main, ["plan", str(path)]).exit_code == 2
