@@ -59,6 +59,13 @@ def _wanted(pipeline: Pipeline, step: Step, decisions: Mapping[tuple[str, str | 
         params: Any = instance.params
         match = dict(params["match"])
         key = match_key(match, names)
+        empty = [name for name, text in zip(names, key, strict=True) if text == ""]
+        if empty:
+            # An empty external key would match every record that lacks one, and update a stranger.
+            raise PipelineError([pipeline.problem(
+                ("steps", step.index, "upsert", "match", empty[0]),
+                f"instance {instance.name!r} has an empty {empty[0]}: every instance needs a value "
+                "to identify its record (drop such rows with when)")])
         if key in seen:
             record = dict(zip(names, key, strict=True))
             raise PipelineError([pipeline.problem(

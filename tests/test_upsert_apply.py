@@ -185,3 +185,26 @@ def test_detailed_exitcode_turns_an_invalid_pipeline_into_exit_1(tmp_path: Path)
     assert result.exit_code == 1
     assert "did you mean 'method'" in result.stderr
     assert CliRunner().invoke(main, ["plan", str(path)]).exit_code == 2
+
+
+def test_an_empty_match_value_is_refused_before_anything_is_sent(tmp_path: Path) -> None:
+    (tmp_path / "people.csv").write_text("id,name\n1,Ann\n,Nobody\n", encoding="utf-8")
+    path = tmp_path / "sync.yaml"
+    path.write_text("""\
+version: 1
+name: keyed-by-name
+steps:
+  - id: contact
+    for_each: {file: people.csv}
+    key: "{{ item.name }}"
+    upsert:
+      entity: contact
+      match: {originatorId: shop, originId: "{{ item.id }}"}
+      fields: {name: "{{ item.name }}"}
+""", encoding="utf-8")
+    emu = Emulator()
+    with emu.serve() as url:
+        code, _, err = run(url, "apply", str(path), "--report", str(tmp_path / "r.json"))
+    assert code == 2
+    assert "instance 'Nobody' has an empty originId: every instance needs a value" in err
+    assert emu.store.items(3) == []
