@@ -19,7 +19,7 @@ exception: it is a recorded outcome (``Result.errors``, the run report).
     └── Interrupted                  the user pressed Ctrl-C (exit code 130)
 
 Messages never contain a webhook secret: the client redacts every text it puts into an
-exception (see ``b24sync.client.redact``).
+exception (see ``b24sync.client.redaction``).
 """
 
 from __future__ import annotations
@@ -38,6 +38,20 @@ class UsageError(B24SyncError):
 
 class WebhookUrlError(UsageError):
     """A webhook URL that is malformed or not https."""
+
+
+Location = tuple[str | int, ...]
+
+
+def format_path(path: Location) -> str:
+    """A location inside a file or a value: ``('steps', 2, 'params')`` as ``steps[2].params``."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else part
+    return text
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.php import PhpParseStr, require_php
+from tests.helpers.php import PhpParseStr, require_php
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""The ``Emulator``: one offline portal answering HTTP requests like Bitrix24 (design §8)."""
+"""The ``Emulator``: one offline portal answering HTTP requests like Bitrix24."""
 
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ from b24sync.emulator.state import (
     default_store_class,
     load_store,
     save_store,
+    state_json,
 )
 
 if TYPE_CHECKING:
@@ -158,6 +159,11 @@ class Emulator:
             self._fresh_counters_and_limits()
             self._faults.reset()
 
+    def state_text(self) -> str:
+        """The store as the JSON text of a state file (``--state``), for a caller that writes it."""
+        with self._lock:
+            return state_json(self.store)
+
     def save_state(self) -> None:
         """Write the store to ``state_path`` atomically."""
         if self.state_path is None:
@@ -228,7 +234,7 @@ class Emulator:
         if refused is not None:
             return refused
         if self._bucket is not None and not self._bucket.admit():
-            # reference §7.1 and U2: refused before anything runs; a batch costs 1 like any request
+            # protocol §7.1 and U2: refused before anything runs; a batch costs 1 like any request
             return error_response(503, "QUERY_LIMIT_EXCEEDED", "Too many requests")
         caller = f"{where.kind}:{where.user}"
         if where.method == "batch":
@@ -237,13 +243,13 @@ class Emulator:
             result = run_batch(
                 params, lambda method, sub: self._call(caller, method, sub)[0], self._max_input_vars
             )
-            # reference §7.2: the outer batch is not counted, its commands are
+            # protocol §7.2: the outer batch is not counted, its commands are
             return json_response(200, {"result": result, "time": self._time(started, (caller, "batch"))})
         outcome, status = self._call(caller, where.method, params)
         if outcome.error is not None:
             return json_response(status, dict(outcome.error))
         body: dict[str, Any] = {"result": php_json_value(outcome.result)}
-        # reference §1.4: next/total move to the top level as ints
+        # protocol §1.4: next/total move to the top level as ints
         if outcome.next is not None:
             body["next"] = int(outcome.next)
         if outcome.total is not None:
@@ -260,7 +266,7 @@ class Emulator:
             if where.user != str(self.user_id) or where.token != self.token:
                 return error_response(401, "INVALID_CREDENTIALS", "Invalid request credentials")
             return None
-        # reference §1.1: an OAuth-style call carries its token as auth, access_token or a Bearer header
+        # protocol §1.1: an OAuth-style call carries its token as auth, access_token or a Bearer header
         token = ""
         for key in [key for key in params if key.lower() in ("auth", "access_token")]:
             value = params.pop(key)
@@ -279,11 +285,11 @@ class Emulator:
         if handler is None:
             return Outcome(error=NOT_FOUND), 404
         if not allows(method, self.scopes):
-            # reference §6.2; inside a batch this becomes the command's result_error entry
+            # protocol §6.2; inside a batch this becomes the command's result_error entry
             return Outcome(error=INSUFFICIENT_SCOPE), INSUFFICIENT_SCOPE_STATUS
         key = (caller, method)
         if self._operating is not None and self._operating.blocked(key):
-            # reference §7.2: blocked until the window frees up; the crossing call itself completed
+            # protocol §7.2: blocked until the window frees up; the crossing call itself completed
             return Outcome(error=OPERATION_TIME_LIMIT), 429
         started = self._wall_clock()
         self._counters.commands += 1
@@ -309,7 +315,7 @@ class Emulator:
 
     def _time(self, started: float, key: tuple[str, str]) -> dict[str, Any]:
         finish = self._wall_clock()
-        # reference §1.4: date_* carry the portal's offset; a store that knows its zone formats them
+        # protocol §1.4: date_* carry the portal's offset; a store that knows its zone formats them
         store_iso = getattr(self.store, "iso", None)
         iso: Callable[[float], str] = store_iso if callable(store_iso) else iso_time
         block: dict[str, Any] = {

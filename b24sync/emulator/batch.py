@@ -11,9 +11,9 @@ from b24sync.emulator.phpquery import parse_str, parse_url, truthy
 from b24sync.emulator.references import ResultStore, substitute
 
 MAX_BATCH = 50
-"""reference §3.3: BATCH_MAX_LENGTH; every command past it gets its own error."""
+"""protocol §3.3: BATCH_MAX_LENGTH; every command past it gets its own error."""
 NOT_IN_BATCH = frozenset({"download", "upload", "batch"})
-"""reference §3.3 and U1: pseudo-methods and nested batches are refused per command."""
+"""protocol §3.3 and U1: pseudo-methods and nested batches are refused per command."""
 AUTH_KEYS = ("auth", "access_token")
 
 LENGTH_EXCEEDED = {"error": "ERROR_BATCH_LENGTH_EXCEEDED", "error_description": "Max batch length exceeded"}
@@ -39,7 +39,7 @@ Call = Callable[[str, dict[str, Any]], Outcome]
 
 
 def lower_keys(params: Mapping[Any, Any]) -> dict[str, Any]:
-    """Top-level keys without regard to case (reference §3.1: ``cmd`` = ``CMD``); a later key wins."""
+    """Top-level keys without regard to case (protocol §3.1: ``cmd`` = ``CMD``); a later key wins."""
     lowered: dict[str, Any] = {}
     for key, value in params.items():
         lowered[str(key).lower()] = value
@@ -65,13 +65,13 @@ def run_batch(params: Mapping[Any, Any], call: Call, max_input_vars: int | None 
         if index >= MAX_BATCH:
             outcome = Outcome(error=LENGTH_EXCEEDED)
         elif not isinstance(command, str):
-            continue  # reference §2.2 (1): skipped, no entry anywhere, but it counted toward 50
+            continue  # protocol §2.2 (1): skipped, no entry anywhere, but it counted toward 50
         else:
             outcome = _run_command(command, store, call, max_input_vars)
         if outcome.error is not None:
             errors[key] = dict(outcome.error)
             if halt:
-                break  # reference §5.4: later commands are absent from all five maps
+                break  # protocol §5.4: later commands are absent from all five maps
             continue
         results[key] = outcome.result
         if outcome.total is not None:
@@ -96,9 +96,9 @@ def _run_command(command: str, store: ResultStore, call: Call, max_input_vars: i
         return Outcome(error=NOT_ALLOWED)
     query = url.query if url is not None else None
     parsed = parse_str(query, max_input_vars) if query else {}
-    # reference §4.2: parse_str first, substitution second
+    # protocol §4.2: parse_str first, substitution second
     command_params = substitute(parsed, store)
     for auth_key in AUTH_KEYS:
-        # reference §3.1: a command cannot carry its own auth
+        # protocol §3.1: a command cannot carry its own auth
         command_params.pop(auth_key, None)
     return call(method, command_params)

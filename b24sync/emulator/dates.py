@@ -36,21 +36,21 @@ def format_offset(zone: timezone) -> str:
 
 
 def format_datetime(timestamp: float, zone: timezone) -> str:
-    """A Unix time as ``2024-08-15T10:38:21+02:00`` in the portal's zone (reference §10.2)."""
+    """A Unix time as ``2024-08-15T10:38:21+02:00`` in the portal's zone (protocol §10.2)."""
     moment = datetime.fromtimestamp(int(timestamp), zone)
     return moment.strftime("%Y-%m-%dT%H:%M:%S") + format_offset(zone)
 
 
 def format_date(day: str, zone: timezone) -> str:
     """A date-only value as the portal writes it: midnight UTC shown in the portal's zone."""
-    # reference §10.2 / U14: "BIRTHDATE": "2001-11-11T02:00:00+02:00", the clock equals the offset
+    # protocol §10.2 / U14: "BIRTHDATE": "2001-11-11T02:00:00+02:00", the clock equals the offset
     moment = datetime.fromisoformat(day).replace(tzinfo=timezone.utc).astimezone(zone)
     return moment.strftime("%Y-%m-%dT%H:%M:%S") + format_offset(zone)
 
 
 def parse_datetime(text: str, zone: timezone) -> float | None:
     """A Unix time from ISO 8601 (offset optional: then the portal's zone) or ``dd.mm.yyyy hh:mm:ss``."""
-    # reference §10.3: ISO with offset is the safe form; the locale form is also accepted
+    # protocol §10.3: ISO with offset is the safe form; the locale form is also accepted
     text = text.strip()
     match = _ISO.match(text)
     if match:
@@ -91,7 +91,7 @@ def parse_date(text: str, zone: timezone) -> str | None:
         except ValueError:
             return None
         return day.isoformat() if MIN_YEAR <= day.year <= MAX_YEAR else None
-    # reference §10.2: date fields come back as a datetime; read the day where the portal sees it
+    # protocol §10.2: date fields come back as a datetime; read the day where the portal sees it
     timestamp = parse_datetime(text, zone)
     if timestamp is None:
         return None

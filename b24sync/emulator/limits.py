@@ -1,4 +1,4 @@
-"""The portal's two limits: a leaky bucket of requests and operating time per method (reference §7)."""
+"""The portal's two limits: a leaky bucket of requests and operating time per method (protocol §7)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 PLANS: dict[str, tuple[float, float]] = {"standard": (50.0, 2.0), "enterprise": (250.0, 5.0)}
-"""reference §7.1: (burst X, drain Y per second) by plan."""
+"""protocol §7.1: (burst X, drain Y per second) by plan."""
 WINDOW_BASKETS = 10
 BASKET_SECONDS = 60.0
-"""reference §7.2: ten one-minute baskets make the ten-minute window."""
+"""protocol §7.2: ten one-minute baskets make the ten-minute window."""
 
 RateSpec = str | tuple[float, float] | None
 
@@ -70,7 +70,7 @@ class OperatingState:
 
 @dataclass
 class OperatingTime:
-    """Seconds spent per (webhook, method) over ten one-minute baskets (reference §7.2)."""
+    """Seconds spent per (webhook, method) over ten one-minute baskets (protocol §7.2)."""
 
     limit: float
     clock: Callable[[], float]

@@ -1,4 +1,4 @@
-"""How PHP turns values into JSON and text: array shapes and scalar-to-string (reference §5.3, §4.3)."""
+"""How PHP turns values into JSON and text: array shapes and scalar-to-string (protocol §5.3, §4.3)."""
 
 from __future__ import annotations
 

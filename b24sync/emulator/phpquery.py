@@ -1,6 +1,6 @@
 """PHP's view of a request: ``parse_url``, ``parse_str``, boolean casting and array-to-JSON shape.
 
-Written from the observable rules of PHP 8.2 (reference §2.2, §3.1, §5.3), checked against the real
+Written from the observable rules of PHP 8.2 (protocol §2.2, §3.1, §5.3), checked against the real
 ``php`` binary in the tests. Strings are handled as UTF-8 bytes, as PHP does; bytes that are not valid
 UTF-8 survive as surrogate escapes so that nothing is lost or raises.
 """
@@ -152,7 +152,7 @@ def _plain(array: _PhpArray) -> dict[str, Any]:
 
 
 def parse_str(query: str | bytes, max_input_vars: int | None = None) -> dict[str, Any]:
-    """PHP ``parse_str``: nested dicts with string keys, every leaf a string (reference §2.2)."""
+    """PHP ``parse_str``: nested dicts with string keys, every leaf a string (protocol §2.2)."""
     raw = (query if isinstance(query, bytes) else to_bytes(query)).split(b"\0", 1)[0]
     pairs: list[tuple[bytes, bytes]] = []
     for pair in raw.split(b"&"):

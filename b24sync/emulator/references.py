@@ -1,4 +1,4 @@
-"""``$result[...]``-style references inside batch commands, with every quirk of reference §4.
+"""``$result[...]``-style references inside batch commands, with every quirk of protocol §4.
 
 The server keeps five maps per HTTP request (``result``, ``next``, ``total``, ``time``, ``error``,
 each keyed by command key) and rewrites every string value of a command's parsed parameters.
@@ -13,7 +13,7 @@ from typing import Any
 from b24sync.emulator.phpjson import php_string
 
 PREFIXES = ("result", "next", "total", "time", "error")
-# reference §4.1: the prefix is matched without regard to case; the lookup that follows is exact
+# protocol §4.1: the prefix is matched without regard to case; the lookup that follows is exact
 _REFERENCE = re.compile(r"\$(result|next|total|time|error)(.*)", re.IGNORECASE | re.DOTALL)
 _STEP = re.compile(r"\[([^\]]+)\]")
 # PCRE's \s without the u flag: space, \t, \n, \v, \f, \r
@@ -31,7 +31,7 @@ class ResultStore:
 
 
 def _step(node: Any, key: str) -> tuple[bool, Any]:
-    # PHP isset($node[$key]): a null value counts as missing (reference §4.3 rule 2)
+    # PHP isset($node[$key]): a null value counts as missing (protocol §4.3 rule 2)
     if isinstance(node, dict):
         value = node.get(key)
         return value is not None, value
@@ -71,13 +71,13 @@ def _resolve(prefix: str, tail: str, store: ResultStore) -> tuple[bool, Any]:
     """The node a reference names, or (False, None) when it has no path step and stays text."""
     steps = _STEP.findall(tail)
     if not steps:
-        # reference §4.1: a bare $result or $result[] stays literal text
+        # protocol §4.1: a bare $result or $result[] stays literal text
         return False, None
     node: Any = store.maps.get(prefix)
     for key in steps:
         found, value = _step(node, key)
         if not found:
-            break  # reference §4.3 rule 2: the deepest existing node
+            break  # protocol §4.3 rule 2: the deepest existing node
         node = value
     return True, node
 
@@ -90,7 +90,7 @@ def _substitute_string(value: str, store: ResultStore) -> Any:
         match = _REFERENCE.search(value)
         if match is not None and match.start() == 0:
             found, node = _resolve(match.group(1), match.group(2), store)
-            # reference §4.3 rule 3: a whole value keeps the node's type (arrays, ints, null)
+            # protocol §4.3 rule 3: a whole value keeps the node's type (arrays, ints, null)
             return _snapshot(node) if found else value
     out: list[str] = []
     for part in parts:
@@ -100,7 +100,7 @@ def _substitute_string(value: str, store: ResultStore) -> Any:
             continue
         found, node = _resolve(match.group(1), match.group(2), store)
         text = php_string(node) if found else None
-        # reference §4.3 rules 1 and 3: the reference swallows the rest of its run; only scalars splice
+        # protocol §4.3 rules 1 and 3: the reference swallows the rest of its run; only scalars splice
         out.append(part if text is None else part[: match.start()] + text)
     return "".join(out)
 

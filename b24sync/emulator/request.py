@@ -1,4 +1,4 @@
-"""From an HTTP request to a REST call: route, method name and merged parameters (reference §1)."""
+"""From an HTTP request to a REST call: route, method name and merged parameters (protocol §1)."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def route(path: str) -> Route:
         return Route("unknown")
     rest = parts[2:]
     if rest and rest[-1] == "":
-        rest = rest[:-1]  # reference §1.1: a trailing slash after the method also works
+        rest = rest[:-1]  # protocol §1.1: a trailing slash after the method also works
     if len(rest) >= 3:
         return Route("webhook", method=method_name("/".join(rest[2:])), user=rest[0], token=rest[1])
     if len(rest) == 2:
@@ -72,7 +72,7 @@ def route(path: str) -> Route:
 
 
 def method_name(raw: str) -> str:
-    """reference §1.3: names are case-insensitive; §1.1: an optional ``.json`` format suffix."""
+    """protocol §1.3: names are case-insensitive; §1.1: an optional ``.json`` format suffix."""
     name = raw.lower()
     return name[:-5] if name.endswith(".json") else name
 
@@ -103,7 +103,7 @@ def _reject_constant(name: str) -> Any:
 
 
 def body_params(request: HttpRequest) -> dict[str, Any]:
-    """The body as PHP reads it: JSON, form, multipart, or a raw query string (reference §1.2)."""
+    """The body as PHP reads it: JSON, form, multipart, or a raw query string (protocol §1.2)."""
     if not request.body:
         return {}
     content_type = request.header("Content-Type")
@@ -112,7 +112,7 @@ def body_params(request: HttpRequest) -> dict[str, Any]:
         try:
             decoded = json.loads(request.body.decode("utf-8"), parse_constant=_reject_constant)
         except (ValueError, RecursionError):
-            return {}  # reference §1.2: an undecodable JSON body silently becomes empty parameters
+            return {}  # protocol §1.2: an undecodable JSON body silently becomes empty parameters
         if _depth(decoded) > JSON_MAX_DEPTH:
             return {}
         return _php_array(decoded)
@@ -140,7 +140,7 @@ def _multipart(content_type: str, body: bytes) -> dict[str, Any]:
 
 
 def request_params(request: HttpRequest) -> dict[str, Any]:
-    """Query and body merged; a top-level body key replaces the same query key (reference §1.2)."""
+    """Query and body merged; a top-level body key replaces the same query key (protocol §1.2)."""
     _, query = split_target(request.target)
     merged = parse_str(query) if query else {}
     merged.update(body_params(request))

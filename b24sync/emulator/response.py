@@ -32,13 +32,13 @@ class HttpResponse:
 
 def json_response(status: int, value: Any) -> HttpResponse:
     """A JSON answer."""
-    # ASCII with \u escapes, as the portal often sends (reference §1.4): text holding bytes that are
+    # ASCII with \u escapes, as the portal often sends (protocol §1.4): text holding bytes that are
     # not UTF-8 (kept as surrogate escapes by the PHP parsing) still makes valid JSON
     return HttpResponse(status, json.dumps(value).encode("ascii"))
 
 
 def error_response(status: int, code: str, description: str) -> HttpResponse:
-    """A whole-request error: ``{"error", "error_description"}`` and no ``time`` (reference §5.6)."""
+    """A whole-request error: ``{"error", "error_description"}`` and no ``time`` (protocol §5.6)."""
     return json_response(status, {"error": code, "error_description": description})
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-# The scopes the emulated methods belong to (reference §9.1, §9.2, §9.7).
+# The scopes the emulated methods belong to (protocol §9.1, §9.2, §9.7).
 KNOWN_SCOPES = ("crm", "task", "user", "user_basic", "user_brief")
-# reference §9.1: user.* answer with any of the user scopes
+# protocol §9.1: user.* answer with any of the user scopes
 _USER_SCOPES = frozenset({"user", "user_basic", "user_brief"})
-# reference §6.2: docs say 403, the live tests of the Python SDK saw 401; the emulator answers 401
+# protocol §6.2: docs say 403, the live tests of the Python SDK saw 401; the emulator answers 401
 INSUFFICIENT_SCOPE_STATUS = 401
 INSUFFICIENT_SCOPE = {
     "error": "insufficient_scope",

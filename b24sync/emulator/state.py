@@ -99,9 +99,14 @@ def load_store(path: Path, store_class: StoreClass) -> Any:
         raise EmulatorError(f"state file {path} holds a store that cannot be loaded: {error}") from error
 
 
+def state_json(store: Any) -> str:
+    """The JSON text of a state file holding ``store``."""
+    return json.dumps({"version": STATE_VERSION, "store": store.to_json()}, ensure_ascii=False)
+
+
 def save_store(path: Path, store: Any) -> None:
     """Write the store atomically: a temporary file in the same folder, then ``os.replace``."""
-    payload = json.dumps({"version": STATE_VERSION, "store": store.to_json()}, ensure_ascii=False)
+    payload = state_json(store)
     folder = path.parent if str(path.parent) else Path(".")
     try:
         descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)

@@ -17,28 +17,46 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
+from b24sync.bitrix.limits import MAX_BATCH
 from b24sync.client import B24Hook
-from b24sync.encoding import encode_command
-from b24sync.executor import execute
-from b24sync.planner import MAX_BATCH, Batch, Command, PipelineInfo, Plan
+from b24sync.client.encoding import encode_command
+from b24sync.planning.model import Batch, Command, PipelineInfo, Plan
+from b24sync.run.executor import Execution, execute
 
 
 def make_plan(count: int) -> Plan:
     commands = []
     for i in range(count):
-        params = {"entityTypeId": 3, "fields": {"name": f"Contact {i}", "originatorId": "bench", "originId": str(i)}}
-        commands.append(Command(key=f"contact_{i:05d}", step="contact", instance=str(i), method="crm.item.add",
-                                params=params, query=encode_command("crm.item.add", params)))
-    batches = tuple(Batch(index=n, halt=False, commands=tuple(commands[s:s + MAX_BATCH]))
-                    for n, s in enumerate(range(0, count, MAX_BATCH)))
+        params = {
+            "entityTypeId": 3,
+            "fields": {"name": f"Contact {i}", "originatorId": "bench", "originId": str(i)},
+        }
+        commands.append(
+            Command(
+                key=f"contact_{i:05d}",
+                step="contact",
+                instance=str(i),
+                method="crm.item.add",
+                params=params,
+                query=encode_command("crm.item.add", params),
+            )
+        )
+    batches = tuple(
+        Batch(index=n, halt=False, commands=tuple(commands[s : s + MAX_BATCH]))
+        for n, s in enumerate(range(0, count, MAX_BATCH))
+    )
     return Plan(pipeline=PipelineInfo(path="bench", sha256="0" * 64), batches=batches)
 
 
 @contextmanager
 def emulator(rate_limit: str) -> Iterator[str]:
-    process = subprocess.Popen([sys.executable, "-m", "b24sync", "emulator", "--port", "0", "--rate-limit",
-                                rate_limit], stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "b24sync", "emulator", "--port", "0", "--rate-limit", rate_limit],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert process.stdout is not None
     url = process.stdout.readline().strip()
     try:
@@ -48,13 +66,14 @@ def emulator(rate_limit: str) -> Iterator[str]:
         process.wait(timeout=10)
 
 
-def stats(url: str) -> dict[str, object]:
+def stats(url: str) -> dict[str, Any]:
     base = url.split("/rest/")[0]
     with urllib.request.urlopen(base + "/_emulator/stats") as response:
-        return json.loads(response.read())
+        figures: dict[str, Any] = json.loads(response.read())
+        return figures
 
 
-def run(url: str, plan: Plan, rate_limit: str) -> tuple[float, float, object]:
+def run(url: str, plan: Plan, rate_limit: str) -> tuple[float, float, Execution]:
     client = B24Hook.from_webhook_url(url, rate_limit=rate_limit)
     cpu, wall = time.process_time(), time.perf_counter()
     execution = execute(plan, client, halt_on_error=False)
@@ -76,9 +95,11 @@ def main() -> None:
     with emulator("off") as url:
         wall, cpu, execution = run(url, plan, "off")
         seen = stats(url)
-        print(f"limits off: {args.commands} commands in {execution.requests} requests "  # type: ignore[attr-defined]
-              f"(emulator saw {seen['requests']}), wall {wall:.2f} s, "
-              f"client CPU {cpu:.2f} s = {cpu / args.commands * 1e6:.0f} us per command")
+        print(
+            f"limits off: {args.commands} commands in {execution.requests} requests "
+            f"(emulator saw {seen['requests']}), wall {wall:.2f} s, "
+            f"client CPU {cpu:.2f} s = {cpu / args.commands * 1e6:.0f} us per command"
+        )
 
     if args.skip_limited:
         return
@@ -88,9 +109,11 @@ def main() -> None:
         wall, cpu, execution = run(url, plan, "standard")
         seen = stats(url)
         by_status = seen["by_status"]
-        print(f"standard limit: {requests_needed} requests, wall {wall:.2f} s, leaky-bucket bound {bound:.2f} s, "
-              f"ratio {wall / bound if bound else float('nan'):.3f}, 503s {by_status.get('503', 0)}, "  # type: ignore[union-attr]
-              f"waited {execution.waited_s:.2f} s")  # type: ignore[attr-defined]
+        print(
+            f"standard limit: {requests_needed} requests, wall {wall:.2f} s, leaky-bucket bound {bound:.2f} s, "
+            f"ratio {wall / bound if bound else float('nan'):.3f}, 503s {by_status.get('503', 0)}, "
+            f"waited {execution.waited_s:.2f} s"
+        )
 
 
 if __name__ == "__main__":

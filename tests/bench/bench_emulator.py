@@ -46,7 +46,7 @@ def main() -> None:
         emulator = Emulator(operating_limit=None)
         make = real_batch
     else:
-        from tests.emulator_fakes import METHODS, FakeStore
+        from tests.helpers.emulator_fakes import METHODS, FakeStore
 
         emulator = Emulator(operating_limit=None, methods=METHODS, store_factory=FakeStore)
         make = fake_batch
@@ -61,9 +61,11 @@ def main() -> None:
                 raise SystemExit(f"unexpected errors: {answer.json()['result']['result_error']}")
         elapsed = time.perf_counter() - started
     commands = options.batches * 50
-    print(f"{'real' if options.real else 'fake'} handlers: {commands} commands in {options.batches} "
-          f"batches over loopback: {elapsed:.2f} s, {commands / elapsed:,.0f} commands/s, "
-          f"{options.batches / elapsed:,.1f} requests/s")
+    print(
+        f"{'real' if options.real else 'fake'} handlers: {commands} commands in {options.batches} "
+        f"batches over loopback: {elapsed:.2f} s, {commands / elapsed:,.0f} commands/s, "
+        f"{options.batches / elapsed:,.1f} requests/s"
+    )
 
 
 if __name__ == "__main__":

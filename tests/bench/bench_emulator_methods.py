@@ -29,24 +29,41 @@ def main(count: int) -> None:
 
     started = time.perf_counter()
     for index in range(count):
-        call("crm.contact.add", {"fields": {"NAME": f"Name{index}", "LAST_NAME": "Test",
-                                            "PHONE": [{"VALUE": f"+7900{index:07d}"}],
-                                            "ORIGIN_ID": str(index)}})
+        call(
+            "crm.contact.add",
+            {
+                "fields": {
+                    "NAME": f"Name{index}",
+                    "LAST_NAME": "Test",
+                    "PHONE": [{"VALUE": f"+7900{index:07d}"}],
+                    "ORIGIN_ID": str(index),
+                }
+            },
+        )
     report("add", count, started)
 
     started, last, seen = time.perf_counter(), 0, 0
     while True:
-        page = call("crm.item.list", {"entityTypeId": "3", "order": {"id": "ASC"},
-                                      "filter": {">id": str(last)}, "select": ["id", "name"],
-                                      "start": "-1"}).result["items"]
+        page = call(
+            "crm.item.list",
+            {
+                "entityTypeId": "3",
+                "order": {"id": "ASC"},
+                "filter": {">id": str(last)},
+                "select": ["id", "name"],
+                "start": "-1",
+            },
+        ).result["items"]
         seen += len(page)
         if len(page) < 50:
             break
         last = page[-1]["id"]
     report("crm.item.list keyset start=-1", seen, started)
 
-    for method, params in (("crm.contact.list", {"order": {"ID": "ASC"}, "select": ["ID", "NAME"]}),
-                           ("crm.item.list", {"entityTypeId": 3, "select": ["id", "name"]})):
+    for method, params in (
+        ("crm.contact.list", {"order": {"ID": "ASC"}, "select": ["ID", "NAME"]}),
+        ("crm.item.list", {"entityTypeId": 3, "select": ["id", "name"]}),
+    ):
         started, start, seen = time.perf_counter(), 0, 0
         while True:
             reply = call(method, {**params, "start": start})

@@ -1,6 +1,6 @@
 """Encode 100,000 typical batch commands and print commands per second (run by hand).
 
-    python tests/bench/bench_encoding.py [N]
+python tests/bench/bench_encoding.py [N]
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 import time
 
-from b24sync.encoding import encode_command
+from b24sync.client.encoding import encode_command
 
 
 def command_params(i: int) -> dict[str, object]:
@@ -34,8 +34,10 @@ def main() -> None:
     for item in params:
         total += len(encode_command("crm.item.add", item))
     elapsed = time.perf_counter() - started
-    print(f"{count} commands encoded in {elapsed:.3f} s: {count / elapsed:,.0f} commands/s, "
-          f"{elapsed / count * 1e6:.1f} us per command, {total / count:.0f} bytes per command")
+    print(
+        f"{count} commands encoded in {elapsed:.3f} s: {count / elapsed:,.0f} commands/s, "
+        f"{elapsed / count * 1e6:.1f} us per command, {total / count:.0f} bytes per command"
+    )
 
 
 if __name__ == "__main__":

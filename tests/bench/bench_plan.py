@@ -16,7 +16,7 @@ import tracemalloc
 from pathlib import Path
 
 from b24sync.pipeline import load_pipeline
-from b24sync.planner import plan
+from b24sync.planning.planner import plan
 
 PIPELINE = """\
 version: 1

@@ -11,15 +11,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from b24sync.report import BatchResult, PipelineRef, StepResult, build_report
-from b24sync.report_file import read_report, write_report
-from b24sync.report_render import render_junit, render_markdown, render_text
+from b24sync.report.files import read_report, write_report
+from b24sync.report.model import BatchResult, PipelineRef, StepResult, build_report
+from b24sync.report.render import render_junit, render_markdown, render_text
 
 STEPS = 5000
 
 
 def item(n: int) -> dict[str, object]:
-    # reference §9.2: the add answer carries every field of the item; about 40 is typical.
+    # protocol §9.2: the add answer carries every field of the item; about 40 is typical.
     fields: dict[str, object] = {f"ufCrm{k}": f"value {k} of {n}" for k in range(36)}
     return {"item": {"id": n, "title": f"Contact #{n}", "createdTime": "2024-07-18T14:00:14+02:00", **fields}}
 

@@ -19,10 +19,10 @@ import requests
 
 from b24sync.client import B24Hook
 from b24sync.emulator import Emulator
-from b24sync.executor import execute
 from b24sync.pipeline import load_pipeline
-from b24sync.planner import plan
-from b24sync.state import read_state
+from b24sync.planning.planner import plan
+from b24sync.run.executor import execute
+from b24sync.upsert.state import read_state
 
 PIPELINE = """\
 version: 1
@@ -57,8 +57,10 @@ def main() -> None:
         spent = emu.stats()["requests"] - before
         creates = sum(c.action == "create" for c in the_plan.commands())
         unchanged = sum(u.action == "unchanged" for u in the_plan.unsent)
-        print(f"{label}: read state of {count} instances in {spent} requests (target <= {bound}), "
-              f"read + plan {elapsed:.2f} s; {creates} creates, {unchanged} unchanged")
+        print(
+            f"{label}: read state of {count} instances in {spent} requests (target <= {bound}), "
+            f"read + plan {elapsed:.2f} s; {creates} creates, {unchanged} unchanged"
+        )
         if label == "empty portal":
             execution = execute(the_plan, client, halt_on_error=False)
             assert all(s.status == "succeeded" for s in execution.steps)

@@ -49,13 +49,30 @@ VARIANTS = {"fast_bitrix24-matched": "fast_bitrix24"}
 BURST, RATE = 50, 2.0
 WORKLOADS: dict[str, dict[str, Any]] = {
     "adds": {"title": "1. independent crm.item.add (contacts)", "count": 5000, "quick": 500, "limit": "off"},
-    "chains": {"title": "2. chains company -> contact -> deal -> task", "count": 1000, "quick": 100,
-               "limit": "off"},
-    "chains_small": {"title": "2b. the same chains, few enough to fit one batch", "count": 10, "quick": 10,
-                     "limit": "off"},
-    "read": {"title": "3. read a list of contacts (fetch all)", "count": 20000, "quick": 2000, "limit": "off"},
-    "limited": {"title": "4. crm.item.add at the standard rate limit", "count": 5000, "quick": 3000,
-                "limit": "standard"},
+    "chains": {
+        "title": "2. chains company -> contact -> deal -> task",
+        "count": 1000,
+        "quick": 100,
+        "limit": "off",
+    },
+    "chains_small": {
+        "title": "2b. the same chains, few enough to fit one batch",
+        "count": 10,
+        "quick": 10,
+        "limit": "off",
+    },
+    "read": {
+        "title": "3. read a list of contacts (fetch all)",
+        "count": 20000,
+        "quick": 2000,
+        "limit": "off",
+    },
+    "limited": {
+        "title": "4. crm.item.add at the standard rate limit",
+        "count": 5000,
+        "quick": 3000,
+        "limit": "standard",
+    },
 }
 PIPELINE = """\
 version: 1
@@ -94,6 +111,7 @@ steps:
 
 # -- the emulator processes --------------------------------------------------------------------
 
+
 def serve(rate_limit: str) -> None:
     """Child mode: run an emulator over https; print its webhook URL and certificate path."""
     from b24sync.emulator import Emulator
@@ -112,8 +130,13 @@ def emulator(rate_limit: str, log: Path) -> Iterator[tuple[str, str]]:
     # the server's stderr goes to a file: a client that gives up mid-request (fast_bitrix24 in
     # workload 4) makes http.server print a broken-pipe traceback per open connection
     with log.open("w") as errors:
-        process = subprocess.Popen([sys.executable, str(Path(__file__)), "--serve", rate_limit],
-                                   stdout=subprocess.PIPE, stderr=errors, text=True, cwd=ROOT)
+        process = subprocess.Popen(
+            [sys.executable, str(Path(__file__)), "--serve", rate_limit],
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+            cwd=ROOT,
+        )
     assert process.stdout is not None
     url, certificate = process.stdout.readline().strip(), process.stdout.readline().strip()
     try:
@@ -129,8 +152,9 @@ def control(url: str, certificate: str, path: str, post: bool = False) -> dict[s
     import ssl
 
     context = ssl.create_default_context(cafile=certificate)
-    request = urllib.request.Request(url.split("/rest/")[0] + path, data=b"" if post else None,
-                                     method="POST" if post else "GET")
+    request = urllib.request.Request(
+        url.split("/rest/")[0] + path, data=b"" if post else None, method="POST" if post else "GET"
+    )
     with urllib.request.urlopen(request, context=context) as response:
         return json.loads(response.read() or b"{}")  # type: ignore[no-any-return]
 
@@ -146,9 +170,11 @@ def checker(url: str, certificate: str, rate_limit: str) -> B24Hook:
 
 # -- correctness -------------------------------------------------------------------------------
 
+
 def items(hook: B24Hook, entity_type_id: int, select: list[str]) -> list[dict[str, Any]]:
-    result = hook.call_fast_list_method("crm.item.list", {"entityTypeId": entity_type_id, "select": select},
-                                        id_key="id", items_key="items")
+    result = hook.call_fast_list_method(
+        "crm.item.list", {"entityTypeId": entity_type_id, "select": select}, id_key="id", items_key="items"
+    )
     assert result.is_success, result.get_error_messages()
     return list(result.data)
 
@@ -171,8 +197,9 @@ def check_chains(hook: B24Hook, count: int) -> tuple[int, list[str]]:
     companies = items(hook, 4, ["id", "title"])
     contacts = items(hook, 3, ["id", "name", "companyId"])
     deals = items(hook, 2, ["id", "title", "contactId"])
-    tasks = hook.call_fast_list_method("tasks.task.list", {"select": ["ID", "TITLE", "UF_CRM_TASK"]},
-                                       id_key="ID", items_key="tasks").data
+    tasks = hook.call_fast_list_method(
+        "tasks.task.list", {"select": ["ID", "TITLE", "UF_CRM_TASK"]}, id_key="ID", items_key="tasks"
+    ).data
     problems = []
     for name, rows in (("companies", companies), ("contacts", contacts), ("deals", deals), ("tasks", tasks)):
         if len(rows) != count:
@@ -181,7 +208,9 @@ def check_chains(hook: B24Hook, count: int) -> tuple[int, list[str]]:
     contact = {row["name"].split()[-1]: row for row in contacts}
     deal = {row["title"].split()[-1]: row for row in deals}
     task = {row["title"].split()[-1]: row for row in tasks}
-    if len(company) + len(contact) + len(deal) + len(task) != len(companies) + len(contacts) + len(deals) + len(tasks):
+    if len(company) + len(contact) + len(deal) + len(task) != len(companies) + len(contacts) + len(
+        deals
+    ) + len(tasks):
         problems.append("duplicate records")
     wrong = 0
     for n in map(str, range(count)):
@@ -189,8 +218,11 @@ def check_chains(hook: B24Hook, count: int) -> tuple[int, list[str]]:
         if c is None or d is None or t is None or n not in company:
             wrong += 1
             continue
-        if (c["companyId"] != company[n] or d["contactId"] != c["id"]
-                or list(t.get("ufCrmTask") or []) != [f"D_{d['id']}"]):
+        if (
+            c["companyId"] != company[n]
+            or d["contactId"] != c["id"]
+            or list(t.get("ufCrmTask") or []) != [f"D_{d['id']}"]
+        ):
             wrong += 1
     if wrong:
         problems.append(f"{wrong} of {count} chains with a wrong or missing link")
@@ -208,10 +240,29 @@ def seed(hook: B24Hook, count: int) -> str:
 
 # -- the runs ----------------------------------------------------------------------------------
 
-def run_tool(tool: str, workload: str, url: str, certificate: str, count: int, rate_limit: str,
-             pipeline: str | None, profile: bool = False) -> dict[str, Any]:
-    command = [sys.executable, str(HERE / "compare_runner.py"), tool, workload, "--url", url,
-               "--count", str(count), "--rate-limit", rate_limit]
+
+def run_tool(
+    tool: str,
+    workload: str,
+    url: str,
+    certificate: str,
+    count: int,
+    rate_limit: str,
+    pipeline: str | None,
+    profile: bool = False,
+) -> dict[str, Any]:
+    command = [
+        sys.executable,
+        str(HERE / "compare_runner.py"),
+        tool,
+        workload,
+        "--url",
+        url,
+        "--count",
+        str(count),
+        "--rate-limit",
+        rate_limit,
+    ]
     if pipeline:
         command += ["--pipeline", pipeline]
     if profile:
@@ -240,13 +291,26 @@ def expected_requests(workload: str, count: int) -> int:
     return math.ceil(count / 50)
 
 
-def measure_once(tool: str, workload: str, count: int, url: str, certificate: str, hook: B24Hook,
-                 pipeline: str | None, digest: str | None) -> dict[str, Any]:
+def measure_once(
+    tool: str,
+    workload: str,
+    count: int,
+    url: str,
+    certificate: str,
+    hook: B24Hook,
+    pipeline: str | None,
+    digest: str | None,
+) -> dict[str, Any]:
     spec = WORKLOADS[workload]
     package = VARIANTS.get(tool, tool)
     if tool != "b24sync" and installed(package) is None:
-        return {"tool": tool, "workload": workload, "problems": [], "correct": False,
-                "error": f"not installed (pip install {package}, or the [bench] extra)"}
+        return {
+            "tool": tool,
+            "workload": workload,
+            "problems": [],
+            "correct": False,
+            "error": f"not installed (pip install {package}, or the [bench] extra)",
+        }
     if workload != "read":
         control(url, certificate, "/_emulator/reset", post=True)
     before = control(url, certificate, "/_emulator/stats")
@@ -273,8 +337,11 @@ def measure_once(tool: str, workload: str, count: int, url: str, certificate: st
         problems.insert(0, run["error"])
     run["problems"] = problems
     run["correct"] = not problems
-    print(f" {run.get('wall_s', float('nan')):.2f} s, {run.get('cpu_s', float('nan')):.2f} s CPU, "
-          f"{run['requests']} requests, {'ok' if run['correct'] else '; '.join(problems)}", file=sys.stderr)
+    print(
+        f" {run.get('wall_s', float('nan')):.2f} s, {run.get('cpu_s', float('nan')):.2f} s CPU, "
+        f"{run['requests']} requests, {'ok' if run['correct'] else '; '.join(problems)}",
+        file=sys.stderr,
+    )
     return run
 
 
@@ -291,13 +358,15 @@ def combine(runs: list[dict[str, Any]]) -> dict[str, Any]:
         row["cpu_s"] = statistics.median(r["cpu_s"] for r in runs)
         row["rss_peak_kib"] = max(r["rss_peak_kib"] for r in runs)
     if len(runs) > 1:
-        row["repeats"] = [{k: r.get(k) for k in ("wall_s", "cpu_s", "requests", "status_503", "correct")}
-                          for r in runs]
+        row["repeats"] = [
+            {k: r.get(k) for k in ("wall_s", "cpu_s", "requests", "status_503", "correct")} for r in runs
+        ]
     return row
 
 
-def measure(workload: str, tools: list[str], count: int, url: str, certificate: str,
-            folder: Path, repeat: int) -> list[dict[str, Any]]:
+def measure(
+    workload: str, tools: list[str], count: int, url: str, certificate: str, folder: Path, repeat: int
+) -> list[dict[str, Any]]:
     spec = WORKLOADS[workload]
     hook = checker(url, certificate, spec["limit"])
     pipeline = None
@@ -310,13 +379,18 @@ def measure(workload: str, tools: list[str], count: int, url: str, certificate: 
         control(url, certificate, "/_emulator/reset", post=True)
         digest = seed(hook, count)
     if workload.startswith("chains") and "fast_bitrix24" in tools:
-        tools = [*tools[:tools.index("fast_bitrix24") + 1], "fast_bitrix24-matched",
-                 *tools[tools.index("fast_bitrix24") + 1:]]
+        tools = [
+            *tools[: tools.index("fast_bitrix24") + 1],
+            "fast_bitrix24-matched",
+            *tools[tools.index("fast_bitrix24") + 1 :],
+        ]
     by_tool: dict[str, list[dict[str, Any]]] = {tool: [] for tool in tools}
     # the tools take turns in every repeat, so that a slow spell of the shared machine hits all alike
     for _ in range(repeat):
         for tool in tools:
-            by_tool[tool].append(measure_once(tool, workload, count, url, certificate, hook, pipeline, digest))
+            by_tool[tool].append(
+                measure_once(tool, workload, count, url, certificate, hook, pipeline, digest)
+            )
     hook.close()
     return [combine(runs) for runs in by_tool.values()]
 
@@ -335,11 +409,18 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small counts, for a smoke run")
     parser.add_argument("--tools", default=",".join(TOOLS))
     parser.add_argument("--workloads", default=",".join(WORKLOADS))
-    parser.add_argument("--repeat", type=int, help="runs per tool on workloads 1-3 (default 3, 1 with --quick); "
-                        "the row shows the run of median wall time and the median CPU time")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        help="runs per tool on workloads 1-3 (default 3, 1 with --quick); "
+        "the row shows the run of median wall time and the median CPU time",
+    )
     parser.add_argument("--no-write", action="store_true", help="print, do not write the docs and JSON")
-    parser.add_argument("--render", action="store_true",
-                        help="only write docs/performance.md again from tests/bench/compare.json")
+    parser.add_argument(
+        "--render",
+        action="store_true",
+        help="only write docs/performance.md again from tests/bench/compare.json",
+    )
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -356,40 +437,62 @@ def main() -> None:
     results: dict[str, Any] = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "quick": args.quick,
-        "machine": {"arch": platform.machine(), "cores": os.cpu_count(), "python": platform.python_version(),
-                    "system": platform.system()},
+        "machine": {
+            "arch": platform.machine(),
+            "cores": os.cpu_count(),
+            "python": platform.python_version(),
+            "system": platform.system(),
+        },
         "versions": {t: installed(t) or "not installed" for t in TOOLS},
         "rate_limit": {"burst": BURST, "rate": RATE},
         "workloads": {},
     }
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT,
-                            check=False).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                           text=True, cwd=ROOT, check=False).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT, check=False
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    ).stdout.strip()
     commit = f"{commit or 'unknown'}{' with uncommitted changes' if dirty else ''}"
     results["versions"]["b24sync"] = f"{installed('b24sync') or '?'} (this tree, commit {commit})"
-    with tempfile.TemporaryDirectory(prefix="b24sync-compare-") as name, \
-            emulator("off", Path(name) / "free.log") as (free_url, free_cert), \
-            emulator("standard", Path(name) / "limited.log") as (limited_url, limited_cert):
+    with (
+        tempfile.TemporaryDirectory(prefix="b24sync-compare-") as name,
+        emulator("off", Path(name) / "free.log") as (free_url, free_cert),
+        emulator("standard", Path(name) / "limited.log") as (limited_url, limited_cert),
+    ):
         folder = Path(name)
         for workload in chosen:
             spec = WORKLOADS[workload]
             count = spec["quick"] if args.quick else spec["count"]
-            url, certificate = (limited_url, limited_cert) if spec["limit"] == "standard" else (free_url, free_cert)
+            url, certificate = (
+                (limited_url, limited_cert) if spec["limit"] == "standard" else (free_url, free_cert)
+            )
             print(f"{spec['title']}: {count}", file=sys.stderr)
             # workload 4 runs once: it is paced by the rate limit, not by the machine
             repeat = 1 if spec["limit"] == "standard" else args.repeat or (1 if args.quick else 3)
             runs = measure(workload, tools, count, url, certificate, folder, repeat)
-            entry: dict[str, Any] = {"title": spec["title"], "count": count, "rate_limit": spec["limit"],
-                                     "repeat": repeat,
-                                     "expected_requests": expected_requests(workload, count), "runs": runs}
+            entry: dict[str, Any] = {
+                "title": spec["title"],
+                "count": count,
+                "rate_limit": spec["limit"],
+                "repeat": repeat,
+                "expected_requests": expected_requests(workload, count),
+                "runs": runs,
+            }
             if spec["limit"] == "standard":
                 entry["bound_s"] = max(0, entry["expected_requests"] - BURST) / RATE
             ours = next((r for r in runs if r["tool"] == "b24sync" and r.get("correct")), None)
             # a peer that finished counts here even with a wrong result: if it was faster, say why
             peers = [r for r in runs if r["tool"] != "b24sync" and "wall_s" in r and "error" not in r]
-            if ours is not None and peers and any(
-                    ours[k] > min(p[k] for p in peers) for k in ("wall_s", "cpu_s")):
+            if (
+                ours is not None
+                and peers
+                and any(ours[k] > min(p[k] for p in peers) for k in ("wall_s", "cpu_s"))
+            ):
                 print("  b24sync is slower than a peer here: profiling it", file=sys.stderr)
                 entry["profile"] = profile_b24sync(workload, count, url, certificate, folder)
             results["workloads"][workload] = entry

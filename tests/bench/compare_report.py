@@ -60,23 +60,37 @@ def _ratio(peer: Any, ours: Any) -> str:
 
 def _run_row(run: dict[str, Any], ours: dict[str, Any] | None) -> str:
     if "wall_s" not in run:
-        return (f"| {run['tool']} | - | - | - | - | - | - | **could not run:** {run.get('error', '?')} "
-                "| - | - | - |")
+        return (
+            f"| {run['tool']} | - | - | - | - | - | - | **could not run:** {run.get('error', '?')} "
+            "| - | - | - |"
+        )
     growth = (run["rss_peak_kib"] - run["rss_before_kib"]) / 1024
     verdict = "yes" if run["correct"] else "**no**: " + "; ".join(run["problems"])
     # a run that stopped with an error did less work: its ratios would only mislead
     base = ours if ours is not None and run["tool"] != "b24sync" and "error" not in run else None
-    ratios = ("-", "-", "-") if base is None else (
-        _ratio(run["requests"], base["requests"]), _ratio(run["wall_s"], base["wall_s"]),
-        _ratio(run["cpu_s"], base["cpu_s"]))
-    return (f"| {run['tool']} | {run['requests']} | {_num(run['wall_s'])} | {_num(run['cpu_s'])} | "
-            f"{run['rss_peak_kib'] / 1024:.0f} (+{growth:.0f}) | {run['status_503']} | {run['stored']} | "
-            f"{verdict} | {ratios[0]} | {ratios[1]} | {ratios[2]} |")
+    ratios = (
+        ("-", "-", "-")
+        if base is None
+        else (
+            _ratio(run["requests"], base["requests"]),
+            _ratio(run["wall_s"], base["wall_s"]),
+            _ratio(run["cpu_s"], base["cpu_s"]),
+        )
+    )
+    return (
+        f"| {run['tool']} | {run['requests']} | {_num(run['wall_s'])} | {_num(run['cpu_s'])} | "
+        f"{run['rss_peak_kib'] / 1024:.0f} (+{growth:.0f}) | {run['status_503']} | {run['stored']} | "
+        f"{verdict} | {ratios[0]} | {ratios[1]} | {ratios[2]} |"
+    )
 
 
 def _targets(results: dict[str, Any]) -> list[str]:
-    lines = ["## Targets (issue 8) and whether they are met", "",
-             "| Target | Workload | Measured | Met |", "|---|---|---|---|"]
+    lines = [
+        "## Targets (issue 8) and whether they are met",
+        "",
+        "| Target | Workload | Measured | Met |",
+        "|---|---|---|---|",
+    ]
     for name, entry in results["workloads"].items():
         runs = {r["tool"]: r for r in entry["runs"]}
         ours = runs.get("b24sync")
@@ -84,38 +98,54 @@ def _targets(results: dict[str, Any]) -> list[str]:
             lines.append(f"| all | {entry['title']} | b24sync did not run | **no** |")
             continue
         want = entry["expected_requests"]
-        lines.append(f"| requests = ceil(commands / 50) | {entry['title']} | {ours['requests']} "
-                     f"(expected {want}) | {'yes' if ours['requests'] == want else '**no**'} |")
+        lines.append(
+            f"| requests = ceil(commands / 50) | {entry['title']} | {ours['requests']} "
+            f"(expected {want}) | {'yes' if ours['requests'] == want else '**no**'} |"
+        )
         peers = [r for t, r in runs.items() if t != "b24sync" and "wall_s" in r and r["correct"]]
         if name.startswith("chains"):
             for peer in (r for t, r in runs.items() if t != "b24sync" and "wall_s" in r):
                 ratio = peer["requests"] / ours["requests"] if ours["requests"] else 0
-                lines.append(f"| at least 3x fewer requests than {peer['tool']} | {entry['title']} | "
-                             f"{peer['requests']} / {ours['requests']} = {ratio:.2f}x | "
-                             f"{'yes' if ratio >= 3 else '**no**'} |")
-        wrong = [r for t, r in runs.items() if t != "b24sync" and "wall_s" in r and not r["correct"]
-                 and "error" not in r]
+                lines.append(
+                    f"| at least 3x fewer requests than {peer['tool']} | {entry['title']} | "
+                    f"{peer['requests']} / {ours['requests']} = {ratio:.2f}x | "
+                    f"{'yes' if ratio >= 3 else '**no**'} |"
+                )
+        wrong = [
+            r
+            for t, r in runs.items()
+            if t != "b24sync" and "wall_s" in r and not r["correct"] and "error" not in r
+        ]
         for key, label in (("wall_s", "wall time"), ("cpu_s", "client CPU")):
-            faster_but_wrong = "".join(f"; {r['tool']} {r[key]:.2f} s with a wrong result"
-                                       for r in wrong if r[key] < ours[key])
+            faster_but_wrong = "".join(
+                f"; {r['tool']} {r[key]:.2f} s with a wrong result" for r in wrong if r[key] < ours[key]
+            )
             if not peers:
-                lines.append(f"| {label} no slower than the fastest peer | {entry['title']} | "
-                             f"no peer finished correctly{faster_but_wrong} | - |")
+                lines.append(
+                    f"| {label} no slower than the fastest peer | {entry['title']} | "
+                    f"no peer finished correctly{faster_but_wrong} | - |"
+                )
                 continue
             best = min(peers, key=lambda r: r[key])
             met = ours[key] <= best[key] and ours["correct"]
             verdict = "yes" if met else "**no**"
             if met and faster_but_wrong:
                 verdict = "yes, among correct peers"
-            lines.append(f"| {label} no slower than the fastest peer | {entry['title']} | "
-                         f"{ours[key]:.2f} s vs {best['tool']} {best[key]:.2f} s{faster_but_wrong} | {verdict} |")
+            lines.append(
+                f"| {label} no slower than the fastest peer | {entry['title']} | "
+                f"{ours[key]:.2f} s vs {best['tool']} {best[key]:.2f} s{faster_but_wrong} | {verdict} |"
+            )
         if "bound_s" in entry:
             bound = entry["bound_s"]
             over = ours["wall_s"] / bound - 1 if bound else 0.0
-            lines.append(f"| within 5% of the leaky-bucket bound | {entry['title']} | {ours['wall_s']:.2f} s vs "
-                         f"{bound:.2f} s ({over:+.1%}) | {'yes' if abs(over) <= 0.05 else '**no**'} |")
-            lines.append(f"| zero 503s | {entry['title']} | {ours['status_503']} | "
-                         f"{'yes' if ours['status_503'] == 0 else '**no**'} |")
+            lines.append(
+                f"| within 5% of the leaky-bucket bound | {entry['title']} | {ours['wall_s']:.2f} s vs "
+                f"{bound:.2f} s ({over:+.1%}) | {'yes' if abs(over) <= 0.05 else '**no**'} |"
+            )
+            lines.append(
+                f"| zero 503s | {entry['title']} | {ours['status_503']} | "
+                f"{'yes' if ours['status_503'] == 0 else '**no**'} |"
+            )
         if not ours["correct"]:
             lines.append(f"| correct result | {entry['title']} | {'; '.join(ours['problems'])} | **no** |")
     return lines
@@ -129,14 +159,20 @@ def _run(results: dict[str, Any], workload: str, tool: str) -> dict[str, Any] | 
 def _findings(results: dict[str, Any]) -> list[str]:
     lines = ["## What the figures say", ""]
     chains, small = _run(results, "chains", "b24sync"), _run(results, "chains_small", "b24sync")
-    peer_chains = [r for r in results["workloads"].get("chains", {}).get("runs", [])
-                   if r["tool"] != "b24sync" and "wall_s" in r]
+    peer_chains = [
+        r
+        for r in results["workloads"].get("chains", {}).get("runs", [])
+        if r["tool"] != "b24sync" and "wall_s" in r
+    ]
     if chains and peer_chains and "requests" in chains:
         count = results["workloads"]["chains"]["count"]
         fewest = min(r["requests"] for r in peer_chains)
         ratio = fewest / chains["requests"] if chains["requests"] else 0.0
-        head = ("**Workload 2 misses the 3x request target.**" if ratio < 3
-                else "**Workload 2 meets the 3x request target.**")
+        head = (
+            "**Workload 2 misses the 3x request target.**"
+            if ratio < 3
+            else "**Workload 2 meets the 3x request target.**"
+        )
         lines.append(
             f"- {head} b24sync sends {chains['requests']} requests, the minimum ceil({4 * count:,} / 50); a "
             f"peer that sends one dependency level at a time through its batch helper needs "
@@ -144,9 +180,10 @@ def _findings(results: dict[str, Any]) -> list[str]:
             f"({ratio:.2f}x). Levels cost a peer extra round trips only when a level fills less than a "
             "batch: workload 2b (10 chains, 40 commands) takes b24sync "
             f"{small['requests'] if small else '?'} request against 4 for each peer. "
-            "The planner places the steps level by level (ties keep file order, design §5), so in workload 2 "
+            "The planner places the steps level by level (ties keep file order, docs/architecture.md), so in workload 2 "
             "most links point to an earlier batch and are resolved by the executor; only in 2b do they all "
-            "resolve inside the batch as `$result[...]`.")
+            "resolve inside the batch as `$result[...]`."
+        )
     fb_chains = _run(results, "chains", "fast_bitrix24")
     if fb_chains and "wall_s" in fb_chains and not fb_chains["correct"]:
         lines.append(
@@ -156,7 +193,8 @@ def _findings(results: dict[str, Any]) -> list[str]:
             "`tuple(raw_results.values())`; with concurrent batches, `results[i]` is often not item i. "
             "A user linking level by level as the README suggests gets contacts attached to the wrong "
             f"companies ({'; '.join(fb_chains['problems'])}). A wary user matches each result to its item "
-            "by a field it echoes back (the title or name): that is the `fast_bitrix24-matched` row.")
+            "by a field it echoes back (the title or name): that is the `fast_bitrix24-matched` row."
+        )
     fb_limited = _run(results, "limited", "fast_bitrix24")
     if fb_limited and not fb_limited.get("correct"):
         lines.append(
@@ -165,24 +203,32 @@ def _findings(results: dict[str, Any]) -> list[str]:
             f"503 ({fb_limited.get('status_503', '?')} times here); after 10 consecutive failures it raises "
             f"`RuntimeError: All attempts to get data from server exhausted` with part of the work done "
             f"({fb_limited.get('stored', '?')} of {results['workloads']['limited']['count']} contacts stored). "
-            "(The emulator does not count refused requests against the bucket.)")
+            "(The emulator does not count refused requests against the bucket.)"
+        )
     pysdk_limited = _run(results, "limited", "b24pysdk")
     if pysdk_limited and pysdk_limited.get("correct") and pysdk_limited.get("status_503"):
         lines.append(
             f"- **b24pysdk has no client-side rate limiter.** At the standard limit it received "
             f"{pysdk_limited['status_503']} 503s and sent {pysdk_limited['requests']} requests for "
             f"{results['workloads']['limited']['expected_requests']} batches; its retries (3 attempts, "
-            "1 s and 2 s apart) happened to be enough here. b24sync paces itself and receives none.")
+            "1 s and 2 s apart) happened to be enough here. b24sync paces itself and receives none."
+        )
     if chains and "cpu_s" in chains and chains.get("plan_s") is not None:
         finished = [r for r in peer_chains if "error" not in r]
-        slower = [(label, key, [r for r in finished if r[key] < chains[key]])
-                  for label, key in (("wall time", "wall_s"), ("client CPU", "cpu_s"))]
+        slower = [
+            (label, key, [r for r in finished if r[key] < chains[key]])
+            for label, key in (("wall time", "wall_s"), ("client CPU", "cpu_s"))
+        ]
         slower = [(label, key, rivals) for label, key, rivals in slower if rivals]
         if slower:
             against = "; ".join(
-                f"{label} {chains[key]:.2f} s against " + ", ".join(
-                    f"{r['tool']} {r[key]:.2f} s" + ("" if r["correct"] else " (with wrong links)") for r in rivals)
-                for label, key, rivals in slower)
+                f"{label} {chains[key]:.2f} s against "
+                + ", ".join(
+                    f"{r['tool']} {r[key]:.2f} s" + ("" if r["correct"] else " (with wrong links)")
+                    for r in rivals
+                )
+                for label, key, rivals in slower
+            )
             lines.append(
                 f"- **b24sync loses on workload 2:** {against}. {chains['plan_s']:.2f} s of its CPU is planning "
                 "the pipeline file (expanding four `for_each` steps, rendering the templates in the jinja2 "
@@ -193,7 +239,8 @@ def _findings(results: dict[str, Any]) -> list[str]:
                 "the TLS socket read and write (cProfile counts wall time, so these are waits for the "
                 "emulator), pydantic validation, template rendering and query encoding. The peers take "
                 "ready-made dicts and keep no report; the difference is within a few tens of milliseconds "
-                "and changes sign between runs.")
+                "and changes sign between runs."
+            )
     read = _run(results, "read", "b24sync")
     if read and "requests" in read and read["requests"] != results["workloads"]["read"]["expected_requests"]:
         lines.append(
@@ -201,19 +248,22 @@ def _findings(results: dict[str, Any]) -> list[str]:
             f"{results['workloads']['read']['expected_requests']}.** `fetch_list_method` sends its first "
             "request with a single page, so that a list of up to 50 rows costs one command instead of a "
             "chain of 50; for lists of 51 to about 2,500 rows that first request is one more than "
-            "ceil(pages / 50). At 20,000 rows the counts agree.")
+            "ceil(pages / 50). At 20,000 rows the counts agree."
+        )
     lines.append(
         "- **Where the time goes.** Without a rate limit every tool spends most of its wall time waiting "
         "for the emulator, which is the same server for all. b24sync sends its batches one after another; "
         "fast_bitrix24 sends up to 50 at once, which on the 2-core machine gains little since the emulator "
         "processes requests one at a time. The CPU columns are the client's own work: b24sync's pipeline "
         "run in workload 2 includes planning (template rendering and encoding of 4,000 commands) and the "
-        "executor's bookkeeping for the run report, which the peers do not do.")
+        "executor's bookkeeping for the run report, which the peers do not do."
+    )
     lines.append(
         "- **The emulator needed one fix for this comparison:** its listen backlog was socketserver's "
         "default of 5, so a client opening many connections at once (fast_bitrix24) lost SYNs and "
         "waited 1-3 s for the kernel to resend them (5,000 adds: 9.4 s before, 0.65 s after). It is now "
-        "511, like nginx's.")
+        "511, like nginx's."
+    )
     return lines
 
 
@@ -224,8 +274,8 @@ def render(results: dict[str, Any]) -> str:
         "# Performance: b24sync beside fast_bitrix24 and b24pysdk",
         "",
         "Measured by `python tests/bench/compare.py` (raw figures in `tests/bench/compare.json`) on the",
-        "emulator over https on loopback." + (" **This is a `--quick` run (small counts).**" if results["quick"]
-                                               else ""),
+        "emulator over https on loopback."
+        + (" **This is a `--quick` run (small counts).**" if results["quick"] else ""),
         "",
         f"- Date: {results['date']}",
         f"- Machine: {machine['system']} {machine['arch']}, {machine['cores']} cores (shared with other work "
@@ -243,21 +293,36 @@ def render(results: dict[str, Any]) -> str:
     for entry in results["workloads"].values():
         title = f"### {entry['title']}: {entry['count']:,}"
         if "bound_s" in entry:
-            title += f" (leaky-bucket bound {entry['bound_s']:.1f} s for {entry['expected_requests']} requests)"
-        lines += [title, "",
-                  "| Tool | Requests | Wall s | CPU s | Peak MiB (+growth) | 503s | Stored | Correct | "
-                  "Req ratio | Wall ratio | CPU ratio |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+            title += (
+                f" (leaky-bucket bound {entry['bound_s']:.1f} s for {entry['expected_requests']} requests)"
+            )
+        lines += [
+            title,
+            "",
+            "| Tool | Requests | Wall s | CPU s | Peak MiB (+growth) | 503s | Stored | Correct | "
+            "Req ratio | Wall ratio | CPU ratio |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
         runs = entry["runs"]
         ours = next((r for r in runs if r["tool"] == "b24sync" and "wall_s" in r), None)
         lines += [_run_row(run, ours) for run in runs]
         if ours is not None and ours.get("plan_s") is not None:
-            lines += ["", f"b24sync's time includes planning the pipeline: {ours['plan_s']:.2f} s "
-                      f"({ours.get('batches')} batch{'es' if ours.get('batches') != 1 else ''})."]
+            lines += [
+                "",
+                f"b24sync's time includes planning the pipeline: {ours['plan_s']:.2f} s "
+                f"({ours.get('batches')} batch{'es' if ours.get('batches') != 1 else ''}).",
+            ]
         if entry.get("profile"):
-            lines += ["", "A peer beat b24sync on wall or CPU time here (see the ratios below 1), so here is "
-                      "b24sync's profile on this workload (cProfile, sorted by own time, top entries; "
-                      "cProfile itself slows the run):", "", "```", entry["profile"].rstrip(), "```"]
+            lines += [
+                "",
+                "A peer beat b24sync on wall or CPU time here (see the ratios below 1), so here is "
+                "b24sync's profile on this workload (cProfile, sorted by own time, top entries; "
+                "cProfile itself slows the run):",
+                "",
+                "```",
+                entry["profile"].rstrip(),
+                "```",
+            ]
         lines.append("")
     lines += _targets(results)
     lines += ["", *_findings(results), "", HOW]

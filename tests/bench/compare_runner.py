@@ -24,7 +24,6 @@ import io
 import json
 import pstats
 import resource
-import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -61,11 +60,13 @@ def rss_kib() -> int:
 
 # -- b24sync -----------------------------------------------------------------------------------
 
-def b24sync_tool(url: str, workload: str, count: int, rate_limit: str, pipeline: str | None
-                 ) -> Callable[[], dict[str, Any]]:
+
+def b24sync_tool(
+    url: str, workload: str, count: int, rate_limit: str, pipeline: str | None
+) -> Callable[[], dict[str, Any]]:
     from b24sync.client import B24Hook
-    from b24sync.executor import execute
-    from b24sync.planner import plan_file
+    from b24sync.planning.planner import plan_file
+    from b24sync.run.executor import execute
 
     hook = B24Hook.from_webhook_url(url, rate_limit=rate_limit)
     if workload in ("adds", "limited"):
@@ -73,8 +74,11 @@ def b24sync_tool(url: str, workload: str, count: int, rate_limit: str, pipeline:
 
         def adds() -> dict[str, Any]:
             result = hook.call_batch_by_chunk(calls, halt_on_error=False)
-            return {"created": [row["item"]["id"] for row in result.data if row],
-                    "errors": len(result.errors) + len(result.not_executed)}
+            return {
+                "created": [row["item"]["id"] for row in result.data if row],
+                "errors": len(result.errors) + len(result.not_executed),
+            }
+
         return adds
     if workload in ("chains", "chains_small"):
         assert pipeline is not None
@@ -85,22 +89,31 @@ def b24sync_tool(url: str, workload: str, count: int, rate_limit: str, pipeline:
             planned = time.perf_counter() - started
             execution = execute(plan, hook, halt_on_error=False)
             bad = [s for s in execution.steps if s.status != "succeeded"]
-            return {"created": len(execution.steps) - len(bad), "errors": len(bad), "plan_s": planned,
-                    "batches": len(plan.batches),
-                    "first_error": f"{bad[0].command_key}: {bad[0].error_code} {bad[0].error_description}"
-                    if bad else None}
+            return {
+                "created": len(execution.steps) - len(bad),
+                "errors": len(bad),
+                "plan_s": planned,
+                "batches": len(plan.batches),
+                "first_error": f"{bad[0].command_key}: {bad[0].error_code} {bad[0].error_description}"
+                if bad
+                else None,
+            }
+
         return chains
 
     def read() -> dict[str, Any]:
         result = hook.call_fast_list_method("crm.contact.list", {"select": ["ID", "NAME", "LAST_NAME"]})
         return {"rows": result.data, "errors": len(result.errors)}
+
     return read
 
 
 # -- fast_bitrix24 -----------------------------------------------------------------------------
 
-def fast_bitrix24_tool(url: str, workload: str, count: int, rate_limit: str, pipeline: str | None,
-                       matched: bool = False) -> Callable[[], dict[str, Any]]:
+
+def fast_bitrix24_tool(
+    url: str, workload: str, count: int, rate_limit: str, pipeline: str | None, matched: bool = False
+) -> Callable[[], dict[str, Any]]:
     from fast_bitrix24 import Bitrix
 
     # verbose=False: no tqdm progress bar (b24sync's library shows none either); ssl=False is the
@@ -115,49 +128,112 @@ def fast_bitrix24_tool(url: str, workload: str, count: int, rate_limit: str, pip
         def adds() -> dict[str, Any]:
             results = bx.call("crm.item.add", items)
             return {"created": [row["id"] for row in results], "errors": 0}
+
         return adds
     if workload in ("chains", "chains_small") and matched:
+
         def matched_chains() -> dict[str, Any]:
             # one level at a time, each result matched to its item by the name it echoes back
-            companies = {row["title"]: row["id"] for row in bx.call("crm.item.add", [
-                {"entityTypeId": 4, "fields": {"title": f"Company {i}"}} for i in range(count)])}
-            contacts = {row["name"]: row["id"] for row in bx.call("crm.item.add", [
-                {"entityTypeId": 3, "fields": {"name": f"Contact {i}", "companyId": companies[f"Company {i}"]}}
-                for i in range(count)])}
-            deals = {row["title"]: row["id"] for row in bx.call("crm.item.add", [
-                {"entityTypeId": 2, "fields": {"title": f"Deal {i}", "contactId": contacts[f"Contact {i}"]}}
-                for i in range(count)])}
-            tasks = bx.call("tasks.task.add", [
-                {"fields": {"TITLE": f"Task {i}", "RESPONSIBLE_ID": 1, "UF_CRM_TASK": [f"D_{deals[f'Deal {i}']}"]}}
-                for i in range(count)])
+            companies = {
+                row["title"]: row["id"]
+                for row in bx.call(
+                    "crm.item.add",
+                    [{"entityTypeId": 4, "fields": {"title": f"Company {i}"}} for i in range(count)],
+                )
+            }
+            contacts = {
+                row["name"]: row["id"]
+                for row in bx.call(
+                    "crm.item.add",
+                    [
+                        {
+                            "entityTypeId": 3,
+                            "fields": {"name": f"Contact {i}", "companyId": companies[f"Company {i}"]},
+                        }
+                        for i in range(count)
+                    ],
+                )
+            }
+            deals = {
+                row["title"]: row["id"]
+                for row in bx.call(
+                    "crm.item.add",
+                    [
+                        {
+                            "entityTypeId": 2,
+                            "fields": {"title": f"Deal {i}", "contactId": contacts[f"Contact {i}"]},
+                        }
+                        for i in range(count)
+                    ],
+                )
+            }
+            tasks = bx.call(
+                "tasks.task.add",
+                [
+                    {
+                        "fields": {
+                            "TITLE": f"Task {i}",
+                            "RESPONSIBLE_ID": 1,
+                            "UF_CRM_TASK": [f"D_{deals[f'Deal {i}']}"],
+                        }
+                    }
+                    for i in range(count)
+                ],
+            )
             return {"created": len(companies) + len(contacts) + len(deals) + len(tasks), "errors": 0}
+
         return matched_chains
     if workload in ("chains", "chains_small"):
+
         def chains() -> dict[str, Any]:
             # one dependency level at a time; the README promises results in the order of the items
-            companies = bx.call("crm.item.add", [
-                {"entityTypeId": 4, "fields": {"title": f"Company {i}"}} for i in range(count)])
-            contacts = bx.call("crm.item.add", [
-                {"entityTypeId": 3, "fields": {"name": f"Contact {i}", "companyId": companies[i]["id"]}}
-                for i in range(count)])
-            deals = bx.call("crm.item.add", [
-                {"entityTypeId": 2, "fields": {"title": f"Deal {i}", "contactId": contacts[i]["id"]}}
-                for i in range(count)])
-            tasks = bx.call("tasks.task.add", [
-                {"fields": {"TITLE": f"Task {i}", "RESPONSIBLE_ID": 1, "UF_CRM_TASK": [f"D_{deals[i]['id']}"]}}
-                for i in range(count)])
+            companies = bx.call(
+                "crm.item.add",
+                [{"entityTypeId": 4, "fields": {"title": f"Company {i}"}} for i in range(count)],
+            )
+            contacts = bx.call(
+                "crm.item.add",
+                [
+                    {"entityTypeId": 3, "fields": {"name": f"Contact {i}", "companyId": companies[i]["id"]}}
+                    for i in range(count)
+                ],
+            )
+            deals = bx.call(
+                "crm.item.add",
+                [
+                    {"entityTypeId": 2, "fields": {"title": f"Deal {i}", "contactId": contacts[i]["id"]}}
+                    for i in range(count)
+                ],
+            )
+            tasks = bx.call(
+                "tasks.task.add",
+                [
+                    {
+                        "fields": {
+                            "TITLE": f"Task {i}",
+                            "RESPONSIBLE_ID": 1,
+                            "UF_CRM_TASK": [f"D_{deals[i]['id']}"],
+                        }
+                    }
+                    for i in range(count)
+                ],
+            )
             return {"created": len(companies) + len(contacts) + len(deals) + len(tasks), "errors": 0}
+
         return chains
 
     def read() -> dict[str, Any]:
         return {"rows": bx.get_all("crm.contact.list", {"select": ["ID", "NAME", "LAST_NAME"]}), "errors": 0}
+
     return read
 
 
 # -- b24pysdk ----------------------------------------------------------------------------------
 
-def b24pysdk_tool(url: str, workload: str, count: int, rate_limit: str, pipeline: str | None
-                  ) -> Callable[[], dict[str, Any]]:
+
+def b24pysdk_tool(
+    url: str, workload: str, count: int, rate_limit: str, pipeline: str | None
+) -> Callable[[], dict[str, Any]]:
     from b24pysdk import BitrixWebhook, Client
 
     parts = urlsplit(url)
@@ -170,43 +246,83 @@ def b24pysdk_tool(url: str, workload: str, count: int, rate_limit: str, pipeline
             # the lazy request objects are the SDK's own work, so they are made inside the clock
             requests = [client.crm.item.add(entity_type_id=3, fields=f) for f in fields]
             batch = client.call_batches(requests).result
-            return {"created": [row["item"]["id"] for row in batch.result.values()],
-                    "errors": len(batch.result_error)}
+            return {
+                "created": [row["item"]["id"] for row in batch.result.values()],
+                "errors": len(batch.result_error),
+            }
+
         return adds
     if workload in ("chains", "chains_small"):
+
         def level(requests: dict[str, Any]) -> dict[str, Any]:
             batch = client.call_batches(requests).result
             if batch.result_error:
-                raise RuntimeError(f"{len(batch.result_error)} commands failed: {next(iter(batch.result_error.values()))}")
+                raise RuntimeError(
+                    f"{len(batch.result_error)} commands failed: {next(iter(batch.result_error.values()))}"
+                )
             return dict(batch.result)
 
         def chains() -> dict[str, Any]:
             # one dependency level at a time, results matched to inputs by the mapping's keys
-            companies = level({f"c{i}": client.crm.item.add(entity_type_id=4, fields={"title": f"Company {i}"})
-                               for i in range(count)})
-            contacts = level({f"c{i}": client.crm.item.add(entity_type_id=3, fields={
-                "name": f"Contact {i}", "companyId": companies[f"c{i}"]["item"]["id"]}) for i in range(count)})
-            deals = level({f"c{i}": client.crm.item.add(entity_type_id=2, fields={
-                "title": f"Deal {i}", "contactId": contacts[f"c{i}"]["item"]["id"]}) for i in range(count)})
-            tasks = level({f"c{i}": client.tasks.task.add(fields={
-                "TITLE": f"Task {i}", "RESPONSIBLE_ID": 1, "UF_CRM_TASK": [f"D_{deals[f'c{i}']['item']['id']}"]})
-                for i in range(count)})
+            companies = level(
+                {
+                    f"c{i}": client.crm.item.add(entity_type_id=4, fields={"title": f"Company {i}"})
+                    for i in range(count)
+                }
+            )
+            contacts = level(
+                {
+                    f"c{i}": client.crm.item.add(
+                        entity_type_id=3,
+                        fields={"name": f"Contact {i}", "companyId": companies[f"c{i}"]["item"]["id"]},
+                    )
+                    for i in range(count)
+                }
+            )
+            deals = level(
+                {
+                    f"c{i}": client.crm.item.add(
+                        entity_type_id=2,
+                        fields={"title": f"Deal {i}", "contactId": contacts[f"c{i}"]["item"]["id"]},
+                    )
+                    for i in range(count)
+                }
+            )
+            tasks = level(
+                {
+                    f"c{i}": client.tasks.task.add(
+                        fields={
+                            "TITLE": f"Task {i}",
+                            "RESPONSIBLE_ID": 1,
+                            "UF_CRM_TASK": [f"D_{deals[f'c{i}']['item']['id']}"],
+                        }
+                    )
+                    for i in range(count)
+                }
+            )
             return {"created": len(companies) + len(contacts) + len(deals) + len(tasks), "errors": 0}
+
         return chains
 
     def read() -> dict[str, Any]:
         request = client.crm.contact.list(select=["ID", "NAME", "LAST_NAME"]).as_list_fast()
         return {"rows": list(request.result), "errors": 0}
+
     return read
 
 
-def fast_bitrix24_matched_tool(url: str, workload: str, count: int, rate_limit: str, pipeline: str | None
-                               ) -> Callable[[], dict[str, Any]]:
+def fast_bitrix24_matched_tool(
+    url: str, workload: str, count: int, rate_limit: str, pipeline: str | None
+) -> Callable[[], dict[str, Any]]:
     return fast_bitrix24_tool(url, workload, count, rate_limit, pipeline, matched=True)
 
 
-TOOLS = {"b24sync": b24sync_tool, "fast_bitrix24": fast_bitrix24_tool,
-         "fast_bitrix24-matched": fast_bitrix24_matched_tool, "b24pysdk": b24pysdk_tool}
+TOOLS = {
+    "b24sync": b24sync_tool,
+    "fast_bitrix24": fast_bitrix24_tool,
+    "fast_bitrix24-matched": fast_bitrix24_matched_tool,
+    "b24pysdk": b24pysdk_tool,
+}
 
 
 def main() -> None:
@@ -241,7 +357,7 @@ def main() -> None:
     if profiler is not None:
         text = io.StringIO()
         pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(25)
-        out["profile"] = text.getvalue()[text.getvalue().find("ncalls"):]
+        out["profile"] = text.getvalue()[text.getvalue().find("ncalls") :]
     # the emulator's webhook code is no real secret, but nothing the project writes shows one
     code = urlsplit(args.url).path.strip("/").split("/")[2]
     for key in ("error", "traceback"):
@@ -259,4 +375,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -25,7 +25,7 @@ def _owner(store: Store, type_id: int | None, owner_id: int | None) -> None:
 def comment_add(ctx: Context, params: dict[str, Any]) -> Reply:
     """crm.timeline.comment.add -> the new comment's id as a bare int."""
     store = _store(ctx)
-    # reference §9.8: only the lowercase parameter name is read since crm 23.100.0
+    # protocol §9.8: only the lowercase parameter name is read since crm 23.100.0
     fields = {str(key).upper(): value for key, value in (as_map(params.get("fields")) or {}).items()}
     if not fields:
         raise MethodError("100", "Could not find value for parameter {fields}")

@@ -4,7 +4,7 @@ A handler is called once per method call (a plain call or one command of a batch
 parameters as the portal's PHP layer would see them: from a JSON body, real JSON types; from a form
 body, a query string or a batch command, PHP ``parse_str`` output (nested dicts with string keys,
 every leaf a string, lists as dicts keyed "0", "1", ...). Handlers accept both and coerce per
-parameter (reference section 2.2: all values arrive as strings inside a batch).
+parameter (protocol §2.2: all values arrive as strings inside a batch).
 """
 
 from __future__ import annotations

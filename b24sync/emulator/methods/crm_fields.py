@@ -1,9 +1,9 @@
 """The one CRM field registry: names in both families, types, flags, and value conversion.
 
 ``crm.item.*`` (camelCase), the old ``crm.lead|deal|contact|company.*`` (UPPER_CASE) and their
-``*.fields`` methods all read this table (reference §11: one field registry). Stored values are
+``*.fields`` methods all read this table (protocol §11: one field registry). Stored values are
 typed (ints, floats, ``"Y"``/``"N"``, ``YYYY-MM-DD`` dates, ISO datetimes); each family renders
-them its own way (reference §10.1).
+them its own way (protocol §10.1).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ INT_TYPES = frozenset(
     {"integer", "user", "crm_company", "crm_contact", "crm_lead", "crm_deal", "crm_category"}
 )
 TYPE_NAMES = {1: "Lead", 2: "Deal", 3: "Contact", 4: "Company"}
-# reference §9.5 (LINK exists too but is not written through these methods)
+# protocol §9.5 (LINK exists too but is not written through these methods)
 MULTIFIELD_TYPES = ("PHONE", "EMAIL", "WEB", "IM")
 
 
@@ -128,7 +128,7 @@ _STANDARD: dict[int, tuple[CrmField, ...]] = {
         *_COMMUNICATION,
     ),
 }
-# defaults of a new record before the caller's fields apply (reference §9.2: title "<Type> #<id>")
+# defaults of a new record before the caller's fields apply (protocol §9.2: title "<Type> #<id>")
 _DEFAULTS: dict[int, dict[str, Any]] = {
     1: {"statusId": "NEW", "opportunity": 0.0, "currencyId": "RUB", "opened": "Y"},
     2: {
@@ -146,7 +146,7 @@ _DEFAULTS: dict[int, dict[str, Any]] = {
 
 
 def uf_camel(upper: str) -> str:
-    """The crm.item name of a custom field: ``UF_CRM_3_DIGIT`` -> ``ufCrm3Digit`` (reference §9.2)."""
+    """The crm.item name of a custom field: ``UF_CRM_3_DIGIT`` -> ``ufCrm3Digit`` (protocol §9.2)."""
     parts = upper[len("UF_CRM_") :].split("_")
     if len(parts) > 1 and parts[0].isdigit() and all(p.isdigit() or p.isalpha() for p in parts[1:]):
         return "ufCrm" + parts[0] + "".join("_" + p if p.isdigit() else p.capitalize() for p in parts[1:])
@@ -235,7 +235,7 @@ def item_value(field: CrmField, value: Any, zone: timezone) -> Any:
     if field.multiple:
         return [] if value is None else list(value)
     if value is None:
-        # reference §10.1: crm.item gives companyId/contactId 0 when unset
+        # protocol §10.1: crm.item gives companyId/contactId 0 when unset
         return 0 if field.camel in ("companyId", "contactId") else None
     if field.type == "double":
         return _number_out(float(value))
@@ -255,7 +255,7 @@ def legacy_value(field: CrmField, value: Any, zone: timezone) -> Any:
     if value is None:
         return None
     if field.type == "double":
-        # reference §10.1: money as strings "1000000.00"
+        # protocol §10.1: money as strings "1000000.00"
         return f"{float(value):.2f}"
     if field.type in INT_TYPES:
         return str(value)
@@ -263,8 +263,8 @@ def legacy_value(field: CrmField, value: Any, zone: timezone) -> Any:
 
 
 def describe(field: CrmField, required: bool, with_upper: bool) -> dict[str, Any]:
-    """The ``*.fields`` entry of a field (reference §9.9)."""
-    # reference §9.9: old *.fields give a custom field's code as title, its label in *Label
+    """The ``*.fields`` entry of a field (protocol §9.9)."""
+    # protocol §9.9: old *.fields give a custom field's code as title, its label in *Label
     title = field.upper if field.dynamic and not with_upper else field.title
     entry: dict[str, Any] = {
         "type": field.type,

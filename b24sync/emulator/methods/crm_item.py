@@ -1,4 +1,4 @@
-"""``crm.item.add/update/get/list/delete/fields`` for leads, deals, contacts, companies (reference §9.2)."""
+"""``crm.item.add/update/get/list/delete/fields`` for leads, deals, contacts, companies (protocol §9.2)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def _store(ctx: Context) -> Store:
 def _entity_type(params: dict[str, Any]) -> int:
     type_id = required_int(params, "entityTypeId")
     if type_id not in CRM_TYPES:
-        # reference §9.2: an unknown entityTypeId answers NOT_FOUND with this text
+        # protocol §9.2: an unknown entityTypeId answers NOT_FOUND with this text
         raise MethodError("NOT_FOUND", "Smart process not found")
     return type_id
 
@@ -83,7 +83,7 @@ def _field_spec(fields: dict[str, CrmField], key: str) -> CrmField | None:
 
 
 def _fm_ops(raw: Any, updating: bool) -> list[FmOp]:
-    # reference §9.5: an array appends, an object keys n0.. to add and ids to change, a string is ignored
+    # protocol §9.5: an array appends, an object keys n0.. to add and ids to change, a string is ignored
     mapping = as_map(raw)
     if mapping is None:
         return []
@@ -117,7 +117,7 @@ def _changes(store: Store, type_id: int, params: dict[str, Any], updating: bool)
     fm: list[FmOp] = []
     for key, value in mapping.items():
         spec = _field_spec(fields, key)
-        # reference §9.2: unknown fields in crm.item.add are ignored silently, read-only ones too
+        # protocol §9.2: unknown fields in crm.item.add are ignored silently, read-only ones too
         if spec is None or spec.read_only:
             continue
         if spec.camel == "fm":
@@ -175,7 +175,7 @@ def item_get(ctx: Context, params: dict[str, Any]) -> Reply:
 
 
 def item_delete(ctx: Context, params: dict[str, Any]) -> Reply:
-    """crm.item.delete -> ``[]`` (reference U12)."""
+    """crm.item.delete -> ``[]`` (protocol U12)."""
     store = _store(ctx)
     type_id = _entity_type(params)
     record = _record(store, type_id, params)
@@ -204,12 +204,12 @@ def _select(store: Store, type_id: int, raw: Any) -> set[str] | None:
     chosen = {spec.camel for name in wanted if (spec := _field_spec(fields, name)) is not None}
     if "ufCrm*" in wanted or "UF_*" in wanted:
         chosen.update(spec.camel for spec in fields.values() if spec.dynamic)
-    chosen.discard("fm")  # reference §9.2: fm only via "*"
+    chosen.discard("fm")  # protocol §9.2: fm only via "*"
     return chosen
 
 
 def item_list(ctx: Context, params: dict[str, Any]) -> Reply:
-    """crm.item.list -> ``{"items": [...]}`` with total/next; exact offsets (reference §8.1)."""
+    """crm.item.list -> ``{"items": [...]}`` with total/next; exact offsets (protocol §8.1)."""
     store = _store(ctx)
     type_id = _entity_type(params)
     resolve = _resolver(store, type_id)
@@ -231,7 +231,7 @@ def item_list(ctx: Context, params: dict[str, Any]) -> Reply:
 
 
 def item_fields(ctx: Context, params: dict[str, Any]) -> Reply:
-    """crm.item.fields -> ``{"fields": {camelName: {...}}}`` (reference §9.9)."""
+    """crm.item.fields -> ``{"fields": {camelName: {...}}}`` (protocol §9.9)."""
     store = _store(ctx)
     type_id = _entity_type(params)
     original = _original_names(params)

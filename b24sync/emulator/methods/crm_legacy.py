@@ -1,4 +1,4 @@
-"""The old ``crm.lead|deal|contact|company.add/update/get/list/delete/fields`` (reference §9.3, §9.5).
+"""The old ``crm.lead|deal|contact|company.add/update/get/list/delete/fields`` (protocol §9.3, §9.5).
 
 UPPER_CASE names, string ids, a bare int from add, ``true`` from update and delete, a plain array
 from list with legacy ``start`` rounding; failures carry ``error: ""`` and the portal's texts. They
@@ -28,7 +28,7 @@ from .crm_records import FieldProblem, FmOp
 from .params import as_list, as_map, param, start_of, to_int, to_yn
 
 ENTITIES = {"lead": 1, "deal": 2, "contact": 3, "company": 4}
-# reference §9.3: COMPANY_IDS is write-only on contacts, CONTACT_IDS not readable on deals
+# protocol §9.3: COMPANY_IDS is write-only on contacts, CONTACT_IDS not readable on deals
 _WRITE_ONLY = frozenset({"FM", "COMPANY_IDS", "CONTACT_IDS"})
 
 
@@ -49,7 +49,7 @@ def _id(params: dict[str, Any]) -> int:
 
 
 def _fm_ops(type_name: str, raw: Any, updating: bool) -> list[FmOp]:
-    # reference §9.5: no ID appends; ID with a value changes; DELETE=Y, an empty VALUE or no VALUE deletes
+    # protocol §9.5: no ID appends; ID with a value changes; DELETE=Y, an empty VALUE or no VALUE deletes
     mapping = as_map(raw)
     if mapping is None:
         return []
@@ -92,7 +92,7 @@ def _changes(store: Store, type_id: int, params: dict[str, Any], updating: bool)
             fm.extend(_fm_ops(name, value, updating))
             continue
         spec = fields.get(name)
-        # reference §9.3: unknown and read-only fields are dropped silently
+        # protocol §9.3: unknown and read-only fields are dropped silently
         if spec is None or spec.read_only or name == "FM":
             continue
         try:
@@ -131,7 +131,7 @@ def render(
             continue
         out[spec.upper] = legacy_value(spec, record.get(spec.camel), store.zone)
     for type_name in MULTIFIELD_TYPES:
-        # reference §9.5: the key is absent when there are no values of that type
+        # protocol §9.5: the key is absent when there are no values of that type
         entries = _multifields_out(record, type_name)
         if entries and (names is None or type_name in names):
             out[type_name] = entries
@@ -146,7 +146,7 @@ def _select(store: Store, type_id: int, raw: Any) -> set[str] | None:
     fields = fields_of(store, type_id)
     chosen = {name for name in wanted if name in MULTIFIELD_TYPES}
     chosen.update(spec.upper for spec in fields if spec.upper in wanted)
-    # reference §9.3: "*" = standard non-multiple fields, "UF_*" = custom fields
+    # protocol §9.3: "*" = standard non-multiple fields, "UF_*" = custom fields
     if "*" in wanted:
         chosen.update(spec.upper for spec in fields if not spec.dynamic and not spec.multiple)
     if "UF_*" in wanted:
@@ -236,7 +236,7 @@ def _make(entity: str, type_id: int) -> dict[str, Handler]:
             if spec.upper != "FM"
         }
         if _has_multifields(type_id):
-            # reference §9.9: multifields appear as "PHONE": {"type": "crm_multifield", "isMultiple": true}
+            # protocol §9.9: multifields appear as "PHONE": {"type": "crm_multifield", "isMultiple": true}
             out.update(
                 {
                     spec.upper: describe(spec, "fm" in required, with_upper=False)

@@ -94,7 +94,7 @@ def create(store: Store, type_id: int, changes: Changes, user_id: int, now: floa
     )
     if type_id == 2:
         today = datetime.fromtimestamp(int(now), store.zone).date()
-        # reference §9.2: a deal's close date defaults to creation + 7 days
+        # protocol §9.2: a deal's close date defaults to creation + 7 days
         record.update(begindate=today.isoformat(), closedate=(today + timedelta(days=7)).isoformat())
     record.update({key: value for key, value in changes.values.items() if key in fields})
     if type_id == 2 and record["categoryId"] and record["stageId"] == "NEW":
@@ -121,7 +121,7 @@ def update(
     record.update({key: value for key, value in changes.values.items() if key in fields})
     _apply_fm(store, record, changes.fm)
     _apply_links(store, type_id, record, changes)
-    # reference §9.2: when nothing changed the save is skipped, so the modification stamp stays
+    # protocol §9.2: when nothing changed the save is skipped, so the modification stamp stays
     if record != before:
         record.update(updatedTime=store.iso(now), updatedBy=user_id)
 
@@ -213,7 +213,7 @@ def set_links(store: Store, type_id: int, owner_id: int, rows: list[dict[str, An
 def add_link(
     store: Store, type_id: int, owner_id: int, linked_id: int, sort: int | None, primary: bool
 ) -> bool:
-    """Link one more record; False when already linked (reference §9.4: the first link is primary)."""
+    """Link one more record; False when already linked (protocol §9.4: the first link is primary)."""
     rows = [dict(row) for row in links_of(store, type_id, owner_id)]
     existing = next((row for row in rows if row["id"] == linked_id), None)
     if existing is not None:

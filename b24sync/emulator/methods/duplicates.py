@@ -13,14 +13,14 @@ _ENTITY_TYPES = {"LEAD": 1, "CONTACT": 3, "COMPANY": 4}
 
 
 def normalise(kind: str, value: str) -> str:
-    """The comparable form of a value: digits only for phones, lower case for e-mails (reference U16)."""
+    """The comparable form of a value: digits only for phones, lower case for e-mails (protocol U16)."""
     if kind == "PHONE":
         return "".join(char for char in value if char.isdigit())
     return value.strip().lower()
 
 
 def find_by_comm(ctx: Context, params: dict[str, Any]) -> Reply:
-    """Map of entity type -> int ids having one of the values; ``[]`` when none (reference §9.6)."""
+    """Map of entity type -> int ids having one of the values; ``[]`` when none (protocol §9.6)."""
     store: Store = ctx.store
     kind = str(param(params, "type") or "").upper()
     if not kind:
@@ -49,7 +49,7 @@ def find_by_comm(ctx: Context, params: dict[str, Any]) -> Reply:
         ]
         if ids:
             result[name] = ids
-    # reference §5.3, §9.6: no hits at all is an empty PHP array, i.e. JSON []
+    # protocol §5.3, §9.6: no hits at all is an empty PHP array, i.e. JSON []
     return Reply(result if result else [])
 
 

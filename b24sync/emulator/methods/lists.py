@@ -1,4 +1,4 @@
-"""Filtering, ordering and paging shared by every list method (reference §8, §9).
+"""Filtering, ordering and paging shared by every list method (protocol §8, §9).
 
 A family says how its filter keys map to stored fields (``Resolver``) and how a stored record
 yields a field's value (``Getter``); this module does the rest. Tables are kept in ascending id
@@ -65,7 +65,7 @@ def split_key(key: str) -> tuple[str, str]:
 
 def parse_filter(raw: Any, resolve: Resolver, strict: bool) -> Group:
     """The method's ``filter`` as an AND group; unknown fields raise when ``strict``, else are dropped."""
-    # reference §9.2: crm.item.list rejects unknown filter fields; §9.3: old lists drop them silently
+    # protocol §9.2: crm.item.list rejects unknown filter fields; §9.3: old lists drop them silently
     mapping = as_map(raw) if raw not in (None, "") else {}
     if mapping is None:
         raise MethodError("", "Parameter 'filter' must be array.")
@@ -140,16 +140,11 @@ def _number(value: Any) -> float | None:
     return None if isinstance(value, bool) else to_float(value)
 
 
-def _equal(stored: Any, wanted: Any) -> bool:
-    left, right = _number(stored), _number(wanted)
-    if left is not None and right is not None:
-        return left == right
-    # a NULL matches an empty value, as `!=name: ""` means "has a name"
-    return _text(stored).lower() == _text(wanted).lower()
-
-
 def _equality_key(value: Any) -> tuple[str, Any]:
-    """What ``_equal`` compares: the number when there is one, else the lower-cased text."""
+    """What an equality filter compares: the number when there is one, else the lower-cased text.
+
+    A NULL matches an empty value, as ``!=name: ""`` means "has a name".
+    """
     number = _number(value)
     return ("n", number) if number is not None else ("t", _text(value).lower())
 
@@ -276,7 +271,7 @@ def select_page(
     if by_id_only and descending:
         ids = ids[::-1]
     if start < 0:
-        # reference §8.2: no offset, no count, total 0 and no next
+        # protocol §8.2: no offset, no count, total 0 and no next
         if by_id_only:
             rows: list[dict[str, Any]] = []
             for record_id in ids:
@@ -292,7 +287,7 @@ def select_page(
     found = [table[i] for i in ids if match(table[i])] if where.terms else [table[i] for i in ids]
     found = _ordered(found, order, get, by_id_only)
     total = len(found)
-    # reference §8.1: old lists round start down to a page; ORM lists use it as an exact offset
+    # protocol §8.1: old lists round start down to a page; ORM lists use it as an exact offset
     offset = (start // PAGE_SIZE) * PAGE_SIZE if paging == "legacy" else start
     rows = found[offset : offset + PAGE_SIZE]
     following = offset + PAGE_SIZE if paging == "legacy" else offset + len(rows)

@@ -24,7 +24,7 @@ _FALSE_WORDS = frozenset({"n", "no", "false", "0", "off", ""})
 
 def param(params: Mapping[str, Any], *names: str) -> Any:
     """The first of ``names`` present in ``params``, compared case-insensitively; None if absent."""
-    # reference §9.3: old CRM methods resolve parameter names case-insensitively (fields/FIELDS/arFields)
+    # protocol §9.3: old CRM methods resolve parameter names case-insensitively (fields/FIELDS/arFields)
     lowered = {key.lower(): value for key, value in params.items() if isinstance(key, str)}
     for name in names:
         if name.lower() in lowered:
@@ -91,16 +91,9 @@ def to_yn(value: Any) -> str | None:
     return None
 
 
-def php_truthy(value: Any) -> bool:
-    """PHP boolean casting of a parameter (``"0"`` and ``""`` false, any other string true)."""
-    if isinstance(value, str):
-        return value not in ("", "0")
-    return bool(value)
-
-
 def start_of(params: Mapping[str, Any]) -> int:
     """The ``start`` parameter as the server hands it over: an integer, non-numeric as 0."""
-    # reference §1.3: a top-level start is cast to int; anything non-numeric becomes 0
+    # protocol §1.3: a top-level start is cast to int; anything non-numeric becomes 0
     value = param(params, "start")
     number = to_int(value)
     if number is None:

@@ -1,4 +1,4 @@
-"""Deal contacts and contact companies (reference §9.4): add, items.get, items.set."""
+"""Deal contacts and contact companies (protocol §9.4): add, items.get, items.set."""
 
 from __future__ import annotations
 
@@ -44,13 +44,13 @@ def _make(kind: str) -> dict[str, Handler]:
         store = _store(ctx)
         owner_id = _owner(store, owner_type, params)
         linked_id, sort, primary = _row(store, linked_type, key, param(params, "fields"))
-        # reference §9.4: false when already linked; the first link becomes primary
+        # protocol §9.4: false when already linked; the first link becomes primary
         return Reply(crm_records.add_link(store, owner_type, owner_id, linked_id, sort, primary))
 
     def items_get(ctx: Context, params: dict[str, Any]) -> Reply:
         store = _store(ctx)
         owner_id = _owner(store, owner_type, params)
-        # reference §9.4: ints here, unlike the rest of the old CRM methods
+        # protocol §9.4: ints here, unlike the rest of the old CRM methods
         rows = crm_records.links_of(store, owner_type, owner_id)
         return Reply(
             [

@@ -1,4 +1,4 @@
-"""``tasks.task.add/update/get/list/delete`` (reference §9.7): UPPER input, camelCase output, string ids."""
+"""``tasks.task.add/update/get/list/delete`` (protocol §9.7): UPPER input, camelCase output, string ids."""
 
 from __future__ import annotations
 
@@ -97,7 +97,7 @@ def _values(store: Store, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _check(store: Store, task: dict[str, Any]) -> None:
-    # reference §9.7: the texts end in a literal <br>
+    # protocol §9.7: the texts end in a literal <br>
     if not task.get("title"):
         raise MethodError("ERROR_CORE", "Task title is not specified<br>")
     if not task.get("responsibleId"):
@@ -137,7 +137,7 @@ def render(store: Store, task: dict[str, Any], names: set[str] | None, bindings:
     if names is None or "responsibleId" in names:
         out["responsible"] = _person(store, task["responsibleId"])
     if bindings:
-        # reference U17: a recorded portal answers false, not [], when there are no bindings
+        # protocol U17: a recorded portal answers false, not [], when there are no bindings
         out["ufCrmTask"] = list(task["ufCrmTask"]) or False
     return out
 
@@ -247,7 +247,7 @@ def task_list(ctx: Context, params: dict[str, Any]) -> Reply:
     resolve = _resolve(store)
     where = lists.parse_filter(param(params, "filter"), resolve, strict=False)
     raw_order = param(params, "order")
-    # reference §9.7: ID descending unless told otherwise
+    # protocol §9.7: ID descending unless told otherwise
     order = [("id", True)]
     if raw_order not in (None, ""):
         order = lists.parse_order(raw_order, resolve, strict=False)
@@ -255,7 +255,7 @@ def task_list(ctx: Context, params: dict[str, Any]) -> Reply:
         if resolve(name) is None:
             raise MethodError("0", "Invalid sorting key (internal error)")
     names, bindings = _select(param(params, "select"))
-    # reference §9.7: TITLE is matched as a pattern, so a % in its value is a wildcard
+    # protocol §9.7: TITLE is matched as a pattern, so a % in its value is a wildcard
     where = lists.Group(
         where.logic,
         tuple(

@@ -1,4 +1,4 @@
-"""``crm.lead|deal|contact|company.userfield.list``: the portal's custom fields (reference §9.9)."""
+"""``crm.lead|deal|contact|company.userfield.list``: the portal's custom fields (protocol §9.9)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from .base import Context, Handler, MethodError, Reply
 from .crm_fields import uf_camel
 from .params import param, start_of
 
-# reference §9.9: filters are exact matches on these keys
+# protocol §9.9: filters are exact matches on these keys
 _FILTERABLE = (
     "ID",
     "FIELD_NAME",
@@ -73,7 +73,7 @@ def _make(entity: str, type_id: int) -> Handler:
         language = param(raw_filter, "LANG") if isinstance(raw_filter, dict) else None
         where = lists.parse_filter(raw_filter, _resolve, strict=False)
         raw_order = param(params, "order")
-        # reference §9.9: SORT then ID ascending unless told otherwise
+        # protocol §9.9: SORT then ID ascending unless told otherwise
         order = lists.parse_order(raw_order, _resolve, strict=False) if raw_order not in (None, "") else []
         order = order or [("SORT", False), ("ID", False)]
         table = rows(store, type_id, with_labels=language not in (None, ""))

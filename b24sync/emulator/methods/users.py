@@ -1,4 +1,4 @@
-"""``server.time``, ``profile``, ``user.current``, ``user.get``, ``scope`` (reference §9.1)."""
+"""``server.time``, ``profile``, ``user.current``, ``user.get``, ``scope`` (protocol §9.1)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,63 @@
+"""Where results keep what links and reports read (protocol §4.3 rule 6, §9, §10.1)."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+PathStep = str | int
+
+CREATED_ITEM_ID: Final[tuple[PathStep, ...]] = ("item", "id")
+"""The id in the answer of ``crm.item.add`` and ``crm.item.update``."""
+
+# On success, the result of these methods always holds these paths with a scalar value (a missing or
+# null node would make the portal substitute something else, protocol §4.3 rule 2).
+KNOWN_PATHS: Final[dict[str, frozenset[tuple[PathStep, ...]]]] = {
+    "crm.item.add": frozenset({CREATED_ITEM_ID}),
+    "crm.item.update": frozenset({CREATED_ITEM_ID}),
+    "crm.item.get": frozenset({CREATED_ITEM_ID}),
+    "tasks.task.add": frozenset({("task", "id")}),
+    "tasks.task.update": frozenset({("task", "id")}),
+    "crm.contact.add": frozenset({()}),
+    "crm.company.add": frozenset({()}),
+    "crm.deal.add": frozenset({()}),
+    "crm.lead.add": frozenset({()}),
+    "crm.timeline.comment.add": frozenset({()}),
+    "crm.activity.todo.add": frozenset({("id",)}),
+    "user.current": frozenset({("ID",)}),
+}
+
+ITEMS_KEYS: Final = {"crm.item.list": "items", "tasks.task.list": "tasks"}
+"""List methods that keep their rows under a key instead of answering the list itself (protocol §5.5)."""
+
+
+def is_known_path(method: str, path: tuple[PathStep, ...]) -> bool:
+    """Whether ``path`` always exists in a successful result of ``method``."""
+    return path in KNOWN_PATHS.get(method.lower(), frozenset())
+
+
+def items_key(method: str) -> str | None:
+    """The key a list method keeps its rows under, or ``None`` when the result is the list itself."""
+    return ITEMS_KEYS.get(method.lower())
+
+
+def row_id_key(method: str, id_key: str) -> str:
+    """The id name in returned rows: ``tasks.task.list`` filters by ``ID`` but returns ``id`` (§8.3)."""
+    return "id" if method.lower() == "tasks.task.list" else id_key
+
+
+def created_id(method: str, result: Any) -> int | str | None:
+    """The id an ``*.add`` command created, as the portal returned it, else None."""
+    if not method.lower().endswith(".add"):
+        return None
+    # protocol §9.3: old CRM add methods answer with the bare new id, e.g. {"result": 46}
+    if isinstance(result, (int, str)) and not isinstance(result, bool):
+        return result
+    # protocol §9.2, §9.7: crm.item.add answers {"item": {"id": 342, ...}},
+    # tasks.task.add {"task": {"id": "3711", ...}}
+    if isinstance(result, dict) and len(result) == 1:
+        (inner,) = result.values()
+        if isinstance(inner, dict):
+            found = inner.get("id")
+            if isinstance(found, (int, str)) and not isinstance(found, bool):
+                return found
+    return None

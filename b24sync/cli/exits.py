@@ -1,0 +1,62 @@
+"""The exit codes of every command, mapped here and nowhere else (docs/cli.md)."""
+
+from __future__ import annotations
+
+import enum
+
+from b24sync.errors import Interrupted, PipelineError, PortalError, UsageError
+from b24sync.planning.model import Plan
+from b24sync.report.model import RunStatus
+
+
+class Exit(enum.IntEnum):
+    """What a command's exit code means."""
+
+    OK = 0
+    FAILED = 1
+    """The run finished with failed, skipped, not-run or unknown steps (plan: a conflict)."""
+    USAGE = 2
+    """A usage error or an invalid pipeline: nothing was sent."""
+    PORTAL = 3
+    """The portal could not be reached or refused the credentials."""
+    INTERRUPTED = 130
+
+
+# The first matching class decides.
+_BY_ERROR: tuple[tuple[type[BaseException], Exit], ...] = (
+    (Interrupted, Exit.INTERRUPTED),
+    (KeyboardInterrupt, Exit.INTERRUPTED),
+    (PipelineError, Exit.USAGE),
+    (UsageError, Exit.USAGE),
+    (PortalError, Exit.PORTAL),
+)
+_BY_RUN_STATUS: dict[RunStatus, Exit] = {
+    "succeeded": Exit.OK,
+    "failed": Exit.FAILED,
+    "interrupted": Exit.INTERRUPTED,
+}
+# plan --detailed-exitcode, as Terraform's: 0 nothing would change, 2 something would, 1 any error.
+DETAILED_NO_CHANGES = 0
+DETAILED_CHANGES = 2
+DETAILED_ERROR = 1
+
+
+def for_error(error: BaseException) -> int:
+    """The exit code for an error that ended a command."""
+    return next((int(code) for kind, code in _BY_ERROR if isinstance(error, kind)), int(Exit.FAILED))
+
+
+def for_run(fatal: BaseException | None, status: RunStatus) -> int:
+    """The exit code of ``apply``: a fatal portal error, else the run's status."""
+    if fatal is not None:
+        return for_error(fatal)
+    return int(_BY_RUN_STATUS[status])
+
+
+def for_plan(plan: Plan, detailed: bool) -> int:
+    """The exit code of ``plan``: 0, or with ``detailed`` whether applying would change anything."""
+    if not detailed:
+        return int(Exit.OK)
+    if plan.conflicts:
+        return DETAILED_ERROR
+    return DETAILED_CHANGES if plan.has_changes else DETAILED_NO_CHANGES

@@ -1,0 +1,67 @@
+"""What the terminal shows while ``apply`` runs, and the first Ctrl-C that asks it to stop."""
+
+from __future__ import annotations
+
+import signal
+import time
+from typing import Any
+
+import click
+
+from b24sync.run.executor import Progress
+
+
+class StopFlag:
+    """First Ctrl-C: finish the request in flight, then stop. Second: stop now."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: Any = None
+
+    def __enter__(self) -> StopFlag:
+        self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        signal.signal(signal.SIGINT, self._previous)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        click.echo("\nb24sync: stopping after the request in flight (Ctrl-C again to stop now)", err=True)
+
+    def __call__(self) -> bool:
+        return self.requested
+
+
+class ProgressLine:
+    """A progress bar on a terminal, one line per few batches otherwise."""
+
+    def __init__(self, tty: bool, every: int = 10) -> None:
+        self.tty = tty
+        self.every = every
+        self.started = time.monotonic()
+        self.shown = False
+
+    def __call__(self, progress: Progress) -> None:
+        elapsed = max(time.monotonic() - self.started, 1e-9)
+        rate = progress.commands_done / elapsed
+        left = progress.commands_total - progress.commands_done
+        eta = f"{left / rate:.0f} s" if rate > 0 else "?"
+        text = (
+            f"batch {progress.batches_done}/{progress.batches_total}, commands "
+            f"{progress.commands_done}/{progress.commands_total}, {rate:.0f}/s, "
+            f"waited {progress.waited_s:.1f} s for limits, ETA {eta}"
+        )
+        if self.tty:
+            width = 24
+            filled = int(width * progress.commands_done / max(progress.commands_total, 1))
+            click.echo(f"\r[{'#' * filled}{'.' * (width - filled)}] {text}\033[K", err=True, nl=False)
+            self.shown = True
+        elif progress.batches_done % self.every == 0 or progress.batches_done == progress.batches_total:
+            click.echo(f"b24sync: {text}", err=True)
+
+    def close(self) -> None:
+        if self.shown:
+            click.echo("", err=True)

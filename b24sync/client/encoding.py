@@ -1,0 +1,181 @@
+"""The wire encoding of Bitrix24 commands, batch payloads and batch response maps. Pure.
+
+Each command of a batch is one string ``method?query`` that the portal splits with PHP ``parse_url``
+and decodes with PHP ``parse_str`` (protocol §2.2). ``encode_query`` writes the PHP
+``http_build_query`` convention (protocol §2.3): nested maps as ``a[b]``, lists with explicit
+indices ``a[0]``, brackets of the key path as ``%5B``/``%5D``, and every byte outside
+``A-Za-z0-9-._~`` percent-encoded (a space as ``%20``), so that ``#``, ``&``, ``+``, ``%`` and ``=`` in
+keys or values arrive intact. ``$result[...]`` markers are text like any other: the portal decodes
+the query before it substitutes references (protocol §4.2).
+
+Decisions of b24sync, where ``http_build_query`` differs:
+
+- ``True``/``False`` become ``Y``/``N``, the convention of Bitrix24 fields (protocol §10.4).
+- ``None``, ``[]`` and ``{}`` become ``key=``: an empty value, which is how Bitrix24 clears a field.
+  (PHP drops such keys, leaving no way to clear a field inside a batch.)
+- ``int``, ``float`` and ``Decimal`` become plain decimal text, never exponent notation
+  (``1e-07`` would reach a money field as a string PHP does not read as a number).
+
+Whatever PHP cannot decode back is refused with ``EncodingError`` instead of being sent and
+silently changed by the portal: top-level keys that are empty or hold ``.``, a space or ``[``
+(``parse_str`` rewrites them to ``_``), nested keys that are empty, one blank character (read as
+``[]``) or hold ``]``, keys holding NUL, nesting deeper than PHP's 64 levels, NaN and
+infinities, and commands of more than ``MAX_INPUT_VARS`` values (PHP ``max_input_vars``;
+protocol §2.2, U5: the rest would be dropped).
+The law, tested against the real ``php`` binary: ``parse_str(encode_query(p))`` gives back ``p``
+with every leaf as a string.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+from urllib.parse import quote
+
+from b24sync.bitrix.limits import MAX_BATCH, MAX_INPUT_VARS, MAX_NESTING
+from b24sync.errors import UsageError
+
+RESPONSE_MAPS = ("result", "result_error", "result_total", "result_next", "result_time")
+
+_OPEN = "%5B"
+_CLOSE = "%5D"
+_BAD_TOP_KEY = frozenset(". [\0")
+_BAD_NESTED_KEY = frozenset("]\0")
+# PHP reads a bracket holding one whitespace character as "[]" (append), found with php 8.2.
+_BLANK_NESTED_KEYS = frozenset(" \t\n\r\v\f")
+
+
+class EncodingError(UsageError):
+    """Parameters that the portal could not decode back as given."""
+
+
+def _quote(text: str) -> str:
+    try:
+        return quote(text, safe="")
+    except UnicodeEncodeError as error:
+        raise EncodingError(f"text {text[:40]!r} is not valid Unicode ({error.reason})") from None
+
+
+def _decimal_text(number: float | Decimal) -> str:
+    if isinstance(number, float):
+        if not math.isfinite(number):
+            raise EncodingError(f"{number!r} cannot be sent to Bitrix24: use a finite number")
+        number = Decimal(repr(number))
+    elif not number.is_finite():
+        raise EncodingError(f"{number!r} cannot be sent to Bitrix24: use a finite number")
+    text = format(number, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+@lru_cache(maxsize=4096)
+def _nested_key(name: str) -> str:
+    # Key segments repeat across commands (fields, filter names): quote each once.
+    if not name or name in _BLANK_NESTED_KEYS or not _BAD_NESTED_KEY.isdisjoint(name):
+        raise EncodingError(
+            f"key {name!r} cannot be decoded by the portal: nested keys must be non-empty, "
+            "not a single blank, and hold no ']' or NUL"
+        )
+    return _OPEN + _quote(name) + _CLOSE
+
+
+@lru_cache(maxsize=1024)
+def _top_key(name: str) -> str:
+    if not name or not _BAD_TOP_KEY.isdisjoint(name):
+        raise EncodingError(
+            f"parameter name {name!r} cannot be decoded by the portal: top-level names must be "
+            "non-empty and hold no '.', space, '[' or NUL"
+        )
+    return _quote(name)
+
+
+def _key_text(key: object, path: str) -> str:
+    if isinstance(key, str):
+        return key
+    if isinstance(key, bool) or not isinstance(key, int):
+        raise EncodingError(f"key {key!r} under {path!r} must be text or an integer")
+    return str(key)
+
+
+def _walk(prefix: str, value: Any, depth: int, pairs: list[str]) -> None:
+    if isinstance(value, str):
+        pairs.append(prefix + "=" + _quote(value))
+    elif isinstance(value, bool):
+        pairs.append(prefix + ("=Y" if value else "=N"))
+    elif isinstance(value, int):
+        pairs.append(f"{prefix}={value}")
+    elif isinstance(value, (Mapping, list, tuple)):
+        if not value:
+            pairs.append(prefix + "=")
+            return
+        if depth >= MAX_NESTING:
+            raise EncodingError(f"parameters nest deeper than {MAX_NESTING} levels at {prefix!r}")
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                _walk(prefix + _nested_key(_key_text(key, prefix)), item, depth + 1, pairs)
+        else:
+            for index, item in enumerate(value):
+                _walk(f"{prefix}{_OPEN}{index}{_CLOSE}", item, depth + 1, pairs)
+    elif value is None:
+        pairs.append(prefix + "=")
+    elif isinstance(value, (float, Decimal)):
+        pairs.append(prefix + "=" + _decimal_text(value))
+    else:
+        raise EncodingError(
+            f"value of type {type(value).__name__} at {prefix!r} cannot be sent to Bitrix24: "
+            "use text, numbers, booleans, None, lists or maps"
+        )
+
+
+def encode_query(params: Mapping[str, Any], max_values: int = MAX_INPUT_VARS) -> str:
+    """Encode parameters as the query string ``parse_str`` decodes back (see the module docstring)."""
+    if not isinstance(params, Mapping):
+        raise EncodingError(f"parameters must be a map of names to values, not {type(params).__name__}")
+    pairs: list[str] = []
+    for key, value in params.items():
+        _walk(_top_key(_key_text(key, "")), value, 1, pairs)
+    if len(pairs) > max_values:
+        raise EncodingError(
+            f"a command holds {len(pairs)} values; the portal reads at most {max_values} "
+            "(PHP max_input_vars): split it into several commands"
+        )
+    return "&".join(pairs)
+
+
+def encode_command(method: str, params: Mapping[str, Any] | None = None) -> str:
+    """One batch command: ``method?query`` (protocol §2.1)."""
+    if not method or not all(c.isalnum() or c in "._" for c in method):
+        raise EncodingError(f"method name {method!r} is not a Bitrix24 method name such as 'crm.item.add'")
+    return f"{method}?{encode_query(params or {})}"
+
+
+def batch_payload(commands: Mapping[str, str], halt: bool) -> dict[str, Any]:
+    """The JSON body of a ``batch`` call: ``halt`` as 0/1 (protocol §3.1, U11) and named commands."""
+    if not commands:
+        raise EncodingError("a batch needs at least one command")
+    if len(commands) > MAX_BATCH:
+        raise EncodingError(f"a batch holds at most {MAX_BATCH} commands, not {len(commands)}")
+    return {"halt": 1 if halt else 0, "cmd": dict(commands)}
+
+
+def response_map(value: Any) -> dict[str, Any]:
+    """A batch response map as a dict keyed by command key.
+
+    PHP serialises an empty map as ``[]`` and a map keyed ``0..n-1`` as a list (protocol §5.3).
+    """
+    if value is None:
+        return {}
+    if isinstance(value, Mapping):
+        return {str(key): item for key, item in value.items()}
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        return {str(index): item for index, item in enumerate(value)}
+    raise EncodingError(f"a batch response map must be a list or an object, not {type(value).__name__}")
+
+
+def response_maps(body: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The five maps of a batch ``result`` (protocol §5.2), each as a dict."""
+    return {name: response_map(body.get(name)) for name in RESPONSE_MAPS}

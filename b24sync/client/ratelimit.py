@@ -1,0 +1,123 @@
+"""Client-side limits: the portal's leaky bucket and its per-method operating-time budget.
+
+Protocol §7.1: every HTTP request adds 1 to a counter that drains by ``rate`` per second; a request
+arriving while the counter is above ``burst`` is refused with 503 ``QUERY_LIMIT_EXCEEDED``. Keeping
+the same counter on the client lets a run go at the highest rate the portal accepts without ever
+being refused. Protocol §7.2: execution time is summed per method over ten minutes; the portal
+reports it as ``operating`` / ``operating_reset_at`` and blocks a method past the limit.
+
+Clocks are parameters: ``clock`` is monotonic seconds, ``wall_clock`` is unix time (the portal's
+``operating_reset_at`` is unix time).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from b24sync.bitrix.limits import ENTERPRISE_RATE, OPERATING_LIMIT, OPERATING_MARGIN, STANDARD_RATE
+from b24sync.errors import UsageError
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """A leaky bucket: ``burst`` requests at once, then ``rate`` per second."""
+
+    burst: float
+    rate: float
+
+    @classmethod
+    def parse(cls, spec: str | RateLimit | None) -> RateLimit | None:
+        """``standard``, ``enterprise``, ``off`` or ``BURST/RATE`` (e.g. ``50/2``)."""
+        if spec is None or isinstance(spec, RateLimit):
+            return spec
+        named = {"standard": cls(*STANDARD_RATE), "enterprise": cls(*ENTERPRISE_RATE), "off": None}
+        if spec in named:
+            return named[spec]
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)\s*", spec)
+        if match is None or float(match[1]) < 1 or float(match[2]) <= 0:
+            raise UsageError(
+                f"rate limit {spec!r} is not one of standard, enterprise, off or BURST/RATE such as 50/2"
+            )
+        return cls(float(match[1]), float(match[2]))
+
+
+class LeakyBucket:
+    """The portal's request counter, mirrored on the client.
+
+    The client keeps one request of headroom below the portal's burst: requests reach the portal
+    a varying moment after they leave, so two of them can arrive closer together than they were
+    sent, and a bucket filled to the brim would then be refused.
+    """
+
+    HEADROOM = 1.0
+
+    def __init__(self, limit: RateLimit, clock: Callable[[], float]) -> None:
+        self.limit = limit
+        self._clock = clock
+        self._level = 0.0
+        self._at = clock()
+
+    def _drain(self) -> float:
+        now = self._clock()
+        self._level = max(0.0, self._level - (now - self._at) * self.limit.rate)
+        self._at = now
+        return now
+
+    def delay(self) -> float:
+        """Seconds to wait before the next request may be sent."""
+        self._drain()
+        ceiling = max(1.0, self.limit.burst - self.HEADROOM)
+        return max(0.0, (self._level + 1 - ceiling) / self.limit.rate)
+
+    def take(self) -> None:
+        """Count one request as sent now."""
+        self._drain()
+        self._level += 1
+
+    def fill(self) -> None:
+        """The portal said the bucket is full: assume it, so the next requests wait."""
+        self._drain()
+        self._level = max(self._level, self.limit.burst)
+
+
+class OperatingBudget:
+    """The portal's operating time per method, as last reported in ``time`` blocks."""
+
+    def __init__(self, wall_clock: Callable[[], float], limit: float = OPERATING_LIMIT) -> None:
+        self.limit = limit
+        self._wall_clock = wall_clock
+        self._blocked_until: dict[str, float] = {}
+        self._reset_at: dict[str, float] = {}
+
+    def observe(self, method: str, time_block: Mapping[str, Any] | None) -> None:
+        """Record a method's ``operating``/``operating_reset_at`` from a response."""
+        if not isinstance(time_block, Mapping):
+            return
+        operating = time_block.get("operating")
+        reset_at = time_block.get("operating_reset_at")
+        if not isinstance(operating, (int, float)) or not isinstance(reset_at, (int, float)):
+            return
+        self._reset_at[method.lower()] = float(reset_at)
+        if operating >= self.limit - OPERATING_MARGIN:
+            self.block(method, float(reset_at), unknown_wait=0.0)
+
+    def reset_at(self, method: str) -> float | None:
+        """When the oldest basket of ``method`` expires, as last reported; None if never seen."""
+        return self._reset_at.get(method.lower())
+
+    def block(self, method: str, reset_at: float | None, unknown_wait: float = 10.0) -> float:
+        """Block ``method`` until ``reset_at`` + 1 s (protocol §7.4); return the seconds to wait."""
+        now = self._wall_clock()
+        until = now + unknown_wait if reset_at is None else max(reset_at + 1.0, now + unknown_wait)
+        key = method.lower()
+        self._blocked_until[key] = max(self._blocked_until.get(key, 0.0), until)
+        return self._blocked_until[key] - now
+
+    def delay(self, methods: list[str]) -> float:
+        """Seconds to wait before any of ``methods`` may be called."""
+        now = self._wall_clock()
+        waits = [self._blocked_until.get(m.lower(), 0.0) - now for m in methods]
+        return max([0.0, *waits])

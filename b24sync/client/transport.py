@@ -1,0 +1,97 @@
+"""One HTTP exchange with the portal, told apart by what the client must do next (protocol §6, §7.4).
+
+``exchange`` never raises for a network failure: it says whether anything left the machine
+(``sent``), because a request that was sent and lost may have run (protocol §7.4).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from b24sync.errors import TransportError
+
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A parsed HTTP answer: status and JSON body (a redirect keeps only its ``location``)."""
+
+    status: int
+    body: dict[str, Any]
+
+    @property
+    def code(self) -> str | None:
+        """The whole-request ``error`` code (may be ``""``), or ``None`` when there is none."""
+        return str(self.body.get("error", "")) if "error" in self.body else None
+
+    @property
+    def description(self) -> str:
+        """The ``error_description`` of an error answer, as given."""
+        return str(self.body.get("error_description", ""))
+
+    @property
+    def is_redirect(self) -> bool:
+        """Whether the portal answered with a redirect (renamed portal, protocol §1.1)."""
+        return self.status in REDIRECTS
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """What one try gave: an answer, or the problem that kept it away and whether the request left."""
+
+    answer: Answer | None
+    problem: str | None
+    sent: bool
+
+    @property
+    def json(self) -> bool:
+        """Whether a JSON object came back (a redirect counts as one)."""
+        return self.answer is not None and self.problem is None
+
+
+def exchange(
+    session: requests.Session,
+    url: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    timeout: float | tuple[float, float],
+    host: str,
+    redact: Callable[[str], str],
+) -> Exchange:
+    """POST ``body`` to ``url`` once; only a TLS failure raises (nothing else can be decided here)."""
+    try:
+        response = session.post(url, data=body, headers=headers, timeout=timeout, allow_redirects=False)
+    except requests.exceptions.ConnectTimeout:
+        return Exchange(None, "connection timed out", sent=False)
+    except requests.exceptions.SSLError as error:
+        raise TransportError(f"TLS failed with {host}: {redact(str(error))}") from None
+    except requests.exceptions.ConnectionError as error:
+        text = redact(str(error))
+        refused = "NewConnectionError" in text or "Failed to resolve" in text or "NameResolution" in text
+        return Exchange(None, f"connection failed ({_short(text)})", sent=not refused)
+    except requests.exceptions.Timeout:
+        return Exchange(None, "no answer before the read timeout", sent=True)
+    except requests.exceptions.RequestException as error:
+        return Exchange(None, f"{type(error).__name__} ({_short(redact(str(error)))})", sent=True)
+    status = response.status_code
+    if status in REDIRECTS:
+        return Exchange(Answer(status, {"location": response.headers.get("Location", "")}), None, True)
+    try:
+        parsed = json.loads(response.content)
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        kind = response.headers.get("Content-Type", "no content type").split(";")[0]
+        return Exchange(Answer(status, {}), f"HTTP {status} with a non-JSON body ({kind})", sent=True)
+    return Exchange(Answer(status, parsed), None, sent=True)
+
+
+def _short(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."

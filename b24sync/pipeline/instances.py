@@ -1,0 +1,183 @@
+"""Expanding steps into instances: ``for_each`` rows, ``when``, ``key`` and rendered ``params``.
+
+Every instance carries its rendered parameters (links and secrets as ``Text`` values) and the links
+it uses, so the planner never renders anything. Problems are reported through a callback with a
+path relative to the step, so the caller can point at the pipeline file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from b24sync.pipeline.template import LinkUse, Renderer, TemplateError, TreeRenderer
+
+PathStep = str | int
+Report = Callable[[tuple[PathStep, ...], str, bool], None]
+"""``report(path_in_step, message, at_key)``."""
+
+
+def instance_name(step: str, instance: str | None) -> str:
+    """How people see one instance: ``step[instance]``, or the step id alone without ``for_each``."""
+    return step if instance is None else f"{step}[{instance}]"
+
+
+@dataclass(frozen=True, slots=True)
+class Instance:
+    """One command to send: a step, or one ``for_each`` item of a step, rendered."""
+
+    name: str | None
+    params: Mapping[object, object]
+    links: tuple[LinkUse, ...]
+    secrets: tuple[str, ...]
+    origin: str
+    text_paths: tuple[tuple[PathStep, ...], ...] = ()
+    """Where the ``Text`` values (links, secrets) sit in ``params``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One ``for_each`` item and where it came from (``data/x.csv:4`` or ``item 2``)."""
+
+    value: object
+    origin: str
+
+
+@dataclass(frozen=True)
+class StepTemplates:
+    """The templated parts of one step, as written."""
+
+    for_each: bool
+    key: str | None
+    when: str | bool | None
+    params: Mapping[str, object]
+
+
+@dataclass(frozen=True)
+class Expansion:
+    """The instances a step expands to, and the keys of the items ``when`` dropped."""
+
+    instances: tuple[Instance, ...]
+    dropped: frozenset[str]
+
+
+class _Deduplicated:
+    """Reports a problem once even when every instance of a step has it."""
+
+    def __init__(self, report: Report) -> None:
+        self.report = report
+        self.seen: dict[tuple[tuple[PathStep, ...], str, bool], list[str]] = {}
+
+    def add(self, path: tuple[PathStep, ...], message: str, at_key: bool, origin: str) -> None:
+        self.seen.setdefault((path, message, at_key), []).append(origin)
+
+    def flush(self) -> None:
+        for (path, message, at_key), origins in self.seen.items():
+            where = origins[0]
+            more = f" and {len(origins) - 1} more" if len(origins) > 1 else ""
+            suffix = f" (for_each {where}{more})" if where else ""
+            self.report(path, message + suffix, at_key)
+
+
+def _truthy(value: object) -> bool:
+    if isinstance(value, str):
+        # A mixed template renders to text: "False" must not count as true.
+        return value.strip().lower() not in ("", "false", "0", "no", "none", "n")
+    return bool(value)
+
+
+def expand(
+    step: StepTemplates, items: Sequence[Item] | None, renderer: Renderer, report: Report
+) -> Expansion:
+    """Render every instance of one step; problems go to ``report``."""
+    problems = _Deduplicated(report)
+    instances: list[Instance] = []
+    dropped: set[str] = set()
+    first_origin: dict[str, str] = {}
+    rows = items if items is not None else [Item(None, "")]
+    length = len(rows)
+    for index0, row in enumerate(rows):
+        scope: dict[str, object] = {}
+        if items is not None:
+            scope = {
+                "item": row.value,
+                "loop": {
+                    "index": index0 + 1,
+                    "index0": index0,
+                    "first": index0 == 0,
+                    "last": index0 == length - 1,
+                    "length": length,
+                    "revindex": length - index0,
+                    "revindex0": length - index0 - 1,
+                },
+            }
+        if not _when(step.when, scope, renderer, problems, row.origin):
+            if items is not None:
+                quiet = _Deduplicated(lambda path, message, at_key: None)
+                dropped_name = _instance_name(step, index0, scope, renderer, quiet, row.origin)
+                if dropped_name is not None:
+                    dropped.add(dropped_name)
+            continue
+        name: str | None = None
+        if items is not None:
+            name = _instance_name(step, index0, scope, renderer, problems, row.origin)
+            if name is None:
+                continue
+            if name in first_origin:
+                problems.add(
+                    ("key",),
+                    f"duplicate key {name!r} (first at for_each {first_origin[name]}, again at {row.origin})",
+                    False,
+                    "",
+                )
+                continue
+            first_origin[name] = row.origin
+        tree = TreeRenderer(renderer, scope, links_allowed=True)
+        params = tree.render(step.params)
+        for problem in tree.problems:
+            problems.add(("params", *problem.path), problem.message, problem.in_key, row.origin)
+        if isinstance(params, dict):
+            instances.append(
+                Instance(
+                    name, params, tuple(tree.links), tuple(tree.secrets), row.origin, tuple(tree.text_paths)
+                )
+            )
+    problems.flush()
+    return Expansion(tuple(instances), frozenset(dropped - set(first_origin)))
+
+
+def _instance_name(
+    step: StepTemplates,
+    index0: int,
+    scope: Mapping[str, object],
+    renderer: Renderer,
+    problems: _Deduplicated,
+    origin: str,
+) -> str | None:
+    if step.key is None:
+        return str(index0)
+    try:
+        value = renderer.render_string(step.key, scope)
+    except TemplateError as error:
+        problems.add(("key",), str(error), False, origin)
+        return None
+    if value is None or isinstance(value, (dict, list)) or value == "":
+        problems.add(("key",), f"the key must render to non-empty text, got {value!r}", False, origin)
+        return None
+    return str(value)
+
+
+def _when(
+    when: str | bool | None,
+    scope: Mapping[str, object],
+    renderer: Renderer,
+    problems: _Deduplicated,
+    origin: str,
+) -> bool:
+    if when is None or isinstance(when, bool):
+        return when is not False
+    try:
+        return _truthy(renderer.render_string(when, scope))
+    except TemplateError as error:
+        problems.add(("when",), str(error), False, origin)
+        return False

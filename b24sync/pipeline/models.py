@@ -1,0 +1,202 @@
+"""The frozen models of a pipeline file as written, and its JSON Schema.
+
+Every model forbids unknown keys and is immutable once validated; ``b24sync.pipeline.loader`` turns
+a validated ``PipelineSpec`` into the rendered ``Pipeline`` the planner reads.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    JsonValue,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    Tag,
+    model_validator,
+)
+
+from b24sync.bitrix.limits import MAX_BATCH
+from b24sync.bitrix.methods import ENTITY_TYPES
+
+STEP_ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
+METHOD_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$"
+
+
+class Frozen(BaseModel):
+    """The base of every file model of b24sync: unknown keys refused, values immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ForEachFile(Frozen):
+    """Rows read from a data file next to the pipeline file."""
+
+    file: StrictStr = Field(
+        description="Path relative to the pipeline file: .csv (header row), .json, .jsonl or .yaml.",
+        examples=["data/contacts.csv"],
+    )
+
+
+def _for_each_kind(value: Any) -> str | None:
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, str):
+        return "template"
+    if isinstance(value, (dict, ForEachFile)):
+        return "file"
+    return None
+
+
+ForEach = Annotated[
+    Annotated[list[JsonValue], Tag("list")]
+    | Annotated[StrictStr, Tag("template")]
+    | Annotated[ForEachFile, Tag("file")],
+    Discriminator(
+        _for_each_kind,
+        custom_error_type="for_each_kind",
+        custom_error_message="for_each must be a list, a template that renders to a list, or {file: PATH}",
+    ),
+]
+
+
+class Defaults(Frozen):
+    """Settings for the whole pipeline."""
+
+    batch_size: StrictInt = Field(
+        MAX_BATCH, ge=1, le=MAX_BATCH, description="Commands per batch request (1-50)."
+    )
+    halt_on_error: StrictBool = Field(True, description="Stop the run at the first failed command.")
+
+
+# An upsert step is planned as crm.item.add, crm.item.update or nothing, record by record.
+UPSERT_METHOD = "crm.item.add"
+
+
+class UpsertSpec(Frozen):
+    """Make a CRM record match ``fields``, creating it when no record matches ``match``."""
+
+    entity: Literal["lead", "deal", "contact", "company"] | None = Field(
+        None, description="The CRM entity (crm.item entityTypeId 1-4); or give entityTypeId."
+    )
+    entityTypeId: StrictInt | None = Field(
+        None, ge=1, description="crm.item entityTypeId (e.g. a smart process); or give entity."
+    )
+    match: dict[str, JsonValue] = Field(
+        min_length=1,
+        description="Fields that identify the record (camelCase), e.g. originatorId and originId.",
+        examples=[{"originatorId": "shop", "originId": "{{ item.id }}"}],
+    )
+    fields: dict[str, JsonValue] = Field(
+        default_factory=dict, description="The record's desired state (camelCase crm.item fields)."
+    )
+
+    @model_validator(mode="after")
+    def _one_entity(self) -> UpsertSpec:
+        if (self.entity is None) == (self.entityTypeId is None):
+            raise ValueError(
+                "upsert needs exactly one of entity (lead, deal, contact, company) or entityTypeId"
+            )
+        return self
+
+    @property
+    def entity_type_id(self) -> int:
+        """The crm.item entityTypeId of the records."""
+        return self.entityTypeId if self.entityTypeId is not None else ENTITY_TYPES[self.entity or ""]
+
+
+class StepSpec(Frozen):
+    """One step as written: a Bitrix24 method called once, or once per ``for_each`` item."""
+
+    id: StrictStr = Field(pattern=STEP_ID_PATTERN, description="Unique step id.", examples=["contact"])
+    method: StrictStr = Field(
+        pattern=METHOD_PATTERN, description="The Bitrix24 REST method.", examples=["crm.item.add"]
+    )
+    params: dict[str, JsonValue] = Field(
+        default_factory=dict, description="The method's parameters; strings may be templates."
+    )
+    depends_on: tuple[StrictStr, ...] = Field(
+        (), description="Step ids that must run first, even without a link."
+    )
+    for_each: ForEach | None = Field(
+        None, description="A list, a template rendering to a list, or {file: PATH}: one instance per item."
+    )
+    key: StrictStr | None = Field(
+        None,
+        description="Template naming each for_each instance (default: its index).",
+        examples=["{{ item.email }}"],
+    )
+    when: StrictStr | StrictBool | None = Field(
+        None, description="Template; a false result drops the instance.", examples=["{{ item.email != '' }}"]
+    )
+    description: StrictStr | None = Field(None, description="Free text for people.")
+    upsert: UpsertSpec | None = Field(
+        None, description="Instead of method and params: create or update a CRM record matched by key."
+    )
+    delete_missing: StrictBool = Field(
+        False,
+        description="With upsert: delete records carrying the same fixed match values (e.g. originatorId) "
+        "that are absent from the source; applied only with apply --allow-delete.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upsert_has_no_method(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("upsert") is None:
+            return data
+        if "method" in data:
+            raise ValueError("a step has either method or upsert, not both")
+        if "params" in data:
+            raise ValueError("an upsert step takes its values under upsert (match, fields), not params")
+        return {**data, "method": UPSERT_METHOD}
+
+    @model_validator(mode="after")
+    def _delete_needs_upsert(self) -> StepSpec:
+        if self.delete_missing and self.upsert is None:
+            raise ValueError("delete_missing works with upsert steps only")
+        return self
+
+
+def _method_optional(schema: dict[str, Any]) -> None:
+    # An upsert step has no method: the schema must not demand one.
+    schema["required"] = [name for name in schema.get("required", []) if name != "method"]
+
+
+StepSpec.model_config["json_schema_extra"] = _method_optional
+StepSpec.model_rebuild(force=True)
+
+
+class PipelineSpec(Frozen):
+    """A pipeline file as written."""
+
+    version: Literal[1] = Field(description="Format version; always 1.")
+    name: StrictStr = Field(min_length=1, description="Name of the pipeline.")
+    description: StrictStr | None = Field(None, description="Free text for people.")
+    vars: dict[str, JsonValue] = Field(
+        default_factory=dict, description="Values for templates (vars.NAME); --var NAME=VALUE overrides."
+    )
+    defaults: Defaults = Field(default_factory=Defaults)
+    steps: tuple[StepSpec, ...] = Field(min_length=1, description="The steps, in file order.")
+
+
+MODEL_KEYS: dict[str, tuple[str, ...]] = {
+    "pipeline": tuple(PipelineSpec.model_fields),
+    "step": tuple(StepSpec.model_fields),
+    "defaults": tuple(Defaults.model_fields),
+    "for_each": tuple(ForEachFile.model_fields),
+}
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a pipeline file."""
+    schema = PipelineSpec.model_json_schema()
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "b24sync pipeline",
+        **schema,
+    }

@@ -1,0 +1,267 @@
+"""The jinja2 sandbox of pipeline templates.
+
+Undefined names are errors with a message that says what exists; ``steps.X...`` chains build
+``LinkRef`` values instead of reading anything; a static check of the template keeps links and
+secrets standing alone as output values, because their values are only known after apply.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+import jinja2
+from jinja2 import nodes
+from jinja2.sandbox import SandboxedEnvironment
+
+PathStep = str | int
+
+TEMPLATE_NAMES = ("vars", "env", "secret", "item", "loop", "steps")
+_SECRET_NAME = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+class TemplateError(Exception):
+    """A template that cannot be rendered; the message is meant for the user."""
+
+
+@dataclass(frozen=True, slots=True)
+class LinkRef:
+    """A value taken from the result of step ``step`` (instance ``instance``) at ``path``."""
+
+    step: str
+    instance: str | None
+    path: tuple[PathStep, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SecretRef:
+    """A secret read from the environment when the command is sent."""
+
+    name: str
+
+
+Part = str | LinkRef | SecretRef
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """A string value made of literal text, links and secrets."""
+
+    parts: tuple[Part, ...]
+
+
+def suggest(name: str, candidates: list[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest candidate, or nothing."""
+    close = difflib.get_close_matches(name, candidates, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class StrictNames(jinja2.StrictUndefined):
+    """Undefined values are errors, with a message that says what exists."""
+
+    __slots__ = ()
+
+    @property
+    def _undefined_message(self) -> str:
+        name = self._undefined_name
+        obj = self._undefined_obj
+        if self._undefined_hint:
+            return self._undefined_hint
+        if obj is jinja2.utils.missing:
+            if name in ("item", "loop"):
+                return f"undefined name {name!r}: item and loop exist only in a step with for_each"
+            return f"undefined name {name!r}{suggest(str(name), list(TEMPLATE_NAMES))}"
+        if isinstance(obj, Mapping):
+            keys = [str(k) for k in obj]
+            if not keys:
+                return f"no key {name!r} (the mapping is empty)"
+            shown = ", ".join(keys[:10]) + (", ..." if len(keys) > 10 else "")
+            return f"no key {name!r} (keys: {shown}){suggest(str(name), keys)}"
+        if isinstance(obj, list):
+            return f"index {name!r} is out of range (the list has {len(obj)} elements)"
+        return f"{type(obj).__name__} value has no attribute {name!r}"
+
+
+@dataclass(frozen=True)
+class LinkValue:
+    """What a ``steps`` chain evaluates to inside a template."""
+
+    ref: LinkRef
+
+    def __str__(self) -> NoReturn:
+        raise TemplateError(_after_apply(self.ref.step))
+
+
+@dataclass(frozen=True)
+class SecretValue:
+    """What ``secret('NAME')`` evaluates to inside a template."""
+
+    name: str
+
+    def __str__(self) -> NoReturn:
+        raise TemplateError("a secret cannot be transformed; use secret('NAME') as a value of its own")
+
+
+@dataclass(frozen=True)
+class StepHandle:
+    """``steps.X`` before a path or an instance key is given."""
+
+    step: str
+    for_each: bool
+
+
+def _after_apply(step: str) -> str:
+    return (
+        f"the result of step {step!r} is only known after apply: "
+        "filters, tests, arithmetic and string methods cannot use it; use it as a value of its own"
+    )
+
+
+class Steps:
+    """The ``steps`` name: ``steps.X`` for every step id of the pipeline."""
+
+    def __init__(self, for_each: Mapping[str, bool]) -> None:
+        self.for_each = for_each
+
+    def lookup(self, name: str) -> StepHandle:
+        """The step ``name``; an unknown step is a template error."""
+        if name not in self.for_each:
+            raise TemplateError(f"unknown step {name!r}{suggest(name, list(self.for_each))}")
+        return StepHandle(name, self.for_each[name])
+
+
+class SandboxEnvironment(SandboxedEnvironment):
+    """The sandbox, taught that ``steps`` chains build links."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if isinstance(obj, (Steps, StepHandle, LinkValue)):
+            return _step_access(obj, attribute, by_attribute=True)
+        return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        if isinstance(obj, (Steps, StepHandle, LinkValue)):
+            return _step_access(obj, argument, by_attribute=False)
+        return super().getitem(obj, argument)
+
+
+def _step_access(obj: Steps | StepHandle | LinkValue, name: Any, *, by_attribute: bool) -> Any:
+    if isinstance(obj, Steps):
+        return obj.lookup(str(name))
+    if isinstance(obj, StepHandle):
+        if by_attribute and obj.for_each:
+            raise TemplateError(
+                f"step {obj.step!r} has for_each: pick an instance with steps.{obj.step}[KEY].{name}"
+            )
+        if not by_attribute:
+            if not obj.for_each:
+                raise TemplateError(f"step {obj.step!r} has no for_each: use steps.{obj.step}.PATH")
+            if isinstance(name, (LinkValue, SecretValue)) or not isinstance(name, (str, int)):
+                raise TemplateError("an instance key must be text or a number")
+            return LinkValue(LinkRef(obj.step, str(name), ()))
+        return LinkValue(LinkRef(obj.step, None, (name,)))
+    if isinstance(name, bool) or not isinstance(name, (str, int)):
+        raise TemplateError(f"a path step of a link must be a name or an index, not {name!r}")
+    if isinstance(name, str) and (not name or any(c in name for c in "[] \t\r\n")):
+        raise TemplateError(f"a path step of a link cannot be {name!r} (protocol §4.3)")
+    ref = obj.ref
+    return LinkValue(LinkRef(ref.step, ref.instance, (*ref.path, name)))
+
+
+def _chain_root(start: nodes.Node) -> nodes.Node:
+    node: nodes.Node = start
+    while isinstance(node, (nodes.Getattr, nodes.Getitem)):
+        node = node.node
+    return node
+
+
+def _is_steps_chain(node: nodes.Node) -> bool:
+    root = _chain_root(node)
+    return (
+        isinstance(node, (nodes.Getattr, nodes.Getitem))
+        and isinstance(root, nodes.Name)
+        and (root.name == "steps")
+    )
+
+
+def _is_secret_call(node: nodes.Node) -> bool:
+    return isinstance(node, nodes.Call) and isinstance(node.node, nodes.Name) and node.node.name == "secret"
+
+
+def check_usage(node: nodes.Node, links_allowed: bool) -> None:
+    """Links and secrets may only stand alone as an output value: everything else is an error."""
+    if isinstance(node, nodes.Output):
+        for child in node.nodes:
+            if _is_steps_chain(child) or _is_secret_call(child):
+                _guard_placement(child, links_allowed)
+                for sub in _chain_arguments(child):
+                    check_usage(sub, links_allowed)
+            else:
+                check_usage(child, links_allowed)
+        return
+    if _is_steps_chain(node) or (isinstance(node, nodes.Name) and node.name == "steps"):
+        _guard_placement(node, links_allowed)
+        raise TemplateError(_after_apply(_chain_step(node)))
+    if _is_secret_call(node):
+        raise TemplateError(
+            "secret('NAME') must be a value of its own: it cannot be transformed or compared"
+            if links_allowed
+            else "secret('NAME') can only be used in params"
+        )
+    for sub_node in node.iter_child_nodes():
+        check_usage(sub_node, links_allowed)
+
+
+def _guard_placement(node: nodes.Node, links_allowed: bool) -> None:
+    if links_allowed:
+        return
+    if _is_secret_call(node):
+        raise TemplateError("secret('NAME') can only be used in params")
+    raise TemplateError(
+        f"the result of step {_chain_step(node)!r} is only known after apply: only params can use it"
+    )
+
+
+def _chain_step(start: nodes.Node) -> str:
+    """The step id of a ``steps.X...`` chain, or ``X`` when it cannot be told."""
+    step = "X"
+    node: nodes.Node = start
+    while isinstance(node, (nodes.Getattr, nodes.Getitem)):
+        if isinstance(node, nodes.Getattr):
+            step = node.attr
+        elif isinstance(node.arg, nodes.Const):
+            step = str(node.arg.value)
+        node = node.node
+    return step
+
+
+def _chain_arguments(start: nodes.Node) -> Iterator[nodes.Node]:
+    node: nodes.Node = start
+    if isinstance(node, nodes.Call):
+        yield from node.args
+        yield from node.kwargs
+        return
+    while isinstance(node, (nodes.Getattr, nodes.Getitem)):
+        if isinstance(node, nodes.Getitem):
+            yield node.arg
+        node = node.node
+
+
+def secret_function(name: object) -> SecretValue:
+    """``secret('NAME')``: a marker for the environment variable NAME, never its value."""
+    if not isinstance(name, str) or not _SECRET_NAME.match(name):
+        raise TemplateError("secret() takes the name of an environment variable, like secret('API_TOKEN')")
+    return SecretValue(name)
+
+
+def whole_result(value: Any) -> Any:
+    """``steps.X`` alone is a link to the whole result of X (protocol §4.3: ``$result[X]``)."""
+    if not isinstance(value, StepHandle):
+        return value
+    if value.for_each:
+        raise TemplateError(
+            f"step {value.step!r} has for_each: pick an instance with steps.{value.step}[KEY]"
+        )
+    return LinkValue(LinkRef(value.step, None, ()))

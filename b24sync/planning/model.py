@@ -1,0 +1,109 @@
+"""The plan: what will be sent, batch by batch.
+
+A ``Plan`` is a frozen value. ``b24sync plan --format json`` prints it and ``b24sync apply PLAN.json``
+runs exactly it, so it carries everything the executor needs and nothing secret.
+
+Markers inside ``Command.params`` (plain text in string values):
+
+- ``$result[<command key>][<path>]...``: a link. Its ``Link`` entry says whether the portal resolves it
+  inside the batch (``server``) or the executor substitutes it from an earlier batch's stored result
+  before sending (``client``). The text is exactly what the portal would parse (protocol §4).
+- ``$secret[<NAME>]``: a secret from the environment, substituted by the executor just before sending
+  and shown as ``***`` everywhere else.
+
+A ``client`` link is resolved strictly: the executor reads ``Link.path`` in the stored result of
+``Link.target``; a missing path fails the command (its dependents are skipped) instead of sending
+anything. A marker that is the whole value takes the result's value with its type; inside longer
+text it takes the scalar as text. Markers never appear in keys (the pipeline loader refuses links in
+keys). ``Command.links`` holds one entry per distinct marker of the command.
+
+``Batch.halt`` is true when a command of the batch depends on an earlier command of the same batch
+(a ``server`` link or a ``depends_on``), so the portal stops before a dependent of a failed command.
+``Batch.index`` counts from 0 in sending order.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, JsonValue
+
+from b24sync.bitrix.limits import MAX_BATCH
+from b24sync.bitrix.methods import is_read
+from b24sync.pipeline.models import Frozen
+from b24sync.upsert.unsent import Unsent
+
+PLAN_SCHEMA_VERSION: Literal[1] = 1
+
+__all__ = ["PLAN_SCHEMA_VERSION", "Batch", "Command", "Link", "PipelineInfo", "Plan", "Unsent"]
+
+PathStep = str | int
+
+
+class Link(Frozen):
+    """A value of one command that comes from the result of another."""
+
+    marker: str
+    target: str
+    path: tuple[PathStep, ...]
+    resolution: Literal["server", "client"]
+    reason: str
+
+
+class Command(Frozen):
+    """One command of a batch: a step instance with its method and parameters."""
+
+    key: str
+    step: str
+    instance: str | None = None
+    method: str
+    params: JsonValue
+    query: str
+    links: tuple[Link, ...] = ()
+    depends_on: tuple[str, ...] = ()
+    secrets: tuple[str, ...] = ()
+    action: Literal["call", "create", "update", "delete"] = "call"
+    """For upsert steps: what the command does to its record; ``call`` for every other step."""
+    record_id: int | None = None
+    diff: dict[str, tuple[JsonValue, JsonValue]] = Field(default_factory=dict)
+    """For an update: each changed field as (current value, new value)."""
+
+
+class Batch(Frozen):
+    """The commands of one HTTP request, in the order they run."""
+
+    index: int
+    halt: bool
+    commands: tuple[Command, ...]
+
+
+class PipelineInfo(Frozen):
+    """Where a plan came from."""
+
+    path: str
+    sha256: str
+
+
+class Plan(Frozen):
+    """Ordered batches of at most ``batch_size`` commands."""
+
+    schema_version: Literal[1] = PLAN_SCHEMA_VERSION
+    pipeline: PipelineInfo
+    batch_size: int = MAX_BATCH
+    halt_on_error: bool = True
+    batches: tuple[Batch, ...]
+    unsent: tuple[Unsent, ...] = ()
+
+    def commands(self) -> list[Command]:
+        """Every command of the plan, in sending order."""
+        return [command for batch in self.batches for command in batch.commands]
+
+    @property
+    def has_changes(self) -> bool:
+        """Whether applying the plan would write anything (a command that is not a read)."""
+        return any(not is_read(command.method) for command in self.commands())
+
+    @property
+    def conflicts(self) -> tuple[Unsent, ...]:
+        """Upsert instances that match several records and so cannot be planned."""
+        return tuple(unsent for unsent in self.unsent if unsent.action == "conflict")

@@ -1,0 +1,127 @@
+"""Output files: the one writer of every file b24sync produces, and the run report's JSON file.
+
+Plans, reports, JUnit, Markdown and the emulator's state all go through ``write_output``, with one
+policy for atomic replacement, devices and errors. The report file is the ``RunReport`` model dumped
+as indented UTF-8 JSON, keys in the model's field order, so the same report always gives the same
+bytes (docs/report.md); ``read_report`` reads one back with a one-line error for any bad file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from b24sync.errors import UsageError
+from b24sync.report.model import REPORT_SCHEMA_VERSION, RunReport
+
+
+def dump_report(report: RunReport) -> str:
+    """The report as indented UTF-8 JSON text, keys in the model's field order, ending in a newline."""
+    return json.dumps(report.model_dump(mode="json"), ensure_ascii=False, indent=2) + "\n"
+
+
+def write_report(report: RunReport, path: str | os.PathLike[str]) -> None:
+    """Write the report as JSON atomically: a reader sees the old file or the whole new one, never half."""
+    write_output(path, dump_report(report), what="report")
+
+
+def write_output(path: str | os.PathLike[str], text: str, *, what: str, append: bool = False) -> None:
+    """Write ``text`` as UTF-8 to ``path``: every file b24sync produces goes through here.
+
+    A regular file (or a new one) is replaced atomically through a temp file and a rename, so a
+    reader sees the old file or the whole new one; ``append`` adds to the end instead (a CI job
+    summary). A path that exists and is not a regular file (``/dev/null``, a FIFO, a terminal) is
+    written in place, never replaced. Any failure is one ``UsageError`` naming ``what`` and the path.
+    """
+    target = Path(path)
+    # A portal can send an escaped lone surrogate ("\ud800") that json.loads keeps as is; UTF-8 cannot
+    # encode it, so it is written as the same JSON escape, which reads back identical.
+    data = text.encode("utf-8", errors="backslashreplace")
+    try:
+        special = target.exists() and not target.is_file()
+    except OSError as error:
+        raise _write_error(what, target, error) from None
+    if append or special:
+        try:
+            with open(target, "ab" if append else "wb") as handle:
+                handle.write(data)
+        except OSError as error:
+            raise _write_error(what, target, error) from None
+        return
+    _replace(target, data, what)
+
+
+def _replace(target: Path, data: bytes, what: str) -> None:
+    # A fresh name in the same directory, so os.replace is a rename on one file system; os.open with
+    # mode 0o666 lets the umask decide the permissions, as for any file the user creates.
+    temp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+    try:
+        descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError as error:
+        raise _write_error(what, target, error) from None
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, target)
+    except OSError as error:
+        temp.unlink(missing_ok=True)
+        raise _write_error(what, target, error) from None
+    except BaseException:
+        # Ctrl-C in the middle of the write must not leave the temp file behind either.
+        temp.unlink(missing_ok=True)
+        raise
+
+
+def _write_error(what: str, target: Path, error: OSError) -> UsageError:
+    return UsageError(f"cannot write {what} {target}: {error.strerror or error}: choose a writable path")
+
+
+def read_report(path: str | os.PathLike[str]) -> RunReport:
+    """Read a report written by ``write_report``; any problem is a one-line ``UsageError``."""
+    source = Path(path)
+    advice = "pass a report written by b24sync apply --report"
+    try:
+        raw = source.read_bytes()
+    except FileNotFoundError:
+        raise UsageError(f"report {source} does not exist: {advice}") from None
+    except OSError as error:
+        raise UsageError(f"cannot read report {source}: {error.strerror or error}: {advice}") from None
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise UsageError(f"report {source} is not UTF-8 text: {advice}") from None
+    except json.JSONDecodeError as error:
+        raise UsageError(
+            f"report {source} is not JSON (line {error.lineno} column {error.colno}: {error.msg}): {advice}"
+        ) from None
+    if not isinstance(data, dict):
+        raise UsageError(f"report {source} is not a b24sync run report (not a JSON object): {advice}")
+    if "schema_version" not in data:
+        raise UsageError(f"report {source} has no schema_version, so it is not a run report: {advice}")
+    version = data["schema_version"]
+    if version != REPORT_SCHEMA_VERSION:
+        raise UsageError(
+            f"report {source} has schema_version {json.dumps(version)}, this b24sync reads "
+            f"{REPORT_SCHEMA_VERSION}: use the b24sync version that wrote it"
+        )
+    try:
+        return RunReport.model_validate(data)
+    except ValidationError as error:
+        raise UsageError(
+            f"report {source} is not a valid b24sync run report ({_first_problem(error)}): {advice}"
+        ) from None
+
+
+def _first_problem(error: ValidationError) -> str:
+    problems = error.errors(include_url=False)
+    first = problems[0]
+    where = ".".join(str(part) for part in first["loc"])
+    message = first["msg"].splitlines()[0]
+    more = f"; {len(problems) - 1} more" if len(problems) > 1 else ""
+    return f"{where}: {message}{more}" if where else f"{message}{more}"

@@ -1,0 +1,255 @@
+"""The run report: one frozen model of what a run did, derived totals, and its schema.
+
+``apply`` builds a ``RunReport`` with ``build_report`` (totals and the overall status are derived from the
+step and batch entries, never counted twice) and writes it with ``b24sync.report.files.write_report`` in a
+``finally`` so it exists after a failure or an interruption too; ``apply --resume`` reads it back with
+``read_report`` and feeds ``recorded_results`` into links. The renderers in ``b24sync.report.render`` are
+functions of the same model.
+
+This layer does not redact anything: every text it is given (the target, error descriptions, results) is
+stored and rendered exactly as given. Callers pass values that are already safe to show: the target with
+the webhook secret replaced by ``***`` and texts passed through the client's redaction first.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
+from typing import Any, Literal, get_args
+
+from pydantic import ConfigDict, Field, JsonValue, field_validator, model_validator
+
+from b24sync.errors import UsageError
+from b24sync.pipeline.instances import instance_name
+from b24sync.pipeline.models import Frozen
+
+REPORT_SCHEMA_VERSION: Literal[1] = 1
+SUMMARY_LIMIT = 200
+
+StepStatus = Literal["succeeded", "failed", "skipped", "not_run", "unknown"]
+RunStatus = Literal["succeeded", "failed", "interrupted"]
+STEP_STATUSES: tuple[StepStatus, ...] = get_args(StepStatus)
+
+_UTC_SUFFIXES = ("Z", "+00:00")
+
+
+class _ReportModel(Frozen):
+    # Every field is always written, so the schema of the file marks every field required.
+    model_config = ConfigDict(**Frozen.model_config, json_schema_serialization_defaults_required=True)
+
+
+def _check_utc(value: str) -> str:
+    # Python 3.10's fromisoformat does not read a trailing "Z", so it is swapped for the offset first.
+    if not value.endswith(_UTC_SUFFIXES):
+        raise ValueError("must be an ISO 8601 time in UTC ending in Z or +00:00")
+    try:
+        datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
+    except ValueError:
+        raise ValueError("must be an ISO 8601 time in UTC such as 2024-05-01T12:00:00Z") from None
+    return value
+
+
+def format_utc(moment: datetime) -> str:
+    """An aware datetime as the report's ISO 8601 UTC text, to the millisecond (``...T12:00:00.000Z``)."""
+    if moment.tzinfo is None:
+        raise UsageError("format_utc needs an aware datetime: pass datetime.now(timezone.utc)")
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class PipelineRef(_ReportModel):
+    """The pipeline file a run came from."""
+
+    path: str
+    sha256: str
+    git_commit: str | None = None
+
+
+class StepResult(_ReportModel):
+    """The outcome of one step instance, i.e. one command of the plan."""
+
+    step: str
+    instance: str | None = None
+    command_key: str
+    method: str
+    status: StepStatus
+    batch_index: int = Field(ge=0)
+    attempts: int = Field(default=0, ge=0)
+    created_id: int | str | None = None
+    summary: str | None = Field(default=None, max_length=SUMMARY_LIMIT)
+    error_code: str | None = None
+    error_description: str | None = None
+    skip_reason: str | None = None
+    result: JsonValue = None
+
+    @property
+    def name(self) -> str:
+        """``step[instance]``, or the step id alone for a step without instances."""
+        return instance_name(self.step, self.instance)
+
+    @model_validator(mode="after")
+    def _fields_fit_status(self) -> StepResult:
+        # Renderers and --resume rely on these: a failure always says why, a success never carries one.
+        if self.status in ("failed", "unknown") and self.error_code is None:
+            raise ValueError(f"a {self.status} step needs an error_code (an empty string is a valid code)")
+        if self.status == "skipped" and not self.skip_reason:
+            raise ValueError("a skipped step needs a skip_reason")
+        if self.status == "succeeded" and (
+            self.error_code is not None or self.error_description is not None or self.skip_reason is not None
+        ):
+            raise ValueError("a succeeded step carries no error_code, error_description or skip_reason")
+        return self
+
+
+class BatchResult(_ReportModel):
+    """One batch of the plan that was sent: how many commands, how many HTTP requests, how long."""
+
+    index: int = Field(ge=0)
+    commands: int = Field(ge=0)
+    attempts: int = Field(ge=1)
+    duration_s: float = Field(ge=0)
+
+
+class Totals(_ReportModel):
+    """Counts over the whole run; built by ``build_totals``, never by hand."""
+
+    steps: int = Field(ge=0)
+    succeeded: int = Field(ge=0)
+    failed: int = Field(ge=0)
+    skipped: int = Field(ge=0)
+    not_run: int = Field(ge=0)
+    unknown: int = Field(ge=0)
+    commands: int = Field(ge=0)
+    requests: int = Field(ge=0)
+    retries: int = Field(ge=0)
+    limit_wait_s: float = Field(ge=0)
+
+
+class RunReport(_ReportModel):
+    """What one ``apply`` run did, step instance by step instance."""
+
+    schema_version: Literal[1] = REPORT_SCHEMA_VERSION
+    run_id: str = Field(pattern=r"^[0-9a-f]{32}$")
+    pipeline: PipelineRef
+    target: str
+    started_at: str = Field(json_schema_extra={"format": "date-time"})
+    finished_at: str = Field(json_schema_extra={"format": "date-time"})
+    duration_s: float = Field(ge=0)
+    status: RunStatus
+    totals: Totals
+    batches: tuple[BatchResult, ...] = ()
+    steps: tuple[StepResult, ...] = ()
+
+    @field_validator("started_at", "finished_at")
+    @classmethod
+    def _is_utc(cls, value: str) -> str:
+        return _check_utc(value)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RunReport:
+        if _parse_utc(self.finished_at) < _parse_utc(self.started_at):
+            raise ValueError("finished_at is earlier than started_at")
+        keys = Counter(step.command_key for step in self.steps)
+        repeated = sorted(key for key, count in keys.items() if count > 1)
+        if repeated:
+            raise ValueError(f"command_key repeated across steps: {', '.join(repeated)}")
+        derived = build_totals(
+            self.steps, self.batches, retries=self.totals.retries, limit_wait_s=self.totals.limit_wait_s
+        )
+        if derived != self.totals:
+            raise ValueError("totals do not match the steps and batches they count")
+        if self.status != "interrupted" and self.status != run_status(self.steps, interrupted=False):
+            raise ValueError(f"status {self.status!r} does not match the step statuses")
+        return self
+
+    def step_results(self, status: StepStatus) -> list[StepResult]:
+        """The step entries with ``status``, in report order."""
+        return [step for step in self.steps if step.status == status]
+
+
+def _parse_utc(value: str) -> datetime:
+    return datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
+
+
+def build_totals(
+    steps: Iterable[StepResult], batches: Iterable[BatchResult], *, retries: int, limit_wait_s: float
+) -> Totals:
+    """Totals derived from the entries: step counts per status, commands and requests from the batches.
+
+    ``retries`` and ``limit_wait_s`` come from the client's own counters: neither can be read off the
+    entries (a batch's later attempts may be requeued commands after a halt rather than retries).
+    """
+    per_status = Counter(step.status for step in steps)
+    batch_list = list(batches)
+    return Totals(
+        steps=sum(per_status.values()),
+        succeeded=per_status["succeeded"],
+        failed=per_status["failed"],
+        skipped=per_status["skipped"],
+        not_run=per_status["not_run"],
+        unknown=per_status["unknown"],
+        commands=sum(batch.commands for batch in batch_list),
+        requests=sum(batch.attempts for batch in batch_list),
+        retries=retries,
+        limit_wait_s=limit_wait_s,
+    )
+
+
+def run_status(steps: Iterable[StepResult], *, interrupted: bool) -> RunStatus:
+    """``interrupted`` if interrupted, else ``succeeded`` iff every step succeeded, else ``failed``."""
+    if interrupted:
+        return "interrupted"
+    return "succeeded" if all(step.status == "succeeded" for step in steps) else "failed"
+
+
+def build_report(
+    *,
+    run_id: str,
+    pipeline: PipelineRef,
+    target: str,
+    started_at: str,
+    finished_at: str,
+    duration_s: float,
+    steps: Iterable[StepResult],
+    batches: Iterable[BatchResult] = (),
+    retries: int = 0,
+    limit_wait_s: float = 0.0,
+    interrupted: bool = False,
+) -> RunReport:
+    """A report whose totals and status are derived from ``steps`` and ``batches``."""
+    step_list = tuple(steps)
+    batch_list = tuple(batches)
+    return RunReport(
+        run_id=run_id,
+        pipeline=pipeline,
+        target=target,
+        started_at=started_at,
+        finished_at=finished_at,
+        duration_s=duration_s,
+        status=run_status(step_list, interrupted=interrupted),
+        totals=build_totals(step_list, batch_list, retries=retries, limit_wait_s=limit_wait_s),
+        batches=batch_list,
+        steps=step_list,
+    )
+
+
+def summarize_result(result: JsonValue, limit: int = SUMMARY_LIMIT) -> str:
+    """A command's result as compact JSON, cut to ``limit`` characters with a trailing ``…``."""
+    text = json.dumps(result, ensure_ascii=False, separators=(",", ":"))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def recorded_results(report: RunReport) -> dict[str, JsonValue]:
+    """The recorded result of every succeeded step by command key: what ``--resume`` feeds into links."""
+    return {step.command_key: step.result for step in report.steps if step.status == "succeeded"}
+
+
+def report_json_schema() -> dict[str, Any]:
+    """The JSON Schema of the report file, as documented in docs/report.md."""
+    return RunReport.model_json_schema(mode="serialization")
+
+
+def step_counts(report: RunReport) -> Mapping[StepStatus, int]:
+    """Step counts per status in the fixed status order, for renderers."""
+    return {status: int(getattr(report.totals, status)) for status in STEP_STATUSES}

@@ -1,0 +1,241 @@
+"""Renderers of the run report: a terminal summary, Markdown for a CI job summary, JUnit XML.
+
+Each is a pure function of a ``RunReport`` returning text; writing it somewhere is the caller's job. Like
+the report itself they show every value exactly as given (see ``b24sync.report.model``: nothing is redacted
+here), escaping only what the output format needs.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Sequence
+
+from b24sync.bitrix.advice import advice
+from b24sync.report.model import RunReport, StepResult, StepStatus, step_counts
+
+MAX_LISTED = 20
+MAX_IDS = 10
+MAX_TABLE_ROWS = 100
+
+_STATUS_WORDS = {"not_run": "not run"}
+_HEADLINE_MARK = {"succeeded": "✅", "failed": "❌", "interrupted": "⚠️"}
+# XML 1.0 forbids most control characters even as escapes; a result text may contain them.
+_XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|~#])")
+# Line breaks would break the one-line layout and escape sequences could drive the terminal.
+_TERMINAL_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]+")
+
+
+def _word(status: str) -> str:
+    return _STATUS_WORDS.get(status, status)
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.1f} s"
+
+
+def _line(text: str) -> str:
+    return _TERMINAL_CONTROL.sub(" ", text)
+
+
+def plural(count: int, singular: str, many: str | None = None) -> str:
+    """``1 step``, ``2 steps``; ``plural`` for words that do not just take an s."""
+    return f"{count} {singular if count == 1 else (many or singular + 's')}"
+
+
+def _error_text(step: StepResult) -> str:
+    # protocol §6.1: an empty error code is a real, generic code; show it rather than hide it.
+    code = step.error_code if step.error_code else '""'
+    text = f"{code}: {step.error_description}" if step.error_description else code
+    hint = advice(step.error_code, step.method) if step.error_code else None
+    return f"{text}; {hint}" if hint else text
+
+
+def _reason(step: StepResult) -> str:
+    return step.skip_reason or "no reason recorded"
+
+
+def _grouped_by_reason(steps: Iterable[StepResult]) -> dict[str, list[str]]:
+    groups: dict[str, list[str]] = {}
+    for step in steps:
+        groups.setdefault(_reason(step), []).append(step.name)
+    return groups
+
+
+def _some(names: Sequence[str], limit: int) -> str:
+    shown = ", ".join(names[:limit])
+    return shown if len(names) <= limit else f"{shown} and {len(names) - limit} more"
+
+
+def _created_by_step(report: RunReport) -> dict[str, list[str]]:
+    created: dict[str, list[str]] = {}
+    for step in report.steps:
+        if step.status == "succeeded" and step.created_id is not None:
+            created.setdefault(step.step, []).append(str(step.created_id))
+    return created
+
+
+def render_text(report: RunReport, report_path: str | None = None, limit: int = MAX_LISTED) -> str:
+    """A terminal summary: counts, failed and unknown steps with errors, skips by reason, created ids."""
+    totals = report.totals
+    counts = ", ".join(f"{count} {_word(status)}" for status, count in step_counts(report).items())
+    pipeline = report.pipeline
+    origin = f"sha256 {pipeline.sha256[:12]}"
+    if pipeline.git_commit:
+        origin += f", commit {pipeline.git_commit[:12]}"
+    lines = [
+        f"b24sync: {report.status}: {totals.succeeded} of {plural(totals.steps, 'step')} succeeded "
+        f"in {_seconds(report.duration_s)} (run {report.run_id})",
+        f"  pipeline  {pipeline.path} ({origin})",
+        f"  target    {report.target}",
+        f"  steps     {counts}",
+        f"  requests  {totals.requests} for {plural(len(report.batches), 'batch', 'batches')}, "
+        f"{plural(totals.commands, 'command')}, {plural(totals.retries, 'retry', 'retries')}, "
+        f"{_seconds(totals.limit_wait_s)} waited for limits",
+    ]
+    loud: tuple[StepStatus, ...] = ("failed", "unknown")
+    for status in loud:
+        steps = report.step_results(status)
+        if steps:
+            lines.append(f"{_word(status)} ({len(steps)}):")
+            for step in steps[:limit]:
+                lines.append(f"  {step.name}  {step.method}  {_error_text(step)}")
+            if len(steps) > limit:
+                lines.append(f"  ... and {len(steps) - limit} more in the report")
+    quiet: tuple[StepStatus, ...] = ("skipped", "not_run")
+    for status in quiet:
+        steps = report.step_results(status)
+        if steps:
+            lines.append(f"{_word(status)} ({len(steps)}):")
+            for reason, names in _grouped_by_reason(steps).items():
+                lines.append(f"  {reason}: {_some(names, limit)}")
+    created = _created_by_step(report)
+    if created:
+        lines.append("created:")
+        for step_id, ids in created.items():
+            lines.append(f"  {step_id}  {plural(len(ids), 'id')}: {_some(ids, MAX_IDS)}")
+    if report_path is not None:
+        lines.append(f"report: {report_path}")
+    return "\n".join(_line(line) for line in lines) + "\n"
+
+
+def markdown_cell(text: str) -> str:
+    """``text`` made safe for one GitHub Markdown table cell: no raw HTML, pipes or line breaks."""
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+    return re.sub(r"\r\n|\r|\n", "<br>", escaped)
+
+
+def _row(cells: Iterable[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def render_markdown(report: RunReport, max_rows: int = MAX_TABLE_ROWS) -> str:
+    """Markdown for a CI job summary: status heading, totals, a table of the steps that did not succeed."""
+    totals = report.totals
+    lines = [
+        f"## {_HEADLINE_MARK[report.status]} b24sync apply {report.status}",
+        "",
+        f"Pipeline {markdown_cell(report.pipeline.path)} against {markdown_cell(report.target)}, "
+        f"{_seconds(report.duration_s)}, run {report.run_id}",
+        "",
+        _row(["total", "count"]),
+        _row(["---", "---:"]),
+        _row(["steps", str(totals.steps)]),
+        *(_row([_word(status), str(count)]) for status, count in step_counts(report).items()),
+        _row(["commands", str(totals.commands)]),
+        _row(["requests", str(totals.requests)]),
+        _row(["retries", str(totals.retries)]),
+        _row(["waited for limits", _seconds(totals.limit_wait_s)]),
+    ]
+    troubled = [step for step in report.steps if step.status != "succeeded"]
+    if troubled:
+        lines += [
+            "",
+            "### Steps that did not succeed",
+            "",
+            _row(["step", "status", "method", "batch", "error or reason"]),
+            _row(["---", "---", "---", "---:", "---"]),
+        ]
+        for step in troubled[:max_rows]:
+            why = _error_text(step) if step.status in ("failed", "unknown") else _reason(step)
+            lines.append(
+                _row(
+                    [
+                        markdown_cell(step.name),
+                        _word(step.status),
+                        markdown_cell(step.method),
+                        str(step.batch_index),
+                        markdown_cell(why),
+                    ]
+                )
+            )
+        if len(troubled) > max_rows:
+            lines += ["", f"... and {len(troubled) - max_rows} more steps in the JSON report."]
+    return "\n".join(lines) + "\n"
+
+
+def _xml_text(text: str) -> str:
+    return _XML_INVALID.sub("\ufffd", text)
+
+
+def _details(step: StepResult) -> str:
+    parts = [f"method {step.method}", f"command {step.command_key}", f"batch {step.batch_index}"]
+    parts.append(f"attempts {step.attempts}")
+    if step.error_description:
+        parts.append(step.error_description)
+    return _xml_text("\n".join(parts))
+
+
+def render_junit(report: RunReport) -> str:
+    """JUnit XML: one testsuite for the pipeline, one testcase per step instance named ``step[instance]``."""
+    totals = report.totals
+    counts = {
+        "tests": str(totals.steps),
+        "failures": str(totals.failed + totals.unknown),
+        "errors": "0",
+        "skipped": str(totals.skipped + totals.not_run),
+        "time": f"{report.duration_s:.3f}",
+    }
+    suites = ET.Element("testsuites", {"name": "b24sync", **counts})
+    suite = ET.SubElement(
+        suites,
+        "testsuite",
+        {"name": _xml_text(report.pipeline.path), **counts, "timestamp": report.started_at},
+    )
+    properties = ET.SubElement(suite, "properties")
+    for name, value in (
+        ("run_id", report.run_id),
+        ("status", report.status),
+        ("target", report.target),
+        ("sha256", report.pipeline.sha256),
+        ("git_commit", report.pipeline.git_commit),
+    ):
+        if value is not None:
+            ET.SubElement(properties, "property", {"name": name, "value": _xml_text(value)})
+    for step in report.steps:
+        case = ET.SubElement(
+            suite, "testcase", {"name": _xml_text(step.name), "classname": _xml_text(step.step)}
+        )
+        if step.status in ("failed", "unknown"):
+            prefix = "outcome unknown: " if step.status == "unknown" else ""
+            failure = ET.SubElement(
+                case,
+                "failure",
+                {
+                    "message": _xml_text(prefix + _error_text(step)),
+                    "type": _xml_text(step.error_code or '""'),
+                },
+            )
+            failure.text = _details(step)
+        elif step.status in ("skipped", "not_run"):
+            prefix = "not run: " if step.status == "not_run" else ""
+            ET.SubElement(case, "skipped", {"message": _xml_text(prefix + _reason(step))})
+        elif step.created_id is not None or step.summary is not None:
+            out = ET.SubElement(case, "system-out")
+            out.text = _xml_text(
+                f"created id {step.created_id}" if step.created_id is not None else str(step.summary)
+            )
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"

@@ -1,0 +1,410 @@
+"""Runs a plan through a client and records the outcome of every command.
+
+Rules, in the order they matter:
+
+- A batch goes out with ``halt=1`` when one of its commands depends on another in the same request
+  (or when the run halts on errors), so a dependent never runs after its dependency failed
+  (protocol §5.4).
+- Links to commands of earlier requests are substituted from stored results strictly
+  (``b24sync.run.links``); server-side links are checked against the answer, and a link the portal could
+  not resolve fails its command instead of passing silently (protocol §4.3 rule 2).
+- Commands the portal did not reach after a halt are sent again in the next request; dependents of a
+  failed command are skipped with the reason; with ``halt_on_error`` the run stops and the rest is
+  ``not_run``. Limit errors inside ``result_error`` are waited out and resent for those commands only.
+- A request that held writes and lost its answer stops the run: those writes are ``unknown`` and
+  nothing is sent twice. Any other portal failure stops the run and is returned as ``fatal``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import JsonValue
+
+from b24sync.bitrix.codes import LIMIT_CODES
+from b24sync.bitrix.methods import is_safe_to_repeat
+from b24sync.bitrix.results import created_id
+from b24sync.client.encoding import encode_command
+from b24sync.client.hook import B24Hook
+from b24sync.client.redaction import Redactor
+from b24sync.errors import OutcomeUnknownError, PortalError, UsageError
+from b24sync.planning.model import Command, Plan
+from b24sync.report.model import BatchResult, StepResult, StepStatus, summarize_result
+from b24sync.run.links import LinkError, follow, substitute
+from b24sync.upsert.unsent import unsent_results
+
+UNKNOWN_CODE = "OUTCOME_UNKNOWN"
+UNKNOWN_ADVICE = (
+    "the request was sent but its answer was lost, so this write may or may not have been "
+    "applied: check the portal, then re-run with --resume and --assume-applied or "
+    "--assume-not-applied"
+)
+_BAD = frozenset({"failed", "skipped", "not_run", "unknown"})
+
+
+def required_secrets(plan: Plan) -> list[str]:
+    """The names of every ``secret()`` the plan's commands send, sorted."""
+    return sorted({name for command in plan.commands() for name in command.secrets})
+
+
+def check_secrets(plan: Plan, secrets: Mapping[str, str]) -> None:
+    """Refuse a run before anything is sent when a secret the plan needs has no value."""
+    missing = [name for name in required_secrets(plan) if name not in secrets]
+    if missing:
+        raise UsageError(f"secret {missing[0]} is not set: export it in the environment before applying")
+
+
+@dataclass
+class Progress:
+    """Where a run stands, for a progress display."""
+
+    commands_done: int
+    commands_total: int
+    batches_done: int
+    batches_total: int
+    waited_s: float
+
+
+@dataclass
+class _Step:
+    command: Command
+    batch_index: int
+    status: StepStatus | None = None
+    result: JsonValue = None
+    error_code: str | None = None
+    error_description: str | None = None
+    skip_reason: str | None = None
+    attempts: int = 0
+    limit_retries: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A command ready to send: its final parameters, and whether it needs a command of its own request."""
+
+    command: Command
+    params: dict[str, Any]
+    after_same_request: bool
+
+
+@dataclass
+class Execution:
+    """What a run did: one entry per command, one per batch, and why it stopped early if it did."""
+
+    steps: list[StepResult]
+    batches: list[BatchResult]
+    requests: int
+    retries: int
+    waited_s: float
+    interrupted: bool = False
+    fatal: PortalError | None = None
+
+
+@dataclass
+class Executor:
+    """Runs one plan once."""
+
+    plan: Plan
+    client: B24Hook
+    halt_on_error: bool = True
+    secrets: Mapping[str, str] = field(default_factory=dict)
+    recorded: Mapping[str, JsonValue] = field(default_factory=dict)
+    should_stop: Callable[[], bool] = lambda: False
+    on_progress: Callable[[Progress], None] | None = None
+    clock: Callable[[], float] = time.monotonic
+
+    def __post_init__(self) -> None:
+        self.steps: dict[str, _Step] = {}
+        for batch in self.plan.batches:
+            for command in batch.commands:
+                self.steps[command.key] = _Step(command, batch.index)
+        for key, result in self.recorded.items():
+            if key in self.steps:
+                self.steps[key].status, self.steps[key].result = "succeeded", result
+        check_secrets(self.plan, self.secrets)
+        self.redact = Redactor(*self.secrets.values())
+        self.batch_results: list[BatchResult] = []
+        self.requests = 0
+        self.interrupted = False
+        self.fatal: PortalError | None = None
+        self.stopped = False
+
+    # -- the run -------------------------------------------------------------------------------
+
+    def run(self) -> Execution:
+        """Send every batch, then account for every command."""
+        client_retries, client_waited = self.client.stats.retries, self.client.stats.waited
+        try:
+            for batch in self.plan.batches:
+                if self.stopped:
+                    break
+                self._run_batch(batch.index, [c.key for c in batch.commands])
+        except KeyboardInterrupt:
+            self.interrupted = self.stopped = True
+        self._close_remaining()
+        return Execution(
+            steps=[
+                *unsent_results(self.plan.unsent),
+                *(self._step_result(step) for step in self.steps.values()),
+            ],
+            batches=self.batch_results,
+            requests=self.requests,
+            retries=self.client.stats.retries - client_retries,
+            waited_s=self.client.stats.waited - client_waited,
+            interrupted=self.interrupted,
+            fatal=self.fatal,
+        )
+
+    def _run_batch(self, index: int, keys: list[str]) -> None:
+        started = self.clock()
+        attempts = 0
+        while not self.stopped:
+            pending = [k for k in keys if self.steps[k].status is None]
+            if not pending:
+                break
+            if self.should_stop():
+                self.interrupted = self.stopped = True
+                break
+            request = self._prepare(pending)
+            if not request:
+                if all(self.steps[k].status is None for k in pending):
+                    for key in pending:  # only a plan out of dependency order can get here
+                        self._settle(
+                            self.steps[key],
+                            "failed",
+                            code="PLAN_ORDER",
+                            description="depends on a command that comes later in the plan",
+                        )
+                continue
+            attempts += 1
+            self._send(request)
+            self._report_progress(index)
+        if attempts:
+            self.batch_results.append(
+                BatchResult(
+                    index=index,
+                    commands=len(keys),
+                    attempts=attempts,
+                    duration_s=round(self.clock() - started, 6),
+                )
+            )
+
+    def _prepare(self, pending: list[str]) -> dict[str, _Prepared]:
+        """The commands of the next request with their final parameters; settles the unsendable."""
+        request: dict[str, _Prepared] = {}
+        for key in pending:
+            step = self.steps[key]
+            command = step.command
+            blocker = self._blocker(command)
+            if blocker is not None:
+                self._settle(step, "skipped", reason=blocker)
+                continue
+            if any(self.steps[d].status is None and d not in request for d in command.depends_on):
+                continue  # its dependency is waiting for a later request
+            replacements: dict[str, Any] = {}
+            in_request = False
+            try:
+                for link in command.links:
+                    if link.target in request:
+                        in_request = True
+                        continue
+                    target = self.steps[link.target]
+                    replacements[link.marker] = follow(target.result, link.path)
+                params = (
+                    substitute(command.params, replacements, self._secret)
+                    if replacements or command.secrets
+                    else command.params
+                )
+            except LinkError as error:
+                link_name = next((lk.marker for lk in command.links if lk.marker not in replacements), "")
+                self._settle(
+                    step,
+                    "failed",
+                    code="LINK_MISSING",
+                    description=f"link {link_name}: {error}; nothing was sent for this step",
+                )
+                continue
+            in_request = in_request or any(d in request for d in command.depends_on)
+            if not isinstance(params, dict):
+                raise UsageError(f"parameters of {key} must be a map")
+            request[key] = _Prepared(command, params, in_request)
+        return request
+
+    def _secret(self, name: str) -> str:
+        return self.secrets[name]  # check_secrets made sure every one is there
+
+    def _blocker(self, command: Command, blocking: frozenset[str] = _BAD) -> str | None:
+        for dep in command.depends_on:
+            status = self.steps[dep].status
+            if status in blocking:
+                word = {
+                    "failed": "failed",
+                    "skipped": "was skipped",
+                    "not_run": "did not run",
+                    "unknown": "has an unknown outcome",
+                }[status]
+                return f"depends on {dep}, which {word}"
+        return None
+
+    def _send(self, request: dict[str, _Prepared]) -> None:
+        halt = self.halt_on_error or any(p.after_same_request for p in request.values())
+        try:
+            # The planner encoded every command; only those whose parameters changed are encoded again.
+            encoded = {
+                key: p.command.query
+                if p.params is p.command.params
+                else encode_command(p.command.method, p.params)
+                for key, p in request.items()
+            }
+        except UsageError as error:
+            for key in request:
+                self._settle(self.steps[key], "failed", code="ENCODING", description=str(error))
+            return
+        methods = {key: p.command.method for key, p in request.items()}
+        safe = all(is_safe_to_repeat(p.command.method, p.params) for p in request.values())
+        for key in request:
+            self.steps[key].attempts += 1
+        self.requests += 1
+        try:
+            reply = self.client.send_batch(encoded, halt=halt, methods=methods, safe=safe)
+        except OutcomeUnknownError as error:
+            self._lost(request, str(error))
+            return
+        except PortalError as error:
+            self.fatal, self.stopped = error, True
+            return
+        except KeyboardInterrupt:
+            self._lost(request, "interrupted while the request was in flight")
+            self.interrupted = True
+            return
+        limited: list[str] = []
+        failed = False
+        for key in request:
+            step = self.steps[key]
+            if key in reply.errors:
+                refusal = reply.errors[key]
+                if refusal.code in LIMIT_CODES and step.limit_retries < self.client.retry.limit_attempts:
+                    step.limit_retries += 1
+                    limited.append(key)
+                    continue
+                failed = True
+                self._settle(step, "failed", code=refusal.code, description=refusal.description)
+            elif key in reply.results:
+                self._succeed(step, reply.results[key])
+        if failed and self.halt_on_error:
+            self.stopped = True
+        elif limited:
+            first = self.steps[limited[0]]
+            code = reply.errors[limited[0]].code
+            self.client.wait_for_limit(code, [first.command.method], first.limit_retries)
+
+    def _succeed(self, step: _Step, result: JsonValue) -> None:
+        for link in step.command.links:
+            target = self.steps[link.target]
+            if target.status != "succeeded":
+                continue
+            try:
+                follow(target.result, link.path)
+            except LinkError as error:
+                self._settle(
+                    step,
+                    "failed",
+                    code="LINK_UNRESOLVED",
+                    result=result,
+                    description=(
+                        f"link {link.marker} did not resolve ({error}); the portal ran this step with a "
+                        "fallback value: check what it wrote"
+                    ),
+                )
+                return
+        self._settle(step, "succeeded", result=result)
+
+    def _lost(self, request: Mapping[str, _Prepared], why: str) -> None:
+        for key, prepared in request.items():
+            step = self.steps[key]
+            if is_safe_to_repeat(prepared.command.method, prepared.params):
+                self._settle(step, "not_run", reason=f"not sent again after a lost answer: {why}")
+            else:
+                self._settle(step, "unknown", code=UNKNOWN_CODE, description=f"{UNKNOWN_ADVICE} ({why})")
+        self.stopped = True
+
+    def _settle(
+        self,
+        step: _Step,
+        status: StepStatus,
+        *,
+        code: str | None = None,
+        description: str | None = None,
+        reason: str | None = None,
+        result: JsonValue = None,
+    ) -> None:
+        step.status = status
+        step.error_code = code
+        step.error_description = self.redact(description) if description is not None else None
+        step.skip_reason = reason
+        step.result = self._redact_json(result)
+
+    def _close_remaining(self) -> None:
+        why = (
+            "interrupted"
+            if self.interrupted
+            else f"the run stopped: {self.fatal}"
+            if self.fatal is not None
+            else "the run stopped after a failure (halt on error)"
+        )
+        for step in self.steps.values():
+            if step.status is None:
+                # a dependency that merely did not run leaves its dependents not run, not skipped
+                blocker = self._blocker(step.command, _BAD - {"not_run"})
+                if blocker is not None:
+                    self._settle(step, "skipped", reason=blocker)
+                else:
+                    self._settle(step, "not_run", reason=self.redact(why))
+
+    def _report_progress(self, index: int) -> None:
+        if self.on_progress is None:
+            return
+        done = sum(1 for step in self.steps.values() if step.status is not None)
+        self.on_progress(
+            Progress(done, len(self.steps), index + 1, len(self.plan.batches), self.client.stats.waited)
+        )
+
+    def _redact_json(self, value: JsonValue) -> JsonValue:
+        if not self.secrets or value is None:
+            return value
+        if isinstance(value, str):
+            return self.redact(value)
+        if isinstance(value, dict):
+            return {k: self._redact_json(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._redact_json(v) for v in value]
+        return value
+
+    def _step_result(self, step: _Step) -> StepResult:
+        command = step.command
+        status = step.status or "not_run"
+        ident = created_id(command.method, step.result) if status == "succeeded" else None
+        summary = summarize_result(step.result) if status == "succeeded" and ident is None else None
+        return StepResult(
+            step=command.step,
+            instance=command.instance,
+            command_key=command.key,
+            method=command.method,
+            status=status,
+            batch_index=step.batch_index,
+            attempts=step.attempts,
+            created_id=ident,
+            summary=summary,
+            error_code=step.error_code,
+            error_description=step.error_description,
+            skip_reason=step.skip_reason if status in ("skipped", "not_run") else None,
+            result=step.result if status == "succeeded" else None,
+        )
+
+
+def execute(plan: Plan, client: B24Hook, **options: Any) -> Execution:
+    """Run ``plan`` through ``client``; see ``Executor`` for the options."""
+    return Executor(plan, client, **options).run()

@@ -1,0 +1,269 @@
+"""The workflow of ``plan`` and ``apply`` as library functions that return values and print nothing.
+
+``plan``: load the pipeline, read the portal's records when it has upsert steps, plan, and write the
+plan file when asked. ``apply``: the same (or a saved plan), then check secrets, run the plan through
+the executor, and write the run report, JUnit and Markdown through the one output writer, in a
+``finally`` so they exist after a failure or an interruption too. The command line renders what
+these return; Python code gets the same values::
+
+    import b24sync
+    result = b24sync.apply("pipelines/quickstart.yaml", b24sync.Emulator())
+    print(result.status, result.report.totals.succeeded)
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from b24sync.client.encoding import encode_command
+from b24sync.errors import PortalError, UsageError
+from b24sync.pipeline.loader import load_pipeline
+from b24sync.planning.model import Plan
+from b24sync.planning.planner import plan as plan_pipeline
+from b24sync.report.files import write_output, write_report
+from b24sync.report.model import PipelineRef, RunReport, RunStatus, build_report, format_utc
+from b24sync.report.render import render_junit, render_markdown
+from b24sync.run.executor import Progress, check_secrets, execute, required_secrets
+from b24sync.run.portal import Portal, PortalLike
+from b24sync.run.resume import Assume, resume_state
+from b24sync.upsert.state import read_state
+
+PortalSource = PortalLike | Callable[[], PortalLike] | None
+"""A portal, a function that opens one only when it is needed (upsert steps), or none."""
+
+NO_PORTAL = "no portal: pass a webhook URL, a B24Hook or an Emulator as portal"
+NEEDS_STATE = "upsert steps need the portal's current records: pass a webhook URL, a B24Hook or an Emulator"
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What ``apply`` did: the plan it ran, the run report, and the error that stopped it, if any."""
+
+    plan: Plan
+    report: RunReport
+    fatal: PortalError | None = None
+
+    @property
+    def status(self) -> RunStatus:
+        """``succeeded``, ``failed`` or ``interrupted``."""
+        return self.report.status
+
+
+def plan(
+    source: str | os.PathLike[str],
+    portal: PortalSource = None,
+    *,
+    variables: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    allow_delete: bool = False,
+    out: str | os.PathLike[str] | None = None,
+) -> Plan:
+    """Load and plan a pipeline file; read the portal first when it has upsert steps.
+
+    ``environ`` is what ``env()`` and ``secret()`` see (nothing unless given). With ``out`` the plan is
+    also written as JSON, the file ``apply PLAN.json`` runs.
+    """
+    opened: list[Portal] = []
+    try:
+        result = _plan_file(
+            str(source), variables, environ, _opener(portal, NEEDS_STATE, opened), allow_delete
+        )
+    finally:
+        for each in opened:
+            each.close()
+    if out is not None:
+        write_output(out, plan_json(result), what="plan")
+    return result
+
+
+def plan_json(the_plan: Plan) -> str:
+    """The plan as the JSON text of a plan file."""
+    return the_plan.model_dump_json(indent=2) + "\n"
+
+
+def apply(
+    source: str | os.PathLike[str] | Plan,
+    portal: PortalLike | None = None,
+    *,
+    variables: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    report: str | os.PathLike[str] | None = None,
+    junit: str | os.PathLike[str] | None = None,
+    markdown: str | os.PathLike[str] | None = None,
+    halt_on_error: bool | None = None,
+    resume: str | os.PathLike[str] | None = None,
+    assume: Assume = Assume.NOTHING,
+    allow_delete: bool = False,
+    on_progress: Callable[[Progress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> Applied:
+    """Run a pipeline file, a saved plan file (``.json``) or a ``Plan`` against ``portal``.
+
+    ``report``, ``junit`` and ``markdown`` (appended to, like a CI job summary) are written when
+    given. ``resume`` names the report of an earlier run: what succeeded there is not sent again.
+    Command failures are in the report; only a run that cannot start raises.
+    """
+    if portal is None:
+        raise UsageError(NO_PORTAL)
+    connection = Portal.of(portal)
+    environ = environ or {}
+    try:
+        if isinstance(source, Plan):
+            the_plan = source
+        else:
+            the_plan = load_plan(str(source), variables, environ, lambda: connection, allow_delete)
+        recorded = resume_state(resume, the_plan, assume) if resume is not None else {}
+        secrets = {name: environ[name] for name in required_secrets(the_plan) if name in environ}
+        check_secrets(the_plan, secrets)
+        origin = the_plan.pipeline.path if isinstance(source, Plan) else str(source)
+        return _run(
+            the_plan,
+            connection,
+            origin,
+            secrets,
+            recorded,
+            halt_on_error,
+            report,
+            junit,
+            markdown,
+            on_progress,
+            should_stop,
+        )
+    finally:
+        if connection is not portal:
+            connection.close()
+
+
+def load_plan(
+    source: str,
+    variables: Mapping[str, str] | None,
+    environ: Mapping[str, str] | None,
+    portal: Callable[[], PortalLike],
+    allow_delete: bool,
+) -> Plan:
+    """A saved plan file (``.json``, refused when edited by hand), or the plan of a pipeline file."""
+    if not source.endswith(".json"):
+        return _plan_file(source, variables, environ, portal, allow_delete)
+    try:
+        with open(source, encoding="utf-8") as stream:
+            saved = Plan.model_validate_json(stream.read())
+    except OSError as error:
+        raise UsageError(f"cannot read plan {source}: {error.strerror or error}") from None
+    except ValueError as error:
+        first = str(error).splitlines()[1:2] or [str(error)]
+        raise UsageError(
+            f"{source} is not a b24sync plan ({first[0].strip()}): "
+            "make one with `b24sync plan FILE --format json --out PLAN.json`"
+        ) from None
+    for command in saved.commands():
+        if command.query != encode_command(command.method, command.params):  # type: ignore[arg-type]
+            raise UsageError(
+                f"{source}: command {command.key} was edited (its query no longer "
+                "matches its params): plan the pipeline again instead of editing"
+            )
+    return saved
+
+
+def _plan_file(
+    source: str,
+    variables: Mapping[str, str] | None,
+    environ: Mapping[str, str] | None,
+    portal: Callable[[], PortalLike],
+    allow_delete: bool,
+) -> Plan:
+    pipeline = load_pipeline(source, variables=variables, environ=environ)
+    if not any(step.spec.upsert is not None for step in pipeline.steps):
+        return plan_pipeline(pipeline)
+    client = Portal.of(portal()).client
+    return plan_pipeline(pipeline, read_state(pipeline, client), allow_delete=allow_delete)
+
+
+def _opener(portal: PortalSource, missing: str, opened: list[Portal]) -> Callable[[], Portal]:
+    """Open ``portal`` on first use (only upsert steps need one), remembering what to close."""
+
+    def open_portal() -> Portal:
+        given = portal() if callable(portal) else portal
+        if given is None:
+            raise UsageError(missing)
+        connection = Portal.of(given)
+        if callable(portal) or connection is not given:
+            opened.append(connection)  # opened here, so closed here
+        return connection
+
+    return open_portal
+
+
+def _run(
+    the_plan: Plan,
+    portal: Portal,
+    origin: str,
+    secrets: Mapping[str, str],
+    recorded: Mapping[str, Any],
+    halt_on_error: bool | None,
+    report_path: str | os.PathLike[str] | None,
+    junit_path: str | os.PathLike[str] | None,
+    markdown_path: str | os.PathLike[str] | None,
+    on_progress: Callable[[Progress], None] | None,
+    should_stop: Callable[[], bool] | None,
+) -> Applied:
+    started_wall = datetime.now(timezone.utc)
+    started = time.monotonic()
+    client = portal.client
+    halt = the_plan.halt_on_error if halt_on_error is None else halt_on_error
+    execution = execute(
+        the_plan,
+        client,
+        halt_on_error=halt,
+        secrets=secrets,
+        recorded=recorded,
+        should_stop=should_stop or (lambda: False),
+        on_progress=on_progress,
+    )
+    report = build_report(
+        run_id=uuid.uuid4().hex,
+        pipeline=PipelineRef(
+            path=the_plan.pipeline.path,
+            sha256=the_plan.pipeline.sha256,
+            git_commit=git_commit(origin),
+        ),
+        target=client.redacted_url,
+        started_at=format_utc(started_wall),
+        finished_at=format_utc(datetime.now(timezone.utc)),
+        duration_s=round(time.monotonic() - started, 3),
+        steps=execution.steps,
+        batches=execution.batches,
+        retries=execution.retries,
+        limit_wait_s=round(execution.waited_s, 3),
+        interrupted=execution.interrupted,
+    )
+    if report_path is not None:
+        write_report(report, report_path)
+    if junit_path is not None:
+        write_output(junit_path, render_junit(report), what="JUnit report")
+    if markdown_path is not None:
+        write_output(markdown_path, render_markdown(report) + "\n", what="Markdown summary", append=True)
+    return Applied(the_plan, report, execution.fatal)
+
+
+def git_commit(path: str) -> str | None:
+    """The commit checked out where ``path`` lives, when it is in a git repository."""
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        found = subprocess.run(
+            ["git", "-C", folder, "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = found.stdout.strip()
+    return commit if found.returncode == 0 and len(commit) == 40 else None

@@ -1,0 +1,190 @@
+"""The errors a new user meets in the first hour: each is one sentence saying what to do, never a traceback.
+
+Run as a user would: the command line on the shipped quickstart, against the real emulator server on
+loopback where a portal is needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from click.testing import CliRunner, Result
+
+from b24sync.cli import main
+from b24sync.client import B24Hook
+from b24sync.emulator import Emulator
+from b24sync.errors import AuthError
+from tests.helpers.scripted import WEBHOOK, ScriptedAdapter
+
+ROOT = Path(__file__).resolve().parents[2]
+QUICKSTART = "pipelines/quickstart.yaml"
+WEBHOOK_PAGE = "Developer resources > Other > Inbound webhook"
+
+
+@pytest.fixture(autouse=True)
+def _at_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    monkeypatch.delenv("B24_WEBHOOK_URL", raising=False)
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+
+
+def run(*args: str) -> Result:
+    result = CliRunner().invoke(main, list(args))
+    assert "Traceback" not in result.output + result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    return result
+
+
+def one_error_line(result: Result) -> str:
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+@pytest.fixture
+def portal_without_crm() -> Iterator[str]:
+    with Emulator(token="s3cr3tcode", scopes=("task", "user")).serve() as url:
+        yield url
+
+
+@pytest.fixture
+def portal() -> Iterator[str]:
+    with Emulator(token="s3cr3tcode").serve() as url:
+        yield url
+
+
+def test_no_webhook_set_says_how_to_give_one(tmp_path: Path) -> None:
+    result = run("apply", QUICKSTART, "--report", str(tmp_path / "r.json"))
+    assert result.exit_code == 2
+    assert one_error_line(result) == (
+        "b24sync: error: no portal: set B24_WEBHOOK_URL, pass --webhook URL, or try --emulator"
+    )
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_a_typo_in_a_key_is_one_line_with_the_key_meant(tmp_path: Path) -> None:
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text(
+        "version: 1\nname: p\nsteps:\n  - id: company\n    metod: crm.item.add\n"
+        "    params: {entityTypeId: 4}\n",
+        encoding="utf-8",
+    )
+    result = run("validate", str(pipeline))
+    assert result.exit_code == 2
+    assert one_error_line(result) == (
+        f"{pipeline}:5:5: steps[0].metod: unknown key 'metod' (did you mean 'method'?)"
+    )
+    assert run("apply", str(pipeline), "--emulator").stderr == result.stderr
+
+
+def test_a_wrong_webhook_code_says_to_copy_the_url_again(portal: str, tmp_path: Path) -> None:
+    wrong = portal.replace("s3cr3tcode", "wr0ngcode")
+    result = run(
+        "apply", QUICKSTART, "--webhook", wrong, "--report", str(tmp_path / "r.json"), "--no-progress"
+    )
+    assert result.exit_code == 3
+    assert one_error_line(result) == (
+        "b24sync: error: the portal refused the webhook's user id or code: copy the webhook URL again "
+        f"from Bitrix24 ({WEBHOOK_PAGE}) into B24_WEBHOOK_URL (INVALID_CREDENTIALS, HTTP 401)"
+    )
+    assert "wr0ngcode" not in result.output + result.stderr + (tmp_path / "r.json").read_text()
+
+
+def test_a_wrong_webhook_code_in_the_library_raises_the_same_advice(portal: str) -> None:
+    wrong = portal.replace("s3cr3tcode", "wr0ngcode")
+    with B24Hook.from_webhook_url(wrong) as hook, pytest.raises(AuthError) as caught:
+        hook.call_method("server.time")
+    assert caught.value.code == "INVALID_CREDENTIALS"
+    assert str(caught.value).startswith("the portal refused the webhook's user id or code: copy")
+    assert "wr0ngcode" not in str(caught.value)
+
+
+def test_an_http_url_says_https_is_needed_and_hides_the_code(tmp_path: Path) -> None:
+    result = run("apply", QUICKSTART, "--webhook", "http://acme.bitrix24.com/rest/1/s3cr3tcode/")
+    assert result.exit_code == 2
+    assert one_error_line(result) == (
+        "b24sync: error: webhook URL http://acme.bitrix24.com/rest/1/***/ uses http: Bitrix24 webhooks "
+        "require https (plain http is accepted only for a local emulator on 127.0.0.1 or localhost)"
+    )
+
+
+def test_a_missing_data_file_names_the_path_and_the_likely_file(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "contacts.csv").write_text("name\nAnn\n", encoding="utf-8")
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text(
+        "version: 1\nname: p\nsteps:\n  - id: contact\n    for_each: {file: data/contact.csv}\n"
+        "    method: crm.item.add\n    params: {entityTypeId: 3, fields: {name: '{{ item.name }}'}}\n",
+        encoding="utf-8",
+    )
+    result = run("validate", str(pipeline))
+    assert result.exit_code == 2
+    assert one_error_line(result) == (
+        f"{pipeline}:5:22: steps[0].for_each.file: data file {tmp_path}/data/contact.csv does not exist "
+        "(did you mean 'contacts.csv'?)"
+    )
+
+
+def test_a_portal_without_the_crm_scope_names_the_scope_to_add(
+    portal_without_crm: str, tmp_path: Path
+) -> None:
+    result = run(
+        "apply",
+        QUICKSTART,
+        "--webhook",
+        portal_without_crm,
+        "--report",
+        str(tmp_path / "r.json"),
+        "--no-progress",
+    )
+    assert result.exit_code == 1
+    assert result.stderr == ""
+    assert (
+        "  company  crm.item.add  insufficient_scope: The request requires higher privileges than provided "
+        "by the webhook token; the webhook lacks the crm scope that crm.item.add needs: add crm to the "
+        f"webhook's permissions in Bitrix24 ({WEBHOOK_PAGE}) and save\n"
+    ) in result.stdout
+    assert "s3cr3tcode" not in result.stdout
+
+
+def test_a_whole_request_refused_for_scope_raises_with_the_scope_to_add(portal_without_crm: str) -> None:
+    with B24Hook.from_webhook_url(portal_without_crm) as hook, pytest.raises(AuthError) as caught:
+        hook.call_method("crm.item.list", {"entityTypeId": 3})
+    assert str(caught.value) == (
+        "the webhook lacks the crm scope that crm.item.list needs: add crm to the webhook's permissions in "
+        f"Bitrix24 ({WEBHOOK_PAGE}) and save (insufficient_scope, HTTP 401)"
+    )
+
+
+def test_a_batch_refused_whole_for_scope_lists_the_scopes_of_its_commands() -> None:
+    adapter = ScriptedAdapter(
+        (
+            401,
+            {
+                "error": "insufficient_scope",
+                "error_description": "The request requires higher privileges than provided by the webhook token",
+            },
+        )
+    )
+    session = requests.Session()
+    session.mount("https://", adapter)
+    hook = B24Hook(WEBHOOK, session=session, rate_limit=None)
+    with pytest.raises(AuthError) as caught:
+        hook.call_batch({"c": ["crm.item.add", {"entityTypeId": 3}], "t": ["tasks.task.add", {"fields": {}}]})
+    assert str(caught.value) == (
+        "the webhook lacks a scope that crm.item.add, tasks.task.add need: make sure its permissions in "
+        f"Bitrix24 ({WEBHOOK_PAGE}) include crm, task (insufficient_scope, HTTP 401)"
+    )
+
+
+def test_a_webhook_url_copied_with_a_method_says_to_drop_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("B24_WEBHOOK_URL", "https://acme.bitrix24.com/rest/1/s3cr3tcode/profile.json")
+    result = run("apply", QUICKSTART)
+    assert result.exit_code == 2
+    assert one_error_line(result) == (
+        "b24sync: error: https://acme.bitrix24.com/... ends with the method 'profile.json': drop it, the "
+        "webhook URL ends after the code (https://<portal>.bitrix24.com/rest/<user id>/<webhook code>/)"
+    )

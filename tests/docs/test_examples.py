@@ -1,0 +1,189 @@
+"""Every shipped example in ``pipelines/`` validates, plans and applies on the emulator, creating what it says.
+
+Each file runs through the command line as a user would (``validate``, ``plan``, ``apply --emulator``);
+the emulator's state is kept in a file so the test can read back what the run created.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from click.testing import CliRunner
+
+from b24sync.cli import main
+from b24sync.client import B24Hook
+from b24sync.emulator import Emulator
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted((ROOT / "pipelines").glob("*.yaml"))
+COMPANY, CONTACT, DEAL = 4, 3, 2
+
+
+@pytest.fixture(autouse=True)
+def _at_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+
+
+class Portal:
+    """Read-only view of an emulator state file through the client, as a user's script would see it."""
+
+    def __init__(self, state: Path) -> None:
+        emulator = Emulator(state_path=state)
+        self.hook = B24Hook(emulator.webhook_url, session=emulator.mount(requests.Session()), rate_limit=None)
+
+    def items(self, entity_type_id: int) -> list[dict[str, Any]]:
+        result = self.hook.call_fast_list_method(
+            "crm.item.list", {"entityTypeId": entity_type_id}, id_key="id", items_key="items"
+        )
+        assert result.is_success, result.get_error_messages()
+        rows: list[dict[str, Any]] = result.get_data()
+        return rows
+
+    def call(self, method: str, params: dict[str, Any]) -> Any:
+        answer = self.hook.call_method(method, params)
+        assert answer.is_success, answer.get_error_messages()
+        return answer.get_data()
+
+
+def _apply(example: Path, tmp_path: Path) -> tuple[dict[str, Any], Portal]:
+    state, report = tmp_path / "state.json", tmp_path / "report.json"
+    result = CliRunner().invoke(
+        main,
+        [
+            "apply",
+            str(example.relative_to(ROOT)),
+            "--emulator",
+            "--emulator-state",
+            str(state),
+            "--report",
+            str(report),
+            "--no-progress",
+        ],
+    )
+    assert result.exit_code == 0, result.output + result.stderr
+    assert "Traceback" not in result.stderr
+    return json.loads(report.read_text(encoding="utf-8")), Portal(state)
+
+
+def test_the_examples_are_the_ones_the_docs_name() -> None:
+    names = {path.stem for path in EXAMPLES}
+    assert {
+        "quickstart",
+        "deal-with-tasks",
+        "contacts-from-csv",
+        "onboard-acme",
+        "shop-orders",
+        "sync-contacts",
+    } <= names
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda path: path.stem)
+def test_every_example_says_what_it_shows(example: Path) -> None:
+    header = example.read_text(encoding="utf-8").splitlines()[:2]
+    assert any(line.startswith("# ") and len(line) > 20 for line in header), "start with a comment header"
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda path: path.stem)
+def test_every_example_validates_plans_and_applies(example: Path, tmp_path: Path) -> None:
+    relative = str(example.relative_to(ROOT))
+    validated = CliRunner().invoke(main, ["validate", relative])
+    assert validated.exit_code == 0, validated.stderr
+    # --emulator: upsert examples compare with a portal (a fresh one: everything is created)
+    planned = CliRunner().invoke(main, ["plan", relative, "--format", "json", "--emulator"])
+    assert planned.exit_code == 0, planned.stderr
+    commands = sum(len(batch["commands"]) for batch in json.loads(planned.stdout)["batches"])
+    report, _ = _apply(example, tmp_path)
+    assert report["status"] == "succeeded"
+    assert report["totals"]["succeeded"] == commands == len(report["steps"])
+    assert report["totals"]["requests"] == len(report["batches"])
+
+
+def _quickstart(portal: Portal) -> None:
+    [company] = portal.items(COMPANY)
+    contacts = portal.items(CONTACT)
+    [deal] = portal.items(DEAL)
+    assert company["title"] == "Acme Ltd"
+    assert sorted(c["name"] for c in contacts) == ["Ann Lee", "Bob Stone"]
+    assert {c["companyId"] for c in contacts} == {company["id"]}
+    ann = next(c for c in contacts if c["name"] == "Ann Lee")
+    assert (deal["title"], deal["companyId"], deal["contactId"]) == ("First order", company["id"], ann["id"])
+
+
+def _deal_with_tasks(portal: Portal) -> None:
+    [deal] = portal.items(DEAL)
+    assert deal["title"] == "Website redesign"
+    tasks = portal.call("tasks.task.list", {"select": ["ID", "TITLE", "UF_CRM_TASK"]})["tasks"]
+    assert sorted(t["title"] for t in tasks) == ["Agree on the brief", "Launch the site", "Send the mock-ups"]
+    assert all(t["ufCrmTask"] == [f"D_{deal['id']}"] for t in tasks)
+
+
+def _contacts_from_csv(portal: Portal) -> None:
+    companies = {c["title"]: c["id"] for c in portal.items(COMPANY)}
+    assert set(companies) == {"Acme Ltd", "Globex"}
+    contacts = {c["name"]: c for c in portal.items(CONTACT)}
+    assert set(contacts) == {"Ann", "Bob", "Dee"}  # Cy has no e-mail: dropped by `when`
+    assert [contacts[n]["companyId"] for n in ("Ann", "Bob", "Dee")] == [
+        companies["Acme Ltd"],
+        companies["Acme Ltd"],
+        companies["Globex"],
+    ]
+    emails = portal.call("crm.duplicate.findbycomm", {"type": "EMAIL", "values": ["dee@globex.example"]})
+    assert emails == {"CONTACT": [contacts["Dee"]["id"]]}
+
+
+def _onboard_acme(portal: Portal) -> None:
+    [company] = portal.items(COMPANY)
+    contacts = portal.items(CONTACT)
+    deals = portal.items(DEAL)
+    assert company["title"] == "Acme"
+    assert sorted(c["name"] for c in contacts) == ["Ann Lee", "Bob Stone"]
+    assert sorted(d["contactId"] for d in deals) == sorted(c["id"] for c in contacts)
+
+
+def _shop_orders(portal: Portal) -> None:
+    contacts = portal.items(CONTACT)
+    deals = portal.items(DEAL)
+    assert sorted(c["originId"] for c in contacts) == ["c-17", "c-18"]
+    assert sorted(d["title"] for d in deals) == ["Order A-1001", "Order A-1002"]
+    assert sorted(d["contactId"] for d in deals) == sorted(c["id"] for c in contacts)
+
+
+# One check per shipped example of what it leaves in the portal; a new example adds its own here.
+def _sync_contacts(portal: Portal) -> None:
+    contacts = {c["originId"]: c for c in portal.items(CONTACT)}
+    assert {k: (c["name"], c["originatorId"]) for k, c in contacts.items()} == {
+        "1001": ("Ann", "shop"),
+        "1002": ("Bob", "shop"),
+        "1003": ("Dee", "shop"),
+    }
+    deals = {d["originId"]: d for d in portal.items(DEAL)}
+    assert {k: (d["contactId"], d["opportunity"]) for k, d in deals.items()} == {
+        "order-1001": (contacts["1001"]["id"], 1200.5),
+        "order-1002": (contacts["1002"]["id"], 99),
+        "order-1003": (contacts["1003"]["id"], 450),
+    }
+
+
+CREATED: dict[str, Callable[[Portal], None]] = {
+    "sync-contacts": _sync_contacts,
+    "quickstart": _quickstart,
+    "deal-with-tasks": _deal_with_tasks,
+    "contacts-from-csv": _contacts_from_csv,
+    "onboard-acme": _onboard_acme,
+    "shop-orders": _shop_orders,
+}
+
+
+@pytest.mark.parametrize("name", sorted(CREATED))
+def test_example_creates_what_it_says(name: str, tmp_path: Path) -> None:
+    _, portal = _apply(ROOT / "pipelines" / f"{name}.yaml", tmp_path)
+    CREATED[name](portal)
+
+
+def test_every_example_has_a_check_of_what_it_creates() -> None:
+    assert sorted(path.stem for path in EXAMPLES) == sorted(CREATED)
