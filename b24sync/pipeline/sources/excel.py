@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -58,6 +59,7 @@ class ExcelRows:
         self.problems: list[Problem] = []
         self._count = 0
         self._digest = ""
+        self._title = spec.sheet or ""
 
     def _place(self, sheet: str, row: int, column: int) -> Place:
         return Place(self.path, row, column + 1, f"{self.path}:{sheet}!{column_name(column)}{row}")
@@ -70,7 +72,10 @@ class ExcelRows:
             raise SourceError(INSTALL_HINT, ("file",)) from None
         open_binary(self.path).close()  # a missing or unreadable file, in the words of every file
         try:
-            workbook = openpyxl.load_workbook(self.path, read_only=True, data_only=True)
+            with warnings.catch_warnings():
+                # openpyxl warns about styles and extensions it skips; none of them changes a value
+                warnings.simplefilter("ignore")
+                workbook = openpyxl.load_workbook(self.path, read_only=True, data_only=True)
         except Exception as error:  # openpyxl raises many types for a damaged or foreign file
             raise SourceError(
                 f"cannot read {self.path} as an Excel workbook (.xlsx): {error or type(error).__name__}",
@@ -78,6 +83,7 @@ class ExcelRows:
             ) from None
         try:
             sheet = self._sheet(workbook)
+            self._title = sheet.title
             yield from self._rows(sheet, sheet.title)
         finally:
             workbook.close()
@@ -155,7 +161,7 @@ class ExcelRows:
 
     def summary(self) -> SourceRead:
         """Rows read and the sheet they came from."""
-        shown = self.sheet_name or "first"
+        shown = self._title
         details = (
             (f"sheet {shown}",)
             if self.header_row == 1
