@@ -149,7 +149,9 @@ def test_without_a_portal_portal_sources_are_checked_but_not_read(tmp_path: Path
     pipeline = load_pipeline(write(tmp_path, "p.yaml", PORTAL))
     assert pipeline.pending == ("deal", "note")
     assert [len(s.expansion.instances) for s in pipeline.steps] == [0, 0, 1]
-    bad = PORTAL.replace('id: "{{ item.id }}",', 'id: "{{ item.id }",').replace("method: user.get", "method: user.add")
+    bad = PORTAL.replace('id: "{{ item.id }}",', 'id: "{{ item.id }",').replace(
+        "method: user.get", "method: user.add"
+    )
     found = problems(write(tmp_path, "q.yaml", bad))
     assert any("a portal source only reads: 'user.add'" in p for p in found)
     assert any("steps[0].params.id: template syntax error" in p for p in found), found
@@ -190,7 +192,7 @@ def test_steps_index_a_bare_list_result(tmp_path: Path) -> None:
 
 def test_rows_stream_unless_a_template_needs_their_number(tmp_path: Path) -> None:
     write(tmp_path, "a.csv", "n\n1\n2\n")
-    base = "version: 1\nname: p\nsteps:\n  - id: s\n    for_each: {file: a.csv}\n    method: m.list\n    params: {x: \"{{ %s }}\"}\n"
+    base = 'version: 1\nname: p\nsteps:\n  - id: s\n    for_each: {file: a.csv}\n    method: m.list\n    params: {x: "{{ %s }}"}\n'
     assert [
         i.params
         for i in load_pipeline(write(tmp_path, "p.yaml", base % "loop.index")).steps[0].expansion.instances
