@@ -14,11 +14,11 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from tests.helpers.xlsx import write_xlsx
+from tests.helpers.xlsx import Cell, write_xlsx
 
 DATA = Path(__file__).resolve().parents[2] / "pipelines" / "data"
 
-ORDERS = [
+ORDERS: list[list[Cell]] = [
     ["order", "customer", "amount", "due", "paid"],
     ["A-1001", "Acme Ltd", 1200.5, dt.date(2024, 5, 1), True],
     ["A-1002", "Globex", 99, dt.date(2024, 5, 15), False],
