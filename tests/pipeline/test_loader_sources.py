@@ -40,7 +40,7 @@ def test_csv_options_beside_file_are_keys_not_typos(tmp_path: Path) -> None:
     assert (read.where, read.rows, read.details) == (
         "steps[0].for_each",
         1,
-        ("delimiter ';' given", "encoding Windows-1251 given"),
+        ("delimiter ';' given", "encoding Windows-1251 (cp1251) given"),
     )
     path = write(
         tmp_path,

@@ -38,11 +38,12 @@ _NON_LETTER = re.compile(r"[^\w]", re.UNICODE)
 _CYRILLIC_WORD = re.compile(r"\w*[\u0400-\u04ff]\w*")
 _LATIN = re.compile(r"[A-Za-z]")
 
+# How the plan names a detected encoding: for people, and the codec name encoding: takes
 ENCODING_NAMES = {
     "utf-8": "UTF-8",
     "utf-8-sig": "UTF-8 with BOM",
     "utf-16": "UTF-16 with BOM",
-    "cp1251": "Windows-1251",
+    "cp1251": "Windows-1251 (cp1251)",
 }
 
 

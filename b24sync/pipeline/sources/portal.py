@@ -92,7 +92,11 @@ class PortalRows:
 
     def _keyset(self, client: Any) -> Iterator[list[Any]]:
         method = self.spec.method
-        walk = KeysetWalk(method, self.spec_params(), KEYSET_ID_KEYS[method.lower()], None, self.spec.limit)
+        # A source is read once, before planning, and is usually long: a full chain of 50 pages from
+        # the first request reads up to 2,500 rows in one round trip (protocol §8.5).
+        walk = KeysetWalk(
+            method, self.spec_params(), KEYSET_ID_KEYS[method.lower()], None, self.spec.limit, MAX_BATCH
+        )
         while (commands := walk.next_commands()) is not None:
             yield from walk.read(*_maps(self._send(client, commands)))
 

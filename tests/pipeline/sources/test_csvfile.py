@@ -35,7 +35,7 @@ def test_windows_1251_with_semicolons_as_excel_saves_it_in_russia(tmp_path: Path
         {"Имя": "Анна Иванова", "Почта": "anna@example.ru", "Город": "Москва"},
         {"Имя": "Пётр; младший", "Почта": "petr@example.ru", "Город": "Санкт-Петербург"},
     ]
-    assert read.summary.details == ("delimiter ';' detected", "encoding Windows-1251 detected")
+    assert read.summary.details == ("delimiter ';' detected", "encoding Windows-1251 (cp1251) detected")
 
 
 @pytest.mark.parametrize(

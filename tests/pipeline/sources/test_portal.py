@@ -36,7 +36,7 @@ def portal(client: B24Hook, query: dict[str, Any]) -> Any:
 
 def test_crm_item_list_rows_are_the_items_read_by_the_chained_keyset_walk() -> None:
     client = hook(Emulator())
-    deals(client, 120)
+    deals(client, 1234)
     deals(client, 3, stage="WON")
     read = portal(
         client,
@@ -45,11 +45,20 @@ def test_crm_item_list_rows_are_the_items_read_by_the_chained_keyset_walk() -> N
             "params": {"entityTypeId": DEAL, "filter": {"stageId": "NEW"}, "select": ["id", "title"]},
         },
     )
-    assert [row["title"] for row in read.values] == [f"Deal {i}" for i in range(120)]
+    assert [row["title"] for row in read.values] == [f"Deal {i}" for i in range(1234)]
+    assert set(read.values[0]) == {"id", "title"}
     assert read.rows[16].origin == "crm.item.list row 17"
-    # one page first, then the other 70 rows in one request of chained pages
-    assert (read.summary.rows, read.summary.requests) == (120, 2)
+    # 25 pages chained in one request; the pages after the first short one are thrown away
+    assert (read.summary.rows, read.summary.requests) == (1234, 1)
     assert read.summary.data == tuple(read.values)
+
+
+def test_a_list_longer_than_one_chain_takes_another_request() -> None:
+    client = hook(Emulator())
+    deals(client, 2501)
+    read = portal(client, {"method": "crm.item.list", "params": {"entityTypeId": DEAL, "select": ["id"]}})
+    ids = [row["id"] for row in read.values]
+    assert (len(ids), len(set(ids)), read.summary.requests) == (2501, 2501, 2)
 
 
 def test_a_limit_stops_the_walk() -> None:
