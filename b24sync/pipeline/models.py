@@ -183,11 +183,13 @@ class PortalLookup(PortalSource):
     key: StrictStr = Field(description=KEY_DESCRIPTION, examples=["{{ row.EMAIL }}"])
 
 
-def _lookup_kind(value: Any) -> str:
+def _lookup_kind(value: Any) -> str | None:
     if isinstance(value, SqlLookup):
         return "<sql>"
     if isinstance(value, PortalLookup):
         return "<portal>"
+    if isinstance(value, dict) and not {"file", "sql", "portal"} & set(value):
+        return None
     return _source_kind(value)
 
 
@@ -195,7 +197,11 @@ Lookup = Annotated[
     Annotated[FileLookup, Tag("<file>")]
     | Annotated[SqlLookup, Tag("<sql>")]
     | Annotated[PortalLookup, Tag("<portal>")],
-    Discriminator(_lookup_kind),
+    Discriminator(
+        _lookup_kind,
+        custom_error_type="lookup_kind",
+        custom_error_message="a lookup needs a source (file, sql or portal) and a key",
+    ),
 ]
 
 
