@@ -128,10 +128,10 @@ class SqlRows:
 
     def rows(self) -> Iterator[SourceRow]:
         """Every row of the query, fetched ``FETCH_ROWS`` at a time."""
+        engine = self._engine()  # first: it turns a missing SQLAlchemy into the install hint
         from sqlalchemy import text
         from sqlalchemy.exc import SQLAlchemyError
 
-        engine = self._engine()
         name = self.spec.url_env
         try:
             try:

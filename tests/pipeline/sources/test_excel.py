@@ -90,3 +90,13 @@ def test_a_file_that_is_not_a_workbook_is_one_error(tmp_path: Path) -> None:
     path.write_text("id,name\n1,Ann\n")
     with pytest.raises(SourceError, match=r"cannot read .*fake\.xlsx as an Excel workbook"):
         read_source({"file": str(path)})
+
+
+def test_a_missing_extra_is_a_one_line_install_hint(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import sys
+
+    path = book(tmp_path, {"S": [["id"], [1]]})
+    monkeypatch.setitem(sys.modules, "openpyxl", None)
+    with pytest.raises(SourceError) as caught:
+        read_source({"file": path})
+    assert str(caught.value) == "reading .xlsx files needs openpyxl: pip install 'b24sync[excel]'"

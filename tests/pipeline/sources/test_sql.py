@@ -167,3 +167,27 @@ def test_postgresql_errors_never_show_the_url_or_its_password(pg_url: str) -> No
             {"sql": {"url_env": "DATABASE_URL", "query": "select * from nope"}},
             environ={"DATABASE_URL": pg_url},
         )
+
+
+def test_a_missing_extra_is_a_one_line_install_hint(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "sqlalchemy", None)
+    with pytest.raises(SourceError) as caught:
+        read_source({"sql": {"url_env": "DB", "query": "select 1"}}, environ={"DB": "sqlite://"})
+    assert str(caught.value) == "SQL sources need SQLAlchemy: pip install 'b24sync[sql]'"
+
+
+def test_a_missing_driver_names_the_package_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)
+    monkeypatch.setitem(sys.modules, "psycopg2", None)
+    with pytest.raises(
+        SourceError, match=r"needs a driver that is not installed .*install psycopg"
+    ) as caught:
+        read_source(
+            {"sql": {"url_env": "DB", "query": "select 1"}},
+            environ={"DB": "postgresql://u:pw1234@localhost/db"},
+        )
+    assert "pw1234" not in str(caught.value)
