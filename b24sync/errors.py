@@ -63,10 +63,13 @@ class Problem:
     col: int
     location: str
     message: str
+    place: str | None = None
+    """How the place is written when it is not ``file:line:col`` (a cell: ``orders.xlsx:Orders!B17``)."""
 
     def __str__(self) -> str:
         where = f"{self.location}: " if self.location else ""
-        return f"{self.file}:{self.line}:{self.col}: {where}{self.message}"
+        at = self.place if self.place is not None else f"{self.file}:{self.line}:{self.col}"
+        return f"{at}: {where}{self.message}"
 
 
 class PipelineError(B24SyncError):

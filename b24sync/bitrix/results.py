@@ -30,9 +30,29 @@ ITEMS_KEYS: Final = {"crm.item.list": "items", "tasks.task.list": "tasks"}
 """List methods that keep their rows under a key instead of answering the list itself (protocol §5.5)."""
 
 
+KEYSET_ID_KEYS: Final = {
+    "crm.item.list": "id",
+    "crm.deal.list": "ID",
+    "crm.contact.list": "ID",
+    "crm.company.list": "ID",
+    "crm.lead.list": "ID",
+    "tasks.task.list": "ID",
+}
+"""List methods whose id filter and id order work with ``start=-1``: read by a keyset walk (protocol §8.3)."""
+
+OFFSET_ORDER: Final = {"user.get": {"sort": "ID", "order": "ASC"}}
+"""How b24sync orders other list methods by id for an offset walk (protocol §8.4, §9.1)."""
+
+
 def is_known_path(method: str, path: tuple[PathStep, ...]) -> bool:
     """Whether ``path`` always exists in a successful result of ``method``."""
     return path in KNOWN_PATHS.get(method.lower(), frozenset())
+
+
+def returns_object(method: str) -> bool:
+    """Whether ``method`` is known to answer with an object or a bare id, never a list to index."""
+    name = method.lower()
+    return name in KNOWN_PATHS or name in ITEMS_KEYS
 
 
 def items_key(method: str) -> str | None:

@@ -35,7 +35,7 @@ R = TypeVar("R")
 
 NO_PORTAL = "no portal: set B24_WEBHOOK_URL, pass --webhook URL, or try --emulator"
 NEEDS_STATE = (
-    "upsert steps need the portal's current records: set B24_WEBHOOK_URL, pass --webhook URL, "
+    "upsert steps and portal sources read the portal: set B24_WEBHOOK_URL, pass --webhook URL, "
     "or try --emulator"
 )
 

@@ -30,6 +30,7 @@ class KeysetWalk:
         id_key: str,
         items_key: str | None,
         limit: int | None,
+        first_pages: int = 1,
     ) -> None:
         if limit is not None and limit < 0:
             raise UsageError("limit must be a positive number of rows")
@@ -50,6 +51,7 @@ class KeysetWalk:
         self.remaining = limit
         self.pages_sent = 0
         self.first = True
+        self.first_pages = max(1, min(first_pages, MAX_BATCH))
         self.finished = limit == 0
 
     def _params(self, last: Any) -> dict[str, Any]:
@@ -60,9 +62,10 @@ class KeysetWalk:
         """The commands of the next request, or None when the walk is over."""
         if self.finished:
             return None
-        # A first request of one page settles short lists in one round trip without running
-        # 49 useless chained commands; afterwards every request carries a full chain.
-        count = 1 if self.first else MAX_BATCH
+        # A first request of one page (the default) settles short lists in one round trip without
+        # running 49 useless chained commands; afterwards every request carries a full chain. A
+        # caller that expects long lists asks for a full chain from the start.
+        count = self.first_pages if self.first else MAX_BATCH
         if self.remaining is not None:
             count = min(count, -(-self.remaining // PAGE_SIZE))
         path = f"[{self.items_key}]" if self.items_key else ""

@@ -2,7 +2,7 @@
 
 ``load_pipeline`` reads a file and returns a ``Pipeline`` whose every step is valid and rendered into
 instances, ready for the planner; every problem of the file is raised at once as ``PipelineError``.
-Modules, bottom up: ``yamlio``, ``models`` (and ``validation`` of their errors), ``datafiles``,
+Modules, bottom up: ``yamlio``, ``models`` (and ``validation`` of their errors), ``sources``,
 ``sandbox``, ``expressions`` and ``template`` (rendering), ``instances`` (``for_each`` expansion) and
 ``loader``.
 """

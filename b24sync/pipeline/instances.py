@@ -7,14 +7,15 @@ path relative to the step, so the caller can point at the pipeline file.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from b24sync.pipeline.template import LinkUse, Renderer, TemplateError, TreeRenderer
+from b24sync.pipeline.sources.base import Place
+from b24sync.pipeline.template import LinkUse, LookupKeyError, Renderer, TemplateError, TreeRenderer
 
 PathStep = str | int
-Report = Callable[[tuple[PathStep, ...], str, bool], None]
-"""``report(path_in_step, message, at_key)``."""
+Report = Callable[[tuple[PathStep, ...], str, bool, "Place | None"], None]
+"""``report(path_in_step, message, at_key, place)``: ``place`` is the data row's when the row is at fault."""
 
 
 def instance_name(step: str, instance: str | None) -> str:
@@ -41,6 +42,8 @@ class Item:
 
     value: object
     origin: str
+    place: Place | None = None
+    """Where the row sits in a data file, for problems the row itself causes."""
 
 
 @dataclass(frozen=True)
@@ -67,16 +70,31 @@ class _Deduplicated:
     def __init__(self, report: Report) -> None:
         self.report = report
         self.seen: dict[tuple[tuple[PathStep, ...], str, bool], list[str]] = {}
+        self.at_rows: dict[tuple[tuple[PathStep, ...], str, bool], tuple[Place, int]] = {}
 
     def add(self, path: tuple[PathStep, ...], message: str, at_key: bool, origin: str) -> None:
         self.seen.setdefault((path, message, at_key), []).append(origin)
+
+    def add_problem(self, path: tuple[PathStep, ...], error: TemplateError, at_key: bool, row: Item) -> None:
+        """A rendering problem: at the data row when the row is at fault, else deduplicated."""
+        if isinstance(error, LookupKeyError) and row.place is not None:
+            self.at_row(path, str(error), at_key, row.place)
+        else:
+            self.add(path, str(error), at_key, row.origin)
+
+    def at_row(self, path: tuple[PathStep, ...], message: str, at_key: bool, place: Place) -> None:
+        first, count = self.at_rows.get((path, message, at_key), (place, 0))
+        self.at_rows[(path, message, at_key)] = (first, count + 1)
 
     def flush(self) -> None:
         for (path, message, at_key), origins in self.seen.items():
             where = origins[0]
             more = f" and {len(origins) - 1} more" if len(origins) > 1 else ""
             suffix = f" (for_each {where}{more})" if where else ""
-            self.report(path, message + suffix, at_key)
+            self.report(path, message + suffix, at_key, None)
+        for (path, message, at_key), (place, count) in self.at_rows.items():
+            more = f" (and {count - 1} more rows)" if count > 1 else ""
+            self.report(path, message + more, at_key, place)
 
 
 def _truthy(value: object) -> bool:
@@ -87,40 +105,44 @@ def _truthy(value: object) -> bool:
 
 
 def expand(
-    step: StepTemplates, items: Sequence[Item] | None, renderer: Renderer, report: Report
+    step: StepTemplates,
+    items: Iterable[Item] | None,
+    renderer: Renderer,
+    report: Report,
+    length: int | None = None,
 ) -> Expansion:
-    """Render every instance of one step; problems go to ``report``."""
+    """Render every instance of one step; problems go to ``report``.
+
+    ``items`` is iterated once and may stream. ``loop.length``, ``loop.last`` and ``loop.revindex``
+    exist only when ``length`` (the number of items) is given.
+    """
     problems = _Deduplicated(report)
     instances: list[Instance] = []
     dropped: set[str] = set()
     first_origin: dict[str, str] = {}
     rows = items if items is not None else [Item(None, "")]
-    length = len(rows)
     for index0, row in enumerate(rows):
         scope: dict[str, object] = {}
         if items is not None:
-            scope = {
-                "item": row.value,
-                "loop": {
-                    "index": index0 + 1,
-                    "index0": index0,
-                    "first": index0 == 0,
-                    "last": index0 == length - 1,
-                    "length": length,
-                    "revindex": length - index0,
-                    "revindex0": length - index0 - 1,
-                },
-            }
-        if not _when(step.when, scope, renderer, problems, row.origin):
+            loop: dict[str, object] = {"index": index0 + 1, "index0": index0, "first": index0 == 0}
+            if length is not None:
+                loop.update(
+                    last=index0 == length - 1,
+                    length=length,
+                    revindex=length - index0,
+                    revindex0=length - index0 - 1,
+                )
+            scope = {"item": row.value, "loop": loop}
+        if not _when(step.when, scope, renderer, problems, row):
             if items is not None:
-                quiet = _Deduplicated(lambda path, message, at_key: None)
-                dropped_name = _instance_name(step, index0, scope, renderer, quiet, row.origin)
+                quiet = _Deduplicated(lambda path, message, at_key, place: None)
+                dropped_name = _instance_name(step, index0, scope, renderer, quiet, row)
                 if dropped_name is not None:
                     dropped.add(dropped_name)
             continue
         name: str | None = None
         if items is not None:
-            name = _instance_name(step, index0, scope, renderer, problems, row.origin)
+            name = _instance_name(step, index0, scope, renderer, problems, row)
             if name is None:
                 continue
             if name in first_origin:
@@ -135,7 +157,10 @@ def expand(
         tree = TreeRenderer(renderer, scope, links_allowed=True)
         params = tree.render(step.params)
         for problem in tree.problems:
-            problems.add(("params", *problem.path), problem.message, problem.in_key, row.origin)
+            if problem.of_row and row.place is not None:
+                problems.at_row(("params", *problem.path), problem.message, problem.in_key, row.place)
+            else:
+                problems.add(("params", *problem.path), problem.message, problem.in_key, row.origin)
         if isinstance(params, dict):
             instances.append(
                 Instance(
@@ -152,17 +177,17 @@ def _instance_name(
     scope: Mapping[str, object],
     renderer: Renderer,
     problems: _Deduplicated,
-    origin: str,
+    row: Item,
 ) -> str | None:
     if step.key is None:
         return str(index0)
     try:
         value = renderer.render_string(step.key, scope)
     except TemplateError as error:
-        problems.add(("key",), str(error), False, origin)
+        problems.add_problem(("key",), error, False, row)
         return None
     if value is None or isinstance(value, (dict, list)) or value == "":
-        problems.add(("key",), f"the key must render to non-empty text, got {value!r}", False, origin)
+        problems.add(("key",), f"the key must render to non-empty text, got {value!r}", False, row.origin)
         return None
     return str(value)
 
@@ -172,12 +197,12 @@ def _when(
     scope: Mapping[str, object],
     renderer: Renderer,
     problems: _Deduplicated,
-    origin: str,
+    row: Item,
 ) -> bool:
     if when is None or isinstance(when, bool):
         return when is not False
     try:
         return _truthy(renderer.render_string(when, scope))
     except TemplateError as error:
-        problems.add(("when",), str(error), False, origin)
+        problems.add_problem(("when",), error, False, row)
         return False

@@ -1,8 +1,13 @@
 """Loading a pipeline file: ``load_pipeline()`` and the rendered ``Pipeline`` it returns.
 
-``load_pipeline`` reads a file, checks its shape against the models, reads ``for_each`` data, renders
-every instance and checks every link target. It collects every problem of the file and raises them
-together as one ``PipelineError``; what it returns is ready for the planner.
+``load_pipeline`` reads a file, checks its shape against the models, reads the ``lookups`` and then
+the rows of every ``for_each`` source, renders every instance and checks every link target. It
+collects every problem of the file and raises them together as one ``PipelineError``; what it
+returns is ready for the planner, with what each source read (``Pipeline.sources``).
+
+Without a portal (``validate``) the portal's sources cannot be read: their steps, and the steps that
+use a lookup read from the portal or link to such a step, are checked without instances and listed
+in ``Pipeline.pending``.
 """
 
 from __future__ import annotations
@@ -10,17 +15,35 @@ from __future__ import annotations
 import difflib
 import hashlib
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
 from b24sync.bitrix.methods import NOT_IN_BATCH
+from b24sync.bitrix.results import returns_object
 from b24sync.errors import PipelineError, Problem, format_path
-from b24sync.pipeline.datafiles import UnreadableDataFile, read_rows
 from b24sync.pipeline.instances import Expansion, Item, StepTemplates, expand
-from b24sync.pipeline.models import MODEL_KEYS, ForEachFile, PipelineSpec, StepSpec
+from b24sync.pipeline.models import (
+    MODEL_KEYS,
+    FileSource,
+    PipelineSpec,
+    PortalSource,
+    Source,
+    SqlSource,
+    StepSpec,
+)
+from b24sync.pipeline.sandbox import LookupTable, lookup_key
+from b24sync.pipeline.sources import (
+    PortalOpener,
+    RowSource,
+    SourceContext,
+    SourceError,
+    SourceRead,
+    open_source,
+)
+from b24sync.pipeline.sources.base import Place
 from b24sync.pipeline.template import Renderer, TemplateError, TreeRenderer
 from b24sync.pipeline.validation import describe, merge_alternatives, problem_from_detail
 from b24sync.pipeline.yamlio import Path, YamlDocument, load_yaml
@@ -36,6 +59,8 @@ class Step:
     col: int
     expansion: Expansion
     complete: bool = True
+    pending: bool = False
+    """Its rows need the portal, which this load did not have: checked, but without instances."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +72,10 @@ class Pipeline:
     spec: PipelineSpec
     steps: tuple[Step, ...]
     document: YamlDocument
+    sources: tuple[SourceRead, ...] = ()
+    """What each lookup and ``for_each`` source read, in the order they were read."""
+    pending: tuple[str, ...] = field(default=())
+    """Steps left without instances because their rows need the portal (only without one)."""
 
     def problem(self, path: Path, message: str) -> Problem:
         """A problem located at ``path`` in the pipeline file."""
@@ -58,8 +87,13 @@ def load_pipeline(
     *,
     variables: Mapping[str, str] | None = None,
     environ: Mapping[str, str] | None = None,
+    portal: PortalOpener | None = None,
 ) -> Pipeline:
-    """Load, check and render the pipeline file at ``path``; raise ``PipelineError`` with every problem."""
+    """Load, check and render the pipeline file at ``path``; raise ``PipelineError`` with every problem.
+
+    ``environ`` is what ``env()`` and SQL sources see. ``portal`` opens the portal for portal sources;
+    without it they are checked but not read (``Pipeline.pending``).
+    """
     try:
         with open(path, "rb") as stream:
             data = stream.read()
@@ -85,11 +119,16 @@ def load_pipeline(
         environ=environ or {},
         step_for_each=known,
     )
-    steps = [_load_step(index, step, document, renderer, problems) for index, step in valid]
+    loading = _Loading(document, renderer, environ or {}, portal, problems)
+    loading.load_lookups(spec)
+    steps = [loading.load_step(index, step) for index, step in valid]
+    steps = _hold_dependents(steps)
     _check_links(steps, document, problems)
     if problems:
         raise PipelineError(_sorted(problems))
-    return Pipeline(path, hashlib.sha256(data).hexdigest(), spec, tuple(steps), document)
+    pending = tuple(step.spec.id for step in steps if step.pending)
+    sha256 = hashlib.sha256(data).hexdigest()
+    return Pipeline(path, sha256, spec, tuple(steps), document, tuple(loading.reads), pending)
 
 
 def _sorted(problems: list[Problem]) -> list[Problem]:
@@ -135,8 +174,15 @@ def _model_for(path: Path) -> str:
         return "defaults"
     if len(path) == 2 and path[0] == "steps":
         return "step"
-    if len(path) == 3 and path[0] == "steps" and path[2] == "for_each":
+    source = path[3:] if path[:1] == ("steps",) and path[2:3] == ("for_each",) else None
+    if len(path) >= 2 and path[0] == "lookups":
+        source = path[2:]
+        if source == ():
+            return "lookup"
+    if source == ():
         return "for_each"
+    if source in (("sql",), ("portal",)):
+        return str(source[0])
     return "pipeline"
 
 
@@ -181,25 +227,200 @@ def _check_steps(
     return known
 
 
-def _load_step(
-    index: int, step: StepSpec, document: YamlDocument, renderer: Renderer, problems: list[Problem]
-) -> Step:
-    base: Path = ("steps", index)
+class _Loading:
+    """The state of one load: where problems go, what the sources read, which lookups are unread."""
 
-    def report(path: tuple[str | int, ...], message: str, at_key: bool) -> None:
-        problems.append(document.problem((*base, *params_path(step, path)), message, key=at_key))
+    def __init__(
+        self,
+        document: YamlDocument,
+        renderer: Renderer,
+        environ: Mapping[str, str],
+        portal: PortalOpener | None,
+        problems: list[Problem],
+    ) -> None:
+        self.document = document
+        self.renderer = renderer
+        self.environ = environ
+        self.portal = portal
+        self.problems = problems
+        self.reads: list[SourceRead] = []
+        self.unread: set[str] = set()
+        self.folder = os.path.dirname(document.file)
 
-    before = len(problems)
-    items = _items(step, base, document, renderer, problems)
-    params: Mapping[str, Any] = step.params
-    if step.upsert is not None:
-        params = {"match": step.upsert.match, "fields": step.upsert.fields}
-    templates = StepTemplates(step.for_each is not None, step.key, step.when, params)
-    if items is None and step.for_each is not None:
-        expansion = Expansion((), frozenset())
-    else:
-        expansion = expand(templates, items, renderer, report)
-    if step.upsert is not None:
+    # -- sources ---------------------------------------------------------------------------------
+
+    def _open(self, spec: Source, where: Path) -> tuple[RowSource | None, bool]:
+        """The source, and whether it can be read now (a portal source needs the portal)."""
+        params: Mapping[str, Any] = {}
+        inner: Path = ()
+        if isinstance(spec, SqlSource):
+            params, inner = spec.sql.params, ("sql", "params")
+        elif isinstance(spec, PortalSource):
+            params, inner = spec.portal.params, ("portal", "params")
+        tree = TreeRenderer(self.renderer, {}, links_allowed=False)
+        rendered = tree.render(dict(params))
+        for problem in tree.problems:
+            self.problems.append(self.document.problem((*where, *inner, *problem.path), problem.message))
+        if tree.problems or not isinstance(rendered, dict):
+            return None, False
+        context = SourceContext(format_path(where), self.folder, self.environ, self.portal, rendered)
+        try:
+            source = open_source(spec, context)
+        except SourceError as error:
+            self.problems.append(self.document.problem((*where, *error.key), str(error)))
+            return None, False
+        return source, not (isinstance(spec, PortalSource) and self.portal is None)
+
+    def _stream(self, source: RowSource, where: Path, failed: list[bool]) -> Iterator[Item]:
+        """The rows of ``source`` as items; a source that fails midway is a problem, not an exception."""
+        try:
+            for row in source.rows():
+                yield Item(row.value, row.origin, row.place)
+        except SourceError as error:
+            failed.append(True)
+            self.problems.append(self.document.problem((*where, *error.key), str(error)))
+
+    def _finish(self, source: RowSource, failed: list[bool]) -> None:
+        self.problems.extend(source.problems)
+        if not failed:
+            self.reads.append(source.summary())
+
+    # -- lookups ---------------------------------------------------------------------------------
+
+    def load_lookups(self, spec: PipelineSpec) -> None:
+        """Read every lookup into a table by key and make them known to the templates."""
+        tables: dict[str, LookupTable] = {}
+        for name, lookup in spec.lookups.items():
+            where: Path = ("lookups", name)
+            compiled = self.renderer.compile(lookup.key, False)
+            if compiled.error is not None:
+                self.problems.append(self.document.problem((*where, "key"), compiled.error))
+                continue
+            source, readable = self._open(lookup, where)
+            if source is None:
+                self.unread.add(name)
+                continue
+            if not readable:
+                self.unread.add(name)
+                continue
+            failed: list[bool] = []
+            tables[name] = self._table(name, lookup.key, self._stream(source, where, failed), where)
+            self._finish(source, failed)
+            if failed:
+                self.unread.add(name)
+        self.renderer.add_lookups(tables)
+
+    def _table(self, name: str, key: str, items: Iterator[Item], where: Path) -> LookupTable:
+        rows: dict[str, Any] = {}
+        first: dict[str, str] = {}
+        reported: set[str] = set()
+        for item in items:
+            try:
+                value = self.renderer.render_string(key, {"row": item.value})
+            except TemplateError as error:
+                message = str(error)
+                if message not in reported:
+                    reported.add(message)
+                    self._row_problem(item, (*where, "key"), f"{message} (row {item.origin})")
+                continue
+            text = lookup_key(value)
+            if text is None or text == "":
+                continue  # a row without a key (a user without an e-mail) cannot be looked up
+            if text in rows:
+                self._row_problem(
+                    item,
+                    (*where, "key"),
+                    f"lookup {name!r} has two rows with the key {text!r} ({first[text]} and {item.origin}): "
+                    "make the key unique or filter the rows",
+                )
+                continue
+            rows[text] = item.value
+            first[text] = item.origin
+        return LookupTable(name, rows)
+
+    def _row_problem(self, item: Item, where: Path, message: str) -> None:
+        place: Place | None = item.place
+        if place is not None:
+            self.problems.append(place.problem(format_path(where), message))
+        else:
+            self.problems.append(self.document.problem(where, message))
+
+    # -- steps -----------------------------------------------------------------------------------
+
+    def load_step(self, index: int, step: StepSpec) -> Step:
+        """The step with its instances (or, when its rows cannot be had, with none)."""
+        document, problems = self.document, self.problems
+        base: Path = ("steps", index)
+
+        def report(path: tuple[str | int, ...], message: str, at_key: bool, place: Place | None) -> None:
+            where = (*base, *params_path(step, path))
+            if place is not None:
+                problems.append(place.problem(format_path(where), message))
+            else:
+                problems.append(document.problem(where, message, key=at_key))
+
+        before = len(problems)
+        params: Mapping[str, Any] = step.params
+        if step.upsert is not None:
+            params = {"match": step.upsert.match, "fields": step.upsert.fields}
+        templates = StepTemplates(step.for_each is not None, step.key, step.when, params)
+        line, col = document.position(base)
+        if self._needs_unread_lookup(step, templates):
+            self._check_templates(base, step, templates)
+            return Step(index, step, line, col, Expansion((), frozenset()), complete=False, pending=True)
+        source = step.for_each
+        if isinstance(source, (FileSource, SqlSource, PortalSource)):
+            where: Path = (*base, "for_each")
+            opened, readable = self._open(source, where)
+            if opened is None or not readable:
+                self._check_templates(base, step, templates)
+                pending = opened is not None
+                return Step(
+                    index, step, line, col, Expansion((), frozenset()), complete=False, pending=pending
+                )
+            failed: list[bool] = []
+            rows: Any = self._stream(opened, where, failed)
+            length = None
+            if self.renderer.uses_loop_length([step.key, step.when, dict(params)]):
+                rows = list(rows)  # loop.length needs every row first; otherwise they stream
+                length = len(rows)
+            expansion = expand(templates, rows, self.renderer, report, length)
+            self._finish(opened, failed)
+        else:
+            items = self._listed(step, base)
+            if items is None and step.for_each is not None:
+                expansion = Expansion((), frozenset())
+            else:
+                expansion = expand(
+                    templates, items, self.renderer, report, None if items is None else len(items)
+                )
+        if step.upsert is not None:
+            self._check_match_links(step, expansion, report)
+        # A step that already has a problem may lack instances: links to it would only repeat that.
+        return Step(index, step, line, col, expansion, complete=len(problems) == before)
+
+    def _needs_unread_lookup(self, step: StepSpec, templates: StepTemplates) -> bool:
+        if not self.unread:
+            return False
+        source = step.for_each if isinstance(step.for_each, (str, list)) else None
+        named = self.renderer.mentioned_lookups([step.key, step.when, dict(templates.params), source])
+        return named is None or bool(named & self.unread)
+
+    def _check_templates(self, base: Path, step: StepSpec, templates: StepTemplates) -> None:
+        """Without rows, every template of the step is still compiled: syntax and link placement."""
+        checks: list[tuple[Path, object, bool]] = [
+            (("key",), step.key, False),
+            (("when",), step.when, False),
+            (("params",), dict(templates.params), True),
+        ]
+        for path, value, links_allowed in checks:
+            for inner, text in _template_strings(value, ()):
+                compiled = self.renderer.compile(text, links_allowed)
+                if compiled.error is not None:
+                    where = (*base, *params_path(step, (*path, *inner)))
+                    self.problems.append(self.document.problem(where, compiled.error))
+
+    def _check_match_links(self, step: StepSpec, expansion: Expansion, report: Any) -> None:
         for instance in expansion.instances:
             for use in instance.links:
                 if use.path[0] == "match":
@@ -208,11 +429,74 @@ def _load_step(
                         "match values must be known before apply: "
                         "a link cannot identify the record to upsert",
                         False,
+                        None,
                     )
-                    break
-    line, col = document.position(base)
-    # A step that already has a problem may lack instances: links to it would only repeat that.
-    return Step(index, step, line, col, expansion, complete=len(problems) == before)
+                    return
+
+    def _listed(self, step: StepSpec, base: Path) -> list[Item] | None:
+        """The items of a ``for_each`` written in the file (a list or a template); ``None`` without."""
+        where: Path = (*base, "for_each")
+        source = step.for_each
+        if source is None:
+            return None
+        if isinstance(source, str):
+            try:
+                value = self.renderer.render_string(source, {})
+            except TemplateError as error:
+                self.problems.append(self.document.problem(where, str(error)))
+                return None
+            if not isinstance(value, list):
+                message = f"for_each must render to a list, got {describe(value)}"
+                self.problems.append(self.document.problem(where, message))
+                return None
+            return [Item(v, f"item {i}") for i, v in enumerate(value)]
+        tree = TreeRenderer(self.renderer, {}, links_allowed=False)
+        rendered = tree.render(source)
+        for problem in tree.problems:
+            self.problems.append(self.document.problem((*where, *problem.path), problem.message))
+        if tree.problems or not isinstance(rendered, list):
+            return None
+        return [Item(v, f"item {i}") for i, v in enumerate(rendered)]
+
+
+def _template_strings(
+    value: object, path: tuple[str | int, ...]
+) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    if isinstance(value, str):
+        if "{" in value:
+            yield path, value
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            yield from _template_strings(child, (*path, index))
+    elif isinstance(value, dict):
+        for key, child in value.items():
+            yield from _template_strings(child, (*path, key))
+
+
+def _hold_dependents(steps: list[Step]) -> list[Step]:
+    """Steps linking to a pending step's instances are pending too: those instances do not exist yet."""
+    pending = {step.spec.id for step in steps if step.pending}
+    while pending:
+        added = False
+        for position, step in enumerate(steps):
+            if step.pending:
+                continue
+            linked = {use.ref.step for i in step.expansion.instances for use in i.links}
+            if linked & pending:
+                steps[position] = Step(
+                    step.index,
+                    step.spec,
+                    step.line,
+                    step.col,
+                    Expansion((), frozenset()),
+                    complete=False,
+                    pending=True,
+                )
+                pending.add(step.spec.id)
+                added = True
+        if not added:
+            break
+    return steps
 
 
 def params_path(step: StepSpec, path: tuple[str | int, ...]) -> tuple[str | int, ...]:
@@ -220,45 +504,6 @@ def params_path(step: StepSpec, path: tuple[str | int, ...]) -> tuple[str | int,
     if step.upsert is not None and path[:1] == ("params",):
         return ("upsert", *path[1:])
     return path
-
-
-def _items(
-    step: StepSpec, base: Path, document: YamlDocument, renderer: Renderer, problems: list[Problem]
-) -> list[Item] | None:
-    """The ``for_each`` items of a step; ``None`` without ``for_each`` or when they cannot be had."""
-    where: Path = (*base, "for_each")
-    source = step.for_each
-    if source is None:
-        return None
-    if isinstance(source, ForEachFile):
-        folder = os.path.dirname(document.file)
-        data_path = os.path.join(folder, source.file) if folder else source.file
-        try:
-            rows = read_rows(data_path, format_path(where))
-        except UnreadableDataFile as error:
-            problems.append(document.problem((*where, "file"), str(error)))
-            return None
-        except PipelineError as error:
-            problems.extend(error.problems)
-            return None
-        return [Item(row.value, f"{data_path}:{row.line}") for row in rows]
-    if isinstance(source, str):
-        try:
-            value = renderer.render_string(source, {})
-        except TemplateError as error:
-            problems.append(document.problem(where, str(error)))
-            return None
-        if not isinstance(value, list):
-            problems.append(document.problem(where, f"for_each must render to a list, got {describe(value)}"))
-            return None
-        return [Item(v, f"item {i}") for i, v in enumerate(value)]
-    tree = TreeRenderer(renderer, {}, links_allowed=False)
-    rendered = tree.render(source)
-    for problem in tree.problems:
-        problems.append(document.problem((*where, *problem.path), problem.message))
-    if tree.problems or not isinstance(rendered, list):
-        return None
-    return [Item(v, f"item {i}") for i, v in enumerate(rendered)]
 
 
 def _check_links(steps: list[Step], document: YamlDocument, problems: list[Problem]) -> None:
@@ -272,7 +517,17 @@ def _check_links(steps: list[Step], document: YamlDocument, problems: list[Probl
                 target = by_id.get(ref.step)
                 if target is None:
                     continue
-                if target.spec.upsert is not None and ref.path != ("id",):
+                if (
+                    ref.instance is None
+                    and ref.path[:1]
+                    and isinstance(ref.path[0], int)
+                    and returns_object(target.spec.method)
+                ):
+                    message = (
+                        f"the result of {target.spec.method} is not a list: use steps.{ref.step}.PATH "
+                        "(an index like [0] reads the list a method such as user.get returns)"
+                    )
+                elif target.spec.upsert is not None and ref.path != ("id",):
                     picked = "[...]" if ref.instance is not None else ""
                     message = (
                         f"the result of upsert step {ref.step!r} is its record id: "

@@ -34,33 +34,173 @@ class Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class ForEachFile(Frozen):
+ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+LOOKUP_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class FileSource(Frozen):
     """Rows read from a data file next to the pipeline file."""
 
     file: StrictStr = Field(
-        description="Path relative to the pipeline file: .csv (header row), .json, .jsonl or .yaml.",
+        description="Path relative to the pipeline file: .csv (header row), .xlsx, .json, .jsonl or .yaml.",
         examples=["data/contacts.csv"],
     )
+    delimiter: StrictStr | None = Field(
+        None,
+        min_length=1,
+        max_length=1,
+        description="CSV only: the field delimiter (default: detected among , ; tab |).",
+        examples=[";"],
+    )
+    encoding: StrictStr | None = Field(
+        None,
+        min_length=1,
+        description="CSV only: the text encoding (default: detected: UTF-8 with or without BOM, "
+        "UTF-16 with BOM, Windows-1251).",
+        examples=["cp1251"],
+    )
+    sheet: StrictStr | None = Field(
+        None,
+        min_length=1,
+        description="Excel only: the sheet to read (default: the first).",
+        examples=["Orders"],
+    )
+    header_row: StrictInt | None = Field(
+        None, ge=1, description="Excel only: the row holding the column names (default: 1).", examples=[3]
+    )
+
+
+class SqlQuery(Frozen):
+    """A query of a SQL database whose URL is in an environment variable."""
+
+    url_env: StrictStr = Field(
+        pattern=ENV_NAME_PATTERN,
+        description="The environment variable holding the SQLAlchemy database URL (never written anywhere).",
+        examples=["DATABASE_URL"],
+    )
+    query: StrictStr = Field(
+        min_length=1,
+        description="The SELECT to run; one row per result row, keys from the column names.",
+        examples=["select id, email from customers"],
+    )
+    params: dict[str, JsonValue] = Field(
+        default_factory=dict,
+        description="Values bound to :name placeholders of the query; strings may be templates over vars.",
+        examples=[{"since": "{{ vars.since }}"}],
+    )
+
+
+class SqlSource(Frozen):
+    """Rows of a SQL query, read through SQLAlchemy (the extra b24sync[sql])."""
+
+    sql: SqlQuery
+
+
+class PortalQuery(Frozen):
+    """A list method of the portal, read when planning."""
+
+    method: StrictStr = Field(
+        pattern=METHOD_PATTERN,
+        description="A list method that only reads, e.g. crm.item.list or user.get.",
+        examples=["crm.item.list"],
+    )
+    params: dict[str, JsonValue] = Field(
+        default_factory=dict,
+        description="The method's parameters (filter, select, ...); strings may be templates over vars.",
+        examples=[{"entityTypeId": 2, "filter": {"stageId": "NEW"}, "select": ["id", "title"]}],
+    )
+    limit: StrictInt | None = Field(
+        None, ge=0, description="Read at most this many rows (default: all).", examples=[10000]
+    )
+
+
+class PortalSource(Frozen):
+    """Rows of a list method of the portal, read when planning (needs --webhook or --emulator)."""
+
+    portal: PortalQuery
+
+
+Source = FileSource | SqlSource | PortalSource
+"""Where rows come from: a file, a SQL query or the portal."""
+
+# Discriminator tags of the unions below. pydantic puts them into an error's ``loc``; they are written
+# so that they cannot be mistaken for the keys of the file (``validation`` skips them).
+UNION_TAGS: frozenset[str] = frozenset({"<list>", "<template>", "<file>", "<sql>", "<portal>"})
+
+
+def _source_kind(value: Any) -> str:
+    if isinstance(value, SqlSource) or (isinstance(value, dict) and "sql" in value and "file" not in value):
+        return "<sql>"
+    if isinstance(value, PortalSource) or (
+        isinstance(value, dict) and "portal" in value and "file" not in value
+    ):
+        return "<portal>"
+    return "<file>"
 
 
 def _for_each_kind(value: Any) -> str | None:
     if isinstance(value, list):
-        return "list"
+        return "<list>"
     if isinstance(value, str):
-        return "template"
-    if isinstance(value, (dict, ForEachFile)):
-        return "file"
+        return "<template>"
+    if isinstance(value, (dict, FileSource, SqlSource, PortalSource)):
+        return _source_kind(value)
     return None
 
 
 ForEach = Annotated[
-    Annotated[list[JsonValue], Tag("list")]
-    | Annotated[StrictStr, Tag("template")]
-    | Annotated[ForEachFile, Tag("file")],
+    Annotated[list[JsonValue], Tag("<list>")]
+    | Annotated[StrictStr, Tag("<template>")]
+    | Annotated[FileSource, Tag("<file>")]
+    | Annotated[SqlSource, Tag("<sql>")]
+    | Annotated[PortalSource, Tag("<portal>")],
     Discriminator(
         _for_each_kind,
         custom_error_type="for_each_kind",
-        custom_error_message="for_each must be a list, a template that renders to a list, or {file: PATH}",
+        custom_error_message="for_each must be a list, a template that renders to a list, "
+        "{file: PATH}, {sql: {...}} or {portal: {...}}",
+    ),
+]
+
+KEY_DESCRIPTION = "Template naming each row of the lookup, over row (the row) and vars."
+
+
+class FileLookup(FileSource):
+    """A lookup read from a data file."""
+
+    key: StrictStr = Field(description=KEY_DESCRIPTION, examples=["{{ row.email }}"])
+
+
+class SqlLookup(SqlSource):
+    """A lookup read from a SQL query."""
+
+    key: StrictStr = Field(description=KEY_DESCRIPTION, examples=["{{ row.email }}"])
+
+
+class PortalLookup(PortalSource):
+    """A lookup read from the portal."""
+
+    key: StrictStr = Field(description=KEY_DESCRIPTION, examples=["{{ row.EMAIL }}"])
+
+
+def _lookup_kind(value: Any) -> str | None:
+    if isinstance(value, SqlLookup):
+        return "<sql>"
+    if isinstance(value, PortalLookup):
+        return "<portal>"
+    if isinstance(value, dict) and not {"file", "sql", "portal"} & set(value):
+        return None
+    return _source_kind(value)
+
+
+Lookup = Annotated[
+    Annotated[FileLookup, Tag("<file>")]
+    | Annotated[SqlLookup, Tag("<sql>")]
+    | Annotated[PortalLookup, Tag("<portal>")],
+    Discriminator(
+        _lookup_kind,
+        custom_error_type="lookup_kind",
+        custom_error_message="a lookup needs a source (file, sql or portal) and a key",
     ),
 ]
 
@@ -124,7 +264,9 @@ class StepSpec(Frozen):
         (), description="Step ids that must run first, even without a link."
     )
     for_each: ForEach | None = Field(
-        None, description="A list, a template rendering to a list, or {file: PATH}: one instance per item."
+        None,
+        description="A list, a template rendering to a list, {file: PATH}, {sql: {...}} or {portal: {...}}: "
+        "one instance per item.",
     )
     key: StrictStr | None = Field(
         None,
@@ -181,6 +323,10 @@ class PipelineSpec(Frozen):
         default_factory=dict, description="Values for templates (vars.NAME); --var NAME=VALUE overrides."
     )
     defaults: Defaults = Field(default_factory=Defaults)
+    lookups: dict[Annotated[str, Field(pattern=LOOKUP_NAME_PATTERN)], Lookup] = Field(
+        default_factory=dict,
+        description="Tables read once before planning: lookups.NAME[KEY] is the row whose key is KEY.",
+    )
     steps: tuple[StepSpec, ...] = Field(min_length=1, description="The steps, in file order.")
 
 
@@ -188,7 +334,10 @@ MODEL_KEYS: dict[str, tuple[str, ...]] = {
     "pipeline": tuple(PipelineSpec.model_fields),
     "step": tuple(StepSpec.model_fields),
     "defaults": tuple(Defaults.model_fields),
-    "for_each": tuple(ForEachFile.model_fields),
+    "for_each": (*FileSource.model_fields, "sql", "portal"),
+    "sql": tuple(SqlQuery.model_fields),
+    "portal": tuple(PortalQuery.model_fields),
+    "lookup": (*FileLookup.model_fields, "sql", "portal"),
 }
 
 

@@ -19,12 +19,37 @@ from jinja2.sandbox import SandboxedEnvironment
 
 PathStep = str | int
 
-TEMPLATE_NAMES = ("vars", "env", "secret", "item", "loop", "steps")
+TEMPLATE_NAMES = ("vars", "env", "secret", "item", "loop", "steps", "lookups", "row")
 _SECRET_NAME = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 class TemplateError(Exception):
     """A template that cannot be rendered; the message is meant for the user."""
+
+
+class LookupKeyError(TemplateError, jinja2.UndefinedError):
+    """A lookup has no row of the key a data row asks for: the data row is at fault."""
+
+
+class LookupTable(dict[str, Any]):
+    """The rows of one lookup by key; a missing key is an error naming the closest key."""
+
+    def __init__(self, name: str, rows: Mapping[str, Any]) -> None:
+        super().__init__(rows)
+        self.name = name
+
+    def missing(self, key: object) -> str:
+        """The message for a key that is not there."""
+        return f"lookup {self.name!r} has no key {key!r}{suggest(str(key), list(self))}"
+
+
+def lookup_key(value: object) -> str | None:
+    """The text a lookup is keyed by, or ``None`` when ``value`` cannot be a key (null, a list)."""
+    if value is None or isinstance(value, (list, dict, bool)):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +98,8 @@ class StrictNames(jinja2.StrictUndefined):
         if obj is jinja2.utils.missing:
             if name in ("item", "loop"):
                 return f"undefined name {name!r}: item and loop exist only in a step with for_each"
+            if name == "row":
+                return "undefined name 'row': row exists only in the key of a lookup"
             return f"undefined name {name!r}{suggest(str(name), list(TEMPLATE_NAMES))}"
         if isinstance(obj, Mapping):
             keys = [str(k) for k in obj]
@@ -139,12 +166,25 @@ class SandboxEnvironment(SandboxedEnvironment):
     def getattr(self, obj: Any, attribute: str) -> Any:
         if isinstance(obj, (Steps, StepHandle, LinkValue)):
             return _step_access(obj, attribute, by_attribute=True)
+        if isinstance(obj, LookupTable) and attribute in obj:
+            return obj[attribute]
         return super().getattr(obj, attribute)
 
     def getitem(self, obj: Any, argument: Any) -> Any:
         if isinstance(obj, (Steps, StepHandle, LinkValue)):
             return _step_access(obj, argument, by_attribute=False)
+        if isinstance(obj, LookupTable):
+            return self._lookup(obj, argument)
         return super().getitem(obj, argument)
+
+    def _lookup(self, table: LookupTable, argument: Any) -> Any:
+        if isinstance(argument, jinja2.Undefined):
+            argument._fail_with_undefined_error()
+        key = lookup_key(argument)
+        if key is not None and key in table:
+            return table[key]
+        # Undefined, not an error yet: `| default(...)` may still give a value for a missing key.
+        return self.undefined(hint=table.missing(argument), obj=table, name=str(argument), exc=LookupKeyError)
 
 
 def _step_access(obj: Steps | StepHandle | LinkValue, name: Any, *, by_attribute: bool) -> Any:
@@ -155,13 +195,13 @@ def _step_access(obj: Steps | StepHandle | LinkValue, name: Any, *, by_attribute
             raise TemplateError(
                 f"step {obj.step!r} has for_each: pick an instance with steps.{obj.step}[KEY].{name}"
             )
-        if not by_attribute:
-            if not obj.for_each:
-                raise TemplateError(f"step {obj.step!r} has no for_each: use steps.{obj.step}.PATH")
+        if not by_attribute and obj.for_each:
             if isinstance(name, (LinkValue, SecretValue)) or not isinstance(name, (str, int)):
                 raise TemplateError("an instance key must be text or a number")
             return LinkValue(LinkRef(obj.step, str(name), ()))
-        return LinkValue(LinkRef(obj.step, None, (name,)))
+        # Without for_each, steps.X[0] is a path into the result: a bare list (user.get) is indexed
+        # directly (protocol §4.3 rule 6).
+        return _step_access(LinkValue(LinkRef(obj.step, None, ())), name, by_attribute=by_attribute)
     if isinstance(name, bool) or not isinstance(name, (str, int)):
         raise TemplateError(f"a path step of a link must be a name or an index, not {name!r}")
     if isinstance(name, str) and (not name or any(c in name for c in "[] \t\r\n")):

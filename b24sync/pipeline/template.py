@@ -23,6 +23,7 @@ from b24sync.pipeline.expressions import Fast, compile_fast, concatenate
 from b24sync.pipeline.sandbox import (
     LinkRef,
     LinkValue,
+    LookupKeyError,
     Part,
     PathStep,
     SandboxEnvironment,
@@ -40,6 +41,7 @@ from b24sync.pipeline.sandbox import (
 __all__ = [
     "LinkRef",
     "LinkUse",
+    "LookupKeyError",
     "Part",
     "RenderProblem",
     "Renderer",
@@ -54,6 +56,8 @@ __all__ = [
 _TEMPLATE_START = ("{{", "{%", "{#")
 _SINGLE = re.compile(r"\A\{\{-?(.*?)-?\}\}\Z", re.DOTALL)
 _SENTINEL = "\x00"
+# loop attributes known before the row count is (the others need every row read first)
+_CHEAP_LOOP = frozenset({"index", "index0", "first"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +76,8 @@ class RenderProblem:
     path: tuple[PathStep, ...]
     message: str
     in_key: bool = False
+    of_row: bool = False
+    """The data row is at fault (a lookup has no row for its key), not the template."""
 
 
 def is_template(text: str) -> bool:
@@ -115,6 +121,7 @@ class Renderer:
         variables: Mapping[str, object],
         environ: Mapping[str, str],
         step_for_each: Mapping[str, bool],
+        lookups: Mapping[str, object] | None = None,
     ) -> None:
         self._environ = environ
         self._env = SandboxEnvironment(
@@ -128,6 +135,7 @@ class Renderer:
             "env": self._env_function,
             "secret": secret_function,
             "steps": Steps(step_for_each),
+            "lookups": dict(lookups or {}),
         }
         self._cache: dict[tuple[str, bool], _Compiled] = {}
         self._static: dict[int, tuple[object, list[RenderProblem] | None]] = {}
@@ -226,6 +234,58 @@ class Renderer:
         if not collector.refs:
             return text
         return _split(text, collector.refs)
+
+    def add_lookups(self, lookups: Mapping[str, object]) -> None:
+        """Make ``lookups.NAME`` available to the templates rendered from now on."""
+        self._base["lookups"].update(lookups)
+
+    def mentioned_lookups(self, value: object) -> set[str] | None:
+        """The lookups templates in ``value`` name; ``None`` when one picks a lookup by a computed name."""
+        found: set[str] = set()
+        for _, text, _ in _strings(value, ()):
+            if not is_template(text) or "lookups" not in text:
+                continue
+            try:
+                tree = self._env.parse(text)
+            except jinja2.TemplateSyntaxError:
+                continue
+            uses = [name for name in tree.find_all(nodes.Name) if name.name == "lookups"]
+            named = 0
+            for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+                assert isinstance(node, (nodes.Getattr, nodes.Getitem))
+                if not (isinstance(node.node, nodes.Name) and node.node.name == "lookups"):
+                    continue
+                if isinstance(node, nodes.Getattr):
+                    found.add(node.attr)
+                    named += 1
+                elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+                    found.add(node.arg.value)
+                    named += 1
+            if len(uses) > named:
+                return None
+        return found
+
+    def uses_loop_length(self, value: object) -> bool:
+        """Whether templates in ``value`` need the number of rows (``loop.length``, ``last``, ``revindex``).
+
+        Without them the rows of a ``for_each`` source can stream through, one at a time.
+        """
+        for _, text, _ in _strings(value, ()):
+            if not is_template(text) or "loop" not in text:
+                continue
+            try:
+                tree = self._env.parse(text)
+            except jinja2.TemplateSyntaxError:
+                continue
+            names = list(tree.find_all(nodes.Name))
+            cheap = [
+                node
+                for node in tree.find_all(nodes.Getattr)
+                if isinstance(node.node, nodes.Name) and node.node.name == "loop" and node.attr in _CHEAP_LOOP
+            ]
+            if sum(1 for name in names if name.name == "loop") > len(cheap):
+                return True
+        return False
 
     def static_problems(self, value: list[Any] | dict[Any, Any]) -> list[RenderProblem] | None:
         """For a tree without templates, its literal-text problems; ``None`` when it holds a template."""
@@ -340,7 +400,8 @@ class TreeRenderer:
         try:
             value = self.renderer.render_string(source, self.scope, links_allowed=self.links_allowed)
         except TemplateError as error:
-            self.problems.append(RenderProblem(path, str(error), in_key))
+            of_row = isinstance(error, LookupKeyError)
+            self.problems.append(RenderProblem(path, str(error), in_key, of_row))
             return None
         if isinstance(value, Text):
             self._record(value, path, in_key)

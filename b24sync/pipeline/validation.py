@@ -14,6 +14,7 @@ from typing import Any
 
 from b24sync.bitrix.limits import MAX_BATCH
 from b24sync.errors import Problem, format_path
+from b24sync.pipeline.models import UNION_TAGS
 from b24sync.pipeline.yamlio import Path, YamlDocument
 
 
@@ -22,6 +23,10 @@ def _yaml_path(loc: tuple[Any, ...], value: object) -> tuple[Path, object]:
     path: list[str | int] = []
     leftover: object = None
     for position, part in enumerate(loc):
+        if part in UNION_TAGS:
+            # A union's tag, not a key of the file: {file: x.csv, delimiter: ";"} must not look for
+            # "delimiter" under the value of "file".
+            continue
         in_list = isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value)
         if in_list or (isinstance(value, dict) and part in value):
             assert isinstance(value, (dict, list))

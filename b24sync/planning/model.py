@@ -35,7 +35,7 @@ from b24sync.upsert.unsent import Unsent
 
 PLAN_SCHEMA_VERSION: Literal[1] = 1
 
-__all__ = ["PLAN_SCHEMA_VERSION", "Batch", "Command", "Link", "PipelineInfo", "Plan", "Unsent"]
+__all__ = ["PLAN_SCHEMA_VERSION", "Batch", "Command", "Link", "PipelineInfo", "Plan", "Source", "Unsent"]
 
 PathStep = str | int
 
@@ -77,6 +77,33 @@ class Batch(Frozen):
     commands: tuple[Command, ...]
 
 
+class Source(Frozen):
+    """What one lookup or ``for_each`` source read when the plan was made.
+
+    ``sha256`` is of the data file's bytes, or of the rows (one canonical JSON line each) for SQL and
+    portal sources; portal sources also keep their ``rows``, so that a check at apply can read the
+    portal again and compare.
+    """
+
+    where: str
+    """``steps[1].for_each`` or ``lookups.managers``."""
+    kind: Literal["csv", "xlsx", "json", "jsonl", "yaml", "sql", "portal"]
+    name: str
+    """The data file, the method, or the environment variable of the database (never its URL)."""
+    count: int
+    details: tuple[str, ...] = ()
+    requests: int | None = None
+    sha256: str
+    rows: tuple[JsonValue, ...] | None = None
+
+    def describe(self) -> str:
+        """``read 1,234 rows from crm.item.list in 1 request``."""
+        text = f"read {self.count:,} row" + ("" if self.count == 1 else "s") + f" from {self.name}"
+        if self.requests is not None:
+            text += f" in {self.requests:,} request" + ("" if self.requests == 1 else "s")
+        return text + (f" ({', '.join(self.details)})" if self.details else "")
+
+
 class PipelineInfo(Frozen):
     """Where a plan came from."""
 
@@ -93,6 +120,8 @@ class Plan(Frozen):
     halt_on_error: bool = True
     batches: tuple[Batch, ...]
     unsent: tuple[Unsent, ...] = ()
+    sources: tuple[Source, ...] = ()
+    """What each lookup and ``for_each`` source read, in the order they were read."""
 
     def commands(self) -> list[Command]:
         """Every command of the plan, in sending order."""

@@ -19,11 +19,12 @@ from b24sync.bitrix.results import is_known_path
 from b24sync.client.encoding import EncodingError, encode_command
 from b24sync.errors import PipelineError, Problem, format_path
 from b24sync.pipeline.loader import Pipeline, load_pipeline
+from b24sync.pipeline.sources import SourceRead
 from b24sync.pipeline.template import Part, SecretRef, Text
 from b24sync.planning.graph import Node, build_graph
 from b24sync.planning.keys import command_keys
 from b24sync.planning.linkrules import client_reason
-from b24sync.planning.model import Batch, Command, Link, PipelineInfo, Plan
+from b24sync.planning.model import Batch, Command, Link, PipelineInfo, Plan, Source
 from b24sync.planning.schedule import schedule
 from b24sync.upsert.lowering import Lowered, UpsertState
 from b24sync.upsert.unsent import Unsent
@@ -79,6 +80,20 @@ def _build(
         halt_on_error=defaults.halt_on_error,
         batches=tuple(batches),
         unsent=tuple(unsent),
+        sources=tuple(_source(read) for read in pipeline.sources),
+    )
+
+
+def _source(read: SourceRead) -> Source:
+    return Source(
+        where=read.where,
+        kind=read.kind,
+        name=read.name,
+        count=read.rows,
+        details=read.details,
+        requests=read.requests,
+        sha256=read.sha256,
+        rows=read.data,
     )
 
 

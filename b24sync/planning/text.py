@@ -78,7 +78,7 @@ def _path_suffix(link: Link) -> str:
 def render_plan_text(plan: Plan) -> str:
     """The whole plan as text for a terminal or a review."""
     names = _target_names(plan)
-    lines: list[str] = []
+    lines: list[str] = [f"{source.where}: {source.describe()}" for source in plan.sources]
     server = client = 0
     for batch in plan.batches:
         count = plural(len(batch.commands), "command")

@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from b24sync.client.encoding import encode_command
+from b24sync.client.hook import B24Hook
 from b24sync.errors import PortalError, UsageError
 from b24sync.pipeline.loader import load_pipeline
 from b24sync.planning.model import Plan
@@ -39,7 +40,7 @@ PortalSource = PortalLike | Callable[[], PortalLike] | None
 """A portal, a function that opens one only when it is needed (upsert steps), or none."""
 
 NO_PORTAL = "no portal: pass a webhook URL, a B24Hook or an Emulator as portal"
-NEEDS_STATE = "upsert steps need the portal's current records: pass a webhook URL, a B24Hook or an Emulator"
+NEEDS_STATE = "upsert steps and portal sources read the portal: pass a webhook URL, a B24Hook or an Emulator"
 
 
 @dataclass(frozen=True)
@@ -178,11 +179,18 @@ def _plan_file(
     portal: Callable[[], PortalLike],
     allow_delete: bool,
 ) -> Plan:
-    pipeline = load_pipeline(source, variables=variables, environ=environ)
+    clients: list[B24Hook] = []
+
+    def client() -> B24Hook:
+        # One portal for the portal sources and the upsert state alike, opened on first use.
+        if not clients:
+            clients.append(Portal.of(portal()).client)
+        return clients[0]
+
+    pipeline = load_pipeline(source, variables=variables, environ=environ, portal=client)
     if not any(step.spec.upsert is not None for step in pipeline.steps):
         return plan_pipeline(pipeline)
-    client = Portal.of(portal()).client
-    return plan_pipeline(pipeline, read_state(pipeline, client), allow_delete=allow_delete)
+    return plan_pipeline(pipeline, read_state(pipeline, client()), allow_delete=allow_delete)
 
 
 def _opener(portal: PortalSource, missing: str, opened: list[Portal]) -> Callable[[], Portal]:

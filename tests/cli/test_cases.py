@@ -26,6 +26,8 @@ VALID = sorted((ROOT / CASES / "valid").glob("*.yaml"))
 EXAMPLES = sorted((ROOT / "pipelines").glob("*.yaml"))
 # Templates of the corpus read these; the tests pin them so a developer's shell cannot change results.
 PINNED_UNSET = ("B24SYNC_CASE_UNSET", "B24SYNC_TEST_UNSET")
+# The database of pipelines/customers-from-sqlite.yaml, relative to that file.
+PINNED_SET = {"SHOP_DB": "sqlite:///data/shop.db"}
 
 
 @pytest.fixture(autouse=True)
@@ -33,6 +35,8 @@ def _at_root(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
     for name in PINNED_UNSET:
         monkeypatch.delenv(name, raising=False)
+    for name, value in PINNED_SET.items():
+        monkeypatch.setenv(name, value)
 
 
 def _relative(path: Path) -> str:

@@ -21,12 +21,14 @@ from b24sync.emulator import Emulator
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "pipelines").glob("*.yaml"))
-COMPANY, CONTACT, DEAL = 4, 3, 2
+COMPANY, CONTACT, DEAL, LEAD = 4, 3, 2, 1
 
 
 @pytest.fixture(autouse=True)
 def _at_root(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
+    # customers-from-sqlite reads the database this variable names (relative to the pipeline file)
+    monkeypatch.setenv("SHOP_DB", "sqlite:///data/shop.db")
 
 
 class Portal:
@@ -50,8 +52,10 @@ class Portal:
         return answer.get_data()
 
 
-def _apply(example: Path, tmp_path: Path) -> tuple[dict[str, Any], Portal]:
+def _apply(example: Path, tmp_path: Path, *, after_others: bool = False) -> tuple[dict[str, Any], Portal]:
     state, report = tmp_path / "state.json", tmp_path / "report.json"
+    for before in BEFORE.get(example.stem, ()) if after_others else ():
+        _apply(ROOT / "pipelines" / f"{before}.yaml", tmp_path)
     result = CliRunner().invoke(
         main,
         [
@@ -169,7 +173,63 @@ def _sync_contacts(portal: Portal) -> None:
     }
 
 
+def _orders_from_excel(portal: Portal) -> None:
+    deals = {d["title"]: d for d in portal.items(DEAL)}
+    assert sorted(deals) == [
+        "Order A-1001 for Acme Ltd",
+        "Order A-1002 for Globex",
+        "Order A-1004 for Umbrella",
+    ]
+    first = deals["Order A-1001 for Acme Ltd"]
+    assert (first["opportunity"], first["closedate"][:10]) == (1200.5, "2024-05-01")
+
+
+def _clients_from_russian_csv(portal: Portal) -> None:
+    contacts = {(c["name"], c["lastName"]): c["comments"] for c in portal.items(CONTACT)}
+    assert contacts == {
+        ("Анна", "Петрова"): "Москва",
+        ("Борис", "Иванов"): "Санкт-Петербург",
+        ("Ёлка", "Сидорова"): "Казань; центр",
+    }
+
+
+def _customers_from_sqlite(portal: Portal) -> None:
+    contacts = {c["originId"]: (c["name"], c["lastName"], c["originatorId"]) for c in portal.items(CONTACT)}
+    assert contacts == {
+        "1": ("Ann", "Lee", "shop-db"),
+        "2": ("Bob", "Stone", "shop-db"),
+        "4": ("Dee", "Park", "shop-db"),
+    }
+
+
+def _advance_new_deals(portal: Portal) -> None:
+    [deal] = portal.items(DEAL)  # made by quickstart, applied first
+    assert (deal["title"], deal["stageId"], deal["comments"]) == (
+        "First order",
+        "PREPARATION",
+        "Moved from NEW by b24sync",
+    )
+
+
+def _assign_by_email(portal: Portal) -> None:
+    users = {u["EMAIL"]: int(u["ID"]) for u in portal.call("user.get", {})}
+    leads = {lead["title"]: lead["assignedById"] for lead in portal.items(LEAD)}
+    assert leads == {
+        "Acme Ltd": users["anna@example.com"],
+        "Globex": users["boris@example.com"],
+        "Initech": users["anna@example.com"],
+    }
+
+
+# Examples that act on what another example made: those are applied first, on the same portal.
+BEFORE: dict[str, tuple[str, ...]] = {"advance-new-deals": ("quickstart",)}
+
 CREATED: dict[str, Callable[[Portal], None]] = {
+    "orders-from-excel": _orders_from_excel,
+    "clients-from-russian-csv": _clients_from_russian_csv,
+    "customers-from-sqlite": _customers_from_sqlite,
+    "advance-new-deals": _advance_new_deals,
+    "assign-by-email": _assign_by_email,
     "sync-contacts": _sync_contacts,
     "quickstart": _quickstart,
     "deal-with-tasks": _deal_with_tasks,
@@ -181,7 +241,7 @@ CREATED: dict[str, Callable[[Portal], None]] = {
 
 @pytest.mark.parametrize("name", sorted(CREATED))
 def test_example_creates_what_it_says(name: str, tmp_path: Path) -> None:
-    _, portal = _apply(ROOT / "pipelines" / f"{name}.yaml", tmp_path)
+    _, portal = _apply(ROOT / "pipelines" / f"{name}.yaml", tmp_path, after_others=True)
     CREATED[name](portal)
 
 

@@ -10,7 +10,7 @@ def run(step: StepTemplates, items: list[Item] | None) -> tuple[list[str | None]
     renderer = Renderer(variables={"n": 2}, environ={}, step_for_each={"a": False})
     reported: Reported = []
     expansion = expand(
-        step, items, renderer, lambda path, message, at_key: reported.append((path, message, at_key))
+        step, items, renderer, lambda path, message, at_key, place: reported.append((path, message, at_key))
     )
     return [i.name for i in expansion.instances], reported, expansion.dropped
 

@@ -304,7 +304,7 @@ def _strings(value: object) -> list[str]:
 )
 def test_plans_are_valid_plan_values(case: Path) -> None:
     """The planner builds commands without re-validating them: the result must still validate."""
-    plan = plan_file(str(case))
+    plan = plan_file(str(case), environ={"SHOP_DB": "sqlite:///data/shop.db"})  # customers-from-sqlite
     assert Plan.model_validate_json(plan.model_dump_json()) == plan
     assert Plan.model_validate(plan.model_dump()) == plan
 

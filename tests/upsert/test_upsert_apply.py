@@ -188,7 +188,7 @@ def test_delete_missing_plans_deletes_and_runs_them_only_when_allowed(tmp_path: 
 def test_plan_of_an_upsert_pipeline_needs_a_portal(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["plan", str(write(tmp_path))], env={"B24_WEBHOOK_URL": ""})
     assert result.exit_code == 2
-    assert "upsert steps need the portal's current records" in result.stderr
+    assert "upsert steps and portal sources read the portal" in result.stderr
 
 
 @pytest.mark.parametrize(
