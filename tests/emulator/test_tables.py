@@ -41,7 +41,9 @@ _change = st.one_of(
     st.tuples(st.just("delete"), st.integers(1, 40)),
     st.tuples(st.just("pop"), st.integers(1, 40), st.sampled_from(["code", "kind"])),
     st.tuples(st.just("plain"), st.integers(41, 60), _record),
-    st.tuples(st.just("look"),),
+    st.tuples(
+        st.just("look"),
+    ),
 )
 _term = st.one_of(
     st.tuples(st.sampled_from(["=code", "=kind", "code", "=tags", "!=code", "%code"]), _VALUES),
