@@ -3,6 +3,7 @@
 Run by hand from the repository root:
     python tests/bench/bench_emulator.py [--batches 200] [--real]
     python tests/bench/bench_emulator.py --scale [--sizes 1000,100000,1000000] [--batches 20]
+    python tests/bench/bench_emulator.py --concurrency [--clients 1,2,4,8,10,16] [--time-scale 0.1]
 
 Default: batched commands per second over loopback HTTP (target: >= 5,000/s); --real uses the
 emulator's own method handlers (crm.item.add/get), else small fake handlers, so that the figure
@@ -11,6 +12,10 @@ measures the transport, parsing, references and batch machinery.
 --scale: commands per second of CPU time (in-process, no socket) for each kind of command a sync
 sends, against a store pre-filled with each size of contacts, and the process's peak RSS. The
 cost of a command must not grow with the store (issue 16: the same figure at 1k, 100k and 1M).
+
+--concurrency: the cloud profile (every figure times --time-scale, so that a run takes seconds)
+over loopback HTTP; N clients at once, each sending batches of 50 adds one after another. The
+throughput should grow about N times up to the portal's worker bound (10), then stay flat.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from b24sync.emulator import Emulator
+from b24sync.emulator.costs import CLOUD, CostModel
 from b24sync.emulator.methods import crm_records
 from b24sync.emulator.request import HttpRequest
 from b24sync.emulator.tables import Record
@@ -141,6 +147,64 @@ def scale(sizes: list[int], batches: int) -> None:
         print(f"{kind:34}" + "".join(f"{value:>14,.0f}" for value in values))
 
 
+# --- --concurrency ---------------------------------------------------------------------------
+
+
+def scaled_cloud(factor: float) -> CostModel:
+    """The cloud profile with every time multiplied by ``factor`` (the worker bound kept)."""
+    costs = {name: seconds * factor for name, seconds in CLOUD.seconds.items()}
+    model = CLOUD.with_costs({**costs, "request": CLOUD.request * factor, "count": CLOUD.count * factor})
+    return CostModel(
+        model.name, model.seconds, model.request, model.count, CLOUD.latency * factor, CLOUD.workers
+    )
+
+
+def add_batches(url: str, index: int, batches: int, failures: list[str]) -> None:
+    """One client: ``batches`` batches of 50 adds, one after another."""
+    with requests.Session() as session:
+        for number in range(batches):
+            cmd = {
+                f"c{n}": f"crm.item.add?entityTypeId=3&fields[name]=C{index}-{number}-{n}" for n in range(50)
+            }
+            answer = session.post(url + "batch", json={"halt": 0, "cmd": cmd})
+            if answer.status_code != 200 or answer.json()["result"]["result_error"]:
+                failures.append(answer.text[:200])
+
+
+def concurrency(clients: list[int], factor: float, batches: int) -> None:
+    """Print commands/s for each number of concurrent clients, and the speed-up over one client."""
+    import threading
+
+    model = scaled_cloud(factor)
+    print(
+        f"cloud profile x {factor}: {model.workers} workers, a batch of 50 adds takes "
+        f"{model.request + 50 * model.seconds['add']:.2f} s of server time"
+    )
+    print(f"{'clients':>8} {'commands/s':>12} {'speed-up':>9} {'ideal':>6}")
+    single = 0.0
+    for count in clients:
+        emulator = Emulator(profile=model, operating_limit=None)
+        with emulator.serve() as url:
+            failures: list[str] = []
+
+            threads = [
+                threading.Thread(target=add_batches, args=(url, index, batches, failures))
+                for index in range(count)
+            ]
+            started = time.perf_counter()
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            elapsed = time.perf_counter() - started
+        if failures:
+            raise SystemExit(f"unexpected answers: {failures[:3]}")
+        rate = count * batches * 50 / elapsed
+        single = single or rate / count
+        ideal = min(count, model.workers or count)
+        print(f"{count:>8} {rate:>12,.0f} {rate / single:>8.1f}x {ideal:>5}x")
+
+
 # --- transport (default) -----------------------------------------------------------------------
 
 
@@ -150,7 +214,13 @@ def main() -> None:
     parser.add_argument("--real", action="store_true", help="use the real method handlers")
     parser.add_argument("--scale", action="store_true", help="commands/s at each store size")
     parser.add_argument("--sizes", default="1000,100000,1000000", help="store sizes for --scale")
+    parser.add_argument("--concurrency", action="store_true", help="throughput by concurrent clients")
+    parser.add_argument("--clients", default="1,2,4,8,10,16", help="client counts for --concurrency")
+    parser.add_argument("--time-scale", type=float, default=0.1, help="cloud figures times this")
     options = parser.parse_args()
+    if options.concurrency:
+        concurrency([int(n) for n in options.clients.split(",")], options.time_scale, 3)
+        return
     if options.scale:
         scale([int(size) for size in options.sizes.split(",")], min(options.batches, 20))
         return
