@@ -146,3 +146,37 @@ def test_copies_are_plain_dicts_detached_from_the_table() -> None:
     detached = table.pop(1)
     detached["code"] = "b"  # no longer in a table: nothing to tell
     assert not table
+
+
+def test_every_dict_operation_keeps_ids_and_indexes_right() -> None:
+    table = Table()
+    table.update({3: Record({"id": 3, "code": "a"}), 1: Record({"id": 1, "code": "b"})})
+    table |= {2: Record({"id": 2, "code": "a"})}
+    assert table.setdefault(4, Record({"id": 4, "code": "a"}))["code"] == "a"
+    assert table.setdefault(4, Record({"id": 4, "code": "zzz"}))["code"] == "a"
+    assert table.ordered_ids() == [1, 2, 3, 4]
+    assert _page(table, {"=code": "a"}, {}, 0) == ([2, 3, 4], 3, None)
+    record = table[2]
+    record |= {"code": "c"}
+    table[3].setdefault("other", 1)
+    del table[3]["code"]
+    table[4].popitem()  # drops the last key, "code"
+    assert _page(table, {"=code": "a"}, {}, 0) == ([], 0, None)
+    table[1].clear()
+    table[1].update(id=1, code="a")
+    assert _page(table, {"=code": "a"}, {}, 0) == ([1], 1, None)
+    assert table.pop(9, None) is None
+    assert table.popitem()[0] == 4
+    table[1] = Record({"id": 1, "code": "d"})  # replacing a record detaches the old one
+    assert _page(table, {"@code": ["d", "c"]}, {}, 0) == ([1, 2], 2, None)
+    table.clear()
+    assert table.ordered_ids() == [] and _page(table, {"=code": "d"}, {}, 0) == ([], 0, None)
+
+
+def test_many_changes_rebuild_an_index_without_changing_answers() -> None:
+    table = Table({1: Record({"id": 1, "code": "0"})})
+    for value in range(3000):
+        table[1]["code"] = str(value)
+        assert table.lookup("code", lists.index_key, [float(value)]).ascending() == [1]
+    # stale entries were dropped by a rebuild: the index does not grow without bound
+    assert table.lookup("code", lists.index_key, [0.0]).size == 0
