@@ -339,17 +339,37 @@ def apply(
 )
 @click.option(
     "--operating-limit",
-    default=480.0,
+    default="480",
     show_default=True,
-    type=float,
-    help="Seconds of operating time per method per ten minutes.",
+    metavar="SECONDS|off",
+    help="Seconds of operating time per method per ten minutes, or off (no limit, no operating figures).",
+)
+@click.option(
+    "--profile",
+    default="instant",
+    show_default=True,
+    type=click.Choice(["instant", "cloud"], case_sensitive=False),
+    help="Server time per command: instant (none) or cloud (a cloud portal's figures, docs/emulator.md).",
+)
+@click.option(
+    "--cost",
+    "costs",
+    multiple=True,
+    metavar="CLASS=MS",
+    help="Replace one figure of the profile, in ms: add, update, delete, get, list, import, fields, "
+    "other, request or count (per counted record); repeatable.",
+)
+@click.option(
+    "--workers",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Requests served at once (default: the profile's; instant has no bound).",
 )
 @click.option(
     "--latency",
-    default=0.0,
-    show_default=True,
+    default=None,
     type=click.FloatRange(min=0),
-    help="Milliseconds added to every request.",
+    help="Milliseconds of network latency added to every request (default: the profile's, 0 for instant).",
 )
 @click.option(
     "--fail-rate",
@@ -381,8 +401,11 @@ def emulator_command(
     token: str,
     state: str | None,
     rate_limit: str,
-    operating_limit: float,
-    latency: float,
+    operating_limit: str,
+    profile: str,
+    costs: tuple[str, ...],
+    workers: int | None,
+    latency: float | None,
     fail_rate: float,
     drop_rate: float,
     seed: int,
@@ -393,13 +416,17 @@ def emulator_command(
     import threading
 
     from b24sync.emulator import Emulator, EmulatorError
+    from b24sync.emulator.costs import parse_costs
     from b24sync.emulator.server import EmulatorServer
 
     try:
         emulator = Emulator(
             token=token,
             rate_limit=rate_limit,
-            operating_limit=operating_limit,
+            operating_limit=_operating_limit(operating_limit),
+            profile=profile,
+            costs=parse_costs(costs),
+            workers=workers,
             latency_ms=latency,
             fail_rate=fail_rate,
             drop_rate=drop_rate,
@@ -409,7 +436,7 @@ def emulator_command(
         )
         server = EmulatorServer(emulator, host, port, tls)
         server.start()
-    except EmulatorError as error:
+    except (EmulatorError, ValueError) as error:
         raise UsageError(str(error)) from error
     stop = threading.Event()
     for signal_number in (signal.SIGINT, signal.SIGTERM):
@@ -423,3 +450,16 @@ def emulator_command(
         server.stop()
         if state is not None:
             write_output(state, emulator.state_text(), what="emulator state")
+
+
+def _operating_limit(text: str) -> float | None:
+    """``--operating-limit``: positive seconds, or ``off``; ValueError with the fix otherwise."""
+    if text.strip().lower() == "off":
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError(f"--operating-limit {text!r} is not a positive number of seconds or off")
+    return seconds

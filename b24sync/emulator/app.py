@@ -6,12 +6,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import replace
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from b24sync.emulator.batch import Outcome, run_batch
+from b24sync.emulator.costs import INSTANT, CostModel, profile
 from b24sync.emulator.faults import FaultPlan
 from b24sync.emulator.limits import LeakyBucket, OperatingTime, RateSpec, parse_rate_limit
 from b24sync.emulator.methods.base import Context, Handler, MethodError
@@ -46,6 +47,26 @@ log = logging.getLogger("b24sync.emulator")
 BASE_URL = "https://emulator.b24sync.invalid"
 
 
+@dataclass
+class _Meter:
+    """One request's modelled server time: where it started and how much of it is spent so far."""
+
+    model: CostModel
+    start: float
+    spent: float
+
+    def span(self, seconds: float) -> tuple[float, float]:
+        """The next ``seconds`` of this request, as (start, finish) unix times."""
+        begin = self.start + self.spent
+        self.spent += seconds
+        return begin, begin + seconds
+
+    @property
+    def finish(self) -> float:
+        """When the request's server time ends."""
+        return self.start + self.spent
+
+
 class Emulator:
     """An offline Bitrix24 portal: webhook auth, methods, batch, limits, faults and a saved state."""
 
@@ -57,7 +78,7 @@ class Emulator:
         operating_limit: float | None = 480.0,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
-        latency_ms: float = 0,
+        latency_ms: float | None = None,
         fail_rate: float = 0.0,
         drop_rate: float = 0.0,
         seed: int = 0,
@@ -70,26 +91,39 @@ class Emulator:
         sleep: Callable[[float], None] = time.sleep,
         max_input_vars: int | None = None,
         scopes: Iterable[str] | str | None = None,
+        profile: str | CostModel | None = None,
+        costs: Mapping[str, float] | None = None,
+        workers: int | None = None,
     ) -> None:
         if not token or any(char in token for char in "/?#% \t\r\n"):
             raise EmulatorError("the emulator token must be a non-empty string without /, ?, #, % or spaces")
-        if latency_ms < 0 or operating_cost < 0:
+        if (latency_ms is not None and latency_ms < 0) or operating_cost < 0:
             raise EmulatorError("latency and operating cost cannot be negative")
         if operating_limit is not None and operating_limit <= 0:
             raise EmulatorError("the operating limit must be positive (or None for no limit)")
+        if workers is not None and workers < 1:
+            raise EmulatorError("the number of workers must be at least 1")
         try:
             bucket = parse_rate_limit(rate_limit)
             self._faults = FaultPlan(fail_rate, drop_rate, seed)
             self.scopes = parse_scopes(scopes)
+            model = _cost_model(profile, costs, workers)
         except ValueError as error:
             raise EmulatorError(str(error)) from error
+        self.costs = model
+        # protocol §7.2: a modelled portal charges each command's server time; without a model a
+        # fixed operating_cost stands in for it, so that the limit can still be reached in tests
+        self._modelled = model.modelled
+        self._workers: AbstractContextManager[Any] = (
+            threading.BoundedSemaphore(model.workers) if model.workers else nullcontext()
+        )
         self.token = token
         self.user_id = user_id
         self._bucket_spec = bucket
         self._operating_limit = operating_limit
         self._clock = clock
         self._wall_clock = wall_clock
-        self._latency = latency_ms / 1000.0
+        self._latency = model.latency if latency_ms is None else latency_ms / 1000.0
         self._sleep = sleep
         self._operating_cost = operating_cost
         self._max_input_vars = max_input_vars
@@ -172,7 +206,12 @@ class Emulator:
             save_store(self.state_path, self.store)
 
     def handle(self, request: HttpRequest) -> HttpResponse:
-        """Answer one HTTP request (thread-safe: all processing of a request holds one lock)."""
+        """Answer one HTTP request (thread-safe: all processing of a request holds one lock).
+
+        With a cost model the request first waits for one of the portal's workers, is processed
+        under the lock in no time, then sleeps its modelled server time holding the worker but not
+        the lock, so that concurrent requests are served in parallel up to the worker bound.
+        """
         path, _ = split_target(request.target)
         where = route(path)
         if where.kind == "control":
@@ -181,22 +220,34 @@ class Emulator:
             fault = self._faults.next()
         if self._latency:
             self._sleep(self._latency)
-        with self._lock:
-            self._counters.requests += 1
-            if fault.status is not None:
-                self._counters.faults += 1
-                self._counters.by_status[str(fault.status)] += 1
-                return HttpResponse(fault.status, fault.page(), "text/html; charset=utf-8")
-            try:
-                response = self._process(request, where)
-            except Exception:
-                log.exception("the emulator failed to answer a request")
-                response = json_response(500, INTERNAL)
-            if fault.drop:
-                self._counters.dropped += 1
-                return replace(response, drop=True)
-            self._counters.by_status[str(response.status)] += 1
-            return response
+        with self._workers:
+            meter = _Meter(self.costs, self._wall_clock(), self.costs.request) if self._modelled else None
+            with self._lock:
+                response = self._answer(request, where, fault, meter)
+            if meter is not None and response.status != 503:
+                wait = meter.finish - self._wall_clock()
+                if wait > 0:
+                    self._sleep(wait)
+        return response
+
+    def _answer(self, request: HttpRequest, where: Route, fault: Any, meter: _Meter | None) -> HttpResponse:
+        self._counters.requests += 1
+        if fault.status is not None:
+            self._counters.faults += 1
+            self._counters.by_status[str(fault.status)] += 1
+            return HttpResponse(fault.status, fault.page(), "text/html; charset=utf-8")
+        try:
+            response = self._process(request, where, meter)
+        except Exception:
+            log.exception("the emulator failed to answer a request")
+            response = json_response(500, INTERNAL)
+        if meter is not None:
+            self._counters.server_seconds += meter.spent
+        if fault.drop:
+            self._counters.dropped += 1
+            return replace(response, drop=True)
+        self._counters.by_status[str(response.status)] += 1
+        return response
 
     # --- inside the lock ---
 
@@ -226,7 +277,7 @@ class Emulator:
             404, "NOT_FOUND", "emulator controls: GET /_emulator/stats, POST /_emulator/reset"
         )
 
-    def _process(self, request: HttpRequest, where: Route) -> HttpResponse:
+    def _process(self, request: HttpRequest, where: Route, meter: _Meter | None) -> HttpResponse:
         if where.kind == "unknown":
             return error_response(404, "NOT_FOUND", "not a REST path: use /rest/<user>/<token>/<method>")
         params = request_params(request)
@@ -237,15 +288,17 @@ class Emulator:
             # protocol §7.1 and U2: refused before anything runs; a batch costs 1 like any request
             return error_response(503, "QUERY_LIMIT_EXCEEDED", "Too many requests")
         caller = f"{where.kind}:{where.user}"
+        started = meter.start if meter is not None else self._wall_clock()
         if where.method == "batch":
-            started = self._wall_clock()
             self._counters.by_method["batch"] += 1
             result = run_batch(
-                params, lambda method, sub: self._call(caller, method, sub)[0], self._max_input_vars
+                params, lambda method, sub: self._call(caller, method, sub, meter)[0], self._max_input_vars
             )
             # protocol §7.2: the outer batch is not counted, its commands are
-            return json_response(200, {"result": result, "time": self._time(started, (caller, "batch"))})
-        outcome, status = self._call(caller, where.method, params)
+            return json_response(
+                200, {"result": result, "time": self._request_time(started, meter, (caller, "batch"))}
+            )
+        outcome, status = self._call(caller, where.method, params, meter)
         if outcome.error is not None:
             return json_response(status, dict(outcome.error))
         body: dict[str, Any] = {"result": php_json_value(outcome.result)}
@@ -254,7 +307,10 @@ class Emulator:
             body["next"] = int(outcome.next)
         if outcome.total is not None:
             body["total"] = int(outcome.total)
-        body["time"] = outcome.time
+        # a single call's time block spans the whole request; its processing is the command's
+        body["time"] = (
+            outcome.time if meter is None else self._request_time(started, meter, (caller, where.method))
+        )
         return json_response(200, body)
 
     def _authenticate(
@@ -280,7 +336,9 @@ class Emulator:
             return error_response(401, "invalid_token", "The access token is invalid")
         return None
 
-    def _call(self, caller: str, method: str, params: dict[str, Any]) -> tuple[Outcome, int]:
+    def _call(
+        self, caller: str, method: str, params: dict[str, Any], meter: _Meter | None = None
+    ) -> tuple[Outcome, int]:
         handler = self._methods.get(method)
         if handler is None:
             return Outcome(error=NOT_FOUND), 404
@@ -297,6 +355,7 @@ class Emulator:
         context = Context(
             store=self.store, user_id=self.user_id, now=self._wall_clock, extra={"scopes": self.scopes}
         )
+        reply = None
         try:
             reply = handler(context, params)
         except MethodError as error:
@@ -307,14 +366,31 @@ class Emulator:
             log.exception("emulator method %s raised", method)
             return Outcome(error=INTERNAL), 500
         finally:
+            # a failed command spent its class's time too; a modelled one is charged what it spent
+            seconds = (
+                meter.model.command(method, reply.result if reply else None, reply.total if reply else None)
+                if meter is not None
+                else self._operating_cost
+            )
+            if meter is not None:
+                started, finish = meter.span(seconds)
             if self._operating is not None:
-                self._operating.charge(key, self._operating_cost)
+                self._operating.charge(key, seconds)
+        if meter is None:
+            finish = self._wall_clock()
         return Outcome(
-            result=reply.result, total=reply.total, next=reply.next, time=self._time(started, key)
+            result=reply.result, total=reply.total, next=reply.next, time=self._time(started, finish, key)
         ), 200
 
-    def _time(self, started: float, key: tuple[str, str]) -> dict[str, Any]:
-        finish = self._wall_clock()
+    def _request_time(self, started: float, meter: _Meter | None, key: tuple[str, str]) -> dict[str, Any]:
+        """The time block of a whole request: its commands' server time plus the request's own."""
+        if meter is None:
+            return self._time(started, self._wall_clock(), key)
+        return self._time(started, meter.finish, key, processing=meter.spent - meter.model.request)
+
+    def _time(
+        self, started: float, finish: float, key: tuple[str, str], processing: float | None = None
+    ) -> dict[str, Any]:
         # protocol §1.4: date_* carry the portal's offset; a store that knows its zone formats them
         store_iso = getattr(self.store, "iso", None)
         iso: Callable[[float], str] = store_iso if callable(store_iso) else iso_time
@@ -322,7 +398,7 @@ class Emulator:
             "start": started,
             "finish": finish,
             "duration": finish - started,
-            "processing": finish - started,
+            "processing": finish - started if processing is None else processing,
             "date_start": iso(started),
             "date_finish": iso(finish),
         }
@@ -331,3 +407,15 @@ class Emulator:
             block["operating_reset_at"] = state.reset_at
             block["operating"] = state.operating
         return block
+
+
+def _cost_model(
+    chosen: str | CostModel | None, costs: Mapping[str, float] | None, workers: int | None
+) -> CostModel:
+    """The model the options name: a profile (``instant`` when none), some costs replaced, workers."""
+    model = INSTANT if chosen is None else profile(chosen) if isinstance(chosen, str) else chosen
+    if costs:
+        model = model.with_costs(costs)
+    if workers is not None:
+        model = replace(model, workers=workers)
+    return model

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import date, datetime, timedelta, timezone
 
@@ -37,7 +38,13 @@ def format_offset(zone: timezone) -> str:
 
 def format_datetime(timestamp: float, zone: timezone) -> str:
     """A Unix time as ``2024-08-15T10:38:21+02:00`` in the portal's zone (protocol §10.2)."""
-    moment = datetime.fromtimestamp(int(timestamp), zone)
+    return _format_second(int(timestamp), zone)
+
+
+@functools.lru_cache(maxsize=64)
+def _format_second(second: int, zone: timezone) -> str:
+    # every command writes two to four stamps, almost always of the same second
+    moment = datetime.fromtimestamp(second, zone)
     return moment.strftime("%Y-%m-%dT%H:%M:%S") + format_offset(zone)
 
 

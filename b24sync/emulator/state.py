@@ -37,6 +37,7 @@ class Counters:
     commands: int = 0
     dropped: int = 0
     faults: int = 0
+    server_seconds: float = 0.0
     by_status: Counter[str] = field(default_factory=Counter)
     by_method: Counter[str] = field(default_factory=Counter)
 
@@ -49,6 +50,7 @@ class Counters:
             "by_method": dict(self.by_method),
             "dropped": self.dropped,
             "faults": self.faults,
+            "server_seconds": round(self.server_seconds, 6),
         }
 
 

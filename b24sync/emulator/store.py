@@ -1,9 +1,10 @@
 """The emulated portal's data: users, CRM records, links, tasks, and their id sequences.
 
 Records are kept in the form the methods read back (camelCase keys, typed values, dates already
-as ISO 8601 text with the portal offset), each table a dict in ascending id order, so that list
-methods can walk ids without sorting. Not thread-safe by itself: the emulator's core serialises
-every call under one lock.
+as ISO 8601 text with the portal offset), each table a ``tables.Table`` in ascending id order, so
+that list methods can walk ids without sorting and look values up by index (a new kind of entity
+gets the same by keeping its records in a ``Table`` and building them as ``tables.Record``). Not
+thread-safe by itself: the emulator's core serialises every call under one lock.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import timezone
 from typing import Any
 
 from . import dates
+from .tables import Record, Table
 
 FORMAT_VERSION = 1
 CRM_TYPES: dict[int, str] = {1: "lead", 2: "deal", 3: "contact", 4: "company"}
@@ -54,12 +56,12 @@ class Store:
 
     def __init__(self, tz_offset: str = "+03:00") -> None:
         self.zone: timezone = dates.parse_offset(tz_offset)
-        self.users: dict[int, dict[str, Any]] = {}
-        self.crm: dict[int, dict[int, dict[str, Any]]] = {type_id: {} for type_id in CRM_TYPES}
-        self.task_table: dict[int, dict[str, Any]] = {}
+        self.users: dict[int, dict[str, Any]] = Table()
+        self.crm: dict[int, dict[int, dict[str, Any]]] = {type_id: Table() for type_id in CRM_TYPES}
+        self.task_table: dict[int, dict[str, Any]] = Table()
         # timeline comments and to-do activities on CRM records
-        self.comment_table: dict[int, dict[str, Any]] = {}
-        self.activity_table: dict[int, dict[str, Any]] = {}
+        self.comment_table: dict[int, dict[str, Any]] = Table()
+        self.activity_table: dict[int, dict[str, Any]] = Table()
         # deal id -> [{"contactId", "sort", "roleId", "isPrimary"}], contact id -> company links alike
         self.deal_contacts: dict[int, list[dict[str, Any]]] = {}
         self.contact_companies: dict[int, list[dict[str, Any]]] = {}
@@ -73,22 +75,24 @@ class Store:
             self.sequences["user"] = seed["ID"]
 
     def _new_user(self, seed: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "ID": seed["ID"],
-            "ACTIVE": True,
-            "NAME": seed["NAME"],
-            "LAST_NAME": seed["LAST_NAME"],
-            "SECOND_NAME": "",
-            "EMAIL": seed["EMAIL"],
-            "ADMIN": seed["ADMIN"],
-            "WORK_POSITION": seed["WORK_POSITION"],
-            "PERSONAL_GENDER": "",
-            "TIME_ZONE": "",
-            "DATE_REGISTER": dates.format_date(_SEED_REGISTERED, self.zone),
-            "IS_ONLINE": "N",
-            "USER_TYPE": "employee",
-            "UF_DEPARTMENT": list(seed["UF_DEPARTMENT"]),
-        }
+        return Record(
+            {
+                "ID": seed["ID"],
+                "ACTIVE": True,
+                "NAME": seed["NAME"],
+                "LAST_NAME": seed["LAST_NAME"],
+                "SECOND_NAME": "",
+                "EMAIL": seed["EMAIL"],
+                "ADMIN": seed["ADMIN"],
+                "WORK_POSITION": seed["WORK_POSITION"],
+                "PERSONAL_GENDER": "",
+                "TIME_ZONE": "",
+                "DATE_REGISTER": dates.format_date(_SEED_REGISTERED, self.zone),
+                "IS_ONLINE": "N",
+                "USER_TYPE": "employee",
+                "UF_DEPARTMENT": list(seed["UF_DEPARTMENT"]),
+            }
+        )
 
     @property
     def tz_offset(self) -> str:
@@ -212,7 +216,7 @@ class Store:
         try:
             store = cls(data["tz_offset"])
             store.sequences = {str(key): int(value) for key, value in data["sequences"].items()}
-            store.users = {int(user["ID"]): copy.deepcopy(user) for user in data["users"]}
+            store.users = _by_id(data["users"], "ID")
             store.crm = {type_id: _by_id(data["crm"][str(type_id)], "id") for type_id in CRM_TYPES}
             store.task_table = _by_id(data["tasks"], "id")
             store.comment_table = _by_id(data["comments"], "id")
@@ -230,6 +234,9 @@ class Store:
         return store
 
 
-def _by_id(records: list[dict[str, Any]], key: str) -> dict[int, dict[str, Any]]:
+def _by_id(records: list[dict[str, Any]], key: str) -> Table:
     """Records as a table in ascending id order, as list methods expect."""
-    return {int(record[key]): copy.deepcopy(record) for record in sorted(records, key=lambda r: int(r[key]))}
+    table = Table()
+    for record in sorted(records, key=lambda r: int(r[key])):
+        table[int(record[key])] = Record(copy.deepcopy(record))
+    return table

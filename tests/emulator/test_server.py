@@ -178,3 +178,44 @@ def test_cli_bad_options_are_one_line_errors_with_exit_code_2() -> None:
     assert err.strip().splitlines() == [
         "b24sync: error: rate limit 'fast' is not standard, enterprise, off or BURST/RATE (for example 50/2)"
     ]
+
+
+def test_cli_cost_options_reach_the_emulator() -> None:
+    process = run_cli(
+        "--port", "0", "--profile", "cloud", "--cost", "add=40", "--cost", "request=0",
+        "--latency", "0", "--workers", "2", "--operating-limit", "off",
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip()
+        block = requests.post(url + "fake.add", json={"fields": {"N": "1"}}, timeout=10).json()["time"]
+        # fake.add is of class "add": 40 ms of server time, no request overhead, no operating figures
+        assert block["duration"] == pytest.approx(0.040, abs=1e-6)
+        assert "operating" not in block and "operating_reset_at" not in block
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ("--operating-limit", "soon"),
+            "b24sync: error: --operating-limit 'soon' is not a positive number of seconds or off",
+        ),
+        (("--cost", "add"), "b24sync: error: cost 'add' is not CLASS=MILLISECONDS (for example add=150)"),
+        (
+            ("--cost", "moves=5"),
+            "b24sync: error: unknown cost moves: use one of add, update, delete, get, list, import, fields, other, request, count",
+        ),
+    ],
+)
+def test_cli_bad_cost_options_are_one_line_errors(args: tuple[str, ...], message: str) -> None:
+    process = run_cli("--port", "0", *args)
+    _, err = process.communicate(timeout=20)
+    assert process.returncode == 2
+    assert err.strip().splitlines() == [message]

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from . import activities, crm_item, crm_legacy, duplicates, relations, statuses, tasks, userfields, users
+from . import (
+    activities,
+    crm_import,
+    crm_item,
+    crm_legacy,
+    duplicates,
+    relations,
+    statuses,
+    tasks,
+    userfields,
+    users,
+)
 from .base import Handler
 
 
@@ -12,6 +23,7 @@ def registry() -> dict[str, Handler]:
     for family in (
         users,
         crm_item,
+        crm_import,
         crm_legacy,
         relations,
         duplicates,

@@ -222,7 +222,7 @@ def item_list(ctx: Context, params: dict[str, Any]) -> Reply:
         order,
         start_of(params),
         "exact",
-        lambda record, name: record.get(name),
+        lists.field_value,
         "id",
     )
     original = _original_names(params)

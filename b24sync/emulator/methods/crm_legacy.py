@@ -175,6 +175,11 @@ def _get_value(record: dict[str, Any], name: str) -> Any:
     return record.get(name)
 
 
+def _plain_field(name: str) -> bool:
+    """True for the fields ``_get_value`` reads as stored (all but the multifield views)."""
+    return not name.startswith("fm:")
+
+
 def _make(entity: str, type_id: int) -> dict[str, Handler]:
     type_name = TYPE_NAMES[type_id]
 
@@ -221,7 +226,14 @@ def _make(entity: str, type_id: int) -> dict[str, Handler]:
         order = lists.parse_order(param(params, "order"), resolve, strict=False)
         names = _select(store, type_id, param(params, "select"))
         page = lists.select_page(
-            store.crm[type_id], where, order, start_of(params), "legacy", _get_value, "id"
+            store.crm[type_id],
+            where,
+            order,
+            start_of(params),
+            "legacy",
+            _get_value,
+            "id",
+            indexable=_plain_field,
         )
         return Reply(
             [render(store, type_id, record, names) for record in page.rows], total=page.total, next=page.next

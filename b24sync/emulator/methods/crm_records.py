@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..store import Store
+from ..tables import Record
 from .crm_fields import TYPE_NAMES, CrmField, by_camel, defaults
 
 # owner type -> (link table, field of all linked ids, field of the primary one): deal -> contacts,
@@ -86,7 +87,8 @@ def create(store: Store, type_id: int, changes: Changes, user_id: int, now: floa
     for name in store.required[type_id]:
         if name in fields and not _given(type_id, name, changes):
             raise FieldProblem("required", fields[name])
-    record: dict[str, Any] = {name: ([] if spec.multiple else None) for name, spec in fields.items()}
+    # a Record tells its table when it changes, so the table's indexes follow every update
+    record: dict[str, Any] = Record({name: ([] if spec.multiple else None) for name, spec in fields.items()})
     record.update(defaults(type_id))
     stamp = store.iso(now)
     record.update(

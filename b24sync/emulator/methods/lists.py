@@ -3,17 +3,20 @@
 A family says how its filter keys map to stored fields (``Resolver``) and how a stored record
 yields a field's value (``Getter``); this module does the rest. Tables are kept in ascending id
 order, so a list ordered by id needs no sort, an id range is found by bisection, and a page read
-without a count (``start=-1``) stops after 50 matches.
+without a count (``start=-1``) stops after 50 matches. On a ``tables.Table`` an ``=``/``@`` term
+reads its candidates from an index instead of walking every record, and a page of an id range
+is counted without reading it, so a list costs the same in a table of 1,000 or 1,000,000.
 """
 
 from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from ..tables import Candidates, Table
 from .base import MethodError
 from .params import as_list, as_map, to_float
 
@@ -224,8 +227,25 @@ def _predicate(term: Condition | Group, get: Getter) -> Predicate:
     return matches
 
 
-def _id_window(ids: list[int], terms: Iterable[Condition | Group], id_field: str) -> list[int]:
-    """Narrow ascending ids by the filter's plain conditions on the id (the keyset walk of §8.3)."""
+def field_value(record: dict[str, Any], name: str) -> Any:
+    """The plain getter: a stored field as it is (lets ``select_page`` use the table's indexes)."""
+    return record.get(name)
+
+
+def index_key(value: Any) -> Hashable | None:
+    """The key an equality filter compares, as an index key (``_equality_key`` without its tag).
+
+    A number and a text never compare equal, so the float or the lower-cased text alone is enough.
+    Lists and maps give ``None``: they can change in place, so an index keeps them as candidates.
+    """
+    if isinstance(value, (list, dict, tuple)):
+        return None
+    number = _number(value)
+    return number if number is not None else _text(value).lower()
+
+
+def _window(ids: list[int], terms: Iterable[Condition | Group], id_field: str) -> tuple[int, int]:
+    """Positions [low, high) of ascending ids left by the filter's plain conditions on the id (§8.3)."""
     low, high = 0, len(ids)
     for term in terms:
         if not isinstance(term, Condition) or term.field != id_field:
@@ -241,7 +261,66 @@ def _id_window(ids: list[int], terms: Iterable[Condition | Group], id_field: str
             high = min(high, bisect.bisect_left(ids, bound))
         elif term.op == "<=":
             high = min(high, bisect.bisect_right(ids, bound))
-    return ids[low:high] if (low, high) != (0, len(ids)) else ids
+    return low, max(low, high)
+
+
+def _is_window_term(term: Condition | Group, id_field: str) -> bool:
+    """True when ``_window`` alone decides this term, so no record needs testing for it."""
+    return (
+        isinstance(term, Condition)
+        and term.field == id_field
+        and term.op in (">", ">=", "<", "<=")
+        and _number(term.value) is not None
+    )
+
+
+def _equality_keys(term: Condition) -> list[Hashable] | None:
+    """The index keys an ``=``/``@`` term accepts; None when the term cannot use an index."""
+    if term.op == "=":
+        wanted = [term.value]
+    elif term.op == "@" and isinstance(term.value, list):
+        wanted = term.value
+    else:
+        return None
+    keys = [index_key(item) for item in wanted]
+    return None if any(key is None for key in keys) else [key for key in keys if key is not None]
+
+
+def _narrowed(
+    table: Table, where: Group, id_field: str, indexable: Callable[[str], bool]
+) -> list[int] | None:
+    """Ascending candidate ids from the most selective ``=``/``@`` term, or None to walk the table.
+
+    The candidates are a superset of the matches (every one is still tested), so the page is the
+    same as a full scan's; only the number of records looked at changes.
+    """
+    if where.logic != "AND":
+        return None
+    best: Candidates | list[int] | None = None
+    best_size = len(table) // 2
+    for term in where.terms:
+        if not isinstance(term, Condition):
+            continue
+        keys = _equality_keys(term)
+        if keys is None:
+            continue
+        if term.field == id_field:
+            ids = sorted(
+                {
+                    int(key)
+                    for key in keys
+                    if isinstance(key, float) and key.is_integer() and int(key) in table
+                }
+            )
+            if len(ids) <= best_size:
+                best, best_size = ids, len(ids)
+        elif indexable(term.field):
+            found = table.lookup(term.field, index_key, keys)
+            if found.size <= best_size:
+                best, best_size = found, found.size
+    if best is None:
+        return None
+    return best if isinstance(best, list) else best.ascending()
 
 
 def _sort_key(value: Any) -> tuple[int, Any]:
@@ -262,36 +341,69 @@ def select_page(
     paging: Paging,
     get: Getter,
     id_field: str,
+    indexable: Callable[[str], bool] | None = None,
 ) -> Page:
-    """Filter, order and cut one page; ``start < 0`` reads the first 50 without counting."""
-    ids = _id_window(list(table), where.terms, id_field)
+    """Filter, order and cut one page; ``start < 0`` reads the first 50 without counting.
+
+    ``indexable(field)`` says that ``get`` reads that field as it is stored, so an index on it
+    answers for the getter; by default every field when ``get`` is ``field_value``, else none.
+    """
+    if indexable is None:
+        indexable = _every if get is field_value else _none
     match = _predicate(where, get)
     by_id_only = all(field == id_field for field, _ in order)
-    descending = bool(order) and order[0][1]
-    if by_id_only and descending:
-        ids = ids[::-1]
+    descending = by_id_only and bool(order) and order[0][1]
+    narrowed = _narrowed(table, where, id_field, indexable) if isinstance(table, Table) else None
+    if narrowed is not None:
+        ids, low, high, window_only = narrowed, 0, len(narrowed), False
+    else:
+        ids = table.ordered_ids() if isinstance(table, Table) else list(table)
+        low, high = _window(ids, where.terms, id_field) if where.logic == "AND" else (0, len(ids))
+        window_only = where.logic == "AND" and all(_is_window_term(t, id_field) for t in where.terms)
+    positions = range(high - 1, low - 1, -1) if descending else range(low, high)
     if start < 0:
         # protocol §8.2: no offset, no count, total 0 and no next
         if by_id_only:
             rows: list[dict[str, Any]] = []
-            for record_id in ids:
-                record = table[record_id]
-                if match(record):
+            for position in positions:
+                record = table.get(ids[position])
+                if record is not None and match(record):
                     rows.append(record)
                     if len(rows) == PAGE_SIZE:
                         break
             return Page(rows, 0, None)
-        return Page(
-            _ordered([table[i] for i in ids if match(table[i])], order, get, by_id_only)[:PAGE_SIZE], 0, None
-        )
-    found = [table[i] for i in ids if match(table[i])] if where.terms else [table[i] for i in ids]
-    found = _ordered(found, order, get, by_id_only)
-    total = len(found)
+        return Page(_ordered(_matching(table, ids, positions, match), order, get, False)[:PAGE_SIZE], 0, None)
     # protocol §8.1: old lists round start down to a page; ORM lists use it as an exact offset
     offset = (start // PAGE_SIZE) * PAGE_SIZE if paging == "legacy" else start
-    rows = found[offset : offset + PAGE_SIZE]
+    if window_only and by_id_only:
+        # every record of the id window matches: count it and cut the page without reading the rest
+        total = len(positions)
+        rows = [table[ids[position]] for position in positions[offset : offset + PAGE_SIZE]]
+    else:
+        found = _ordered(_matching(table, ids, positions, match), order, get, by_id_only)
+        total = len(found)
+        rows = found[offset : offset + PAGE_SIZE]
     following = offset + PAGE_SIZE if paging == "legacy" else offset + len(rows)
     return Page(rows, total, following if following < total else None)
+
+
+def _every(field: str) -> bool:
+    return True
+
+
+def _none(field: str) -> bool:
+    return False
+
+
+def _matching(
+    table: Mapping[int, dict[str, Any]], ids: list[int], positions: range, match: Predicate
+) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for position in positions:
+        record = table.get(ids[position])
+        if record is not None and match(record):
+            found.append(record)
+    return found
 
 
 def _ordered(

@@ -7,6 +7,7 @@ from typing import Any
 
 from .. import dates
 from ..store import Store
+from ..tables import Record
 from . import lists
 from .base import Context, Handler, MethodError, Reply
 from .params import as_list, as_map, param, start_of, to_int
@@ -167,26 +168,28 @@ def task_add(ctx: Context, params: dict[str, Any]) -> Reply:
     store = _store(ctx)
     values = _values(store, params)
     stamp = store.iso(ctx.now())
-    task: dict[str, Any] = {
-        "id": 0,
-        "title": "",
-        "description": "",
-        "priority": 1,
-        "status": 2,
-        "groupId": 0,
-        "createdBy": ctx.user_id,
-        "responsibleId": None,
-        "changedBy": ctx.user_id,
-        "createdDate": stamp,
-        "changedDate": stamp,
-        "closedDate": None,
-        "deadline": None,
-        "startDatePlan": None,
-        "endDatePlan": None,
-        "auditors": [],
-        "accomplices": [],
-        "ufCrmTask": [],
-    }
+    task: dict[str, Any] = Record(
+        {
+            "id": 0,
+            "title": "",
+            "description": "",
+            "priority": 1,
+            "status": 2,
+            "groupId": 0,
+            "createdBy": ctx.user_id,
+            "responsibleId": None,
+            "changedBy": ctx.user_id,
+            "createdDate": stamp,
+            "changedDate": stamp,
+            "closedDate": None,
+            "deadline": None,
+            "startDatePlan": None,
+            "endDatePlan": None,
+            "auditors": [],
+            "accomplices": [],
+            "ufCrmTask": [],
+        }
+    )
     task.update(values)
     _check(store, task)
     task["id"] = store.next_id("task")
@@ -269,7 +272,7 @@ def task_list(ctx: Context, params: dict[str, Any]) -> Reply:
         ),
     )
     page = lists.select_page(
-        store.task_table, where, order, start_of(params), "exact", lambda task, name: task.get(name), "id"
+        store.task_table, where, order, start_of(params), "exact", lists.field_value, "id"
     )
     return Reply(
         {"tasks": [render(store, task, names, bindings) for task in page.rows]},
