@@ -11,7 +11,7 @@ import difflib
 import hashlib
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import ValidationError
@@ -48,9 +48,9 @@ class Pipeline:
     steps: tuple[Step, ...]
     document: YamlDocument
 
-    def problem(self, path: Path, message: str) -> Problem:
+    def problem(self, path: Path, message: str, code: str = "invalid") -> Problem:
         """A problem located at ``path`` in the pipeline file."""
-        return self.document.problem(path, message)
+        return self.document.problem(path, message, code=code)
 
 
 def load_pipeline(
@@ -64,16 +64,22 @@ def load_pipeline(
         with open(path, "rb") as stream:
             data = stream.read()
     except OSError as error:
-        raise PipelineError([Problem(path, 1, 1, "", f"cannot read: {error.strerror or error}")]) from None
+        raise PipelineError(
+            [Problem(path, 1, 1, "", f"cannot read: {error.strerror or error}", "cannot-read")]
+        ) from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
-        raise PipelineError([Problem(path, line, 1, "", "the file is not UTF-8 text")]) from None
+        raise PipelineError([Problem(path, line, 1, "", "the file is not UTF-8 text", "not-utf8")]) from None
     document = load_yaml(text, path)
     if not isinstance(document.value, dict):
         raise PipelineError(
-            [document.problem((), "a pipeline file must be a mapping (version, name, steps)")]
+            [
+                document.problem(
+                    (), "a pipeline file must be a mapping (version, name, steps)", code="wrong-type"
+                )
+            ]
         )
     problems: list[Problem] = []
     spec, valid = _validate(document, problems)
@@ -157,27 +163,37 @@ def _check_steps(
         if step_id in first:
             line = document.position(("steps", first[step_id], "id"))[0]
             message = f"duplicate step id {step_id!r} (first at line {line})"
-            problems.append(document.problem(("steps", index, "id"), message))
+            problems.append(document.problem(("steps", index, "id"), message, code="duplicate-step"))
             continue
         first[step_id] = index
     known = {step_id: (raw_steps[index].get("for_each") is not None) for step_id, index in first.items()}
     for index, step in valid:
         if step.key is not None and step.for_each is None:
             problems.append(
-                document.problem(("steps", index, "key"), "key names for_each instances: add for_each")
+                document.problem(
+                    ("steps", index, "key"), "key names for_each instances: add for_each", code="bad-value"
+                )
             )
         if step.method.lower() in NOT_IN_BATCH:
             problems.append(
-                document.problem(("steps", index, "method"), f"{step.method!r} cannot run inside a batch")
+                document.problem(
+                    ("steps", index, "method"),
+                    f"{step.method!r} cannot run inside a batch",
+                    code="bad-method",
+                )
             )
         for position, target in enumerate(step.depends_on):
             where = ("steps", index, "depends_on", position)
             if target == step.id:
-                problems.append(document.problem(where, "a step cannot depend on itself"))
+                problems.append(
+                    document.problem(where, "a step cannot depend on itself", code="unknown-step")
+                )
             elif target not in known:
                 close = difflib.get_close_matches(target, list(known), n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
-                problems.append(document.problem(where, f"unknown step {target!r}{hint}"))
+                problems.append(
+                    document.problem(where, f"unknown step {target!r}{hint}", code="unknown-step")
+                )
     return known
 
 
@@ -187,7 +203,9 @@ def _load_step(
     base: Path = ("steps", index)
 
     def report(path: tuple[str | int, ...], message: str, at_key: bool) -> None:
-        problems.append(document.problem((*base, *params_path(step, path)), message, key=at_key))
+        problems.append(
+            document.problem((*base, *params_path(step, path)), message, key=at_key, code="template")
+        )
 
     before = len(problems)
     items = _items(step, base, document, renderer, problems)
@@ -236,26 +254,27 @@ def _items(
         try:
             rows = read_rows(data_path, format_path(where))
         except UnreadableDataFile as error:
-            problems.append(document.problem((*where, "file"), str(error)))
+            problems.append(document.problem((*where, "file"), str(error), code="data-file"))
             return None
         except PipelineError as error:
-            problems.extend(error.problems)
+            problems.extend(replace(problem, code="data-file") for problem in error.problems)
             return None
         return [Item(row.value, f"{data_path}:{row.line}") for row in rows]
     if isinstance(source, str):
         try:
             value = renderer.render_string(source, {})
         except TemplateError as error:
-            problems.append(document.problem(where, str(error)))
+            problems.append(document.problem(where, str(error), code="template"))
             return None
         if not isinstance(value, list):
-            problems.append(document.problem(where, f"for_each must render to a list, got {describe(value)}"))
+            message = f"for_each must render to a list, got {describe(value)}"
+            problems.append(document.problem(where, message, code="wrong-type"))
             return None
         return [Item(v, f"item {i}") for i, v in enumerate(value)]
     tree = TreeRenderer(renderer, {}, links_allowed=False)
     rendered = tree.render(source)
     for problem in tree.problems:
-        problems.append(document.problem((*where, *problem.path), problem.message))
+        problems.append(document.problem((*where, *problem.path), problem.message, code="template"))
     if tree.problems or not isinstance(rendered, list):
         return None
     return [Item(v, f"item {i}") for i, v in enumerate(rendered)]
@@ -288,4 +307,4 @@ def _check_links(steps: list[Step], document: YamlDocument, problems: list[Probl
                     message = f"step {ref.step!r} has no instance {ref.instance!r}"
                 origin = f" (for_each {instance.origin})" if instance.origin else ""
                 where = ("steps", step.index, *params_path(step.spec, ("params", *link.path)))
-                problems.append(document.problem(where, message + origin))
+                problems.append(document.problem(where, message + origin, code="bad-link"))

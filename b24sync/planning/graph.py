@@ -150,4 +150,5 @@ def _check_dependency_count(pipeline: Pipeline, by_step: Mapping[str, list[int]]
                 f"every instance of {', '.join(step.spec.depends_on)}: {count} dependencies, more than "
                 f"the {MAX_DEPENDENCIES} a plan may list; link each instance to the one it needs"
             )
-            raise PipelineError([pipeline.problem(("steps", step.index, "depends_on"), message)])
+            where = ("steps", step.index, "depends_on")
+            raise PipelineError([pipeline.problem(where, message, code="too-many-dependencies")])

@@ -150,7 +150,7 @@ def _command(
     try:
         query = encode_command(node.method, params)
     except EncodingError as error:
-        problems.append(pipeline.problem(("steps", node.step.index, "params"), str(error)))
+        problems.append(pipeline.problem(("steps", node.step.index, "params"), str(error), code="encoding"))
         query = ""
     depends_on = tuple(nodes[target].key for target in node.after)
     in_batch = any(nodes[target].batch == node.batch for target in node.after)

@@ -73,5 +73,7 @@ def _cycle_problems(nodes: list[Node], pipeline: Pipeline) -> list[Problem]:
     steps = steps[first:] + steps[:first]
     names = " -> ".join(f"{step.spec.id} (line {step.line})" for step in [*steps, steps[0]])
     return [
-        pipeline.problem(("steps", steps[0].index), f"dependency cycle (each step needs the next): {names}")
+        pipeline.problem(
+            ("steps", steps[0].index), f"dependency cycle (each step needs the next): {names}", code="cycle"
+        )
     ]

@@ -101,7 +101,9 @@ class Portal:
         if self._owned:
             self.client.close()
         if save and self.emulator is not None and self.state_path:
-            write_output(self.state_path, self.emulator.state_text(), what="emulator state")
+            write_output(
+                self.state_path, self.emulator.state_text(), what="emulator state", make_parents=True
+            )
 
     def __enter__(self) -> Portal:
         return self
