@@ -62,7 +62,9 @@ def test_a_strict_verifier_trusting_only_the_ca_accepts_the_server(tmp_path: Pat
         incoming.write(back_out.read())
         if done == 2:
             break
-    assert client_end.getpeercert()["subjectAltName"] == (
+    peer = client_end.getpeercert()
+    assert peer is not None
+    assert peer["subjectAltName"] == (
         ("DNS", "localhost"),
         ("IP Address", "127.0.0.1"),
         ("IP Address", "0:0:0:0:0:0:0:1"),
