@@ -42,7 +42,6 @@ def test_the_config_is_found_in_the_folder_or_above(tmp_path: Path) -> None:
     assert find_config(tmp_path / "a" / "b") == path
 
 
-
 def test_without_a_config_there_is_none(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     assert find_config(tmp_path / "empty") is None
@@ -51,7 +50,9 @@ def test_without_a_config_there_is_none(tmp_path: Path) -> None:
 def test_pyproject_counts_only_with_a_tool_b24sync_table(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n', encoding="utf-8")
     assert find_config(tmp_path) != tmp_path / "pyproject.toml"
-    config(tmp_path, '[project]\nname = "x"\n[tool.b24sync.targets.prod]\nwebhook_env = "P"\n', "pyproject.toml")
+    config(
+        tmp_path, '[project]\nname = "x"\n[tool.b24sync.targets.prod]\nwebhook_env = "P"\n', "pyproject.toml"
+    )
     found = find_config(tmp_path)
     assert found == tmp_path / "pyproject.toml"
     assert list(load_config(found).config.targets) == ["prod"]
@@ -116,7 +117,9 @@ def test_a_target_whose_variable_is_missing_says_which(tmp_path: Path) -> None:
 
 def test_an_unknown_target_gets_the_closest_name(tmp_path: Path) -> None:
     loaded = load_config(config(tmp_path))
-    with pytest.raises(UsageError, match=r"no target 'prd' \(did you mean 'prod'\?\); targets: local, prod, staging"):
+    with pytest.raises(
+        UsageError, match=r"no target 'prd' \(did you mean 'prod'\?\); targets: local, prod, staging"
+    ):
         choose(loaded, {}, target="prd")
     with pytest.raises(UsageError, match=r"there is no b24sync\.toml"):
         choose(None, {}, target="prod")
@@ -125,16 +128,27 @@ def test_an_unknown_target_gets_the_closest_name(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('[targets.prod]\nwebhok_env = "X"\n', r"targets\.prod\.webhok_env: unknown key \(did you mean 'webhook_env'\?\)"),
+        (
+            '[targets.prod]\nwebhok_env = "X"\n',
+            r"targets\.prod\.webhok_env: unknown key \(did you mean 'webhook_env'\?\)",
+        ),
         ('[targets.prod]\nwebhook_env = "X"\nemulator = true\n', "exactly one of webhook_env"),
         ('[targets.prod]\nwebhook_env = "X"\nplan = "gold"\n', r"targets\.prod\.plan"),
         ('[targets.prod]\nwebhook_env = "X"\nplan = "basic"\nrate_limit = "off"\n', "plan or rate_limit"),
-        ('default_target = "nope"\n[targets.prod]\nwebhook_env = "X"\n', "default_target 'nope' is not one of"),
-        ('[targets.prod]\nwebhook = "https://acme.bitrix24.com/rest/1/code/"\n', r"targets\.prod\.webhook: unknown key"),
+        (
+            'default_target = "nope"\n[targets.prod]\nwebhook_env = "X"\n',
+            "default_target 'nope' is not one of",
+        ),
+        (
+            '[targets.prod]\nwebhook = "https://acme.bitrix24.com/rest/1/code/"\n',
+            r"targets\.prod\.webhook: unknown key",
+        ),
         ("[targets.prod\n", "not valid TOML"),
     ],
 )
-def test_config_problems_are_one_line_naming_the_file_and_the_key(tmp_path: Path, text: str, message: str) -> None:
+def test_config_problems_are_one_line_naming_the_file_and_the_key(
+    tmp_path: Path, text: str, message: str
+) -> None:
     with pytest.raises(UsageError, match=message) as caught:
         load_config(config(tmp_path, text))
     assert str(caught.value).startswith(str(tmp_path / "b24sync.toml"))
