@@ -212,6 +212,8 @@ class Runner:
     base_env: dict[str, str] = field(default_factory=dict)
     skip_steps: frozenset[str] = frozenset()
     """Names of action steps not to run (the install step, when ``bin_dir`` already has b24sync)."""
+    action_root: Path = ROOT
+    """The checkout ``uses: */b24sync@*`` runs (and installs b24sync from)."""
 
     def __post_init__(self) -> None:
         self.temp.mkdir(parents=True, exist_ok=True)
@@ -290,7 +292,7 @@ class Runner:
         if uses.startswith("actions/upload-artifact@"):
             return self._upload(title, given, artifacts)
         if uses == "./" or re.fullmatch(r"[^/]+/b24sync@.+", uses):
-            return self.run_action(ROOT, given, step_env, artifacts, title)
+            return self.run_action(self.action_root, given, step_env, artifacts, title)
         raise WorkflowError(f"the local runner cannot stand in for {uses}")
 
     def run_action(
