@@ -35,7 +35,9 @@ SKIP = shutil.ignore_patterns(".git", "build", "dist", "*.egg-info", "__pycache_
 
 
 def run(command: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: int = 600) -> str:
-    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    done = subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
     assert done.returncode == 0, f"{command}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     return done.stdout
 
@@ -75,7 +77,7 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def user_env(bin_dir: Path) -> dict[str, str]:
     """A user's shell: the venv first on PATH, nothing of this checkout or its editable install."""
-    keep = {k: v for k, v in os.environ.items() if k in ("HOME", "LANG", "PIP_INDEX_URL", "PIP_CACHE_DIR")}
+    keep = {k: v for k, v in os.environ.items() if k in ("HOME", "LANG") or k.startswith("PIP_")}
     return {**keep, "PATH": f"{bin_dir}{os.pathsep}/usr/bin:/bin"}
 
 
@@ -91,16 +93,24 @@ def test_the_wheel_and_sdist_hold_the_package_data(dist: Path) -> None:
     assert {"pyproject.toml", "README.md", "b24sync/py.typed", "b24sync/run/starter/contacts.yaml"} <= members
 
 
-def test_the_installed_wheel_runs_the_quickstart_init_and_the_schema(dist: Path, venv: Path, tmp_path: Path) -> None:
+def test_the_installed_wheel_runs_the_quickstart_init_and_the_schema(
+    dist: Path, venv: Path, tmp_path: Path
+) -> None:
     env = user_env(venv)
     run([str(venv / "python"), "-m", "pip", "install", "--quiet", str(dist / WHEEL)], tmp_path, env)
-    assert run([str(venv / "b24sync"), "--version"], tmp_path, env).strip() == f"b24sync, version {__version__}"
+    assert (
+        run([str(venv / "b24sync"), "--version"], tmp_path, env).strip() == f"b24sync, version {__version__}"
+    )
     located = run([str(venv / "python"), "-c", "import b24sync, importlib.resources as r; "
                    "print(b24sync.__file__); print(r.files('b24sync').joinpath('py.typed').is_file())"], tmp_path, env)  # fmt: skip
     where, typed = located.split()
     assert str(venv.parent) in where and typed == "True"  # the installed copy, not this checkout
     shutil.copytree(ROOT / "pipelines", tmp_path / "pipelines")
-    summary = run([str(venv / "b24sync"), "apply", "pipelines/quickstart.yaml", "--emulator", "--no-progress"], tmp_path, env)
+    summary = run(
+        [str(venv / "b24sync"), "apply", "pipelines/quickstart.yaml", "--emulator", "--no-progress"],
+        tmp_path,
+        env,
+    )
     assert summary.startswith("b24sync: succeeded: 4 of 4 steps succeeded")
     schema = json.loads(run([str(venv / "b24sync"), "schema"], tmp_path, env))
     assert schema == json.loads((ROOT / "docs" / "pipeline.schema.json").read_text(encoding="utf-8"))
@@ -126,7 +136,6 @@ def test_the_github_recipe_with_the_action_installing_b24sync(
     bin_dir = tmp_path / "env" / "bin"
     run([sys.executable, "-m", "venv", str(bin_dir.parent)], tmp_path)
     project = tmp_path / "project"
-    shutil.copytree(ROOT / "b24sync" / "run" / "starter", tmp_path / "starter")
     run([sys.executable, "-m", "b24sync", "init", str(project)], ROOT)
     doc = (ROOT / "docs" / "ci.md").read_text(encoding="utf-8")
     [workflow] = [block for block in map(yaml.safe_load, re.findall(r"^```yaml\n(.*?)^```", doc, re.S | re.M))
@@ -146,7 +155,7 @@ def test_the_gitlab_recipe_installs_from_the_git_tag(source: Path, tmp_path: Pat
                   if "stages" in block]  # fmt: skip
     [install] = pipeline["default"]["before_script"]
     # the documented line, with <owner>'s repository replaced by this checkout's tagged copy
-    local = install.replace("https://github.com/<owner>/b24sync", f"file://{source}")
+    local = install.replace("https://github.com/<owner>/b24sync", f"file://localhost{source}")
     assert local != install and f"@{TAG}" in local
     bin_dir = tmp_path / "env" / "bin"
     run([sys.executable, "-m", "venv", str(bin_dir.parent)], tmp_path)

@@ -81,7 +81,7 @@ def test_the_starter_validates_and_applies_as_init_says(tmp_path: Path) -> None:
 
 
 def test_the_documented_init_example_runs(tmp_path: Path) -> None:
-    section = CLI_DOC[CLI_DOC.index("## `b24sync init"):]
+    section = CLI_DOC[CLI_DOC.index("## `b24sync init") :]
     block = re.search(r"```\n(.*?)```", section, re.S)
     assert block is not None
     for line in block.group(1).splitlines():
