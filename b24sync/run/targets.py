@@ -131,7 +131,7 @@ def find_config(start: str | os.PathLike[str]) -> Path | None:
         if own.is_file():
             return own
         pyproject = candidate / PYPROJECT
-        if pyproject.is_file() and _tool_table(pyproject) is not None:
+        if pyproject.is_file() and _has_tool_table(pyproject):
             return pyproject
     return None
 
@@ -289,6 +289,14 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise UsageError(f"cannot read {path}: {error.strerror or error}") from None
     except tomllib.TOMLDecodeError as error:
         raise UsageError(f"{path}: not valid TOML: {error}") from None
+
+
+def _has_tool_table(pyproject: Path) -> bool:
+    """Whether a pyproject.toml holds ``[tool.b24sync]``; one that cannot be read is some other tool's."""
+    try:
+        return _tool_table(pyproject) is not None
+    except UsageError:
+        return False
 
 
 def _tool_table(pyproject: Path) -> dict[str, Any] | None:

@@ -47,6 +47,11 @@ def test_without_a_config_there_is_none(tmp_path: Path) -> None:
     assert find_config(tmp_path / "empty") is None
 
 
+def test_a_broken_pyproject_of_another_tool_does_not_break_b24sync(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[project\n", encoding="utf-8")
+    assert find_config(tmp_path) is None
+
+
 def test_pyproject_counts_only_with_a_tool_b24sync_table(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n', encoding="utf-8")
     assert find_config(tmp_path) != tmp_path / "pyproject.toml"
