@@ -56,13 +56,18 @@ def format_path(path: Location) -> str:
 
 @dataclass(frozen=True)
 class Problem:
-    """One problem in a pipeline file, pointing at its source."""
+    """One problem in a pipeline file, pointing at its source.
+
+    ``code`` names the kind of problem in a word that stays the same across versions (``unknown-key``,
+    ``yaml-syntax``, ...; docs/cli.md lists them), for tools reading ``validate --format json``.
+    """
 
     file: str
     line: int
     col: int
     location: str
     message: str
+    code: str = "invalid"
     place: str | None = None
     """How the place is written when it is not ``file:line:col`` (a cell: ``orders.xlsx:Orders!B17``)."""
 

@@ -8,5 +8,6 @@ paths and reference forms of the wire protocol (docs/protocol.md), each defined 
 - ``methods``: which methods only read, which are safe to send twice, which scope each needs.
 - ``results``: where results keep what links read (``item.id``, list rows, created ids).
 - ``references``: the ``$result[...]`` forms the portal substitutes inside a batch.
+- ``hosts``: which hosts are Bitrix24 cloud portals (always https).
 - ``advice``: one sentence of what to do about the refusals a new user meets first.
 """

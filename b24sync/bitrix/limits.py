@@ -25,3 +25,11 @@ OPERATING_MARGIN: Final = 5.0
 # protocol §7.1: the leaky bucket of each plan, as (burst, drain per second).
 STANDARD_RATE: Final = (50.0, 2.0)
 ENTERPRISE_RATE: Final = (250.0, 5.0)
+PLAN_RATES: Final = {
+    "free": STANDARD_RATE,
+    "basic": STANDARD_RATE,
+    "standard": STANDARD_RATE,
+    "professional": STANDARD_RATE,
+    "enterprise": ENTERPRISE_RATE,
+}
+"""The leaky bucket of each Bitrix24 plan (tariff): Enterprise has its own, all others share one."""

@@ -80,3 +80,12 @@ def required_scope(method: str) -> str | None:
     """The webhook scope ``method`` belongs to, when b24sync knows it."""
     name = method.lower()
     return next((scope for prefix, scope in _SCOPES if name.startswith(prefix)), None)
+
+
+# What a write does to its record, by the last part of its name (crm.item.add, tasks.task.update, ...).
+CHANGE_VERBS: Final = {"add": "created", "update": "updated", "delete": "deleted"}
+
+
+def change_kind(method: str) -> str | None:
+    """``created``, ``updated`` or ``deleted`` for an add, update or delete method; else None."""
+    return CHANGE_VERBS.get(method.lower().rsplit(".", 1)[-1])

@@ -1,6 +1,8 @@
 """The ``b24sync`` commands: parse the options, call ``b24sync.run``, render, return an exit code.
 
 Only this package reads the environment and prints. Exit codes come from ``b24sync.cli.exits``.
+The modules behind a command (pydantic models, jinja2, requests, the emulator) are imported inside
+it, so ``b24sync --version`` and ``--help`` load click and little else.
 """
 
 from __future__ import annotations
@@ -11,33 +13,39 @@ import os
 import signal
 import sys
 from collections.abc import Callable
-from typing import NoReturn, ParamSpec, TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 
 import click
 
 from b24sync.cli import exits
-from b24sync.cli.progress import ProgressLine, StopFlag
 from b24sync.errors import B24SyncError, PipelineError, Problem, UsageError
-from b24sync.pipeline.models import json_schema
-from b24sync.planning.planner import plan_file
-from b24sync.planning.text import render_changes, render_plan_text
-from b24sync.report.files import write_output
-from b24sync.report.render import render_text
-from b24sync.run.portal import Portal
-from b24sync.run.resume import Assume
-from b24sync.run.workflow import apply as apply_run
-from b24sync.run.workflow import plan as plan_run
-from b24sync.run.workflow import plan_json
 from b24sync.version import __version__
+
+if TYPE_CHECKING:
+    from b24sync.run.portal import Portal
+    from b24sync.run.targets import Choice
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-NO_PORTAL = "no portal: set B24_WEBHOOK_URL, pass --webhook URL, or try --emulator"
-NEEDS_STATE = (
-    "upsert steps and portal sources read the portal: set B24_WEBHOOK_URL, pass --webhook URL, "
-    "or try --emulator"
+NO_PORTAL = (
+    "$B24_WEBHOOK_URL is set but empty (is the CI secret missing?): put the webhook URL in it, "
+    "or unset it to use a target or the built-in emulator"
 )
+NO_TARGET_IN_CI = (
+    "no portal named, and in CI b24sync does not fall back to the built-in emulator: pass --target NAME, "
+    "set B24_WEBHOOK_URL (from the secret store), or pass --emulator to run on the emulator"
+)
+NEEDS_STATE = (
+    "upsert steps and portal sources read the portal, and in CI b24sync does not plan against the "
+    "built-in emulator: pass --target NAME or set B24_WEBHOOK_URL (from the secret store), or --emulator"
+)
+IMPLICIT_EMULATOR = (
+    "b24sync: no target given: using the built-in emulator (nothing leaves this machine); "
+    "pass --target NAME or set B24_WEBHOOK_URL to use a portal"
+)
+_TRUE = frozenset({"1", "true", "yes", "on"})
 
 
 def fail(message: str, code: int) -> NoReturn:
@@ -88,6 +96,17 @@ def _parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
     return variables
 
 
+def _options(*options: Callable[[Any], Any]) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Several click options as one decorator, in the order given."""
+
+    def decorate(command: Callable[P, R]) -> Callable[P, R]:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
 _var_option = click.option(
     "--var",
     "var_pairs",
@@ -95,73 +114,219 @@ _var_option = click.option(
     metavar="NAME=VALUE",
     help="Override vars.NAME (repeatable); the value is text.",
 )
+selection_options = _options(
+    click.option(
+        "--select",
+        multiple=True,
+        metavar="SELECTOR",
+        help="Only these steps: STEP, STEP+ (and what depends on it), +STEP (and what it needs); "
+        "repeatable, space-separated, comma for an intersection.",
+    ),
+    click.option("--exclude", multiple=True, metavar="SELECTOR", help="Leave these steps out (same syntax)."),
+)
+
+
+def _format_option(help_text: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    return click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help=help_text,
+    )
+
+
+# -- validate and schema --------------------------------------------------------------------------
 
 
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @_var_option
+@_format_option("Text for people; JSON (every problem with file, line, column, location, code) for tools.")
 @handles_errors
-def validate(files: tuple[str, ...], var_pairs: tuple[str, ...]) -> None:
+def validate(files: tuple[str, ...], var_pairs: tuple[str, ...], output_format: str) -> None:
     """Check pipeline files; print one ok line per valid file, every problem otherwise (exit 2)."""
+    from b24sync.planning.planner import plan_file
+
     variables = _parse_vars(var_pairs)
     problems: list[Problem] = []
+    checked: list[dict[str, Any]] = []
     for file in files:
         try:
             plan_file(file, variables=variables, environ=os.environ)
         except PipelineError as error:
             problems.extend(error.problems)
+            checked.append({"file": file, "valid": False})
         else:
-            click.echo(f"{file}: ok")
+            checked.append({"file": file, "valid": True})
+            if output_format == "text":
+                click.echo(f"{file}: ok")
+    if output_format == "json":
+        click.echo(json.dumps(_validation_json(checked, problems), ensure_ascii=False, indent=2))
+        if problems:
+            sys.exit(exits.for_error(PipelineError(problems)))
+        return
     if problems:
         raise PipelineError(problems)
+
+
+def _validation_json(checked: list[dict[str, Any]], problems: list[Problem]) -> dict[str, Any]:
+    return {
+        "valid": not problems,
+        "files": checked,
+        "problems": [
+            {
+                "file": problem.file,
+                "line": problem.line,
+                "column": problem.col,
+                "location": problem.location,
+                "code": problem.code,
+                "message": problem.message,
+            }
+            for problem in problems
+        ],
+    }
 
 
 @main.command()
 @handles_errors
 def schema() -> None:
     """Print the JSON Schema (draft 2020-12) of pipeline files, for editors."""
+    from b24sync.pipeline.models import json_schema
+
     click.echo(json.dumps(json_schema(), indent=2, sort_keys=True))
 
 
-_portal_options = [
+# -- choosing the portal --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PortalOptions:
+    """What the command line says about the portal."""
+
+    target: str | None
+    webhook: str | None
+    emulator: bool
+    emulator_state: str | None
+    ca_bundle: str | None
+    insecure: bool
+    allow_insecure_remote: bool
+    allow_http: bool
+
+
+_PORTAL_OPTION_NAMES = (
+    "target",
+    "webhook",
+    "use_emulator",
+    "emulator_state",
+    "ca_bundle",
+    "insecure",
+    "allow_insecure_remote",
+    "allow_http",
+)
+_portal_options = _options(
+    click.option(
+        "--target",
+        metavar="NAME",
+        envvar="B24SYNC_TARGET",
+        help="A portal named in b24sync.toml ([targets.NAME]; default: $B24SYNC_TARGET).",
+    ),
     click.option("--webhook", metavar="URL", help="Webhook URL (default: $B24_WEBHOOK_URL)."),
     click.option("--emulator", "use_emulator", is_flag=True, help="Use the built-in emulator as the portal."),
-    click.option("--emulator-state", metavar="FILE", help="Keep the emulator's data in FILE between runs."),
-]
+    click.option(
+        "--emulator-state", metavar="FILE", help="Keep the emulator's data in FILE (implies --emulator)."
+    ),
+    click.option(
+        "--ca-bundle", metavar="FILE", help="Check the portal's certificate against this PEM CA file."
+    ),
+    click.option("--insecure", is_flag=True, help="Do not check the portal's certificate (loopback only)."),
+    click.option(
+        "--allow-insecure-remote", is_flag=True, help="Allow --insecure for a host that is not loopback."
+    ),
+    click.option(
+        "--allow-http", is_flag=True, help="Allow plain http for a self-hosted portal (never a cloud one)."
+    ),
+)
 
 
-def portal_options(command: Callable[P, R]) -> Callable[P, R]:
-    """The options that choose a portal, shared by plan and apply."""
-    for option in reversed(_portal_options):
-        command = option(command)
-    return command
+def portal_options(command: Callable[..., R]) -> Callable[..., R]:
+    """The options that choose a portal, shared by plan and apply, passed on as one ``PortalOptions``."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> R:
+        values = {name: kwargs.pop(name) for name in _PORTAL_OPTION_NAMES}
+        kwargs["portal"] = PortalOptions(
+            target=values["target"],
+            webhook=values["webhook"],
+            emulator=values["use_emulator"],
+            emulator_state=values["emulator_state"],
+            ca_bundle=values["ca_bundle"],
+            insecure=values["insecure"],
+            allow_insecure_remote=values["allow_insecure_remote"],
+            allow_http=values["allow_http"],
+        )
+        return command(*args, **kwargs)
+
+    return _portal_options(wrapper)
 
 
-def open_portal(
-    webhook: str | None, use_emulator: bool, emulator_state: str | None, rate_limit: str | None, missing: str
-) -> Portal:
-    """The portal the options name: the emulator, or the webhook from --webhook or $B24_WEBHOOK_URL."""
-    if use_emulator:
-        return Portal.emulator_portal(state_path=emulator_state, rate_limit=rate_limit)
-    url = webhook or os.environ.get("B24_WEBHOOK_URL")
-    if not url:
-        raise UsageError(missing)
-    return Portal.webhook(url, rate_limit=rate_limit)
+def choose_portal(options: PortalOptions, rate_limit: str | None) -> Choice:
+    """The portal the options, the environment and b24sync.toml name (``b24sync.run.targets``)."""
+    from b24sync.client.tls import INSECURE_WARNING, Tls
+    from b24sync.run.targets import choose, find_config, load_config
+
+    found = find_config(os.getcwd())
+    choice = choose(
+        load_config(found) if found is not None else None,
+        os.environ,
+        target=options.target,
+        webhook=options.webhook,
+        emulator=options.emulator,
+        emulator_state=options.emulator_state,
+        rate_limit=rate_limit,
+        tls=Tls(options.ca_bundle, options.insecure, options.allow_insecure_remote),
+        allow_http=options.allow_http or None,
+    )
+    if choice.tls.insecure and choice.kind == "webhook":
+        import warnings
+
+        import urllib3
+
+        click.echo(f"b24sync: {INSECURE_WARNING}", err=True)
+        # said once, loudly, above; urllib3 would repeat it on every request
+        warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
+    return choice
+
+
+def open_portal(choice: Choice, refusal: str = NO_TARGET_IN_CI) -> Portal:
+    """Open the chosen portal, telling the user when the built-in emulator was taken by default.
+
+    In CI (``$CI`` set, as GitHub Actions and GitLab CI do) the emulator is never taken by default:
+    a missing secret must fail the job, not let it pass on an emulator.
+    """
+    from b24sync.run.targets import open_portal as open_choice
+
+    if choice.implicit and os.environ.get("CI", "").strip().lower() in _TRUE:
+        raise UsageError(refusal)
+    if choice.implicit:
+        click.echo(IMPLICIT_EMULATOR, err=True)
+    return open_choice(choice)
+
+
+# -- plan -----------------------------------------------------------------------------------------
 
 
 @main.command(name="plan")
 @click.argument("file", type=click.Path(dir_okay=False))
 @_var_option
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Text for people, JSON for `b24sync apply PLAN.json`.",
-)
+@_format_option("Text for people, JSON for `b24sync apply PLAN.json`.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Also write the JSON plan to this file.")
 @portal_options
+@selection_options
+@click.option(
+    "--resume", "resume_path", metavar="REPORT", help="Take results of left-out steps from this run report."
+)
 @click.option("--diff", "show_diff", is_flag=True, help="Show each update as field: old -> new.")
 @click.option("--allow-delete", is_flag=True, help="Plan the deletes of delete_missing steps.")
 @click.option(
@@ -175,9 +340,10 @@ def plan_command(
     var_pairs: tuple[str, ...],
     output_format: str,
     out: str | None,
-    webhook: str | None,
-    use_emulator: bool,
-    emulator_state: str | None,
+    portal: PortalOptions,
+    select: tuple[str, ...],
+    exclude: tuple[str, ...],
+    resume_path: str | None,
     show_diff: bool,
     allow_delete: bool,
     detailed_exitcode: bool,
@@ -190,14 +356,22 @@ def plan_command(
     With --detailed-exitcode: 0 nothing would change; 2 something would change; 1 any error
     (an invalid pipeline, the portal, or an upsert instance matching several records).
     """
+    from b24sync.planning.text import render_changes, render_plan_text
+    from b24sync.run.workflow import plan as plan_run
+    from b24sync.run.workflow import plan_json
+
     try:
+        choice = choose_portal(portal, None)  # now, so a wrong option is an error without upsert steps too
         the_plan = plan_run(
             file,
-            lambda: open_portal(webhook, use_emulator, emulator_state, None, NEEDS_STATE),
+            lambda: open_portal(choice, NEEDS_STATE),
             variables=_parse_vars(var_pairs),
             environ=os.environ,
             allow_delete=allow_delete,
             out=out,
+            select=select,
+            exclude=exclude,
+            resume=resume_path,
         )
     except B24SyncError as error:
         if not detailed_exitcode:
@@ -217,6 +391,7 @@ def plan_command(
 @click.argument("source", metavar="PIPELINE.yaml|PLAN.json")
 @portal_options
 @_var_option
+@selection_options
 @click.option(
     "--report",
     "report_path",
@@ -231,6 +406,7 @@ def plan_command(
     metavar="PATH",
     help="Also write a Markdown summary (default: append to $GITHUB_STEP_SUMMARY when set).",
 )
+@_format_option("The summary on stdout: text for people, JSON for scripts.")
 @click.option(
     "--halt-on-error/--continue-on-error",
     default=None,
@@ -252,13 +428,14 @@ def plan_command(
 @handles_errors
 def apply(
     source: str,
-    webhook: str | None,
-    use_emulator: bool,
-    emulator_state: str | None,
+    portal: PortalOptions,
     var_pairs: tuple[str, ...],
+    select: tuple[str, ...],
+    exclude: tuple[str, ...],
     report_path: str,
     junit_path: str | None,
     markdown_path: str | None,
+    output_format: str,
     halt_on_error: bool | None,
     resume_path: str | None,
     assume_applied: bool,
@@ -277,18 +454,23 @@ def apply(
       3    the portal could not be reached or refused the credentials
       130  interrupted (the report is still written)
     """
+    from b24sync.cli.progress import ProgressLine, StopFlag
+    from b24sync.report.render import render_summary_json, render_text
+    from b24sync.run.resume import Assume
+    from b24sync.run.workflow import apply as apply_run
+
     if assume_applied and assume_not_applied:
         raise UsageError("choose one of --assume-applied and --assume-not-applied")
     assume = (
         Assume.APPLIED if assume_applied else Assume.NOT_APPLIED if assume_not_applied else Assume.NOTHING
     )
-    portal = open_portal(webhook, use_emulator, emulator_state, rate_limit, NO_PORTAL)
+    connection = open_portal(choose_portal(portal, rate_limit))
     shown = ProgressLine(sys.stderr.isatty()) if progress else None
     try:
         with StopFlag() as stop:
             applied = apply_run(
                 source,
-                portal,
+                connection,
                 variables=_parse_vars(var_pairs),
                 environ=os.environ,
                 report=report_path,
@@ -300,15 +482,57 @@ def apply(
                 allow_delete=allow_delete,
                 on_progress=shown,
                 should_stop=stop,
+                select=select,
+                exclude=exclude,
             )
     finally:
         if shown is not None:
             shown.close()
-        portal.close()
-    click.echo(render_text(applied.report, report_path=report_path))
+        connection.close()
+    if output_format == "json":
+        click.echo(render_summary_json(applied.report, report_path=report_path))
+    else:
+        click.echo(render_text(applied.report, report_path=report_path))
     if applied.fatal is not None:
         click.echo(f"b24sync: error: {applied.fatal}", err=True)
     sys.exit(exits.for_run(applied.fatal, applied.status))
+
+
+# -- init -----------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("folder", default=".", type=click.Path(file_okay=False))
+@click.option(
+    "--action",
+    metavar="OWNER/REPO@REF",
+    help="The b24sync GitHub Action the CI workflow uses (default: OWNER/b24sync@v<version>, to edit).",
+)
+@handles_errors
+def init(folder: str, action: str | None) -> None:
+    """Start a project: a commented pipeline and its data, b24sync.toml, the schema for editors,
+    .gitignore entries for reports and a CI workflow. Existing files are kept as they are.
+
+    \b
+    Exit codes: 0 written (or kept); 2 a file could not be written.
+    """
+    from b24sync.run.scaffold import scaffold
+
+    written = scaffold(folder, action=action)
+    for entry in written:
+        click.echo(f"{entry.state:8} {entry.path}")
+    pipeline = (
+        os.path.join(folder, "pipelines", "contacts.yaml") if folder != "." else "pipelines/contacts.yaml"
+    )
+    click.echo(
+        f"next: b24sync validate {pipeline} && b24sync apply {pipeline}   (runs on the built-in emulator)"
+    )
+    if any(entry.needs_edit for entry in written):
+        click.echo(
+            "edit .github/workflows/b24sync.yml: replace OWNER with the GitHub account that hosts b24sync "
+            "(or run init with --action OWNER/REPO@REF)",
+            err=True,
+        )
 
 
 # -- emulator -------------------------------------------------------------------------------------
@@ -386,7 +610,15 @@ def apply(
     help="Share of requests processed, then closed without an answer.",
 )
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the injected faults.")
-@click.option("--tls", is_flag=True, help="Serve https with a self-signed certificate made at start.")
+@click.option(
+    "--tls", is_flag=True, help="Serve https; the second line printed is the CA certificate to trust."
+)
+@click.option(
+    "--tls-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Keep the CA in this folder so it stays the same across starts (implies --tls).",
+)
 @click.option(
     "--scopes",
     metavar="LIST",
@@ -410,6 +642,7 @@ def emulator_command(
     drop_rate: float,
     seed: int,
     tls: bool,
+    tls_dir: str | None,
     scopes: str | None,
 ) -> None:
     """Run an offline Bitrix24 portal; the first line printed is its webhook URL."""
@@ -418,6 +651,7 @@ def emulator_command(
     from b24sync.emulator import Emulator, EmulatorError
     from b24sync.emulator.costs import parse_costs
     from b24sync.emulator.server import EmulatorServer
+    from b24sync.report.files import write_output
 
     try:
         emulator = Emulator(
@@ -434,7 +668,7 @@ def emulator_command(
             state_path=state,
             scopes=scopes,
         )
-        server = EmulatorServer(emulator, host, port, tls)
+        server = EmulatorServer(emulator, host, port, tls or tls_dir is not None, tls_dir)
         server.start()
     except (EmulatorError, ValueError) as error:
         raise UsageError(str(error)) from error
@@ -442,6 +676,13 @@ def emulator_command(
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signal_number, lambda number, frame: stop.set())
     click.echo(server.webhook_url)
+    if server.certificate is not None:
+        click.echo(f"certificate: {server.certificate}")
+        click.echo(
+            f"b24sync: trust it with `b24sync apply --ca-bundle {server.certificate}`, "
+            f"NODE_EXTRA_CA_CERTS={server.certificate} or REQUESTS_CA_BUNDLE={server.certificate}",
+            err=True,
+        )
     sys.stdout.flush()
     try:
         while not stop.wait(0.5):
@@ -449,7 +690,7 @@ def emulator_command(
     finally:
         server.stop()
         if state is not None:
-            write_output(state, emulator.state_text(), what="emulator state")
+            write_output(state, emulator.state_text(), what="emulator state", make_parents=True)
 
 
 def _operating_limit(text: str) -> float | None:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import enum
+from typing import TYPE_CHECKING
 
 from b24sync.errors import Interrupted, PipelineError, PortalError, UsageError
-from b24sync.planning.model import Plan
-from b24sync.report.model import RunStatus
+
+if TYPE_CHECKING:  # the plan and report models load pydantic: kept out of `b24sync --version`
+    from b24sync.planning.model import Plan
+    from b24sync.report.model import RunStatus
 
 
 class Exit(enum.IntEnum):
@@ -30,7 +33,7 @@ _BY_ERROR: tuple[tuple[type[BaseException], Exit], ...] = (
     (UsageError, Exit.USAGE),
     (PortalError, Exit.PORTAL),
 )
-_BY_RUN_STATUS: dict[RunStatus, Exit] = {
+_BY_RUN_STATUS: dict[str, Exit] = {
     "succeeded": Exit.OK,
     "failed": Exit.FAILED,
     "interrupted": Exit.INTERRUPTED,

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import signal
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from b24sync.run.executor import Progress
+if TYPE_CHECKING:
+    from b24sync.run.executor import Progress
 
 
 class StopFlag:

@@ -102,11 +102,18 @@ class B24Hook:
         wall_clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
+        verify: bool | str | None = None,
+        allow_http: bool = False,
     ) -> None:
-        self._webhook = parse_webhook_url(webhook) if isinstance(webhook, str) else webhook
+        self._webhook = (
+            parse_webhook_url(webhook, allow_http=allow_http) if isinstance(webhook, str) else webhook
+        )
         self.redact = Redactor(self._webhook.secret)
         self._own_session = session is None
         self._session = session if session is not None else requests.Session()
+        if verify is not None:
+            # a CA bundle path, or False for no check (b24sync.client.tls decides when that is allowed)
+            self._session.verify = verify
         self._timeout = timeout
         limit = RateLimit.parse(rate_limit)
         self._bucket = LeakyBucket(limit, clock) if limit is not None else None
@@ -120,7 +127,7 @@ class B24Hook:
     @classmethod
     def from_webhook_url(cls, url: str, **options: Any) -> B24Hook:
         """A client for ``https://<portal>/rest/<user id>/<code>/``."""
-        return cls(parse_webhook_url(url), **options)
+        return cls(parse_webhook_url(url, allow_http=bool(options.pop("allow_http", False))), **options)
 
     def __repr__(self) -> str:
         return f"B24Hook({self._webhook.redacted_url})"

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
+from b24sync.bitrix.hosts import is_cloud_host
 from b24sync.client.redaction import REDACTED
 from b24sync.errors import WebhookUrlError
 
@@ -28,12 +29,17 @@ def is_loopback(host: str) -> bool:
 
 @dataclass(frozen=True)
 class Webhook:
-    """An inbound webhook: ``<scheme>://<netloc>/rest/<user_id>/<secret>/``."""
+    """An inbound webhook: ``<scheme>://<netloc>/rest/<user_id>/<secret>/``.
+
+    ``allow_http`` lets a self-hosted portal be reached over plain http (never a cloud portal); it
+    holds for the hosts a redirect moves the webhook to as well.
+    """
 
     scheme: str
     netloc: str
     user_id: int
     secret: str
+    allow_http: bool = False
 
     @property
     def base_url(self) -> str:
@@ -60,25 +66,40 @@ class Webhook:
         if not parts.netloc:
             return self
         moved = replace(self, scheme=parts.scheme or self.scheme, netloc=parts.netloc)
-        _check_scheme(moved.scheme, moved.host, moved.redacted_url)
+        _check_scheme(moved.scheme, moved.host, moved.redacted_url, self.allow_http)
         return moved
 
 
-def _check_scheme(scheme: str, host: str, shown: str) -> None:
+def _check_scheme(scheme: str, host: str, shown: str, allow_http: bool) -> None:
     if scheme == "https":
         return
     if scheme == "http" and is_loopback(host):
         return
-    if scheme == "http":
+    if scheme == "http" and allow_http and is_cloud_host(host):
+        raise WebhookUrlError(
+            f"webhook URL {shown} uses http, but {host} is a Bitrix24 cloud portal and those answer "
+            "only https (protocol §1.1): use https; allowing http is for self-hosted portals"
+        )
+    if scheme == "http" and allow_http:
+        return
+    if scheme == "http" and is_cloud_host(host):
         raise WebhookUrlError(
             f"webhook URL {shown} uses http: Bitrix24 webhooks require https "
             "(plain http is accepted only for a local emulator on 127.0.0.1 or localhost)"
         )
+    if scheme == "http":
+        raise WebhookUrlError(
+            f"webhook URL {shown} uses http: Bitrix24 webhooks require https (plain http is accepted "
+            "for a local emulator on 127.0.0.1 or localhost, and for a self-hosted portal with --allow-http)"
+        )
     raise WebhookUrlError(f"webhook URL {shown} is not an https URL; it should look like {_SHAPE}")
 
 
-def parse_webhook_url(url: str) -> Webhook:
-    """Parse and check a webhook URL; errors say what one looks like and never show the secret."""
+def parse_webhook_url(url: str, *, allow_http: bool = False) -> Webhook:
+    """Parse and check a webhook URL; errors say what one looks like and never show the secret.
+
+    ``allow_http`` accepts plain http for a self-hosted portal; a Bitrix24 cloud host is refused anyway.
+    """
     text = url.strip() if isinstance(url, str) else ""
     try:
         parts = urlsplit(text)
@@ -96,6 +117,6 @@ def parse_webhook_url(url: str) -> Webhook:
                 f"after the code ({_SHAPE})"
             )
         raise WebhookUrlError(f"{shown} is not a webhook URL; it should look like {_SHAPE}")
-    webhook = Webhook(parts.scheme.lower(), netloc, int(match["user"]), match["secret"])
-    _check_scheme(webhook.scheme, host, webhook.redacted_url)
+    webhook = Webhook(parts.scheme.lower(), netloc, int(match["user"]), match["secret"], allow_http)
+    _check_scheme(webhook.scheme, host, webhook.redacted_url, allow_http)
     return webhook

@@ -166,11 +166,13 @@ class Emulator:
         return session
 
     @contextmanager
-    def serve(self, host: str = "127.0.0.1", port: int = 0, tls: bool = False) -> Iterator[str]:
-        """Run the real HTTP server in a thread; yields its webhook URL."""
+    def serve(
+        self, host: str = "127.0.0.1", port: int = 0, tls: bool = False, tls_dir: str | Path | None = None
+    ) -> Iterator[str]:
+        """Run the real HTTP server in a thread; yields its webhook URL (``tls_dir`` keeps the CA)."""
         from b24sync.emulator.server import EmulatorServer
 
-        server = EmulatorServer(self, host, port, tls)
+        server = EmulatorServer(self, host, port, tls, tls_dir)
         server.start()
         try:
             yield server.webhook_url

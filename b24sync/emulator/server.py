@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import ipaddress
-import shutil
 import socket
 import ssl
-import subprocess
 import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from b24sync.emulator.request import HttpRequest
 from b24sync.emulator.state import EmulatorError
+from b24sync.emulator.tls import ensure_certificates
 
 if TYPE_CHECKING:
     from b24sync.emulator.app import Emulator
@@ -96,66 +94,24 @@ class _Handler(BaseHTTPRequestHandler):
         """Silent: the request line holds the webhook token, which must never be printed."""
 
 
-def _subject_names(host: str) -> str:
-    names = {"DNS:localhost", "IP:127.0.0.1"}
-    try:
-        names.add(f"IP:{ipaddress.ip_address(host)}")
-    except ValueError:
-        names.add(f"DNS:{host}")
-    return ",".join(sorted(names))
-
-
-def make_certificate(folder: Path, host: str) -> tuple[Path, Path]:
-    """A self-signed certificate and key for ``host``, made with openssl or ``cryptography``."""
-    certificate, key = folder / "emulator-cert.pem", folder / "emulator-key.pem"
-    openssl = shutil.which("openssl")
-    if openssl is not None:
-        done = subprocess.run(
-            [
-                openssl,
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                str(key),
-                "-out",
-                str(certificate),
-                "-days",
-                "2",
-                "-subj",
-                "/CN=b24sync emulator",
-                "-addext",
-                f"subjectAltName={_subject_names(host)}",
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise EmulatorError(f"openssl could not make a certificate: {done.stderr.strip()[-300:]}")
-        return certificate, key
-    try:
-        from b24sync.emulator.selfsigned import write_certificate
-    except ImportError as error:
-        raise EmulatorError(
-            "--tls needs the openssl binary or the Python package cryptography; "
-            "install either, or run without --tls"
-        ) from error
-    write_certificate(certificate, key, host)
-    return certificate, key
-
-
 class EmulatorServer:
     """A running emulator on a socket: start, its URLs, stop."""
 
-    def __init__(self, emulator: Emulator, host: str = "127.0.0.1", port: int = 0, tls: bool = False) -> None:
+    def __init__(
+        self,
+        emulator: Emulator,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tls: bool = False,
+        tls_dir: str | Path | None = None,
+    ) -> None:
         self.emulator = emulator
         self.host = host
         self.port = port
         self.tls = tls
+        self.tls_dir = Path(tls_dir) if tls_dir is not None else None
         self.certificate: Path | None = None
+        """With TLS: the CA certificate clients trust (kept in ``tls_dir``, else gone at ``stop``)."""
         self._folder: tempfile.TemporaryDirectory[str] | None = None
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -167,17 +123,26 @@ class EmulatorServer:
         except (OSError, OverflowError) as error:
             raise EmulatorError(f"cannot listen on {self.host}:{self.port}: {error}") from error
         if self.tls:
-            self._folder = tempfile.TemporaryDirectory(prefix="b24sync-emulator-")
+            if self.tls_dir is None:
+                self._folder = tempfile.TemporaryDirectory(prefix="b24sync-emulator-")
+            folder = self.tls_dir or Path(self._folder.name if self._folder else "")
             try:
-                certificate, key = make_certificate(Path(self._folder.name), self.host)
+                files = ensure_certificates(folder, self.host)
                 context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-                context.load_cert_chain(certificate, key)
+                context.load_cert_chain(files.chain, files.key)
+            except ssl.SSLError as error:
+                server.server_close()
+                raise EmulatorError(
+                    f"the TLS files in {folder} cannot be used ({error}): delete the folder to make new ones"
+                ) from None
             except BaseException:
                 server.server_close()
-                self._folder.cleanup()
+                if self._folder is not None:
+                    self._folder.cleanup()
+                    self._folder = None
                 raise
             server.socket = context.wrap_socket(server.socket, server_side=True)
-            self.certificate = certificate
+            self.certificate = files.ca
         self._server = server
         self.port = server.server_address[1]
         self._thread = threading.Thread(target=server.serve_forever, name="b24sync-emulator", daemon=True)

@@ -16,7 +16,7 @@ import difflib
 import hashlib
 import os
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic import ValidationError
@@ -77,9 +77,9 @@ class Pipeline:
     pending: tuple[str, ...] = field(default=())
     """Steps left without instances because their rows need the portal (only without one)."""
 
-    def problem(self, path: Path, message: str) -> Problem:
+    def problem(self, path: Path, message: str, code: str = "invalid") -> Problem:
         """A problem located at ``path`` in the pipeline file."""
-        return self.document.problem(path, message)
+        return self.document.problem(path, message, code=code)
 
 
 def load_pipeline(
@@ -98,16 +98,22 @@ def load_pipeline(
         with open(path, "rb") as stream:
             data = stream.read()
     except OSError as error:
-        raise PipelineError([Problem(path, 1, 1, "", f"cannot read: {error.strerror or error}")]) from None
+        raise PipelineError(
+            [Problem(path, 1, 1, "", f"cannot read: {error.strerror or error}", "cannot-read")]
+        ) from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
-        raise PipelineError([Problem(path, line, 1, "", "the file is not UTF-8 text")]) from None
+        raise PipelineError([Problem(path, line, 1, "", "the file is not UTF-8 text", "not-utf8")]) from None
     document = load_yaml(text, path)
     if not isinstance(document.value, dict):
         raise PipelineError(
-            [document.problem((), "a pipeline file must be a mapping (version, name, steps)")]
+            [
+                document.problem(
+                    (), "a pipeline file must be a mapping (version, name, steps)", code="wrong-type"
+                )
+            ]
         )
     problems: list[Problem] = []
     spec, valid = _validate(document, problems)
@@ -203,27 +209,37 @@ def _check_steps(
         if step_id in first:
             line = document.position(("steps", first[step_id], "id"))[0]
             message = f"duplicate step id {step_id!r} (first at line {line})"
-            problems.append(document.problem(("steps", index, "id"), message))
+            problems.append(document.problem(("steps", index, "id"), message, code="duplicate-step"))
             continue
         first[step_id] = index
     known = {step_id: (raw_steps[index].get("for_each") is not None) for step_id, index in first.items()}
     for index, step in valid:
         if step.key is not None and step.for_each is None:
             problems.append(
-                document.problem(("steps", index, "key"), "key names for_each instances: add for_each")
+                document.problem(
+                    ("steps", index, "key"), "key names for_each instances: add for_each", code="bad-value"
+                )
             )
         if step.method.lower() in NOT_IN_BATCH:
             problems.append(
-                document.problem(("steps", index, "method"), f"{step.method!r} cannot run inside a batch")
+                document.problem(
+                    ("steps", index, "method"),
+                    f"{step.method!r} cannot run inside a batch",
+                    code="bad-method",
+                )
             )
         for position, target in enumerate(step.depends_on):
             where = ("steps", index, "depends_on", position)
             if target == step.id:
-                problems.append(document.problem(where, "a step cannot depend on itself"))
+                problems.append(
+                    document.problem(where, "a step cannot depend on itself", code="unknown-step")
+                )
             elif target not in known:
                 close = difflib.get_close_matches(target, list(known), n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
-                problems.append(document.problem(where, f"unknown step {target!r}{hint}"))
+                problems.append(
+                    document.problem(where, f"unknown step {target!r}{hint}", code="unknown-step")
+                )
     return known
 
 
@@ -260,14 +276,16 @@ class _Loading:
         tree = TreeRenderer(self.renderer, {}, links_allowed=False)
         rendered = tree.render(dict(params))
         for problem in tree.problems:
-            self.problems.append(self.document.problem((*where, *inner, *problem.path), problem.message))
+            self.problems.append(
+                self.document.problem((*where, *inner, *problem.path), problem.message, code="template")
+            )
         if tree.problems or not isinstance(rendered, dict):
             return None, False
         context = SourceContext(format_path(where), self.folder, self.environ, self.portal, rendered)
         try:
             source = open_source(spec, context)
         except SourceError as error:
-            self.problems.append(self.document.problem((*where, *error.key), str(error)))
+            self.problems.append(self.document.problem((*where, *error.key), str(error), code="data-file"))
             return None, False
         return source, not (isinstance(spec, PortalSource) and self.portal is None)
 
@@ -278,10 +296,11 @@ class _Loading:
                 yield Item(row.value, row.origin, row.place)
         except SourceError as error:
             failed.append(True)
-            self.problems.append(self.document.problem((*where, *error.key), str(error)))
+            self.problems.append(self.document.problem((*where, *error.key), str(error), code="data-file"))
 
     def _finish(self, source: RowSource, failed: list[bool]) -> None:
-        self.problems.extend(source.problems)
+        # a data source reports its rows' problems; for machine output they are all data-file problems
+        self.problems.extend(p if p.code != "invalid" else replace(p, code="data-file") for p in source.problems)
         if not failed:
             self.reads.append(source.summary())
 
@@ -294,7 +313,7 @@ class _Loading:
             where: Path = ("lookups", name)
             compiled = self.renderer.compile(lookup.key, False)
             if compiled.error is not None:
-                self.problems.append(self.document.problem((*where, "key"), compiled.error))
+                self.problems.append(self.document.problem((*where, "key"), compiled.error, code="template"))
                 continue
             source, readable = self._open(lookup, where)
             if source is None:
@@ -341,9 +360,9 @@ class _Loading:
     def _row_problem(self, item: Item, where: Path, message: str) -> None:
         place: Place | None = item.place
         if place is not None:
-            self.problems.append(place.problem(format_path(where), message))
+            self.problems.append(place.problem(format_path(where), message, code="template"))
         else:
-            self.problems.append(self.document.problem(where, message))
+            self.problems.append(self.document.problem(where, message, code="template"))
 
     # -- steps -----------------------------------------------------------------------------------
 
@@ -355,9 +374,9 @@ class _Loading:
         def report(path: tuple[str | int, ...], message: str, at_key: bool, place: Place | None) -> None:
             where = (*base, *params_path(step, path))
             if place is not None:
-                problems.append(place.problem(format_path(where), message))
+                problems.append(place.problem(format_path(where), message, code="template"))
             else:
-                problems.append(document.problem(where, message, key=at_key))
+                problems.append(document.problem(where, message, key=at_key, code="template"))
 
         before = len(problems)
         params: Mapping[str, Any] = step.params
@@ -418,7 +437,7 @@ class _Loading:
                 compiled = self.renderer.compile(text, links_allowed)
                 if compiled.error is not None:
                     where = (*base, *params_path(step, (*path, *inner)))
-                    self.problems.append(self.document.problem(where, compiled.error))
+                    self.problems.append(self.document.problem(where, compiled.error, code="template"))
 
     def _check_match_links(self, step: StepSpec, expansion: Expansion, report: Any) -> None:
         for instance in expansion.instances:
@@ -443,17 +462,19 @@ class _Loading:
             try:
                 value = self.renderer.render_string(source, {})
             except TemplateError as error:
-                self.problems.append(self.document.problem(where, str(error)))
+                self.problems.append(self.document.problem(where, str(error), code="template"))
                 return None
             if not isinstance(value, list):
                 message = f"for_each must render to a list, got {describe(value)}"
-                self.problems.append(self.document.problem(where, message))
+                self.problems.append(self.document.problem(where, message, code="wrong-type"))
                 return None
             return [Item(v, f"item {i}") for i, v in enumerate(value)]
         tree = TreeRenderer(self.renderer, {}, links_allowed=False)
         rendered = tree.render(source)
         for problem in tree.problems:
-            self.problems.append(self.document.problem((*where, *problem.path), problem.message))
+            self.problems.append(
+                self.document.problem((*where, *problem.path), problem.message, code="template")
+            )
         if tree.problems or not isinstance(rendered, list):
             return None
         return [Item(v, f"item {i}") for i, v in enumerate(rendered)]
@@ -543,4 +564,4 @@ def _check_links(steps: list[Step], document: YamlDocument, problems: list[Probl
                     message = f"step {ref.step!r} has no instance {ref.instance!r}"
                 origin = f" (for_each {instance.origin})" if instance.origin else ""
                 where = ("steps", step.index, *params_path(step.spec, ("params", *link.path)))
-                problems.append(document.problem(where, message + origin))
+                problems.append(document.problem(where, message + origin, code="bad-link"))

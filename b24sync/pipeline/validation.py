@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from b24sync.bitrix.limits import MAX_BATCH
@@ -77,29 +78,39 @@ def problem_from_detail(
     path, leftover = _yaml_path(loc, document.value)
     field = path[-1] if path else ""
     if kind == "missing":
-        return document.problem(path, f"missing required key {leftover!r}")
+        return document.problem(path, f"missing required key {leftover!r}", code="missing-key")
     if kind == "extra_forbidden":
         allowed = allowed_keys(path[:-1])
         close = difflib.get_close_matches(str(field), allowed, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else f" (allowed: {', '.join(allowed)})"
-        return document.problem(path, f"unknown key {field!r}{hint}", key=True)
+        return document.problem(path, f"unknown key {field!r}{hint}", key=True, code="unknown-key")
     value = detail.get("input")
     if kind == "string_pattern_mismatch" and field == "id":
-        return document.problem(path, f"bad step id {value!r}: use a letter, then letters, digits or _")
+        return document.problem(
+            path, f"bad step id {value!r}: use a letter, then letters, digits or _", code="bad-step-id"
+        )
     if kind == "string_pattern_mismatch" and field == "method":
-        return document.problem(path, f"bad method name {value!r}: expected a name like crm.item.add")
+        return document.problem(
+            path, f"bad method name {value!r}: expected a name like crm.item.add", code="bad-method"
+        )
     if field == "batch_size" and kind in ("greater_than_equal", "less_than_equal"):
-        return document.problem(path, f"batch_size must be between 1 and {MAX_BATCH}, got {value!r}")
+        return document.problem(
+            path, f"batch_size must be between 1 and {MAX_BATCH}, got {value!r}", code="bad-value"
+        )
     if kind == "literal_error" and field == "version":
-        return document.problem(path, f"unsupported version {value!r}: this b24sync reads version 1")
+        return document.problem(
+            path, f"unsupported version {value!r}: this b24sync reads version 1", code="unsupported-version"
+        )
     if kind == "too_short" and field == "steps":
-        return document.problem(path, "a pipeline needs at least one step")
+        return document.problem(path, "a pipeline needs at least one step", code="no-steps")
     if kind == "too_short" and field == "name":
-        return document.problem(path, "name must not be empty")
+        return document.problem(path, "name must not be empty", code="bad-value")
     if _KINDS.get(kind):
         subject = format_path(path[-2:]) if isinstance(field, int) else field
-        return document.problem(path, f"{subject} must be {_KINDS[kind]}, not {describe(value)}")
-    return document.problem(path, str(detail["msg"]))
+        return document.problem(
+            path, f"{subject} must be {_KINDS[kind]}, not {describe(value)}", code="wrong-type"
+        )
+    return document.problem(path, str(detail["msg"]), code="bad-value")
 
 
 _TYPO = re.compile(r"unknown key '(.*)' \(did you mean '(.*)'\?\)$")
@@ -137,7 +148,7 @@ def merge_alternatives(problems: list[Problem]) -> list[Problem]:
             expected, _, found = rest.rpartition(", not ")
             other = problem.message.partition(" must be ")[2].rpartition(", not ")[0]
             message = f"{head} must be {expected} or {other}, not {found}"
-            merged[-1] = Problem(problem.file, problem.line, problem.col, problem.location, message)
+            merged[-1] = replace(problem, message=message)
         else:
             merged.append(problem)
     return merged

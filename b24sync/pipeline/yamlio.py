@@ -47,10 +47,10 @@ class YamlDocument:
                 return found
         return (1, 1)
 
-    def problem(self, path: Path, message: str, *, key: bool = False) -> Problem:
+    def problem(self, path: Path, message: str, *, key: bool = False, code: str = "invalid") -> Problem:
         """A problem located at ``path`` in this document."""
         line, col = self.position(path, key=key)
-        return Problem(self.file, line, col, format_path(path), message)
+        return Problem(self.file, line, col, format_path(path), message, code)
 
 
 def _mark(node: Node) -> Position:
@@ -70,7 +70,7 @@ class _Builder:
 
     def fail(self, node: Node, path: Path, message: str) -> None:
         line, col = _mark(node)
-        self.problems.append(Problem(self.file, line, col, format_path(path), message))
+        self.problems.append(Problem(self.file, line, col, format_path(path), message, "yaml"))
 
     def build(self, node: Node, path: Path) -> object:
         self.values[path] = _mark(node)
@@ -127,9 +127,10 @@ def load_yaml(text: str, file: str) -> YamlDocument:
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
         what = error.problem or str(error)
         context = f" ({error.context})" if error.context and error.problem else ""
-        raise PipelineError([Problem(file, line, col, "", f"YAML syntax error: {what}{context}")]) from None
+        problem = Problem(file, line, col, "", f"YAML syntax error: {what}{context}", "yaml-syntax")
+        raise PipelineError([problem]) from None
     except yaml.YAMLError as error:
-        raise PipelineError([Problem(file, 1, 1, "", f"YAML error: {error}")]) from None
+        raise PipelineError([Problem(file, 1, 1, "", f"YAML error: {error}", "yaml-syntax")]) from None
     if node is None:
         return YamlDocument(file, None, {(): (1, 1)}, {})
     builder = _Builder(file)

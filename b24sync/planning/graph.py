@@ -43,6 +43,8 @@ class Node:
     dependents: list[int] | None = None
     batch: int = -1
     sequence: int = -1
+    outside: bool = False
+    """A command of a step left out by a selection: links may point at it, it is never planned."""
 
 
 @dataclass(frozen=True)
@@ -59,8 +61,12 @@ def build_graph(
     keys: Mapping[tuple[int, str | None], str],
     state: UpsertState | None,
     allow_delete: bool,
+    keep: frozenset[str] | None = None,
 ) -> Graph:
-    """The nodes of every instance that sends a command, linked to what each one needs."""
+    """The nodes of every instance that sends a command, linked to what each one needs.
+
+    With ``keep`` (step ids), the nodes of other steps are ``outside``: present as link targets only.
+    """
     lowered, settled = lower(pipeline, state)
     index_of_step = {step.spec.id: step.index for step in pipeline.steps}
     unsent = [
@@ -73,6 +79,7 @@ def build_graph(
             message=s.message,
         )
         for s in settled
+        if keep is None or s.step in keep
     ]
     nodes: list[Node] = []
     index_of: dict[Ref, int] = {}
@@ -89,8 +96,13 @@ def build_graph(
             else:
                 nodes.append(Node(order, step, low.instance, key, low.method, low))
             index_of[(step.spec.id, instance.name)] = order
-            by_step.setdefault(step.spec.id, []).append(order)
+            if keep is not None and step.spec.id not in keep:
+                nodes[-1].outside = True
+            else:
+                by_step.setdefault(step.spec.id, []).append(order)
         commands, held = deletions(step, state, allow_delete)
+        if keep is not None and step.spec.id not in keep:
+            continue  # nothing links to a delete, so a left-out step's deletes need no node
         unsent.extend(held)
         for deletion in commands:
             low = deletion.lowered
@@ -104,8 +116,12 @@ def _link(nodes: list[Node], index_of: Mapping[Ref, int], by_step: Mapping[str, 
     for node in nodes:
         writes = not is_read(node.method)
         node.targets = tuple(index_of[(use.ref.step, use.ref.instance)] for use in node.instance.links)
-        after = set(node.targets)
+        if node.outside:
+            continue  # never planned: it needs nothing and nothing waits for it
+        after = {target for target in node.targets if not nodes[target].outside}
         for use, target in zip(node.instance.links, node.targets, strict=True):
+            if nodes[target].outside:
+                continue
             reason = client_reason(use, nodes[target].method, writes)
             if reason is not None:
                 node.strict = node.strict if node.strict is not None else {}
@@ -134,4 +150,5 @@ def _check_dependency_count(pipeline: Pipeline, by_step: Mapping[str, list[int]]
                 f"every instance of {', '.join(step.spec.depends_on)}: {count} dependencies, more than "
                 f"the {MAX_DEPENDENCIES} a plan may list; link each instance to the one it needs"
             )
-            raise PipelineError([pipeline.problem(("steps", step.index, "depends_on"), message)])
+            where = ("steps", step.index, "depends_on")
+            raise PipelineError([pipeline.problem(where, message, code="too-many-dependencies")])

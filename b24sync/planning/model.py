@@ -35,7 +35,7 @@ from b24sync.upsert.unsent import Unsent
 
 PLAN_SCHEMA_VERSION: Literal[1] = 1
 
-__all__ = ["PLAN_SCHEMA_VERSION", "Batch", "Command", "Link", "PipelineInfo", "Plan", "Source", "Unsent"]
+__all__ = ["PLAN_SCHEMA_VERSION", "Batch", "Command", "LeftOut", "Link", "PipelineInfo", "Plan", "Source", "Unsent"]
 
 PathStep = str | int
 
@@ -111,8 +111,19 @@ class PipelineInfo(Frozen):
     sha256: str
 
 
+class LeftOut(Frozen):
+    """A step a selection (``--select``/``--exclude``) left out, and how many commands it would send."""
+
+    step: str
+    commands: int
+
+
 class Plan(Frozen):
-    """Ordered batches of at most ``batch_size`` commands."""
+    """Ordered batches of at most ``batch_size`` commands.
+
+    A plan of a selection lists the steps it ``left_out``; links into them have ``client`` resolution
+    and targets that are not in the plan: their values must come from a ``--resume`` report.
+    """
 
     schema_version: Literal[1] = PLAN_SCHEMA_VERSION
     pipeline: PipelineInfo
@@ -122,10 +133,25 @@ class Plan(Frozen):
     unsent: tuple[Unsent, ...] = ()
     sources: tuple[Source, ...] = ()
     """What each lookup and ``for_each`` source read, in the order they were read."""
+    left_out: tuple[LeftOut, ...] = ()
+    selected_by: str | None = None
+    """The options that made the selection, such as ``--select contact+``; ``None`` for the whole pipeline."""
 
     def commands(self) -> list[Command]:
         """Every command of the plan, in sending order."""
         return [command for batch in self.batches for command in batch.commands]
+
+    def outside_links(self) -> list[tuple[Command, Link]]:
+        """Links whose target is a command of a left-out step, not in this plan."""
+        if not self.left_out:
+            return []
+        keys = {command.key for command in self.commands()}
+        return [
+            (command, link)
+            for command in self.commands()
+            for link in command.links
+            if link.target not in keys
+        ]
 
     @property
     def has_changes(self) -> bool:

@@ -8,6 +8,7 @@ every command is encoded once so the executor can send it as is.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -24,8 +25,9 @@ from b24sync.pipeline.template import Part, SecretRef, Text
 from b24sync.planning.graph import Node, build_graph
 from b24sync.planning.keys import command_keys
 from b24sync.planning.linkrules import client_reason
-from b24sync.planning.model import Batch, Command, Link, PipelineInfo, Plan, Source
+from b24sync.planning.model import Batch, Command, LeftOut, Link, PipelineInfo, Plan, Source
 from b24sync.planning.schedule import schedule
+from b24sync.planning.select import Selection
 from b24sync.upsert.lowering import Lowered, UpsertState
 from b24sync.upsert.unsent import Unsent
 
@@ -42,29 +44,45 @@ def plan_file(
     return plan(load_pipeline(path, variables=variables, environ=environ))
 
 
-def plan(pipeline: Pipeline, state: UpsertState | None = None, allow_delete: bool = False) -> Plan:
+def plan(
+    pipeline: Pipeline,
+    state: UpsertState | None = None,
+    allow_delete: bool = False,
+    selection: Selection | None = None,
+) -> Plan:
     """The plan of a loaded pipeline; raise ``PipelineError`` for a cycle or unencodable parameters.
 
     ``state`` is what the portal holds for the pipeline's upsert steps (``b24sync.upsert.read_state``);
-    without it every upsert instance is planned as a create.
+    without it every upsert instance is planned as a create. With ``selection`` only its kept steps
+    are planned (``b24sync.planning.select``); command keys stay those of the whole pipeline.
     """
     keys = command_keys(pipeline)
-    graph = build_graph(pipeline, keys, state, allow_delete)
+    keep = frozenset(selection.kept) if selection is not None and selection.left_out else None
+    graph = build_graph(pipeline, keys, state, allow_delete, keep)
     schedule(graph.nodes, pipeline.spec.defaults.batch_size, pipeline)
     key_of = {ref: graph.nodes[order].key for ref, order in graph.index_of.items()}
-    return _build(pipeline, graph.nodes, key_of, graph.unsent)
+    result = _build(pipeline, graph.nodes, key_of, graph.unsent, selection)
+    if keep is None or selection is None:
+        return result
+    counts = Counter(node.step.spec.id for node in graph.nodes if node.outside)
+    left_out = [LeftOut(step=step, commands=counts[step]) for step in selection.left_out]
+    return result.model_copy(update={"left_out": tuple(left_out), "selected_by": selection.why})
 
 
 def _build(
-    pipeline: Pipeline, nodes: list[Node], key_of: Mapping[tuple[str, str | None], str], unsent: list[Unsent]
+    pipeline: Pipeline,
+    nodes: list[Node],
+    key_of: Mapping[tuple[str, str | None], str],
+    unsent: list[Unsent],
+    selection: Selection | None = None,
 ) -> Plan:
-    ordered = sorted(nodes, key=lambda node: node.sequence)
+    ordered = sorted((node for node in nodes if not node.outside), key=lambda node: node.sequence)
     problems: list[Problem] = []
     batches: list[Batch] = []
     current: list[Command] = []
     halt = False
     for position, node in enumerate(ordered):
-        command, in_batch = _command(node, nodes, key_of, pipeline, problems)
+        command, in_batch = _command(node, nodes, key_of, pipeline, problems, selection)
         current.append(command)
         halt = halt or in_batch
         if position + 1 == len(ordered) or ordered[position + 1].batch != node.batch:
@@ -103,6 +121,7 @@ def _command(
     key_of: Mapping[tuple[str, str | None], str],
     pipeline: Pipeline,
     problems: list[Problem],
+    selection: Selection | None = None,
 ) -> tuple[Command, bool]:
     """The command of a node, and whether it depends on a command of its own batch."""
     links: dict[str, Link] = {}
@@ -111,7 +130,17 @@ def _command(
         target = nodes[order]
         text = marker(target.key, use.ref.path)
         method = target.method
-        if target.batch == node.batch:
+        resolution: Literal["server", "client"]
+        if target.outside:
+            if text in links:
+                continue
+            why = selection.why if selection is not None else "the selection"
+            reason = (
+                f"step {target.step.spec.id} is left out ({why}): the value comes from the "
+                "report given with --resume"
+            )
+            resolution = "client"
+        elif target.batch == node.batch:
             if text in links:
                 continue
             reason = (
@@ -119,7 +148,7 @@ def _command(
                 if is_known_path(method, use.ref.path)
                 else "same batch; this command only reads, so a fallback value cannot change anything"
             )
-            resolution: Literal["server", "client"] = "server"
+            resolution = "server"
         else:
             # Of all uses of one marker, the one the portal could not resolve gives the reason.
             strict = client_reason(use, method, writes)
@@ -136,7 +165,7 @@ def _command(
     try:
         query = encode_command(node.method, params)
     except EncodingError as error:
-        problems.append(pipeline.problem(("steps", node.step.index, "params"), str(error)))
+        problems.append(pipeline.problem(("steps", node.step.index, "params"), str(error), code="encoding"))
         query = ""
     depends_on = tuple(nodes[target].key for target in node.after)
     in_batch = any(nodes[target].batch == node.batch for target in node.after)

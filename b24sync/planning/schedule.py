@@ -14,15 +14,19 @@ from b24sync.planning.graph import Node
 
 
 def schedule(nodes: list[Node], batch_size: int, pipeline: Pipeline) -> None:
-    """Pack nodes greedily into batches: ready nodes in file order, strict links to a later batch."""
+    """Pack nodes greedily into batches: ready nodes in file order, strict links to a later batch.
+
+    Nodes ``outside`` a selection are not placed (nothing placed waits for them).
+    """
     waiting = [len(node.after) for node in nodes]
-    ready = [node.order for node in nodes if not node.after]
+    ready = [node.order for node in nodes if not node.after and not node.outside]
     heapq.heapify(ready)
     deferred: list[int] = []
     batch = 0
     filled = 0
     placed = 0
-    while placed < len(nodes):
+    total = sum(1 for node in nodes if not node.outside)
+    while placed < total:
         if not ready or filled == batch_size:
             if not deferred and not ready:
                 raise PipelineError(_cycle_problems(nodes, pipeline))
@@ -50,7 +54,7 @@ def schedule(nodes: list[Node], batch_size: int, pipeline: Pipeline) -> None:
 
 def _cycle_problems(nodes: list[Node], pipeline: Pipeline) -> list[Problem]:
     """One problem naming the steps of a dependency cycle, each with its line."""
-    unplaced = {node.order for node in nodes if node.batch < 0}
+    unplaced = {node.order for node in nodes if node.batch < 0 and not node.outside}
     # Walk backwards along unplaced dependencies until a node repeats: that closes a cycle.
     start = min(unplaced)
     seen: dict[int, int] = {}
@@ -69,5 +73,7 @@ def _cycle_problems(nodes: list[Node], pipeline: Pipeline) -> list[Problem]:
     steps = steps[first:] + steps[:first]
     names = " -> ".join(f"{step.spec.id} (line {step.line})" for step in [*steps, steps[0]])
     return [
-        pipeline.problem(("steps", steps[0].index), f"dependency cycle (each step needs the next): {names}")
+        pipeline.problem(
+            ("steps", steps[0].index), f"dependency cycle (each step needs the next): {names}", code="cycle"
+        )
     ]

@@ -96,6 +96,14 @@ def render_plan_text(plan: Plan) -> str:
         f"{plural(total, 'command')} in {plural(len(plan.batches), 'batch', 'batches')} "
         f"({plural(server, 'link')} resolved by the portal, {client} by b24sync)"
     )
+    if plan.left_out:
+        steps = ", ".join(f"{each.step} ({plural(each.commands, 'command')})" for each in plan.left_out)
+        lines.append(f"left out ({plan.selected_by}): {steps}")
+        outside = sorted({link.target for _, link in plan.outside_links()})
+        if outside:
+            lines.append(
+                f"  links into them take the results of {', '.join(outside)} from the --resume report"
+            )
     return "\n".join(lines) + "\n"
 
 

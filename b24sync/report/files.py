@@ -29,15 +29,24 @@ def write_report(report: RunReport, path: str | os.PathLike[str]) -> None:
     write_output(path, dump_report(report), what="report")
 
 
-def write_output(path: str | os.PathLike[str], text: str, *, what: str, append: bool = False) -> None:
+def write_output(
+    path: str | os.PathLike[str], text: str, *, what: str, append: bool = False, make_parents: bool = False
+) -> None:
     """Write ``text`` as UTF-8 to ``path``: every file b24sync produces goes through here.
 
     A regular file (or a new one) is replaced atomically through a temp file and a rename, so a
     reader sees the old file or the whole new one; ``append`` adds to the end instead (a CI job
     summary). A path that exists and is not a regular file (``/dev/null``, a FIFO, a terminal) is
-    written in place, never replaced. Any failure is one ``UsageError`` naming ``what`` and the path.
+    written in place, never replaced. ``make_parents`` creates missing folders first (a state file in
+    a git-ignored folder that a fresh clone lacks). Any failure is one ``UsageError`` naming ``what``
+    and the path.
     """
     target = Path(path)
+    if make_parents:
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise _write_error(what, target, error) from None
     # A portal can send an escaped lone surrogate ("\ud800") that json.loads keeps as is; UTF-8 cannot
     # encode it, so it is written as the same JSON escape, which reads back identical.
     data = text.encode("utf-8", errors="backslashreplace")

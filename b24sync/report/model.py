@@ -21,6 +21,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import ConfigDict, Field, JsonValue, field_validator, model_validator
 
+from b24sync.bitrix.methods import change_kind
 from b24sync.errors import UsageError
 from b24sync.pipeline.instances import instance_name
 from b24sync.pipeline.models import Frozen
@@ -122,8 +123,31 @@ class Totals(_ReportModel):
     unknown: int = Field(ge=0)
     commands: int = Field(ge=0)
     requests: int = Field(ge=0)
+    """HTTP requests that sent the plan's batches."""
     retries: int = Field(ge=0)
     limit_wait_s: float = Field(ge=0)
+    read_requests: int = Field(default=0, ge=0)
+    """HTTP requests that read the portal's records before the run (upsert steps), apart from ``requests``."""
+
+
+class HeldDelete(_ReportModel):
+    """A delete of ``delete_missing`` that was planned but not sent (no ``--allow-delete``)."""
+
+    step: str
+    command_key: str
+    record_id: int | None = None
+
+
+class StepChanges(_ReportModel):
+    """What one step did to the portal's records, derived from its entries (``step_changes``)."""
+
+    step: str
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    deletes_skipped: int = 0
+    created_ids: tuple[int | str, ...] = ()
 
 
 class RunReport(_ReportModel):
@@ -140,6 +164,7 @@ class RunReport(_ReportModel):
     totals: Totals
     batches: tuple[BatchResult, ...] = ()
     steps: tuple[StepResult, ...] = ()
+    held_deletes: tuple[HeldDelete, ...] = ()
 
     @field_validator("started_at", "finished_at")
     @classmethod
@@ -155,7 +180,11 @@ class RunReport(_ReportModel):
         if repeated:
             raise ValueError(f"command_key repeated across steps: {', '.join(repeated)}")
         derived = build_totals(
-            self.steps, self.batches, retries=self.totals.retries, limit_wait_s=self.totals.limit_wait_s
+            self.steps,
+            self.batches,
+            retries=self.totals.retries,
+            limit_wait_s=self.totals.limit_wait_s,
+            read_requests=self.totals.read_requests,
         )
         if derived != self.totals:
             raise ValueError("totals do not match the steps and batches they count")
@@ -173,12 +202,18 @@ def _parse_utc(value: str) -> datetime:
 
 
 def build_totals(
-    steps: Iterable[StepResult], batches: Iterable[BatchResult], *, retries: int, limit_wait_s: float
+    steps: Iterable[StepResult],
+    batches: Iterable[BatchResult],
+    *,
+    retries: int,
+    limit_wait_s: float,
+    read_requests: int = 0,
 ) -> Totals:
     """Totals derived from the entries: step counts per status, commands and requests from the batches.
 
-    ``retries`` and ``limit_wait_s`` come from the client's own counters: neither can be read off the
-    entries (a batch's later attempts may be requeued commands after a halt rather than retries).
+    ``retries``, ``limit_wait_s`` and ``read_requests`` come from the client's own counters: none can be
+    read off the entries (a batch's later attempts may be requeued commands after a halt rather than
+    retries; records are read before the first batch).
     """
     per_status = Counter(step.status for step in steps)
     batch_list = list(batches)
@@ -193,6 +228,7 @@ def build_totals(
         requests=sum(batch.attempts for batch in batch_list),
         retries=retries,
         limit_wait_s=limit_wait_s,
+        read_requests=read_requests,
     )
 
 
@@ -216,6 +252,8 @@ def build_report(
     retries: int = 0,
     limit_wait_s: float = 0.0,
     interrupted: bool = False,
+    read_requests: int = 0,
+    held_deletes: Iterable[HeldDelete] = (),
 ) -> RunReport:
     """A report whose totals and status are derived from ``steps`` and ``batches``."""
     step_list = tuple(steps)
@@ -228,9 +266,12 @@ def build_report(
         finished_at=finished_at,
         duration_s=duration_s,
         status=run_status(step_list, interrupted=interrupted),
-        totals=build_totals(step_list, batch_list, retries=retries, limit_wait_s=limit_wait_s),
+        totals=build_totals(
+            step_list, batch_list, retries=retries, limit_wait_s=limit_wait_s, read_requests=read_requests
+        ),
         batches=batch_list,
         steps=step_list,
+        held_deletes=tuple(held_deletes),
     )
 
 
@@ -253,3 +294,42 @@ def report_json_schema() -> dict[str, Any]:
 def step_counts(report: RunReport) -> Mapping[StepStatus, int]:
     """Step counts per status in the fixed status order, for renderers."""
     return {status: int(getattr(report.totals, status)) for status in STEP_STATUSES}
+
+
+UNCHANGED_METHOD = "upsert"
+"""The method of a report entry for an upsert instance that sent nothing (``b24sync.upsert.unsent``)."""
+
+
+def step_changes(report: RunReport) -> list[StepChanges]:
+    """Per step, in report order: records created (with their ids), updated, unchanged, deleted, and
+    deletes held back; only succeeded entries count as a change."""
+    tallies: dict[str, dict[str, Any]] = {}
+
+    def tally(step: str) -> dict[str, Any]:
+        return tallies.setdefault(
+            step, {"created": 0, "updated": 0, "unchanged": 0, "deleted": 0, "deletes_skipped": 0, "ids": []}
+        )
+
+    for entry in report.steps:
+        if entry.status != "succeeded":
+            continue
+        counts = tally(entry.step)
+        kind = "unchanged" if entry.method == UNCHANGED_METHOD else change_kind(entry.method)
+        if kind is not None:
+            counts[kind] += 1
+        if entry.created_id is not None:
+            counts["ids"].append(entry.created_id)
+    for held in report.held_deletes:
+        tally(held.step)["deletes_skipped"] += 1
+    return [
+        StepChanges(
+            step=step,
+            created=counts["created"],
+            updated=counts["updated"],
+            unchanged=counts["unchanged"],
+            deleted=counts["deleted"],
+            deletes_skipped=counts["deletes_skipped"],
+            created_ids=tuple(counts["ids"]),
+        )
+        for step, counts in tallies.items()
+    ]

@@ -8,12 +8,13 @@ here), escaping only what the output format needs.
 from __future__ import annotations
 
 import html
+import json
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
 
 from b24sync.bitrix.advice import advice
-from b24sync.report.model import RunReport, StepResult, StepStatus, step_counts
+from b24sync.report.model import RunReport, StepChanges, StepResult, StepStatus, step_changes, step_counts
 
 MAX_LISTED = 20
 MAX_IDS = 10
@@ -69,12 +70,42 @@ def _some(names: Sequence[str], limit: int) -> str:
     return shown if len(names) <= limit else f"{shown} and {len(names) - limit} more"
 
 
-def _created_by_step(report: RunReport) -> dict[str, list[str]]:
-    created: dict[str, list[str]] = {}
-    for step in report.steps:
-        if step.status == "succeeded" and step.created_id is not None:
-            created.setdefault(step.step, []).append(str(step.created_id))
-    return created
+_CHANGE_WORDS = (
+    ("created", "created"),
+    ("updated", "updated"),
+    ("unchanged", "unchanged"),
+    ("deleted", "deleted"),
+    ("deletes_skipped", "deletes skipped"),
+)
+
+
+def _changed(changes: StepChanges) -> bool:
+    return any(getattr(changes, field) for field, _ in _CHANGE_WORDS)
+
+
+def _change_line(changes: StepChanges) -> str:
+    """``2 created (ids 1, 2), 1 updated, 0 unchanged, 0 deleted, 1 deletes skipped``."""
+    parts = []
+    for field, words in _CHANGE_WORDS:
+        count = getattr(changes, field)
+        text = f"{count} {'delete skipped' if field == 'deletes_skipped' and count == 1 else words}"
+        if field == "created" and changes.created_ids:
+            ids = [str(each) for each in changes.created_ids]
+            text += f" ({'id' if len(ids) == 1 else 'ids'} {_some(ids, MAX_IDS)})"
+        if field == "deletes_skipped" and changes.deletes_skipped:
+            text += " (no --allow-delete)"
+        parts.append(text)
+    return ", ".join(parts)
+
+
+def _requests_line(report: RunReport) -> str:
+    totals = report.totals
+    return (
+        f"{totals.requests + totals.read_requests}: {totals.read_requests} to read records, "
+        f"{totals.requests} to send {plural(len(report.batches), 'batch', 'batches')} "
+        f"({plural(totals.commands, 'command')}); {plural(totals.retries, 'retry', 'retries')}, "
+        f"{_seconds(totals.limit_wait_s)} waited for limits"
+    )
 
 
 def render_text(report: RunReport, report_path: str | None = None, limit: int = MAX_LISTED) -> str:
@@ -91,9 +122,7 @@ def render_text(report: RunReport, report_path: str | None = None, limit: int = 
         f"  pipeline  {pipeline.path} ({origin})",
         f"  target    {report.target}",
         f"  steps     {counts}",
-        f"  requests  {totals.requests} for {plural(len(report.batches), 'batch', 'batches')}, "
-        f"{plural(totals.commands, 'command')}, {plural(totals.retries, 'retry', 'retries')}, "
-        f"{_seconds(totals.limit_wait_s)} waited for limits",
+        f"  requests  {_requests_line(report)}",
     ]
     loud: tuple[StepStatus, ...] = ("failed", "unknown")
     for status in loud:
@@ -111,11 +140,12 @@ def render_text(report: RunReport, report_path: str | None = None, limit: int = 
             lines.append(f"{_word(status)} ({len(steps)}):")
             for reason, names in _grouped_by_reason(steps).items():
                 lines.append(f"  {reason}: {_some(names, limit)}")
-    created = _created_by_step(report)
-    if created:
-        lines.append("created:")
-        for step_id, ids in created.items():
-            lines.append(f"  {step_id}  {plural(len(ids), 'id')}: {_some(ids, MAX_IDS)}")
+    changed = [changes for changes in step_changes(report) if _changed(changes)]
+    if changed:
+        width = max(len(changes.step) for changes in changed)
+        lines.append("changes:")
+        for changes in changed:
+            lines.append(f"  {changes.step.ljust(width)}  {_change_line(changes)}")
     if report_path is not None:
         lines.append(f"report: {report_path}")
     return "\n".join(_line(line) for line in lines) + "\n"
@@ -146,9 +176,23 @@ def render_markdown(report: RunReport, max_rows: int = MAX_TABLE_ROWS) -> str:
         *(_row([_word(status), str(count)]) for status, count in step_counts(report).items()),
         _row(["commands", str(totals.commands)]),
         _row(["requests", str(totals.requests)]),
+        _row(["read requests", str(totals.read_requests)]),
         _row(["retries", str(totals.retries)]),
         _row(["waited for limits", _seconds(totals.limit_wait_s)]),
     ]
+    changed = [changes for changes in step_changes(report) if _changed(changes)]
+    if changed:
+        lines += [
+            "",
+            "### Changes",
+            "",
+            _row(["step", *(words for _, words in _CHANGE_WORDS), "created ids"]),
+            _row(["---", *("---:" for _ in _CHANGE_WORDS), "---"]),
+        ]
+        for changes in changed[:max_rows]:
+            ids = _some([str(each) for each in changes.created_ids], MAX_IDS)
+            counts = [str(getattr(changes, field)) for field, _ in _CHANGE_WORDS]
+            lines.append(_row([markdown_cell(changes.step), *counts, markdown_cell(ids)]))
     troubled = [step for step in report.steps if step.status != "succeeded"]
     if troubled:
         lines += [
@@ -239,3 +283,31 @@ def render_junit(report: RunReport) -> str:
             )
     ET.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+
+
+def render_summary_json(report: RunReport, report_path: str | None = None) -> str:
+    """The summary of ``render_text`` as one JSON object, for scripts (``apply --format json``)."""
+    troubled = [
+        {
+            "name": step.name,
+            "method": step.method,
+            "status": step.status,
+            "error_code": step.error_code,
+            "error_description": step.error_description,
+            "skip_reason": step.skip_reason,
+        }
+        for step in report.steps
+        if step.status != "succeeded"
+    ]
+    summary = {
+        "status": report.status,
+        "run_id": report.run_id,
+        "pipeline": report.pipeline.model_dump(mode="json"),
+        "target": report.target,
+        "duration_s": report.duration_s,
+        "totals": report.totals.model_dump(mode="json"),
+        "changes": [changes.model_dump(mode="json") for changes in step_changes(report)],
+        "not_succeeded": troubled,
+        "report": report_path,
+    }
+    return json.dumps(summary, ensure_ascii=False, indent=2)

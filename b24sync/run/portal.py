@@ -12,6 +12,8 @@ import requests
 
 from b24sync.client.hook import B24Hook
 from b24sync.client.ratelimit import RateLimit
+from b24sync.client.tls import Tls
+from b24sync.client.webhook import parse_webhook_url
 from b24sync.errors import UsageError
 from b24sync.report.files import write_output
 
@@ -39,9 +41,22 @@ class Portal:
         self._owned = owned
 
     @classmethod
-    def webhook(cls, url: str, *, rate_limit: str | RateLimit | None = None) -> Portal:
-        """A real portal: the standard rate limit unless told otherwise."""
-        return cls(B24Hook.from_webhook_url(url, rate_limit=_limit(rate_limit, "standard")))
+    def webhook(
+        cls,
+        url: str,
+        *,
+        rate_limit: str | RateLimit | None = None,
+        tls: Tls | None = None,
+        allow_http: bool = False,
+    ) -> Portal:
+        """A real portal: the standard rate limit unless told otherwise.
+
+        ``tls`` says how its certificate is checked (a CA bundle, or no check on loopback);
+        ``allow_http`` lets a self-hosted portal be reached over plain http.
+        """
+        webhook = parse_webhook_url(url, allow_http=allow_http)
+        verify = (tls or Tls()).verify_for(webhook.host)
+        return cls(B24Hook(webhook, rate_limit=_limit(rate_limit, "standard"), verify=verify))
 
     @classmethod
     def emulator_portal(
@@ -78,12 +93,17 @@ class Portal:
             f"a portal must be a webhook URL, a B24Hook or an Emulator, not {type(portal).__name__}"
         )
 
-    def close(self) -> None:
-        """Release what this portal opened; save the emulator's state when it has a state file."""
+    def close(self, *, save: bool = True) -> None:
+        """Release what this portal opened; save the emulator's state when it has a state file.
+
+        ``save=False`` leaves the state file as it was: a plan only reads, and never writes it.
+        """
         if self._owned:
             self.client.close()
-        if self.emulator is not None and self.state_path:
-            write_output(self.state_path, self.emulator.state_text(), what="emulator state")
+        if save and self.emulator is not None and self.state_path:
+            write_output(
+                self.state_path, self.emulator.state_text(), what="emulator state", make_parents=True
+            )
 
     def __enter__(self) -> Portal:
         return self

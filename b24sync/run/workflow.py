@@ -17,7 +17,7 @@ import os
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -28,12 +28,13 @@ from b24sync.errors import PortalError, UsageError
 from b24sync.pipeline.loader import load_pipeline
 from b24sync.planning.model import Plan
 from b24sync.planning.planner import plan as plan_pipeline
+from b24sync.planning.select import select_steps
 from b24sync.report.files import write_output, write_report
-from b24sync.report.model import PipelineRef, RunReport, RunStatus, build_report, format_utc
+from b24sync.report.model import HeldDelete, PipelineRef, RunReport, RunStatus, build_report, format_utc
 from b24sync.report.render import render_junit, render_markdown
 from b24sync.run.executor import Progress, check_secrets, execute, required_secrets
 from b24sync.run.portal import Portal, PortalLike
-from b24sync.run.resume import Assume, resume_state
+from b24sync.run.resume import Assume, fill_left_out, resume_state
 from b24sync.upsert.state import read_state
 
 PortalSource = PortalLike | Callable[[], PortalLike] | None
@@ -65,28 +66,42 @@ def plan(
     environ: Mapping[str, str] | None = None,
     allow_delete: bool = False,
     out: str | os.PathLike[str] | None = None,
+    select: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    resume: str | os.PathLike[str] | None = None,
 ) -> Plan:
     """Load and plan a pipeline file; read the portal first when it has upsert steps.
 
     ``environ`` is what ``env()`` and ``secret()`` see (nothing unless given). With ``out`` the plan is
-    also written as JSON, the file ``apply PLAN.json`` runs.
+    also written as JSON, the file ``apply PLAN.json`` runs. A plan only reads the portal: an emulator's
+    state file is never written. ``select`` and ``exclude`` plan some steps only
+    (``b24sync.planning.select``); a link into a step left out needs its result in the ``resume`` report.
     """
     opened: list[Portal] = []
     try:
         result = _plan_file(
-            str(source), variables, environ, _opener(portal, NEEDS_STATE, opened), allow_delete
+            str(source),
+            variables,
+            environ,
+            _opener(portal, NEEDS_STATE, opened),
+            allow_delete,
+            select,
+            exclude,
         )
     finally:
         for each in opened:
-            each.close()
+            each.close(save=False)
+    recorded = resume_state(resume, result, Assume.APPLIED) if resume is not None else {}
+    fill_left_out(result, recorded, None if resume is None else str(resume))
     if out is not None:
         write_output(out, plan_json(result), what="plan")
     return result
 
 
 def plan_json(the_plan: Plan) -> str:
-    """The plan as the JSON text of a plan file."""
-    return the_plan.model_dump_json(indent=2) + "\n"
+    """The plan as the JSON text of a plan file (a plan of the whole pipeline has no selection fields)."""
+    unselected = None if the_plan.left_out else {"left_out", "selected_by"}
+    return the_plan.model_dump_json(indent=2, exclude=unselected) + "\n"
 
 
 def apply(
@@ -104,23 +119,33 @@ def apply(
     allow_delete: bool = False,
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    select: Sequence[str] = (),
+    exclude: Sequence[str] = (),
 ) -> Applied:
     """Run a pipeline file, a saved plan file (``.json``) or a ``Plan`` against ``portal``.
 
     ``report``, ``junit`` and ``markdown`` (appended to, like a CI job summary) are written when
     given. ``resume`` names the report of an earlier run: what succeeded there is not sent again.
-    Command failures are in the report; only a run that cannot start raises.
+    ``select`` and ``exclude`` run some steps only, as in ``plan``. Command failures are in the
+    report; only a run that cannot start raises.
     """
     if portal is None:
         raise UsageError(NO_PORTAL)
     connection = Portal.of(portal)
     environ = environ or {}
     try:
+        reads_before = connection.client.stats.requests
+        if (select or exclude) and (isinstance(source, Plan) or str(source).endswith(".json")):
+            raise UsageError("--select and --exclude choose steps when planning: pass them to `b24sync plan`")
         if isinstance(source, Plan):
             the_plan = source
         else:
-            the_plan = load_plan(str(source), variables, environ, lambda: connection, allow_delete)
+            the_plan = load_plan(
+                str(source), variables, environ, lambda: connection, allow_delete, select, exclude
+            )
+        read_requests = connection.client.stats.requests - reads_before
         recorded = resume_state(resume, the_plan, assume) if resume is not None else {}
+        the_plan = fill_left_out(the_plan, recorded, None if resume is None else str(resume))
         secrets = {name: environ[name] for name in required_secrets(the_plan) if name in environ}
         check_secrets(the_plan, secrets)
         origin = the_plan.pipeline.path if isinstance(source, Plan) else str(source)
@@ -136,6 +161,7 @@ def apply(
             markdown,
             on_progress,
             should_stop,
+            read_requests,
         )
     finally:
         if connection is not portal:
@@ -148,10 +174,12 @@ def load_plan(
     environ: Mapping[str, str] | None,
     portal: Callable[[], PortalLike],
     allow_delete: bool,
+    select: Sequence[str] = (),
+    exclude: Sequence[str] = (),
 ) -> Plan:
     """A saved plan file (``.json``, refused when edited by hand), or the plan of a pipeline file."""
     if not source.endswith(".json"):
-        return _plan_file(source, variables, environ, portal, allow_delete)
+        return _plan_file(source, variables, environ, portal, allow_delete, select, exclude)
     try:
         with open(source, encoding="utf-8") as stream:
             saved = Plan.model_validate_json(stream.read())
@@ -178,6 +206,8 @@ def _plan_file(
     environ: Mapping[str, str] | None,
     portal: Callable[[], PortalLike],
     allow_delete: bool,
+    select: Sequence[str] = (),
+    exclude: Sequence[str] = (),
 ) -> Plan:
     clients: list[B24Hook] = []
 
@@ -188,9 +218,12 @@ def _plan_file(
         return clients[0]
 
     pipeline = load_pipeline(source, variables=variables, environ=environ, portal=client)
+    selection = select_steps(pipeline, select, exclude) if select or exclude else None
     if not any(step.spec.upsert is not None for step in pipeline.steps):
-        return plan_pipeline(pipeline)
-    return plan_pipeline(pipeline, read_state(pipeline, client()), allow_delete=allow_delete)
+        return plan_pipeline(pipeline, selection=selection)
+    return plan_pipeline(
+        pipeline, read_state(pipeline, client()), allow_delete=allow_delete, selection=selection
+    )
 
 
 def _opener(portal: PortalSource, missing: str, opened: list[Portal]) -> Callable[[], Portal]:
@@ -220,6 +253,7 @@ def _run(
     markdown_path: str | os.PathLike[str] | None,
     on_progress: Callable[[Progress], None] | None,
     should_stop: Callable[[], bool] | None,
+    read_requests: int = 0,
 ) -> Applied:
     started_wall = datetime.now(timezone.utc)
     started = time.monotonic()
@@ -250,6 +284,12 @@ def _run(
         retries=execution.retries,
         limit_wait_s=round(execution.waited_s, 3),
         interrupted=execution.interrupted,
+        read_requests=read_requests,
+        held_deletes=[
+            HeldDelete(step=each.step, command_key=each.key, record_id=each.record_id)
+            for each in the_plan.unsent
+            if each.action == "delete"
+        ],
     )
     if report_path is not None:
         write_report(report, report_path)

@@ -71,6 +71,7 @@ def _wanted(
                         ("steps", step.index, "upsert", "match", empty[0]),
                         f"instance {instance.name!r} has an empty {empty[0]}: every instance needs a value "
                         "to identify its record (drop such rows with when)",
+                        code="upsert-match",
                     )
                 ]
             )
@@ -82,6 +83,7 @@ def _wanted(
                         ("steps", step.index, "upsert", "match"),
                         f"instances {seen[key]!r} and {instance.name!r} match the same record {record}: "
                         "each instance needs its own match values",
+                        code="upsert-match",
                     )
                 ]
             )
@@ -143,6 +145,7 @@ def _missing(pipeline: Pipeline, client: B24Hook, step: Step, wanted: Sequence[W
                     ("steps", step.index, "delete_missing"),
                     "delete_missing needs a match value shared by every instance (such as originatorId: "
                     "shop) and one that differs (such as originId), to tell this source's records apart",
+                    code="upsert-match",
                 )
             ]
         )

@@ -29,6 +29,8 @@ def _at_root(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
     monkeypatch.delenv("B24_WEBHOOK_URL", raising=False)
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("B24SYNC_TARGET", raising=False)
 
 
 def run(*args: str) -> Result:
@@ -56,12 +58,35 @@ def portal() -> Iterator[str]:
         yield url
 
 
-def test_no_webhook_set_says_how_to_give_one(tmp_path: Path) -> None:
+def test_no_portal_named_runs_on_the_emulator_and_says_so(tmp_path: Path) -> None:
+    result = run("apply", QUICKSTART, "--report", str(tmp_path / "r.json"), "--no-progress")
+    assert result.exit_code == 0, result.stderr
+    assert one_error_line(result) == (
+        "b24sync: no target given: using the built-in emulator (nothing leaves this machine); "
+        "pass --target NAME or set B24_WEBHOOK_URL to use a portal"
+    )
+    assert "target    https://emulator.b24sync.invalid/rest/1/***/" in result.stdout
+
+
+def test_in_ci_no_portal_named_is_an_error_not_an_emulator_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CI", "true")
     result = run("apply", QUICKSTART, "--report", str(tmp_path / "r.json"))
     assert result.exit_code == 2
     assert one_error_line(result) == (
-        "b24sync: error: no portal: set B24_WEBHOOK_URL, pass --webhook URL, or try --emulator"
+        "b24sync: error: no portal named, and in CI b24sync does not fall back to the built-in emulator: "
+        "pass --target NAME, set B24_WEBHOOK_URL (from the secret store), or pass --emulator to run on "
+        "the emulator"
     )
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_an_empty_webhook_variable_is_a_missing_secret_not_a_default(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["apply", QUICKSTART, "--report", str(tmp_path / "r.json")],
+                                env={"B24_WEBHOOK_URL": ""})  # fmt: skip
+    assert result.exit_code == 2
+    assert one_error_line(result).startswith("b24sync: error: $B24_WEBHOOK_URL is set but empty")
     assert not (tmp_path / "r.json").exists()
 
 

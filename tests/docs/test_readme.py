@@ -66,7 +66,11 @@ def test_the_first_command_applies_the_quickstart_and_shows_what_it_created(
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output + result.stderr
     assert result.stdout.startswith("b24sync: succeeded: 4 of 4 steps succeeded")
-    assert "created:\n  company  1 id: 1\n  contact  2 ids: 1, 2\n  deal  1 id: 1\n" in result.stdout
+    assert "changes:\n  company  1 created (id 1), " in result.stdout
+    assert (
+        "\n  contact  2 created (ids 1, 2), " in result.stdout
+        and "\n  deal     1 created (id 1), " in result.stdout
+    )
     assert (tmp_path / "b24sync-report.json").exists()
 
 

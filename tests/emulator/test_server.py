@@ -93,9 +93,10 @@ def test_tls_serves_https_with_a_self_signed_certificate() -> None:
         server.stop()
 
 
-def test_tls_without_openssl_uses_cryptography(monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("cryptography")
-    monkeypatch.setattr("b24sync.emulator.server.shutil.which", lambda name: None)
+def test_tls_without_cryptography_uses_openssl(monkeypatch: pytest.MonkeyPatch) -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl binary")
+    monkeypatch.setattr("b24sync.emulator.tls._has_cryptography", lambda: False)
     emu = emulator()
     server = EmulatorServer(emu, tls=True)
     server.start()
@@ -107,8 +108,8 @@ def test_tls_without_openssl_uses_cryptography(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_tls_with_neither_tool_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("b24sync.emulator.server.shutil.which", lambda name: None)
-    monkeypatch.setitem(sys.modules, "b24sync.emulator.selfsigned", None)
+    monkeypatch.setattr("b24sync.emulator.tls.shutil.which", lambda name: None)
+    monkeypatch.setattr("b24sync.emulator.tls._has_cryptography", lambda: False)
     with pytest.raises(EmulatorError, match="openssl binary or the Python package cryptography"):
         EmulatorServer(emulator(), tls=True).start()
 

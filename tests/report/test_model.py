@@ -45,6 +45,7 @@ def test_totals_are_counted_from_steps_and_batches() -> None:
         "requests": 4,
         "retries": 2,
         "limit_wait_s": 4.5,
+        "read_requests": 0,
     }
 
 

@@ -1,9 +1,16 @@
+import json
 import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from b24sync.report.model import BatchResult, PipelineRef, RunReport, StepResult, build_report
-from b24sync.report.render import markdown_cell, render_junit, render_markdown, render_text
+from b24sync.report.model import BatchResult, HeldDelete, PipelineRef, RunReport, StepResult, build_report
+from b24sync.report.render import (
+    markdown_cell,
+    render_junit,
+    render_markdown,
+    render_summary_json,
+    render_text,
+)
 from tests.helpers.report_samples import RUN_ID, SECRET_LOOKING, step
 
 
@@ -55,7 +62,10 @@ def test_text_summary_counts_and_lists_what_went_wrong() -> None:
         "b24sync: failed: 3 of 8 steps succeeded in 12.3 s (run 5f0c6a1e2b3d4c5e8f9a0b1c2d3e4f50)"
     )
     assert "  steps     3 succeeded, 1 failed, 2 skipped, 1 not run, 1 unknown" in lines
-    assert "  requests  3 for 2 batches, 8 commands, 1 retry, 1.2 s waited for limits" in lines
+    assert (
+        "  requests  3: 0 to read records, 3 to send 2 batches (8 commands); 1 retry, 1.2 s waited for limits"
+        in lines
+    )
     assert "  pipeline  pipelines/seed.yaml (sha256 0123456789ab, commit cccccccccccc)" in lines
     # protocol §6.1: an empty error code is shown, not dropped
     assert lines[lines.index("failed (1):") + 1] == '  contact[bob]  crm.contact.add  "": Access denied.'
@@ -64,7 +74,10 @@ def test_text_summary_counts_and_lists_what_went_wrong() -> None:
     )
     assert lines[lines.index("skipped (2):") + 1] == "  contact[bob] failed: deal[bob], note[bob]"
     assert lines[lines.index("not run (1):") + 1] == "  the run stopped after an unknown outcome: sync"
-    assert lines[lines.index("created:") + 1 :][:2] == ["  company  1 id: 5", "  contact  1 id: 12"]
+    assert lines[lines.index("changes:") + 1 :][:2] == [
+        "  company  1 created (id 5), 0 updated, 0 unchanged, 0 deleted, 0 deletes skipped",
+        "  contact  1 created (id 12), 0 updated, 0 unchanged, 0 deleted, 0 deletes skipped",
+    ]
     assert lines[-1] == "report: out/report.json"
 
 
@@ -72,7 +85,7 @@ def test_text_summary_of_a_clean_run_is_short() -> None:
     text = render_text(report([step("a", created_id=1), step("b", created_id=2)]))
     assert text.splitlines()[0].startswith("b24sync: succeeded: 2 of 2 steps succeeded")
     assert "failed (" not in text and "skipped (" not in text
-    assert "  a  1 id: 1" in text
+    assert "  a  1 created (id 1), 0 updated, 0 unchanged, 0 deleted, 0 deletes skipped" in text
     assert "report:" not in text
 
 
@@ -84,7 +97,7 @@ def test_text_summary_caps_long_lists() -> None:
     start = lines.index("failed (30):")
     assert lines[start + 6] == "  ... and 25 more in the report"
     assert "  s0 failed: k0, k1, k2, k3, k4 and 25 more" in lines
-    assert any(line.startswith("  c0  1 id: 0") for line in lines)
+    assert any(line.startswith("  c0   1 created (id 0), 0 updated") for line in lines)
 
 
 def test_text_summary_neutralises_control_characters() -> None:
@@ -97,6 +110,67 @@ def test_text_summary_neutralises_control_characters() -> None:
 def test_text_summary_of_an_interrupted_run() -> None:
     text = render_text(report([step("a"), step("b", "not_run", skip_reason="interrupted")], interrupted=True))
     assert text.startswith("b24sync: interrupted: 1 of 2 steps succeeded")
+
+
+def upsert_run() -> RunReport:
+    return report(
+        [
+            step("contact", instance="a", created_id=7, result={"item": {"id": 7}}),
+            step("contact", instance="b", method="crm.item.update", command_key="contact_b"),
+            step(
+                "contact", instance="c", method="upsert", command_key="contact_c", summary="unchanged (id 3)"
+            ),
+            step(
+                "contact", instance="d", method="upsert", command_key="contact_d", summary="unchanged (id 4)"
+            ),
+            step("old", instance="x", method="crm.item.delete", command_key="old_x"),
+            step("list", method="crm.item.list", summary="[]"),
+        ],
+        read_requests=2,
+        held_deletes=[HeldDelete(step="contact", command_key="contact_delete_9", record_id=9)],
+    )
+
+
+def test_the_summary_tells_what_each_step_did_to_the_records() -> None:
+    lines = render_text(upsert_run()).splitlines()
+    start = lines.index("changes:")
+    assert lines[start + 1 : start + 3] == [
+        "  contact  1 created (id 7), 1 updated, 2 unchanged, 0 deleted, 1 delete skipped (no --allow-delete)",
+        "  old      0 created, 0 updated, 0 unchanged, 1 deleted, 0 deletes skipped",
+    ]
+    assert not any(line.startswith("  list ") for line in lines[start:])  # a read changes nothing
+
+
+def test_read_requests_are_counted_apart_from_the_requests_that_send_batches() -> None:
+    lines = render_text(upsert_run()).splitlines()
+    assert (
+        "  requests  5: 2 to read records, 3 to send 2 batches (8 commands); 1 retry, 1.2 s waited for limits"
+        in lines
+    )
+    markdown = render_markdown(upsert_run()).splitlines()
+    assert "| read requests | 2 |" in markdown and "| requests | 3 |" in markdown
+
+
+def test_markdown_has_a_changes_table() -> None:
+    lines = render_markdown(upsert_run()).splitlines()
+    assert "| step | created | updated | unchanged | deleted | deletes skipped | created ids |" in lines
+    assert "| contact | 1 | 1 | 2 | 0 | 1 | 7 |" in lines
+
+
+def test_the_json_summary_has_the_totals_and_the_changes() -> None:
+    summary = json.loads(render_summary_json(upsert_run(), report_path="r.json"))
+    assert summary["status"] == "succeeded" and summary["report"] == "r.json"
+    assert summary["totals"]["read_requests"] == 2 and summary["totals"]["requests"] == 3
+    assert summary["changes"][0] == {
+        "step": "contact",
+        "created": 1,
+        "updated": 1,
+        "unchanged": 2,
+        "deleted": 0,
+        "deletes_skipped": 1,
+        "created_ids": [7],
+    }
+    assert summary["not_succeeded"] == []
 
 
 # Markdown

@@ -185,10 +185,19 @@ def test_delete_missing_plans_deletes_and_runs_them_only_when_allowed(tmp_path: 
         assert sorted(c["originId"] for c in emu.store.items(3)) == ["1", "2"]
 
 
-def test_plan_of_an_upsert_pipeline_needs_a_portal(tmp_path: Path) -> None:
-    result = CliRunner().invoke(main, ["plan", str(write(tmp_path))], env={"B24_WEBHOOK_URL": ""})
+def test_plan_of_an_upsert_pipeline_in_ci_needs_a_portal(tmp_path: Path) -> None:
+    env = {"B24_WEBHOOK_URL": None, "B24SYNC_TARGET": None, "CI": "true"}
+    result = CliRunner().invoke(main, ["plan", str(write(tmp_path))], env=env)
     assert result.exit_code == 2
     assert "upsert steps and portal sources read the portal" in result.stderr
+
+
+def test_plan_of_an_upsert_pipeline_outside_ci_reads_the_default_emulator(tmp_path: Path) -> None:
+    env = {"B24_WEBHOOK_URL": None, "B24SYNC_TARGET": None, "CI": None}
+    result = CliRunner().invoke(main, ["plan", str(write(tmp_path))], env=env)
+    assert result.exit_code == 0, result.stderr
+    assert "using the built-in emulator" in result.stderr
+    assert "contact: + 3 create, ~ 0 update, = 0 unchanged, - 0 delete" in result.stdout
 
 
 @pytest.mark.parametrize(

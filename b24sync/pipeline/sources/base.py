@@ -36,9 +36,9 @@ class Place:
     shown: str | None = None
     """The place as people write it when it is not ``file:line`` (``orders.xlsx:Orders!B17``)."""
 
-    def problem(self, location: str, message: str) -> Problem:
+    def problem(self, location: str, message: str, code: str = "data-file") -> Problem:
         """A problem at this place."""
-        return Problem(self.file, self.line, self.col, location, message, place=self.shown)
+        return Problem(self.file, self.line, self.col, location, message, code=code, place=self.shown)
 
     def __str__(self) -> str:
         return self.shown if self.shown is not None else f"{self.file}:{self.line}"
