@@ -300,7 +300,9 @@ class _Loading:
 
     def _finish(self, source: RowSource, failed: list[bool]) -> None:
         # a data source reports its rows' problems; for machine output they are all data-file problems
-        self.problems.extend(p if p.code != "invalid" else replace(p, code="data-file") for p in source.problems)
+        self.problems.extend(
+            p if p.code != "invalid" else replace(p, code="data-file") for p in source.problems
+        )
         if not failed:
             self.reads.append(source.summary())
 

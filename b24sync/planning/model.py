@@ -35,7 +35,17 @@ from b24sync.upsert.unsent import Unsent
 
 PLAN_SCHEMA_VERSION: Literal[1] = 1
 
-__all__ = ["PLAN_SCHEMA_VERSION", "Batch", "Command", "LeftOut", "Link", "PipelineInfo", "Plan", "Source", "Unsent"]
+__all__ = [
+    "PLAN_SCHEMA_VERSION",
+    "Batch",
+    "Command",
+    "LeftOut",
+    "Link",
+    "PipelineInfo",
+    "Plan",
+    "Source",
+    "Unsent",
+]
 
 PathStep = str | int
 
