@@ -22,6 +22,7 @@ from b24sync.pipeline.datafiles import UnreadableDataFile, read_rows
 from b24sync.pipeline.instances import Expansion, Item, StepTemplates, expand
 from b24sync.pipeline.models import MODEL_KEYS, ForEachFile, PipelineSpec, StepSpec
 from b24sync.pipeline.template import Renderer, TemplateError, TreeRenderer
+from b24sync.pipeline.upserts import upsert_problems
 from b24sync.pipeline.validation import describe, merge_alternatives, problem_from_detail
 from b24sync.pipeline.yamlio import Path, YamlDocument, load_yaml
 
@@ -210,6 +211,7 @@ def _load_step(
                         False,
                     )
                     break
+        problems.extend(upsert_problems(index, step, expansion.instances, document))
     line, col = document.position(base)
     # A step that already has a problem may lack instances: links to it would only repeat that.
     return Step(index, step, line, col, expansion, complete=len(problems) == before)
