@@ -27,4 +27,4 @@ def _redirected(self: requests.sessions.Session, method: str, url: Any, *args: A
     return _original(self, method, url, *args, **kwargs)
 
 
-requests.sessions.Session.request = _redirected  # type: ignore[method-assign]
+setattr(requests.sessions.Session, "request", _redirected)  # noqa: B010  (mypy refuses the assignment)
