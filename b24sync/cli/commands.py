@@ -19,15 +19,15 @@ from b24sync.cli import exits
 from b24sync.cli.progress import ProgressLine, StopFlag
 from b24sync.errors import B24SyncError, PipelineError, Problem, UsageError
 from b24sync.pipeline.models import json_schema
-from b24sync.planning.planner import plan_file
 from b24sync.planning.text import render_changes, render_plan_text
 from b24sync.report.files import write_output
 from b24sync.report.render import render_text
+from b24sync.run.contract import Contract, validate_files
 from b24sync.run.portal import Portal
 from b24sync.run.resume import Assume
+from b24sync.run.workflow import NoPortal, plan_json
 from b24sync.run.workflow import apply as apply_run
 from b24sync.run.workflow import plan as plan_run
-from b24sync.run.workflow import plan_json
 from b24sync.version import __version__
 
 P = ParamSpec("P")
@@ -97,20 +97,59 @@ _var_option = click.option(
 )
 
 
+_no_contract_option = click.option(
+    "--no-contract",
+    is_flag=True,
+    help="Do not check the fields the pipeline writes against the portal's (or the snapshot's).",
+)
+
+
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @_var_option
+@click.option("--webhook", metavar="URL", help="Check the fields against this portal.")
+@click.option("--emulator", "use_emulator", is_flag=True, help="Check the fields against the emulator.")
+@click.option("--emulator-state", metavar="FILE", help="The emulator's data (with --emulator).")
+@click.option(
+    "--fields",
+    "fields_file",
+    metavar="FILE",
+    help="Check the fields against this snapshot (default: b24sync.fields.json beside each file).",
+)
+@_no_contract_option
 @handles_errors
-def validate(files: tuple[str, ...], var_pairs: tuple[str, ...]) -> None:
-    """Check pipeline files; print one ok line per valid file, every problem otherwise (exit 2)."""
+def validate(
+    files: tuple[str, ...],
+    var_pairs: tuple[str, ...],
+    webhook: str | None,
+    use_emulator: bool,
+    emulator_state: str | None,
+    fields_file: str | None,
+    no_contract: bool,
+) -> None:
+    """Check pipeline files; print one ok line per valid file, every problem otherwise (exit 2).
+
+    The fields each file writes are checked against the portal named by --webhook or --emulator
+    (read once), else against the snapshot written by `b24sync fields --save`, when there is one.
+    """
     variables = _parse_vars(var_pairs)
+    contract: Contract = False if no_contract else fields_file or True
+    portal = open_portal(webhook, use_emulator, emulator_state, None, "") if webhook or use_emulator else None
+    try:
+        results = validate_files(
+            files,
+            portal.client if portal is not None and contract is True else None,
+            contract,
+            variables=variables,
+            environ=os.environ,
+        )
+    finally:
+        if portal is not None:
+            portal.close()
     problems: list[Problem] = []
-    for file in files:
-        try:
-            plan_file(file, variables=variables, environ=os.environ)
-        except PipelineError as error:
-            problems.extend(error.problems)
-        else:
+    for file, found in results:
+        problems.extend(found)
+        if not found:
             click.echo(f"{file}: ok")
     if problems:
         raise PipelineError(problems)
@@ -145,7 +184,7 @@ def open_portal(
         return Portal.emulator_portal(state_path=emulator_state, rate_limit=rate_limit)
     url = webhook or os.environ.get("B24_WEBHOOK_URL")
     if not url:
-        raise UsageError(missing)
+        raise NoPortal(missing)
     return Portal.webhook(url, rate_limit=rate_limit)
 
 
@@ -169,6 +208,7 @@ def open_portal(
     is_flag=True,
     help="Exit 0 when nothing would change, 2 when something would, 1 on any error.",
 )
+@_no_contract_option
 @handles_errors
 def plan_command(
     file: str,
@@ -181,6 +221,7 @@ def plan_command(
     show_diff: bool,
     allow_delete: bool,
     detailed_exitcode: bool,
+    no_contract: bool,
 ) -> None:
     """Show what apply would send: batches, commands, how every link is resolved, and for upsert
     steps what would be created, updated, left unchanged or deleted (reading the portal).
@@ -198,6 +239,7 @@ def plan_command(
             environ=os.environ,
             allow_delete=allow_delete,
             out=out,
+            contract=not no_contract,
         )
     except B24SyncError as error:
         if not detailed_exitcode:
@@ -249,6 +291,7 @@ def plan_command(
 )
 @click.option("--allow-delete", is_flag=True, help="Run the deletes of delete_missing steps.")
 @click.option("--progress/--no-progress", default=True, help="Show progress on stderr.")
+@_no_contract_option
 @handles_errors
 def apply(
     source: str,
@@ -266,6 +309,7 @@ def apply(
     rate_limit: str | None,
     allow_delete: bool,
     progress: bool,
+    no_contract: bool,
 ) -> None:
     """Run a pipeline (or a saved plan) against a portal and write a run report.
 
@@ -300,6 +344,7 @@ def apply(
                 allow_delete=allow_delete,
                 on_progress=shown,
                 should_stop=stop,
+                contract=not no_contract,
             )
     finally:
         if shown is not None:

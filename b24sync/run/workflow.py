@@ -30,6 +30,7 @@ from b24sync.planning.planner import plan as plan_pipeline
 from b24sync.report.files import write_output, write_report
 from b24sync.report.model import PipelineRef, RunReport, RunStatus, build_report, format_utc
 from b24sync.report.render import render_junit, render_markdown
+from b24sync.run.contract import Contract, enforce, needs_portal
 from b24sync.run.executor import Progress, check_secrets, execute, required_secrets
 from b24sync.run.portal import Portal, PortalLike
 from b24sync.run.resume import Assume, resume_state
@@ -39,6 +40,12 @@ PortalSource = PortalLike | Callable[[], PortalLike] | None
 """A portal, a function that opens one only when it is needed (upsert steps), or none."""
 
 NO_PORTAL = "no portal: pass a webhook URL, a B24Hook or an Emulator as portal"
+
+
+class NoPortal(UsageError):
+    """No portal was given where one is needed (a field contract without one just uses a snapshot)."""
+
+
 NEEDS_STATE = "upsert steps need the portal's current records: pass a webhook URL, a B24Hook or an Emulator"
 
 
@@ -64,16 +71,19 @@ def plan(
     environ: Mapping[str, str] | None = None,
     allow_delete: bool = False,
     out: str | os.PathLike[str] | None = None,
+    contract: Contract = True,
 ) -> Plan:
     """Load and plan a pipeline file; read the portal first when it has upsert steps.
 
     ``environ`` is what ``env()`` and ``secret()`` see (nothing unless given). With ``out`` the plan is
-    also written as JSON, the file ``apply PLAN.json`` runs.
+    also written as JSON, the file ``apply PLAN.json`` runs. ``contract`` checks the fields the
+    pipeline writes (``b24sync.run.contract``): against the portal when one is given, else against
+    the snapshot beside the pipeline; ``False`` skips the check.
     """
     opened: list[Portal] = []
     try:
         result = _plan_file(
-            str(source), variables, environ, _opener(portal, NEEDS_STATE, opened), allow_delete
+            str(source), variables, environ, _opener(portal, NEEDS_STATE, opened), allow_delete, contract
         )
     finally:
         for each in opened:
@@ -103,6 +113,7 @@ def apply(
     allow_delete: bool = False,
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    contract: Contract = True,
 ) -> Applied:
     """Run a pipeline file, a saved plan file (``.json``) or a ``Plan`` against ``portal``.
 
@@ -118,7 +129,7 @@ def apply(
         if isinstance(source, Plan):
             the_plan = source
         else:
-            the_plan = load_plan(str(source), variables, environ, lambda: connection, allow_delete)
+            the_plan = load_plan(str(source), variables, environ, lambda: connection, allow_delete, contract)
         recorded = resume_state(resume, the_plan, assume) if resume is not None else {}
         secrets = {name: environ[name] for name in required_secrets(the_plan) if name in environ}
         check_secrets(the_plan, secrets)
@@ -147,10 +158,11 @@ def load_plan(
     environ: Mapping[str, str] | None,
     portal: Callable[[], PortalLike],
     allow_delete: bool,
+    contract: Contract = True,
 ) -> Plan:
     """A saved plan file (``.json``, refused when edited by hand), or the plan of a pipeline file."""
     if not source.endswith(".json"):
-        return _plan_file(source, variables, environ, portal, allow_delete)
+        return _plan_file(source, variables, environ, portal, allow_delete, contract)
     try:
         with open(source, encoding="utf-8") as stream:
             saved = Plan.model_validate_json(stream.read())
@@ -177,11 +189,21 @@ def _plan_file(
     environ: Mapping[str, str] | None,
     portal: Callable[[], PortalLike],
     allow_delete: bool,
+    contract: Contract = True,
 ) -> Plan:
     pipeline = load_pipeline(source, variables=variables, environ=environ)
-    if not any(step.spec.upsert is not None for step in pipeline.steps):
+    upserts = any(step.spec.upsert is not None for step in pipeline.steps)
+    client = None
+    if upserts or needs_portal(pipeline, contract):
+        try:
+            client = Portal.of(portal()).client
+        except NoPortal:
+            if upserts:
+                raise
+    # the fields are read and checked before any record is: a refused pipeline costs those reads only
+    enforce(pipeline, client, contract)
+    if client is None or not upserts:
         return plan_pipeline(pipeline)
-    client = Portal.of(portal()).client
     return plan_pipeline(pipeline, read_state(pipeline, client), allow_delete=allow_delete)
 
 
@@ -191,7 +213,7 @@ def _opener(portal: PortalSource, missing: str, opened: list[Portal]) -> Callabl
     def open_portal() -> Portal:
         given = portal() if callable(portal) else portal
         if given is None:
-            raise UsageError(missing)
+            raise NoPortal(missing)
         connection = Portal.of(given)
         if callable(portal) or connection is not given:
             opened.append(connection)  # opened here, so closed here

@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from . import activities, crm_item, crm_legacy, duplicates, relations, statuses, tasks, userfields, users
+from . import (
+    activities,
+    crm_item,
+    crm_legacy,
+    duplicates,
+    productrows,
+    relations,
+    smart,
+    status_edit,
+    statuses,
+    tasks,
+    userfields,
+    users,
+)
 from .base import Handler
 
 
@@ -19,6 +32,9 @@ def registry() -> dict[str, Handler]:
         userfields,
         statuses,
         activities,
+        smart,
+        status_edit,
+        productrows,
     ):
         handlers.update(family.HANDLERS)
     return {name.lower(): handler for name, handler in handlers.items()}

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..store import Store
-from .crm_fields import TYPE_NAMES, CrmField, by_camel, defaults
+from .crm_fields import FIRST_SMART_PROCESS, CrmField, by_camel, defaults, type_title
 
 # owner type -> (link table, field of all linked ids, field of the primary one): deal -> contacts,
 # contact -> companies; _LINKED is the entity type the links point at
@@ -87,7 +87,7 @@ def create(store: Store, type_id: int, changes: Changes, user_id: int, now: floa
         if name in fields and not _given(type_id, name, changes):
             raise FieldProblem("required", fields[name])
     record: dict[str, Any] = {name: ([] if spec.multiple else None) for name, spec in fields.items()}
-    record.update(defaults(type_id))
+    record.update(defaults(type_id, store))
     stamp = store.iso(now)
     record.update(
         createdTime=stamp, updatedTime=stamp, createdBy=user_id, updatedBy=user_id, assignedById=user_id
@@ -99,14 +99,48 @@ def create(store: Store, type_id: int, changes: Changes, user_id: int, now: floa
     record.update({key: value for key, value in changes.values.items() if key in fields})
     if type_id == 2 and record["categoryId"] and record["stageId"] == "NEW":
         record["stageId"] = f"C{record['categoryId']}:NEW"
+    if type_id >= FIRST_SMART_PROCESS and "stageId" not in changes.values:
+        # a smart-process item starts in the first stage of its pipeline
+        record["stageId"] = f"DT{type_id}_{record['categoryId']}:NEW"
     record_id = store.next_id(f"crm:{type_id}")
     record["id"] = record_id
     if "title" in fields and _empty(record.get("title")):
-        record["title"] = f"{TYPE_NAMES[type_id]} #{record_id}"
+        record["title"] = f"{type_title(store, type_id)} #{record_id}"
     store.crm[type_id][record_id] = record
     _apply_fm(store, record, changes.fm)
     _apply_links(store, type_id, record, changes)
+    _derive(record, None, user_id, stamp)
     return record
+
+
+# the stage codes (after "C2:" or "DT128_1:") of the success and failure groups of a pipeline
+_SUCCESS = frozenset({"WON", "CONVERTED", "SUCCESS"})
+_FAILURE = frozenset({"LOSE", "APOLOGY", "JUNK", "FAIL"})
+
+
+def stage_semantics(stage: object) -> str:
+    """``S`` (success), ``F`` (failure) or ``P`` (in progress) for a stage id."""
+    code = str(stage or "").rsplit(":", 1)[-1]
+    return "S" if code in _SUCCESS else "F" if code in _FAILURE else "P"
+
+
+def _derive(record: dict[str, Any], before: dict[str, Any] | None, user_id: int, stamp: str) -> None:
+    """Fields the portal keeps itself: the stage group, a deal's new and closed flags, who moved
+    the record to its stage and when (protocol §9.2)."""
+    if "stageId" not in record:
+        return
+    stage = record["stageId"]
+    if "stageSemanticId" in record:
+        record["stageSemanticId"] = stage_semantics(stage)
+    if "isNew" in record:
+        record["isNew"] = "Y" if str(stage or "").rsplit(":", 1)[-1] == "NEW" else "N"
+    if before is None or before.get("stageId") != stage:
+        if "closed" in record:
+            record["closed"] = "Y" if stage_semantics(stage) != "P" else "N"
+        if "movedTime" in record:
+            record.update(movedTime=stamp, movedBy=user_id)
+        if before is not None and "previousStageId" in record:
+            record["previousStageId"] = before.get("stageId")
 
 
 def update(
@@ -123,12 +157,15 @@ def update(
     _apply_links(store, type_id, record, changes)
     # protocol §9.2: when nothing changed the save is skipped, so the modification stamp stays
     if record != before:
-        record.update(updatedTime=store.iso(now), updatedBy=user_id)
+        stamp = store.iso(now)
+        _derive(record, before, user_id, stamp)
+        record.update(updatedTime=stamp, updatedBy=user_id)
 
 
 def delete(store: Store, type_id: int, record_id: int) -> None:
-    """Remove a record and every link to or from it."""
+    """Remove a record, its product rows and every link to or from it."""
     del store.crm[type_id][record_id]
+    store.extras.product_rows.pop(f"{type_id}:{record_id}", None)
     if type_id == 2:
         store.deal_contacts.pop(record_id, None)
     if type_id == 3:
