@@ -24,6 +24,8 @@ class Extras:
         self.statuses: dict[int, dict[str, Any] | None] = {}
         # "<entityTypeId>:<ownerId>" -> product rows in crm.item.productrow form
         self.product_rows: dict[str, list[dict[str, Any]]] = {}
+        # lead id -> [{"id", "sort", "roleId", "isPrimary"}]: a lead's contacts (crm.lead.contact.*)
+        self.lead_contacts: dict[int, list[dict[str, Any]]] = {}
         # user id -> option name -> value (user.option.*)
         self.user_options: dict[int, dict[str, Any]] = {}
 
@@ -50,6 +52,7 @@ class Extras:
             "statuses": {str(key): copy.deepcopy(row) for key, row in self.statuses.items()},
             "product_rows": copy.deepcopy(self.product_rows),
             "user_options": {str(key): copy.deepcopy(v) for key, v in self.user_options.items()},
+            "lead_contacts": {str(key): copy.deepcopy(v) for key, v in self.lead_contacts.items()},
         }
 
     @classmethod
@@ -66,4 +69,7 @@ class Extras:
         extras.statuses = {int(key): copy.deepcopy(row) for key, row in data["statuses"].items()}
         extras.product_rows = {str(key): copy.deepcopy(rows) for key, rows in data["product_rows"].items()}
         extras.user_options = {int(key): copy.deepcopy(v) for key, v in data["user_options"].items()}
+        extras.lead_contacts = {
+            int(key): copy.deepcopy(v) for key, v in data.get("lead_contacts", {}).items()
+        }
         return extras

@@ -15,6 +15,7 @@ from . import (
     tasks,
     userfields,
     users,
+    users_admin,
 )
 from .base import Handler
 
@@ -35,6 +36,7 @@ def registry() -> dict[str, Handler]:
         smart,
         status_edit,
         productrows,
+        users_admin,
     ):
         handlers.update(family.HANDLERS)
     return {name.lower(): handler for name, handler in handlers.items()}

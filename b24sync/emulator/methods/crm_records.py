@@ -18,10 +18,19 @@ from .crm_fields import FIRST_SMART_PROCESS, CrmField, by_camel, defaults, type_
 # owner type -> (link table, field of all linked ids, field of the primary one): deal -> contacts,
 # contact -> companies; _LINKED is the entity type the links point at
 _LINKS = {
+    1: ("lead_contacts", "contactIds", "contactId"),
     2: ("deal_contacts", "contactIds", "contactId"),
     3: ("contact_companies", "companyIds", "companyId"),
 }
-_LINKED = {2: 3, 3: 4}
+_LINKED = {1: 3, 2: 3, 3: 4}
+
+
+def _table(store: Store, type_id: int) -> dict[int, list[dict[str, Any]]]:
+    """The link table of an owner type (a lead's contacts live among the store's extras)."""
+    name = _LINKS[type_id][0]
+    owner = store if hasattr(store, name) else store.extras
+    table: dict[int, list[dict[str, Any]]] = getattr(owner, name)
+    return table
 
 
 class FieldProblem(Exception):
@@ -166,14 +175,12 @@ def delete(store: Store, type_id: int, record_id: int) -> None:
     """Remove a record, its product rows and every link to or from it."""
     del store.crm[type_id][record_id]
     store.extras.product_rows.pop(f"{type_id}:{record_id}", None)
-    if type_id == 2:
-        store.deal_contacts.pop(record_id, None)
-    if type_id == 3:
-        store.contact_companies.pop(record_id, None)
-    linked = {3: (store.deal_contacts, 2), 4: (store.contact_companies, 3)}.get(type_id)
-    if linked is not None:
-        table, owner_type = linked
-        for owner_id, links in list(table.items()):  # set_links may drop an owner's empty entry
+    if type_id in _LINKS:
+        _table(store, type_id).pop(record_id, None)
+    for owner_type, linked_type in _LINKED.items():
+        if linked_type != type_id:
+            continue
+        for owner_id, links in list(_table(store, owner_type).items()):  # set_links may drop an entry
             if any(link["id"] == record_id for link in links):
                 set_links(store, owner_type, owner_id, [link for link in links if link["id"] != record_id])
 
@@ -222,13 +229,12 @@ def _apply_links(store: Store, type_id: int, record: dict[str, Any], changes: Ch
 
 def links_of(store: Store, type_id: int, owner_id: int) -> list[dict[str, Any]]:
     """The link rows of a deal (its contacts) or a contact (its companies)."""
-    table: dict[int, list[dict[str, Any]]] = getattr(store, _LINKS[type_id][0])
-    return table.get(owner_id, [])
+    return _table(store, type_id).get(owner_id, [])
 
 
 def set_links(store: Store, type_id: int, owner_id: int, rows: list[dict[str, Any]]) -> None:
     """Replace the links of an owner; the first row marked primary (else the first row) is primary."""
-    table: dict[int, list[dict[str, Any]]] = getattr(store, _LINKS[type_id][0])
+    table = _table(store, type_id)
     unique: list[dict[str, Any]] = []
     for row in rows:
         if all(existing["id"] != row["id"] for existing in unique):
