@@ -32,6 +32,7 @@ _FIELD_TITLES = {
     "WORK_POSITION": "Position",
     "UF_EMPLOYMENT_DATE": "Employment date",
     "UF_DEPARTMENT": "Departments",
+    "USER_TYPE": "User type",
 }
 _WRITABLE = (
     "NAME",
