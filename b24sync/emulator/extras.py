@@ -26,6 +26,8 @@ class Extras:
         self.product_rows: dict[str, list[dict[str, Any]]] = {}
         # lead id -> [{"id", "sort", "roleId", "isPrimary"}]: a lead's contacts (crm.lead.contact.*)
         self.lead_contacts: dict[int, list[dict[str, Any]]] = {}
+        # crm.stagehistory.list rows: a record's creation (TYPE_ID 1) and stage changes (2)
+        self.stage_history: list[dict[str, Any]] = []
         # user id -> option name -> value (user.option.*)
         self.user_options: dict[int, dict[str, Any]] = {}
 
@@ -53,6 +55,7 @@ class Extras:
             "product_rows": copy.deepcopy(self.product_rows),
             "user_options": {str(key): copy.deepcopy(v) for key, v in self.user_options.items()},
             "lead_contacts": {str(key): copy.deepcopy(v) for key, v in self.lead_contacts.items()},
+            "stage_history": copy.deepcopy(self.stage_history),
         }
 
     @classmethod
@@ -72,4 +75,5 @@ class Extras:
         extras.lead_contacts = {
             int(key): copy.deepcopy(v) for key, v in data.get("lead_contacts", {}).items()
         }
+        extras.stage_history = copy.deepcopy(data.get("stage_history", []))
         return extras

@@ -16,7 +16,7 @@ work="$(mktemp -d)"
 emulator_pid=""
 cleanup() {
     if [ -n "$emulator_pid" ]; then kill "$emulator_pid" 2>/dev/null || true; wait "$emulator_pid" 2>/dev/null || true; fi
-    rm -rf "$work"
+    [ -n "${PEER_KEEP:-}" ] && echo "kept $work" >&2 || rm -rf "$work"
 }
 trap cleanup EXIT
 

@@ -8,8 +8,10 @@ from . import (
     crm_legacy,
     duplicates,
     productrows,
+    reference,
     relations,
     smart,
+    stagehistory,
     status_edit,
     statuses,
     tasks,
@@ -37,6 +39,8 @@ def registry() -> dict[str, Handler]:
         status_edit,
         productrows,
         users_admin,
+        reference,
+        stagehistory,
     ):
         handlers.update(family.HANDLERS)
     return {name.lower(): handler for name, handler in handlers.items()}

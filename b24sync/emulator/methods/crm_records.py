@@ -119,7 +119,30 @@ def create(store: Store, type_id: int, changes: Changes, user_id: int, now: floa
     _apply_fm(store, record, changes.fm)
     _apply_links(store, type_id, record, changes)
     _derive(record, None, user_id, stamp)
+    _history(store, type_id, record, None, stamp)
     return record
+
+
+def _history(
+    store: Store, type_id: int, record: dict[str, Any], before: dict[str, Any] | None, stamp: str
+) -> None:
+    """A row of crm.stagehistory.list when a lead, deal or smart-process item is created or moves."""
+    if "stageId" not in record or (type_id not in (1, 2) and type_id < FIRST_SMART_PROCESS):
+        return
+    if before is not None and before.get("stageId") == record["stageId"]:
+        return
+    store.extras.stage_history.append(
+        {
+            "id": store.next_id("stagehistory"),
+            "entityTypeId": type_id,
+            "typeId": 1 if before is None else 2,
+            "ownerId": record["id"],
+            "createdTime": stamp,
+            "categoryId": record.get("categoryId"),
+            "stageId": record["stageId"],
+            "semantics": stage_semantics(record["stageId"]),
+        }
+    )
 
 
 # the stage codes (after "C2:" or "DT128_1:") of the success and failure groups of a pipeline
@@ -168,6 +191,7 @@ def update(
     if record != before:
         stamp = store.iso(now)
         _derive(record, before, user_id, stamp)
+        _history(store, type_id, record, before, stamp)
         record.update(updatedTime=stamp, updatedBy=user_id)
 
 

@@ -129,6 +129,8 @@ def new_category(store: Store, entity_type_id: int, name: str, sort: int, defaul
         "sort": sort,
         "entityTypeId": entity_type_id,
         "isDefault": "Y" if default else "N",
+        "originId": "",
+        "originatorId": "",
     }
     rows[category_id] = row
     add_stages(store, entity_type_id, category_id)
@@ -347,6 +349,9 @@ def category_update(ctx: Context, params: dict[str, Any]) -> Reply:
         stored["name"] = str(fields["name"] or "")
     if to_int(fields.get("sort")) is not None:
         stored["sort"] = to_int(fields.get("sort"))
+    for key in ("originId", "originatorId"):
+        if key in fields:
+            stored[key] = str(fields[key] or "")
     return Reply({"category": dict(stored)})
 
 
@@ -375,6 +380,8 @@ _CATEGORY_FIELDS = (
     CrmField("sort", "SORT", "integer", "SORT"),
     CrmField("entityTypeId", "ENTITY_TYPE_ID", "integer", "ENTITY_TYPE_ID", read_only=True),
     CrmField("isDefault", "IS_DEFAULT", "boolean", "IS_DEFAULT"),
+    CrmField("originId", "ORIGIN_ID", "string", "ORIGIN_ID"),
+    CrmField("originatorId", "ORIGINATOR_ID", "string", "ORIGINATOR_ID"),
 )
 
 

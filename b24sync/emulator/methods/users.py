@@ -100,6 +100,16 @@ def _resolve(name: str) -> tuple[str, lists.Coerce] | None:
     return None
 
 
+def filter_value(user: dict[str, Any], name: str) -> Any:
+    """A user's value of a filter or sort field (user.get, user.search)."""
+    return _value(user, name)
+
+
+def resolve_filter(name: str) -> tuple[str, lists.Coerce] | None:
+    """The stored name and coercion of a user.get filter field."""
+    return _resolve(name)
+
+
 def _value(user: dict[str, Any], name: str) -> Any:
     if name == "NAME_SEARCH":
         return f"{user['NAME']} {user['LAST_NAME']} {user['LAST_NAME']} {user['NAME']}"

@@ -7,10 +7,9 @@ from typing import Any
 
 from .. import dates
 from ..store import Store
-from . import lists
+from . import lists, users
 from .base import Context, Handler, MethodError, Reply
 from .params import as_list, as_map, param, start_of, to_int, to_yn
-from .users import render
 
 _FIELD_TITLES = {
     "ID": "ID",
@@ -128,19 +127,16 @@ def _search_text(user: dict[str, Any]) -> str:
 def user_search(ctx: Context, params: dict[str, Any]) -> Reply:
     """user.search -> users whose name, e-mail or position holds every word of ``FIND``."""
     store = _store(ctx)
-    raw = as_map(param(params, "filter")) or {}
-    words = str(raw.get("FIND") or raw.get("find") or "").lower().split()
+    raw = dict(as_map(param(params, "filter")) or {})
+    words = str(raw.pop("FIND", None) or raw.pop("find", None) or "").lower().split()
     matching = {uid: u for uid, u in store.users.items() if all(w in _search_text(u) for w in words)}
-    page = lists.select_page(
-        matching,
-        lists.parse_filter({}, lambda n: None, strict=False),
-        [("ID", False)],
-        start_of(params),
-        "legacy",
-        lambda u, n: u.get(n),
-        "ID",
-    )
-    return Reply([render(user) for user in page.rows], total=page.total, next=page.next)
+    # the other filter keys, sort and order work as in user.get (keyset walks use >ID / <ID)
+    where = lists.parse_filter(raw, users.resolve_filter, strict=False)
+    sort = str(param(params, "sort") or "ID").upper()
+    descending = str(param(params, "order") or "ASC").upper() == "DESC"
+    order = [(sort if users.resolve_filter(sort) else "ID", descending)]
+    page = lists.select_page(matching, where, order, start_of(params), "legacy", users.filter_value, "ID")
+    return Reply([users.render(user) for user in page.rows], total=page.total, next=page.next)
 
 
 def user_admin(ctx: Context, params: dict[str, Any]) -> Reply:
