@@ -15,7 +15,19 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "b24sync"
 # Bottom up. The top of the package (``__init__``, ``__main__``) is the public face above them all.
-LAYERS = ("errors", "version", "bitrix", "client", "pipeline", "report", "upsert", "planning", "run", "cli")
+LAYERS = (
+    "errors",
+    "version",
+    "bitrix",
+    "client",
+    "pipeline",
+    "report",
+    "fields",
+    "upsert",
+    "planning",
+    "run",
+    "cli",
+)
 FACE = ("__init__", "__main__")
 EMULATOR = "emulator"
 EMULATOR_USERS = frozenset({"run", "cli", *FACE})

@@ -16,7 +16,9 @@ ENTITY_TYPES: Final = {"lead": 1, "deal": 2, "contact": 3, "company": 4}
 """``crm.item`` entityTypeId of the classic CRM entities (protocol §9.2)."""
 
 # A method reads when its last name part is one of these, or it is one of READ_METHODS.
-READ_VERBS: Final = frozenset({"get", "list", "fields", "current", "time", "search", "findbycomm"})
+READ_VERBS: Final = frozenset(
+    {"get", "list", "fields", "current", "time", "search", "findbycomm", "getfields", "getbyentitytypeid"}
+)
 READ_METHODS: Final = frozenset({"profile", "scope", "methods"})
 
 # protocol §9.5: multifield entries without an ID are appended on update, so repeating adds them twice.
@@ -51,11 +53,21 @@ def is_safe_to_repeat(method: str, params: Mapping[str, Any] | None = None) -> b
     name = method.lower()
     if name.endswith(".update") or name.endswith(".items.set"):
         return not appends_multifields(params)
-    return False
+    # protocol §9.10: a product-row set replaces every row of its owner, so a repeat changes nothing
+    return name in REPLACING_SETS
+
+
+REPLACING_SETS: Final = frozenset(
+    {"crm.item.productrow.set", "crm.deal.productrows.set", "crm.lead.productrows.set"}
+)
 
 
 def appends_multifields(params: Mapping[str, Any] | None) -> bool:
-    """Whether an update's ``fields`` add multifield entries (which a repeat would add again)."""
+    """Whether an update's ``fields`` add multifield entries (which a repeat would add again).
+
+    An upsert's ``fm`` update sends its missing entries as ``n0``, ``n1``, ... (protocol §9.5): such
+    an update is never sent twice after a lost answer; one that only deletes entries by id is.
+    """
     fields = next((v for k, v in (params or {}).items() if str(k).lower() in ("fields", "arfields")), None)
     if not isinstance(fields, Mapping):
         return False

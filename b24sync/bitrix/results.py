@@ -24,9 +24,23 @@ KNOWN_PATHS: Final[dict[str, frozenset[tuple[PathStep, ...]]]] = {
     "crm.timeline.comment.add": frozenset({()}),
     "crm.activity.todo.add": frozenset({("id",)}),
     "user.current": frozenset({("ID",)}),
+    # protocol §9.10: smart processes, pipelines, status rows and product rows
+    "crm.type.add": frozenset({("type", "id"), ("type", "entityTypeId")}),
+    "crm.type.get": frozenset({("type", "id"), ("type", "entityTypeId")}),
+    "crm.type.update": frozenset({("type", "id"), ("type", "entityTypeId")}),
+    "crm.category.add": frozenset({("category", "id")}),
+    "crm.status.add": frozenset({()}),
+    "crm.item.productrow.add": frozenset({("productRow", "id")}),
+    "crm.item.productrow.update": frozenset({("productRow", "id")}),
 }
 
-ITEMS_KEYS: Final = {"crm.item.list": "items", "tasks.task.list": "tasks"}
+ITEMS_KEYS: Final = {
+    "crm.item.list": "items",
+    "tasks.task.list": "tasks",
+    "crm.type.list": "types",
+    "crm.category.list": "categories",
+    "crm.item.productrow.list": "productRows",
+}
 """List methods that keep their rows under a key instead of answering the list itself (protocol §5.5)."""
 
 

@@ -140,28 +140,66 @@ def _format_option(help_text: str) -> Callable[[Callable[P, R]], Callable[P, R]]
 # -- validate and schema --------------------------------------------------------------------------
 
 
+_no_contract_option = click.option(
+    "--no-contract",
+    is_flag=True,
+    help="Do not check the fields the pipeline writes against the portal's (or the snapshot's).",
+)
+
+
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @_var_option
+@click.option("--webhook", metavar="URL", help="Check the fields against this portal.")
+@click.option("--emulator", "use_emulator", is_flag=True, help="Check the fields against the emulator.")
+@click.option("--emulator-state", metavar="FILE", help="The emulator's data (with --emulator).")
+@click.option(
+    "--fields",
+    "fields_file",
+    metavar="FILE",
+    help="Check the fields against this snapshot (default: b24sync.fields.json beside each file).",
+)
+@_no_contract_option
 @_format_option("Text for people; JSON (every problem with file, line, column, location, code) for tools.")
 @handles_errors
-def validate(files: tuple[str, ...], var_pairs: tuple[str, ...], output_format: str) -> None:
-    """Check pipeline files; print one ok line per valid file, every problem otherwise (exit 2)."""
-    from b24sync.planning.planner import plan_file
+def validate(
+    files: tuple[str, ...],
+    var_pairs: tuple[str, ...],
+    webhook: str | None,
+    use_emulator: bool,
+    emulator_state: str | None,
+    fields_file: str | None,
+    no_contract: bool,
+    output_format: str,
+) -> None:
+    """Check pipeline files; print one ok line per valid file, every problem otherwise (exit 2).
+
+    The fields each file writes are checked against the portal named by --webhook or --emulator
+    (read once), else against the snapshot written by `b24sync fields --save`, when there is one.
+    """
+    from b24sync.run.contract import Contract, validate_files
 
     variables = _parse_vars(var_pairs)
+    contract: Contract = False if no_contract else fields_file or True
+    portal = open_explicit_portal(webhook, use_emulator, emulator_state) if webhook or use_emulator else None
+    try:
+        results = validate_files(
+            files,
+            portal.client if portal is not None and contract is True else None,
+            contract,
+            variables=variables,
+            environ=os.environ,
+        )
+    finally:
+        if portal is not None:
+            portal.close()
     problems: list[Problem] = []
     checked: list[dict[str, Any]] = []
-    for file in files:
-        try:
-            plan_file(file, variables=variables, environ=os.environ)
-        except PipelineError as error:
-            problems.extend(error.problems)
-            checked.append({"file": file, "valid": False})
-        else:
-            checked.append({"file": file, "valid": True})
-            if output_format == "text":
-                click.echo(f"{file}: ok")
+    for file, found in results:
+        problems.extend(found)
+        checked.append({"file": file, "valid": not found})
+        if not found and output_format == "text":
+            click.echo(f"{file}: ok")
     if output_format == "json":
         click.echo(json.dumps(_validation_json(checked, problems), ensure_ascii=False, indent=2))
         if problems:
@@ -306,15 +344,27 @@ def open_portal(choice: Choice, refusal: str = NO_TARGET_IN_CI) -> Portal:
     a missing secret must fail the job, not let it pass on an emulator.
     """
     from b24sync.run.targets import open_portal as open_choice
+    from b24sync.run.workflow import NoPortal
 
     if choice.implicit and os.environ.get("CI", "").strip().lower() in _TRUE:
-        raise UsageError(refusal)
+        # NoPortal: a plan that only wanted the portal for the field contract uses the snapshot instead
+        raise NoPortal(refusal)
     if choice.implicit:
         click.echo(IMPLICIT_EMULATOR, err=True)
     return open_choice(choice)
 
 
 # -- plan -----------------------------------------------------------------------------------------
+
+
+def open_explicit_portal(webhook: str | None, use_emulator: bool, emulator_state: str | None) -> Portal:
+    """The portal ``validate --webhook/--emulator`` names (no target, no default emulator)."""
+    from b24sync.run.portal import Portal
+
+    if use_emulator:
+        return Portal.emulator_portal(state_path=emulator_state)
+    assert webhook is not None
+    return Portal.webhook(webhook)
 
 
 @main.command(name="plan")
@@ -334,6 +384,7 @@ def open_portal(choice: Choice, refusal: str = NO_TARGET_IN_CI) -> Portal:
     is_flag=True,
     help="Exit 0 when nothing would change, 2 when something would, 1 on any error.",
 )
+@_no_contract_option
 @handles_errors
 def plan_command(
     file: str,
@@ -347,6 +398,7 @@ def plan_command(
     show_diff: bool,
     allow_delete: bool,
     detailed_exitcode: bool,
+    no_contract: bool,
 ) -> None:
     """Show what apply would send: batches, commands, how every link is resolved, and for upsert
     steps what would be created, updated, left unchanged or deleted (reading the portal).
@@ -372,6 +424,7 @@ def plan_command(
             select=select,
             exclude=exclude,
             resume=resume_path,
+            contract=not no_contract,
         )
     except B24SyncError as error:
         if not detailed_exitcode:
@@ -425,6 +478,7 @@ def plan_command(
 )
 @click.option("--allow-delete", is_flag=True, help="Run the deletes of delete_missing steps.")
 @click.option("--progress/--no-progress", default=True, help="Show progress on stderr.")
+@_no_contract_option
 @handles_errors
 def apply(
     source: str,
@@ -443,6 +497,7 @@ def apply(
     rate_limit: str | None,
     allow_delete: bool,
     progress: bool,
+    no_contract: bool,
 ) -> None:
     """Run a pipeline (or a saved plan) against a portal and write a run report.
 
@@ -484,6 +539,7 @@ def apply(
                 should_stop=stop,
                 select=select,
                 exclude=exclude,
+                contract=not no_contract,
             )
     finally:
         if shown is not None:

@@ -14,6 +14,7 @@ from datetime import timezone
 from typing import Any
 
 from . import dates
+from .extras import Extras
 from .tables import Record, Table
 
 FORMAT_VERSION = 1
@@ -70,6 +71,10 @@ class Store:
         # entity type -> camelCase names the portal's settings make required
         self.required: dict[int, list[str]] = {type_id: [] for type_id in CRM_TYPES}
         self.sequences: dict[str, int] = {}
+        # smart-process types, pipelines, added status lists, product rows (b24sync.emulator.extras);
+        # a smart process's records, custom fields and required fields live in crm, userfields and
+        # required under its entityTypeId
+        self.extras = Extras()
         for seed in _SEED_USERS:
             self.users[seed["ID"]] = self._new_user(seed)
             self.sequences["user"] = seed["ID"]
@@ -137,11 +142,11 @@ class Store:
         sort: int = 100,
     ) -> int:
         """Declare a custom field ``UF_CRM_...`` (string/integer/double/boolean/date/datetime); its id."""
-        if entity_type_id not in CRM_TYPES:
+        if entity_type_id not in self.crm:
             raise ValueError(f"no CRM entity type {entity_type_id}")
         if not field_name.startswith("UF_CRM_"):
             raise ValueError(f"a custom field name starts with UF_CRM_, got {field_name!r}")
-        if user_type not in ("string", "integer", "double", "boolean", "date", "datetime"):
+        if user_type not in ("string", "integer", "double", "boolean", "date", "datetime", "enumeration"):
             raise ValueError(f"unsupported custom field type {user_type!r}")
         existing = self.userfields[entity_type_id].get(field_name)
         field_id = existing["id"] if existing else self.next_id("userfield")
@@ -206,6 +211,7 @@ class Store:
             },
             "userfields": {str(key): copy.deepcopy(fields) for key, fields in self.userfields.items()},
             "required": {str(key): list(names) for key, names in self.required.items()},
+            "extras": self.extras.to_json(),
         }
 
     @classmethod
@@ -217,7 +223,9 @@ class Store:
             store = cls(data["tz_offset"])
             store.sequences = {str(key): int(value) for key, value in data["sequences"].items()}
             store.users = _by_id(data["users"], "ID")
-            store.crm = {type_id: _by_id(data["crm"][str(type_id)], "id") for type_id in CRM_TYPES}
+            # smart processes add their entityTypeIds beside the four classic ones
+            types = sorted({*CRM_TYPES, *(int(key) for key in data["crm"])})
+            store.crm = {type_id: _by_id(data["crm"].get(str(type_id), []), "id") for type_id in types}
             store.task_table = _by_id(data["tasks"], "id")
             store.comment_table = _by_id(data["comments"], "id")
             store.activity_table = _by_id(data["activities"], "id")
@@ -227,8 +235,9 @@ class Store:
             store.contact_companies = {
                 int(key): copy.deepcopy(rows) for key, rows in data["contact_companies"].items()
             }
-            store.userfields = {key: copy.deepcopy(data["userfields"][str(key)]) for key in CRM_TYPES}
-            store.required = {key: list(data["required"][str(key)]) for key in CRM_TYPES}
+            store.userfields = {key: copy.deepcopy(data["userfields"].get(str(key), {})) for key in types}
+            store.required = {key: list(data["required"].get(str(key), [])) for key in types}
+            store.extras = Extras.from_json(data.get("extras"))
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"emulator state is incomplete or malformed: {exc}") from exc
         return store

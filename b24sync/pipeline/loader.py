@@ -45,6 +45,7 @@ from b24sync.pipeline.sources import (
 )
 from b24sync.pipeline.sources.base import Place
 from b24sync.pipeline.template import Renderer, TemplateError, TreeRenderer
+from b24sync.pipeline.upserts import upsert_problems
 from b24sync.pipeline.validation import describe, merge_alternatives, problem_from_detail
 from b24sync.pipeline.yamlio import Path, YamlDocument, load_yaml
 
@@ -417,6 +418,7 @@ class _Loading:
                 )
         if step.upsert is not None:
             self._check_match_links(step, expansion, report)
+        problems.extend(upsert_problems(index, step, expansion.instances, document))
         # A step that already has a problem may lack instances: links to it would only repeat that.
         return Step(index, step, line, col, expansion, complete=len(problems) == before)
 

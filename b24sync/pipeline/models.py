@@ -229,11 +229,24 @@ class UpsertSpec(Frozen):
     )
     match: dict[str, JsonValue] = Field(
         min_length=1,
-        description="Fields that identify the record (camelCase), e.g. originatorId and originId.",
-        examples=[{"originatorId": "shop", "originId": "{{ item.id }}"}],
+        description="Fields that identify the record (camelCase), e.g. originatorId and originId; "
+        "email and phone find leads, contacts and companies by a communication.",
+        examples=[{"originatorId": "shop", "originId": "{{ item.id }}"}, {"email": "{{ item.email }}"}],
     )
     fields: dict[str, JsonValue] = Field(
-        default_factory=dict, description="The record's desired state (camelCase crm.item fields)."
+        default_factory=dict,
+        description="The record's desired state (camelCase crm.item fields); fm lists communications "
+        "that must be present.",
+    )
+    on_conflict: Literal["fail", "skip", "oldest"] = Field(
+        "fail",
+        description="When several records match: fail the instance, skip it, or update the oldest "
+        "(lowest id).",
+    )
+    fm_mode: Literal["add", "replace"] = Field(
+        "add",
+        description="add: send the fm entries the record lacks; replace: also delete its other entries "
+        "of the types fm names.",
     )
 
     @model_validator(mode="after")

@@ -185,7 +185,11 @@ def _command(
 
 
 def _upsert_fields(lowered: Lowered, params: Mapping[str, Any]) -> dict[str, Any]:
-    diff = {name: (old, _shown(params, name)) for name, (old, _) in (lowered.diff or {}).items()}
+    # a field sent in another form than its value (fm entries) shows what the record will hold
+    diff = {
+        name: (old, new if name in lowered.reshaped else _shown(params, name))
+        for name, (old, new) in (lowered.diff or {}).items()
+    }
     return {"action": lowered.action, "record_id": lowered.record_id, "diff": diff}
 
 

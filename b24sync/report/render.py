@@ -101,7 +101,7 @@ def _change_line(changes: StepChanges) -> str:
 def _requests_line(report: RunReport) -> str:
     totals = report.totals
     return (
-        f"{totals.requests + totals.read_requests}: {totals.read_requests} to read records, "
+        f"{totals.requests + totals.read_requests}: {totals.read_requests} to read the portal, "
         f"{totals.requests} to send {plural(len(report.batches), 'batch', 'batches')} "
         f"({plural(totals.commands, 'command')}); {plural(totals.retries, 'retry', 'retries')}, "
         f"{_seconds(totals.limit_wait_s)} waited for limits"

@@ -32,6 +32,7 @@ from b24sync.planning.select import select_steps
 from b24sync.report.files import write_output, write_report
 from b24sync.report.model import HeldDelete, PipelineRef, RunReport, RunStatus, build_report, format_utc
 from b24sync.report.render import render_junit, render_markdown
+from b24sync.run.contract import Contract, enforce, needs_portal
 from b24sync.run.executor import Progress, check_secrets, execute, required_secrets
 from b24sync.run.portal import Portal, PortalLike
 from b24sync.run.resume import Assume, fill_left_out, resume_state
@@ -41,6 +42,12 @@ PortalSource = PortalLike | Callable[[], PortalLike] | None
 """A portal, a function that opens one only when it is needed (upsert steps), or none."""
 
 NO_PORTAL = "no portal: pass a webhook URL, a B24Hook or an Emulator as portal"
+
+
+class NoPortal(UsageError):
+    """No portal was given where one is needed (a field contract without one just uses a snapshot)."""
+
+
 NEEDS_STATE = "upsert steps and portal sources read the portal: pass a webhook URL, a B24Hook or an Emulator"
 
 
@@ -69,6 +76,7 @@ def plan(
     select: Sequence[str] = (),
     exclude: Sequence[str] = (),
     resume: str | os.PathLike[str] | None = None,
+    contract: Contract = True,
 ) -> Plan:
     """Load and plan a pipeline file; read the portal first when it has upsert steps.
 
@@ -76,6 +84,8 @@ def plan(
     also written as JSON, the file ``apply PLAN.json`` runs. A plan only reads the portal: an emulator's
     state file is never written. ``select`` and ``exclude`` plan some steps only
     (``b24sync.planning.select``); a link into a step left out needs its result in the ``resume`` report.
+    ``contract`` checks the fields the pipeline writes (``b24sync.run.contract``): against the portal
+    when one is given, else against the snapshot beside the pipeline; ``False`` skips the check.
     """
     opened: list[Portal] = []
     try:
@@ -87,6 +97,7 @@ def plan(
             allow_delete,
             select,
             exclude,
+            contract,
         )
     finally:
         for each in opened:
@@ -121,6 +132,7 @@ def apply(
     should_stop: Callable[[], bool] | None = None,
     select: Sequence[str] = (),
     exclude: Sequence[str] = (),
+    contract: Contract = True,
 ) -> Applied:
     """Run a pipeline file, a saved plan file (``.json``) or a ``Plan`` against ``portal``.
 
@@ -141,7 +153,7 @@ def apply(
             the_plan = source
         else:
             the_plan = load_plan(
-                str(source), variables, environ, lambda: connection, allow_delete, select, exclude
+                str(source), variables, environ, lambda: connection, allow_delete, select, exclude, contract
             )
         read_requests = connection.client.stats.requests - reads_before
         recorded = resume_state(resume, the_plan, assume) if resume is not None else {}
@@ -176,10 +188,11 @@ def load_plan(
     allow_delete: bool,
     select: Sequence[str] = (),
     exclude: Sequence[str] = (),
+    contract: Contract = True,
 ) -> Plan:
     """A saved plan file (``.json``, refused when edited by hand), or the plan of a pipeline file."""
     if not source.endswith(".json"):
-        return _plan_file(source, variables, environ, portal, allow_delete, select, exclude)
+        return _plan_file(source, variables, environ, portal, allow_delete, select, exclude, contract)
     try:
         with open(source, encoding="utf-8") as stream:
             saved = Plan.model_validate_json(stream.read())
@@ -208,21 +221,32 @@ def _plan_file(
     allow_delete: bool,
     select: Sequence[str] = (),
     exclude: Sequence[str] = (),
+    contract: Contract = True,
 ) -> Plan:
     clients: list[B24Hook] = []
 
     def client() -> B24Hook:
-        # One portal for the portal sources and the upsert state alike, opened on first use.
+        # One portal for the portal sources, the field contract and the upsert state, opened on first use.
         if not clients:
             clients.append(Portal.of(portal()).client)
         return clients[0]
 
     pipeline = load_pipeline(source, variables=variables, environ=environ, portal=client)
     selection = select_steps(pipeline, select, exclude) if select or exclude else None
-    if not any(step.spec.upsert is not None for step in pipeline.steps):
+    upserts = any(step.spec.upsert is not None for step in pipeline.steps)
+    known: B24Hook | None = clients[0] if clients else None
+    if known is None and (upserts or needs_portal(pipeline, contract)):
+        try:
+            known = client()
+        except NoPortal:
+            if upserts:
+                raise
+    # the fields are read and checked before any record is: a refused pipeline costs those reads only
+    enforce(pipeline, known, contract)
+    if known is None or not upserts:
         return plan_pipeline(pipeline, selection=selection)
     return plan_pipeline(
-        pipeline, read_state(pipeline, client()), allow_delete=allow_delete, selection=selection
+        pipeline, read_state(pipeline, known), allow_delete=allow_delete, selection=selection
     )
 
 
@@ -232,7 +256,7 @@ def _opener(portal: PortalSource, missing: str, opened: list[Portal]) -> Callabl
     def open_portal() -> Portal:
         given = portal() if callable(portal) else portal
         if given is None:
-            raise UsageError(missing)
+            raise NoPortal(missing)
         connection = Portal.of(given)
         if callable(portal) or connection is not given:
             opened.append(connection)  # opened here, so closed here

@@ -4,8 +4,9 @@ Each instance of an upsert step becomes ``crm.item.add`` (no record matches), ``
 with only the changed fields (one record matches and differs), or nothing at all (unchanged). A link
 ``steps.X[k].id`` to an upsert instance becomes the record's id when the record exists, or the link
 ``$result[<key>][item][id]`` of its create (a path ``crm.item.add`` always returns, so the portal may
-resolve it inside a batch). An instance matching several records is a conflict; whatever depends on
-it is not planned either.
+resolve it inside a batch). An instance matching several records is a conflict (``on_conflict:
+fail``) or skipped (``skip``); whatever depends on it is not planned either. With ``oldest`` it
+updates the record with the lowest id.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from b24sync.bitrix.results import CREATED_ITEM_ID
 from b24sync.pipeline.instances import Instance, instance_name
 from b24sync.pipeline.loader import Pipeline, Step
 from b24sync.pipeline.template import LinkRef, LinkUse, Text
-from b24sync.upsert.decide import Decision
+from b24sync.upsert.decide import Decision, create_fields
 from b24sync.upsert.unsent import Unsent
 
 Ref = tuple[str, str | None]
@@ -42,6 +43,8 @@ class Lowered:
     action: Literal["call", "create", "update", "delete"] = "call"
     record_id: int | None = None
     diff: Mapping[str, tuple[Any, Any]] | None = None
+    reshaped: frozenset[str] = frozenset()
+    """Fields sent in another form than their desired value (``fm``: only the missing entries)."""
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,7 @@ class Settled:
 
     step: str
     instance: str | None
-    action: Literal["unchanged", "conflict", "blocked"]
+    action: Literal["unchanged", "conflict", "skipped", "blocked"]
     record_id: int | None = None
     message: str | None = None
 
@@ -75,19 +78,18 @@ def lower(pipeline: Pipeline, state: UpsertState | None) -> tuple[dict[Ref, Lowe
             ref = (step.spec.id, instance.name)
             if ref in blocked:
                 decision = _decision(state, ref)
-                if step.spec.upsert is not None and decision.action == "ambiguous":
+                if step.spec.upsert is not None and decision.action in ("ambiguous", "skip"):
                     ids = ", ".join(str(i) for i in decision.matches)
-                    settled.append(
-                        Settled(
-                            ref[0],
-                            ref[1],
-                            "conflict",
-                            message=(
-                                f"{len(decision.matches)} records match {dict(step.spec.upsert.match)} "
-                                f"after rendering (ids {ids}): make the match unique or remove the duplicates"
-                            ),
-                        )
+                    several = f"{len(decision.matches)} records match {dict(step.spec.upsert.match)} "
+                    if decision.action == "skip":
+                        message = f"{several}(ids {ids}); skipped as on_conflict: skip asks"
+                        settled.append(Settled(ref[0], ref[1], "skipped", message=message))
+                        continue
+                    message = (
+                        f"{several}after rendering (ids {ids}): make the match unique, remove the "
+                        "duplicates, or choose on_conflict: skip or oldest"
                     )
+                    settled.append(Settled(ref[0], ref[1], "conflict", message=message))
                 else:
                     settled.append(Settled(ref[0], ref[1], "blocked", message=blocked[ref]))
                 continue
@@ -147,7 +149,7 @@ def _blocked(pipeline: Pipeline, state: UpsertState | None, upserts: set[str]) -
         for step in pipeline.steps
         if step.spec.id in upserts
         for instance in step.expansion.instances
-        if _decision(state, (step.spec.id, instance.name)).action == "ambiguous"
+        if _decision(state, (step.spec.id, instance.name)).action in ("ambiguous", "skip")
     }
     blocked = dict.fromkeys(conflicts, "matches several records")
     changed = bool(blocked)
@@ -224,7 +226,10 @@ def _upsert_command(step: Step, instance: Instance, decision: Decision) -> Lower
     text_paths = tuple(moved(p) for p in instance.text_paths)
     links = tuple(replace(u, path=moved(u.path)) for u in instance.links)
     if decision.action == "create":
-        params: dict[object, object] = {"entityTypeId": spec.entity_type_id, "fields": {**match, **fields}}
+        params: dict[object, object] = {
+            "entityTypeId": spec.entity_type_id,
+            "fields": create_fields(match, fields),
+        }
         return Lowered(
             "crm.item.add", replace(instance, params=params, text_paths=text_paths, links=links), "create"
         )
@@ -232,7 +237,7 @@ def _upsert_command(step: Step, instance: Instance, decision: Decision) -> Lower
     params = {
         "entityTypeId": spec.entity_type_id,
         "id": decision.record_id,
-        "fields": {name: value for name, value in fields.items() if name in keep},
+        "fields": {name: decision.sent.get(name, value) for name, value in fields.items() if name in keep},
     }
     text_paths = tuple(p for p in text_paths if p[1] in keep)
     links = tuple(u for u in links if u.path[1] in keep)
@@ -242,4 +247,5 @@ def _upsert_command(step: Step, instance: Instance, decision: Decision) -> Lower
         "update",
         decision.record_id,
         decision.diff,
+        frozenset(decision.sent),
     )

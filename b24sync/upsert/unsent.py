@@ -1,8 +1,9 @@
 """Upsert instances that send nothing, in the plan and in the run report.
 
 An instance whose record already matches is ``unchanged``; one matching several records is a
-``conflict``; whatever needs a conflict is ``blocked``; a ``delete`` of ``delete_missing`` waits for
-``apply --allow-delete``. Each becomes one entry of the report without a request.
+``conflict`` (or ``skipped`` with ``on_conflict: skip``); whatever needs one is ``blocked``; a
+``delete`` of ``delete_missing`` waits for ``apply --allow-delete``. Each becomes one entry of the report
+without a request.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ CONFLICT_CODE = "AMBIGUOUS_MATCH"
 
 class Unsent(Frozen):
     """A step instance that sends nothing: its record is unchanged, it is a conflict (several records
-    match), it depends on a conflict, or it is a delete that ``apply --allow-delete`` did not allow."""
+    match), skipped for matching several (``on_conflict: skip``), it depends on a conflict, or it is a
+    delete that ``apply --allow-delete`` did not allow."""
 
     key: str
     step: str
     instance: str | None = None
-    action: Literal["unchanged", "conflict", "blocked", "delete"]
+    action: Literal["unchanged", "conflict", "skipped", "blocked", "delete"]
     record_id: int | None = None
     message: str | None = None
 
@@ -37,7 +39,7 @@ def unsent_results(unsent: Iterable[Unsent]) -> list[StepResult]:
 
 def unsent_result(unsent: Unsent) -> StepResult:
     """The report entry of an instance that sent nothing: unchanged (succeeded), a conflict (failed),
-    or blocked and not-allowed deletes (skipped)."""
+    or skipped, blocked and not-allowed deletes (skipped)."""
     common: dict[str, Any] = {
         "step": unsent.step,
         "instance": unsent.instance,

@@ -1,10 +1,13 @@
 """Plan an upsert pipeline of N contacts against the emulator: requests spent reading the state.
 
-    python tests/bench/bench_upsert.py [N]
+    python -m tests.bench.bench_upsert [N] [--email]
 
 Target (issue 7): reading the state of 10,000 records costs at most ceil(10000 / 2500) requests
-(50 keys per crm.item.list command, 50 commands per request). Runs: a first plan against an empty
-portal (all creates), an apply, then a second plan (all unchanged), timing each.
+(50 keys per crm.item.list command, 50 commands per request). With ``--email`` (issue 19) the
+contacts are keyed by e-mail with fm e-mail and phone: the state costs ceil(N / 1000)
+crm.duplicate.findbycomm requests (20 values a command) plus ceil(found / 2500) reads by @id.
+Runs: a first plan against an empty portal (all creates), an apply, then a second plan (all
+unchanged), timing each.
 """
 
 from __future__ import annotations
@@ -36,30 +39,55 @@ steps:
       match: {originatorId: bench, originId: "{{ item.id }}"}
       fields: {name: "{{ item.name }}", lastName: "{{ item.surname }}"}
 """
+EMAIL_PIPELINE = """\
+version: 1
+name: bench-upsert-email
+steps:
+  - id: contact
+    for_each: {file: contacts.csv}
+    key: "{{ item.id }}"
+    upsert:
+      entity: contact
+      match: {email: "{{ item.email }}"}
+      fields:
+        name: "{{ item.name }}"
+        fm:
+          - {typeId: EMAIL, value: "{{ item.email }}"}
+          - {typeId: PHONE, value: "{{ item.phone }}"}
+"""
 
 
 def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
+    numbers = [arg for arg in sys.argv[1:] if arg.isdigit()]
+    count = int(numbers[0]) if numbers else 10_000
+    by_email = "--email" in sys.argv[1:]
     folder = Path(tempfile.mkdtemp())
-    rows = "\n".join(f"{i},Name{i},Surname{i}" for i in range(count))
-    (folder / "contacts.csv").write_text(f"id,name,surname\n{rows}\n", encoding="utf-8")
-    (folder / "sync.yaml").write_text(PIPELINE, encoding="utf-8")
+    rows = "\n".join(f"{i},Name{i},Surname{i},P{i}@Example.com,+7 (900) {i:07d}" for i in range(count))
+    (folder / "contacts.csv").write_text(f"id,name,surname,email,phone\n{rows}\n", encoding="utf-8")
+    (folder / "sync.yaml").write_text(EMAIL_PIPELINE if by_email else PIPELINE, encoding="utf-8")
     emu = Emulator()
     client = B24Hook(emu.webhook_url, session=emu.mount(requests.Session()), rate_limit=None)
     pipeline = load_pipeline(str(folder / "sync.yaml"))
-    bound = math.ceil(count / 2500)
     for label in ("empty portal", "after apply"):
+        found = len(emu.store.items(3))
+        bound = math.ceil(count / 1000) + math.ceil(found / 2500) if by_email else math.ceil(count / 2500)
         before = emu.stats()["requests"]
+        commands_before = dict(emu.stats()["by_method"])
         started = time.perf_counter()
         state = read_state(pipeline, client)
         the_plan = plan(pipeline, state)
         elapsed = time.perf_counter() - started
         spent = emu.stats()["requests"] - before
+        commands = {
+            method: n - commands_before.get(method, 0)
+            for method, n in emu.stats()["by_method"].items()
+            if n != commands_before.get(method, 0)
+        }
         creates = sum(c.action == "create" for c in the_plan.commands())
         unchanged = sum(u.action == "unchanged" for u in the_plan.unsent)
         print(
             f"{label}: read state of {count} instances in {spent} requests (target <= {bound}), "
-            f"read + plan {elapsed:.2f} s; {creates} creates, {unchanged} unchanged"
+            f"read + plan {elapsed:.2f} s; {creates} creates, {unchanged} unchanged; commands {commands}"
         )
         if label == "empty portal":
             execution = execute(the_plan, client, halt_on_error=False)

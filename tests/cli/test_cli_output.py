@@ -98,7 +98,9 @@ def test_apply_json_prints_the_summary_with_the_changes() -> None:
     assert result.exit_code == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["status"] == "succeeded" and summary["report"] == "b24sync-report.json"
-    assert summary["totals"]["succeeded"] == 4 and summary["totals"]["read_requests"] == 0
+    assert (
+        summary["totals"]["succeeded"] == 4 and summary["totals"]["read_requests"] == 2
+    )  # the field contract
     assert [(c["step"], c["created"], c["created_ids"]) for c in summary["changes"]] == [
         ("company", 1, [1]), ("contact", 2, [1, 2]), ("deal", 1, [1]),
     ]  # fmt: skip
@@ -122,7 +124,7 @@ def test_apply_of_upserts_counts_reads_apart_and_tells_unchanged_and_skipped_del
     assert second.exit_code == 0, second.stderr
     lines = second.stdout.splitlines()
     requests = next(line for line in lines if line.startswith("  requests"))
-    assert requests.startswith("  requests  ") and " to read records, 0 to send 0 batches" in requests
+    assert requests.startswith("  requests  ") and " to read the portal, 0 to send 0 batches" in requests
     assert int(requests.split(": ")[1].split()[0]) >= 2
     assert (
         "  contact  0 created, 0 updated, 2 unchanged, 0 deleted, 1 delete skipped (no --allow-delete)"

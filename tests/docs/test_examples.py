@@ -52,8 +52,18 @@ class Portal:
         return answer.get_data()
 
 
+def _portal_state(example: Path, tmp_path: Path) -> Path:
+    """The emulator state an example runs on: a copy of the one beside its golden plans (a portal
+    with a smart process, say), else none yet."""
+    state = tmp_path / "state.json"
+    given = ROOT / "tests" / "cases" / "pipelines" / f"{example.stem}.state.json"
+    if given.exists() and not state.exists():
+        state.write_bytes(given.read_bytes())
+    return state
+
+
 def _apply(example: Path, tmp_path: Path, *, after_others: bool = False) -> tuple[dict[str, Any], Portal]:
-    state, report = tmp_path / "state.json", tmp_path / "report.json"
+    state, report = _portal_state(example, tmp_path), tmp_path / "report.json"
     for before in BEFORE.get(example.stem, ()) if after_others else ():
         _apply(ROOT / "pipelines" / f"{before}.yaml", tmp_path)
     result = CliRunner().invoke(
@@ -98,7 +108,9 @@ def test_every_example_validates_plans_and_applies(example: Path, tmp_path: Path
     validated = CliRunner().invoke(main, ["validate", relative])
     assert validated.exit_code == 0, validated.stderr
     # --emulator: upsert examples compare with a portal (a fresh one: everything is created)
-    planned = CliRunner().invoke(main, ["plan", relative, "--format", "json", "--emulator"])
+    state = _portal_state(example, tmp_path)
+    with_state = ["--emulator-state", str(state)] if state.exists() else []
+    planned = CliRunner().invoke(main, ["plan", relative, "--format", "json", "--emulator", *with_state])
     assert planned.exit_code == 0, planned.stderr
     commands = sum(len(batch["commands"]) for batch in json.loads(planned.stdout)["batches"])
     report, _ = _apply(example, tmp_path)
@@ -173,6 +185,20 @@ def _sync_contacts(portal: Portal) -> None:
     }
 
 
+def _smart_process_orders(portal: Portal) -> None:
+    orders = {o["xmlId"]: o for o in portal.items(1038)}
+    assert {k: o["title"] for k, o in orders.items()} == {
+        "shop-A-1001": "Order A-1001",
+        "shop-A-1002": "Order A-1002",
+    }
+    rows = portal.call(
+        "crm.item.productrow.list",
+        {"filter": {"=ownerType": "T40e", "=ownerId": orders["shop-A-1002"]["id"]}},
+    )["productRows"]
+    assert [(r["productName"], r["price"], r["quantity"]) for r in rows] == [("Milk frother", 59.9, 2)]
+    assert orders["shop-A-1002"]["opportunity"] == 119.8
+
+
 def _orders_from_excel(portal: Portal) -> None:
     deals = {d["title"]: d for d in portal.items(DEAL)}
     assert sorted(deals) == [
@@ -230,6 +256,7 @@ CREATED: dict[str, Callable[[Portal], None]] = {
     "customers-from-sqlite": _customers_from_sqlite,
     "advance-new-deals": _advance_new_deals,
     "assign-by-email": _assign_by_email,
+    "smart-process-orders": _smart_process_orders,
     "sync-contacts": _sync_contacts,
     "quickstart": _quickstart,
     "deal-with-tasks": _deal_with_tasks,

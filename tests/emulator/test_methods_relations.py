@@ -107,3 +107,35 @@ def test_errors(portal: Portal) -> None:
     for params, text in cases:
         error = portal.error("crm.deal.contact.add", params)
         assert (error.code, error.description, error.status) == ("", text, 400)
+
+
+def test_links_are_deleted_one_by_one_or_all(portal: Portal) -> None:
+    portal.call("crm.deal.contact.add", {"id": 1, "fields": {"CONTACT_ID": 2}})
+    portal.call("crm.deal.contact.add", {"id": 1, "fields": {"CONTACT_ID": 3}})
+    assert portal.call("crm.deal.contact.delete", {"id": 1, "fields": {"CONTACT_ID": 2}}) is True
+    assert portal.call("crm.deal.contact.delete", {"id": 1, "fields": {"CONTACT_ID": 2}}) is False
+    assert [r["CONTACT_ID"] for r in portal.call("crm.deal.contact.items.get", {"id": 1})] == [3]
+    assert portal.call("crm.deal.contact.items.delete", {"id": 1}) is True
+    assert portal.call("crm.deal.contact.items.get", {"id": 1}) == []
+    assert set(portal.call("crm.deal.contact.fields")) == {"CONTACT_ID", "SORT", "ROLE_ID", "IS_PRIMARY"}
+
+
+def test_a_company_sees_the_contacts_linked_to_it(portal: Portal) -> None:
+    assert portal.call("crm.company.contact.add", {"id": 1, "fields": {"CONTACT_ID": 1}}) is True
+    portal.call("crm.contact.company.add", {"id": 2, "fields": {"COMPANY_ID": 1}})
+    assert [r["CONTACT_ID"] for r in portal.call("crm.company.contact.items.get", {"id": 1})] == [1, 2]
+    assert portal.call("crm.contact.company.items.get", {"id": 1})[0]["COMPANY_ID"] == 1
+    assert portal.call("crm.company.contact.delete", {"id": 1, "fields": {"CONTACT_ID": 1}}) is True
+    assert portal.call("crm.company.contact.items.set", {"id": 1, "items": [{"CONTACT_ID": 3}]}) is True
+    assert [r["CONTACT_ID"] for r in portal.call("crm.company.contact.items.get", {"id": 1})] == [3]
+    assert portal.call("crm.company.contact.items.delete", {"id": 1}) is True
+    assert portal.call("crm.company.contact.items.get", {"id": 1}) == []
+
+
+def test_a_lead_has_contacts_too(portal: Portal) -> None:
+    portal.call("crm.lead.add", {"fields": {"TITLE": "L"}})
+    assert portal.call("crm.lead.contact.add", {"id": 1, "fields": {"CONTACT_ID": 2}}) is True
+    assert portal.call("crm.lead.contact.items.get", {"id": 1})[0]["IS_PRIMARY"] == "Y"
+    assert portal.call("crm.item.get", {"entityTypeId": 1, "id": 1})["item"]["contactId"] == 2
+    portal.call("crm.contact.delete", {"id": 2})
+    assert portal.call("crm.lead.contact.items.get", {"id": 1}) == []

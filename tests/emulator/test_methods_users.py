@@ -59,7 +59,9 @@ def test_user_get_filters_sorts_and_pages(portal: Portal) -> None:
 
 def test_user_get_select_masks(portal: Portal) -> None:
     assert portal.call("user.get", {"ID": 2, "select": ["NAME"]}) == [{"ID": "2", "NAME": "Anna"}]
-    assert portal.call("user.get", {"ID": 2, "select": ["UF_*"]}) == [{"ID": "2", "UF_DEPARTMENT": [1]}]
+    assert portal.call("user.get", {"ID": 2, "select": ["UF_*"]}) == [
+        {"ID": "2", "UF_DEPARTMENT": [1], "UF_EMPLOYMENT_DATE": ""}
+    ]
     assert len(portal.call("user.get", {"ID": 2, "select": ["*"]})[0]) > 5
 
 

@@ -63,7 +63,7 @@ def test_text_summary_counts_and_lists_what_went_wrong() -> None:
     )
     assert "  steps     3 succeeded, 1 failed, 2 skipped, 1 not run, 1 unknown" in lines
     assert (
-        "  requests  3: 0 to read records, 3 to send 2 batches (8 commands); 1 retry, 1.2 s waited for limits"
+        "  requests  3: 0 to read the portal, 3 to send 2 batches (8 commands); 1 retry, 1.2 s waited for limits"
         in lines
     )
     assert "  pipeline  pipelines/seed.yaml (sha256 0123456789ab, commit cccccccccccc)" in lines
@@ -144,7 +144,7 @@ def test_the_summary_tells_what_each_step_did_to_the_records() -> None:
 def test_read_requests_are_counted_apart_from_the_requests_that_send_batches() -> None:
     lines = render_text(upsert_run()).splitlines()
     assert (
-        "  requests  5: 2 to read records, 3 to send 2 batches (8 commands); 1 retry, 1.2 s waited for limits"
+        "  requests  5: 2 to read the portal, 3 to send 2 batches (8 commands); 1 retry, 1.2 s waited for limits"
         in lines
     )
     markdown = render_markdown(upsert_run()).splitlines()

@@ -79,8 +79,9 @@ def test_first_run_creates_then_a_second_run_writes_nothing(tmp_path: Path) -> N
         assert code == 0
         assert "6 of 6 steps succeeded" in out
         assert writes(emu) == before_writes
-        # reading the state of both steps costs one request each; no batch of writes is sent
-        assert emu.stats()["requests"] - before_requests == 2
+        # the field contract costs 2 requests (fields, status lists), the state of both steps one
+        # request each; no batch of writes is sent
+        assert emu.stats()["requests"] - before_requests == 2 + 2
         report = json.loads((tmp_path / "r2.json").read_text())
         assert report["totals"]["requests"] == 0
         assert {s["summary"] for s in report["steps"]} == {f"unchanged (id {i})" for i in (1, 2, 3)}

@@ -8,11 +8,17 @@ from . import (
     crm_item,
     crm_legacy,
     duplicates,
+    productrows,
+    reference,
     relations,
+    smart,
+    stagehistory,
+    status_edit,
     statuses,
     tasks,
     userfields,
     users,
+    users_admin,
 )
 from .base import Handler
 
@@ -31,6 +37,12 @@ def registry() -> dict[str, Handler]:
         userfields,
         statuses,
         activities,
+        smart,
+        status_edit,
+        productrows,
+        users_admin,
+        reference,
+        stagehistory,
     ):
         handlers.update(family.HANDLERS)
     return {name.lower(): handler for name, handler in handlers.items()}

@@ -130,14 +130,14 @@ def import_one(ctx: Context, store: Store, type_id: int, fields: Any) -> int:
 def item_import(ctx: Context, params: dict[str, Any]) -> Reply:
     """crm.item.import -> ``{"item": {"id": N}}``."""
     store: Store = ctx.store
-    type_id = _entity_type(params)
+    type_id = _entity_type(params, store)
     return Reply({"item": {"id": import_one(ctx, store, type_id, param(params, "fields"))}})
 
 
 def item_batch_import(ctx: Context, params: dict[str, Any]) -> Reply:
     """crm.item.batchImport -> ``{"items": [{"item": {"id": N}} | {"error", "error_description"}]}``."""
     store: Store = ctx.store
-    type_id = _entity_type(params)
+    type_id = _entity_type(params, store)
     raw = param(params, "data")
     elements = as_list(raw) if raw not in (None, "") else None
     if elements is None:

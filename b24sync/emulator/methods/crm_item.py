@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..store import CRM_TYPES, Store
+from ..store import Store
 from . import crm_records, lists
 from .base import Context, Handler, MethodError, Reply
 from .crm_fields import (
@@ -15,10 +15,13 @@ from .crm_fields import (
     describe,
     fields_of,
     filter_coercer,
+    is_crm_type,
     item_value,
 )
 from .crm_records import Changes, FieldProblem, FmOp
 from .params import as_list, as_map, param, required_int, start_of, to_yn
+
+ITEM = "item"
 
 
 def _store(ctx: Context) -> Store:
@@ -26,9 +29,9 @@ def _store(ctx: Context) -> Store:
     return store
 
 
-def _entity_type(params: dict[str, Any]) -> int:
+def _entity_type(params: dict[str, Any], store: Store) -> int:
     type_id = required_int(params, "entityTypeId")
-    if type_id not in CRM_TYPES:
+    if not is_crm_type(store, type_id):
         # protocol §9.2: an unknown entityTypeId answers NOT_FOUND with this text
         raise MethodError("NOT_FOUND", "Smart process not found")
     return type_id
@@ -54,7 +57,7 @@ def render(
 ) -> dict[str, Any]:
     """A stored record as ``crm.item`` returns it; ``names`` limits the fields (``id`` always kept)."""
     item: dict[str, Any] = {}
-    for spec in fields_of(store, type_id):
+    for spec in fields_of(store, type_id, ITEM):
         if names is not None and spec.camel not in names and spec.camel != "id":
             continue
         if spec.camel == "fm":
@@ -112,7 +115,7 @@ def _changes(store: Store, type_id: int, params: dict[str, Any], updating: bool)
     mapping = as_map(raw) if raw not in (None, "") else None
     if mapping is None:
         raise MethodError("100", "Could not find value for parameter {fields}")
-    fields = by_camel(store, type_id)
+    fields = by_camel(store, type_id, ITEM)
     values: dict[str, Any] = {}
     fm: list[FmOp] = []
     for key, value in mapping.items():
@@ -145,7 +148,7 @@ def _required_error(problem: FieldProblem) -> MethodError:
 def item_add(ctx: Context, params: dict[str, Any]) -> Reply:
     """crm.item.add -> ``{"item": {...}}``."""
     store = _store(ctx)
-    type_id = _entity_type(params)
+    type_id = _entity_type(params, store)
     changes = _changes(store, type_id, params, updating=False)
     try:
         record = crm_records.create(store, type_id, changes, ctx.user_id, ctx.now())
@@ -157,7 +160,7 @@ def item_add(ctx: Context, params: dict[str, Any]) -> Reply:
 def item_update(ctx: Context, params: dict[str, Any]) -> Reply:
     """crm.item.update -> ``{"item": {...}}`` with every field after the change."""
     store = _store(ctx)
-    type_id = _entity_type(params)
+    type_id = _entity_type(params, store)
     record = _record(store, type_id, params)
     changes = _changes(store, type_id, params, updating=True)
     try:
@@ -170,21 +173,21 @@ def item_update(ctx: Context, params: dict[str, Any]) -> Reply:
 def item_get(ctx: Context, params: dict[str, Any]) -> Reply:
     """crm.item.get -> ``{"item": {...}}``; NOT_FOUND "Element not found" when missing."""
     store = _store(ctx)
-    type_id = _entity_type(params)
+    type_id = _entity_type(params, store)
     return Reply({"item": render(store, type_id, _record(store, type_id, params), _original_names(params))})
 
 
 def item_delete(ctx: Context, params: dict[str, Any]) -> Reply:
     """crm.item.delete -> ``[]`` (protocol U12)."""
     store = _store(ctx)
-    type_id = _entity_type(params)
+    type_id = _entity_type(params, store)
     record = _record(store, type_id, params)
     crm_records.delete(store, type_id, record["id"])
     return Reply([])
 
 
 def _resolver(store: Store, type_id: int) -> lists.Resolver:
-    fields = {name: spec for name, spec in by_camel(store, type_id).items() if name != "fm"}
+    fields = {name: spec for name, spec in by_camel(store, type_id, ITEM).items() if name != "fm"}
 
     def resolve(name: str) -> tuple[str, lists.Coerce] | None:
         spec = _field_spec(fields, name)
@@ -200,7 +203,7 @@ def _select(store: Store, type_id: int, raw: Any) -> set[str] | None:
     wanted = [str(name) for name in names]
     if "*" in wanted:
         return None
-    fields = by_camel(store, type_id)
+    fields = by_camel(store, type_id, ITEM)
     chosen = {spec.camel for name in wanted if (spec := _field_spec(fields, name)) is not None}
     if "ufCrm*" in wanted or "UF_*" in wanted:
         chosen.update(spec.camel for spec in fields.values() if spec.dynamic)
@@ -211,7 +214,7 @@ def _select(store: Store, type_id: int, raw: Any) -> set[str] | None:
 def item_list(ctx: Context, params: dict[str, Any]) -> Reply:
     """crm.item.list -> ``{"items": [...]}`` with total/next; exact offsets (protocol §8.1)."""
     store = _store(ctx)
-    type_id = _entity_type(params)
+    type_id = _entity_type(params, store)
     resolve = _resolver(store, type_id)
     where = lists.parse_filter(param(params, "filter"), resolve, strict=True)
     order = lists.parse_order(param(params, "order"), resolve, strict=True)
@@ -233,14 +236,14 @@ def item_list(ctx: Context, params: dict[str, Any]) -> Reply:
 def item_fields(ctx: Context, params: dict[str, Any]) -> Reply:
     """crm.item.fields -> ``{"fields": {camelName: {...}}}`` (protocol §9.9)."""
     store = _store(ctx)
-    type_id = _entity_type(params)
+    type_id = _entity_type(params, store)
     original = _original_names(params)
     required = set(store.required[type_id])
     return Reply(
         {
             "fields": {
                 _name(spec, original): describe(spec, spec.camel in required, with_upper=True)
-                for spec in fields_of(store, type_id)
+                for spec in fields_of(store, type_id, ITEM)
             }
         }
     )

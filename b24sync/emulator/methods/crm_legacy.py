@@ -28,6 +28,7 @@ from .crm_records import FieldProblem, FmOp
 from .params import as_list, as_map, param, start_of, to_int, to_yn
 
 ENTITIES = {"lead": 1, "deal": 2, "contact": 3, "company": 4}
+LEGACY = "legacy"
 # protocol §9.3: COMPANY_IDS is write-only on contacts, CONTACT_IDS not readable on deals
 _WRITE_ONLY = frozenset({"FM", "COMPANY_IDS", "CONTACT_IDS"})
 
@@ -83,7 +84,7 @@ def _changes(store: Store, type_id: int, params: dict[str, Any], updating: bool)
     mapping = as_map(raw) if raw is not None else None
     if mapping is None:
         raise MethodError("", "Parameter 'fields' must be array.")
-    fields = by_upper(store, type_id)
+    fields = by_upper(store, type_id, LEGACY)
     values: dict[str, Any] = {}
     fm: list[FmOp] = []
     for key, value in mapping.items():
@@ -126,7 +127,7 @@ def render(
 ) -> dict[str, Any]:
     """A stored record as the old methods return it; ``names`` (UPPER) limits the fields."""
     out: dict[str, Any] = {}
-    for spec in fields_of(store, type_id):
+    for spec in fields_of(store, type_id, LEGACY):
         if spec.upper in _WRITE_ONLY or (names is not None and spec.upper not in names):
             continue
         out[spec.upper] = legacy_value(spec, record.get(spec.camel), store.zone)
@@ -143,7 +144,7 @@ def _select(store: Store, type_id: int, raw: Any) -> set[str] | None:
     if names is None:
         names = ["*", "UF_*"] if raw in (None, "") else [raw]
     wanted = {str(name).upper() for name in names}
-    fields = fields_of(store, type_id)
+    fields = fields_of(store, type_id, LEGACY)
     chosen = {name for name in wanted if name in MULTIFIELD_TYPES}
     chosen.update(spec.upper for spec in fields if spec.upper in wanted)
     # protocol §9.3: "*" = standard non-multiple fields, "UF_*" = custom fields
@@ -156,7 +157,7 @@ def _select(store: Store, type_id: int, raw: Any) -> set[str] | None:
 
 
 def _resolver(store: Store, type_id: int) -> lists.Resolver:
-    fields = by_upper(store, type_id)
+    fields = by_upper(store, type_id, LEGACY)
 
     def resolve(name: str) -> tuple[str, lists.Coerce] | None:
         upper = name.upper()
@@ -244,7 +245,7 @@ def _make(entity: str, type_id: int) -> dict[str, Handler]:
         required = set(store.required[type_id])
         out = {
             spec.upper: describe(spec, spec.camel in required, with_upper=False)
-            for spec in fields_of(store, type_id)
+            for spec in fields_of(store, type_id, LEGACY)
             if spec.upper != "FM"
         }
         if _has_multifields(type_id):

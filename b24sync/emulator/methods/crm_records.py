@@ -14,15 +14,24 @@ from typing import Any
 
 from ..store import Store
 from ..tables import Record
-from .crm_fields import TYPE_NAMES, CrmField, by_camel, defaults
+from .crm_fields import FIRST_SMART_PROCESS, CrmField, by_camel, defaults, type_title
 
 # owner type -> (link table, field of all linked ids, field of the primary one): deal -> contacts,
 # contact -> companies; _LINKED is the entity type the links point at
 _LINKS = {
+    1: ("lead_contacts", "contactIds", "contactId"),
     2: ("deal_contacts", "contactIds", "contactId"),
     3: ("contact_companies", "companyIds", "companyId"),
 }
-_LINKED = {2: 3, 3: 4}
+_LINKED = {1: 3, 2: 3, 3: 4}
+
+
+def _table(store: Store, type_id: int) -> dict[int, list[dict[str, Any]]]:
+    """The link table of an owner type (a lead's contacts live among the store's extras)."""
+    name = _LINKS[type_id][0]
+    owner = store if hasattr(store, name) else store.extras
+    table: dict[int, list[dict[str, Any]]] = getattr(owner, name)
+    return table
 
 
 class FieldProblem(Exception):
@@ -89,7 +98,7 @@ def create(store: Store, type_id: int, changes: Changes, user_id: int, now: floa
             raise FieldProblem("required", fields[name])
     # a Record tells its table when it changes, so the table's indexes follow every update
     record: dict[str, Any] = Record({name: ([] if spec.multiple else None) for name, spec in fields.items()})
-    record.update(defaults(type_id))
+    record.update(defaults(type_id, store))
     stamp = store.iso(now)
     record.update(
         createdTime=stamp, updatedTime=stamp, createdBy=user_id, updatedBy=user_id, assignedById=user_id
@@ -101,14 +110,71 @@ def create(store: Store, type_id: int, changes: Changes, user_id: int, now: floa
     record.update({key: value for key, value in changes.values.items() if key in fields})
     if type_id == 2 and record["categoryId"] and record["stageId"] == "NEW":
         record["stageId"] = f"C{record['categoryId']}:NEW"
+    if type_id >= FIRST_SMART_PROCESS and "stageId" not in changes.values:
+        # a smart-process item starts in the first stage of its pipeline
+        record["stageId"] = f"DT{type_id}_{record['categoryId']}:NEW"
     record_id = store.next_id(f"crm:{type_id}")
     record["id"] = record_id
     if "title" in fields and _empty(record.get("title")):
-        record["title"] = f"{TYPE_NAMES[type_id]} #{record_id}"
+        record["title"] = f"{type_title(store, type_id)} #{record_id}"
     store.crm[type_id][record_id] = record
     _apply_fm(store, record, changes.fm)
     _apply_links(store, type_id, record, changes)
+    _derive(record, None, user_id, stamp)
+    _history(store, type_id, record, None, stamp)
     return record
+
+
+def _history(
+    store: Store, type_id: int, record: dict[str, Any], before: dict[str, Any] | None, stamp: str
+) -> None:
+    """A row of crm.stagehistory.list when a lead, deal or smart-process item is created or moves."""
+    if "stageId" not in record or (type_id not in (1, 2) and type_id < FIRST_SMART_PROCESS):
+        return
+    if before is not None and before.get("stageId") == record["stageId"]:
+        return
+    store.extras.stage_history.append(
+        {
+            "id": store.next_id("stagehistory"),
+            "entityTypeId": type_id,
+            "typeId": 1 if before is None else 2,
+            "ownerId": record["id"],
+            "createdTime": stamp,
+            "categoryId": record.get("categoryId"),
+            "stageId": record["stageId"],
+            "semantics": stage_semantics(record["stageId"]),
+        }
+    )
+
+
+# the stage codes (after "C2:" or "DT128_1:") of the success and failure groups of a pipeline
+_SUCCESS = frozenset({"WON", "CONVERTED", "SUCCESS"})
+_FAILURE = frozenset({"LOSE", "APOLOGY", "JUNK", "FAIL"})
+
+
+def stage_semantics(stage: object) -> str:
+    """``S`` (success), ``F`` (failure) or ``P`` (in progress) for a stage id."""
+    code = str(stage or "").rsplit(":", 1)[-1]
+    return "S" if code in _SUCCESS else "F" if code in _FAILURE else "P"
+
+
+def _derive(record: dict[str, Any], before: dict[str, Any] | None, user_id: int, stamp: str) -> None:
+    """Fields the portal keeps itself: the stage group, a deal's new and closed flags, who moved
+    the record to its stage and when (protocol §9.2)."""
+    if "stageId" not in record:
+        return
+    stage = record["stageId"]
+    if "stageSemanticId" in record:
+        record["stageSemanticId"] = stage_semantics(stage)
+    if "isNew" in record:
+        record["isNew"] = "Y" if str(stage or "").rsplit(":", 1)[-1] == "NEW" else "N"
+    if before is None or before.get("stageId") != stage:
+        if "closed" in record:
+            record["closed"] = "Y" if stage_semantics(stage) != "P" else "N"
+        if "movedTime" in record:
+            record.update(movedTime=stamp, movedBy=user_id)
+        if before is not None and "previousStageId" in record:
+            record["previousStageId"] = before.get("stageId")
 
 
 def update(
@@ -125,20 +191,22 @@ def update(
     _apply_links(store, type_id, record, changes)
     # protocol §9.2: when nothing changed the save is skipped, so the modification stamp stays
     if record != before:
-        record.update(updatedTime=store.iso(now), updatedBy=user_id)
+        stamp = store.iso(now)
+        _derive(record, before, user_id, stamp)
+        _history(store, type_id, record, before, stamp)
+        record.update(updatedTime=stamp, updatedBy=user_id)
 
 
 def delete(store: Store, type_id: int, record_id: int) -> None:
-    """Remove a record and every link to or from it."""
+    """Remove a record, its product rows and every link to or from it."""
     del store.crm[type_id][record_id]
-    if type_id == 2:
-        store.deal_contacts.pop(record_id, None)
-    if type_id == 3:
-        store.contact_companies.pop(record_id, None)
-    linked = {3: (store.deal_contacts, 2), 4: (store.contact_companies, 3)}.get(type_id)
-    if linked is not None:
-        table, owner_type = linked
-        for owner_id, links in list(table.items()):  # set_links may drop an owner's empty entry
+    store.extras.product_rows.pop(f"{type_id}:{record_id}", None)
+    if type_id in _LINKS:
+        _table(store, type_id).pop(record_id, None)
+    for owner_type, linked_type in _LINKED.items():
+        if linked_type != type_id:
+            continue
+        for owner_id, links in list(_table(store, owner_type).items()):  # set_links may drop an entry
             if any(link["id"] == record_id for link in links):
                 set_links(store, owner_type, owner_id, [link for link in links if link["id"] != record_id])
 
@@ -187,13 +255,12 @@ def _apply_links(store: Store, type_id: int, record: dict[str, Any], changes: Ch
 
 def links_of(store: Store, type_id: int, owner_id: int) -> list[dict[str, Any]]:
     """The link rows of a deal (its contacts) or a contact (its companies)."""
-    table: dict[int, list[dict[str, Any]]] = getattr(store, _LINKS[type_id][0])
-    return table.get(owner_id, [])
+    return _table(store, type_id).get(owner_id, [])
 
 
 def set_links(store: Store, type_id: int, owner_id: int, rows: list[dict[str, Any]]) -> None:
     """Replace the links of an owner; the first row marked primary (else the first row) is primary."""
-    table: dict[int, list[dict[str, Any]]] = getattr(store, _LINKS[type_id][0])
+    table = _table(store, type_id)
     unique: list[dict[str, Any]] = []
     for row in rows:
         if all(existing["id"] != row["id"] for existing in unique):

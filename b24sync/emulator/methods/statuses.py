@@ -88,6 +88,17 @@ _STOCK: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("OTHER", "Other"),
         ),
     ),
+    # added after the first lists, so the ids of those stay as they were
+    (
+        "EMPLOYEES",
+        (
+            ("EMPLOYEES_1", "fewer than 50"),
+            ("EMPLOYEES_2", "50-250"),
+            ("EMPLOYEES_3", "250-500"),
+            ("EMPLOYEES_4", "over 500"),
+        ),
+    ),
+    ("HONORIFIC", (("HNR_EN_1", "Mr."), ("HNR_EN_2", "Mrs."), ("HNR_EN_3", "Ms."), ("HNR_EN_4", "Dr."))),
 )
 _SEMANTICS = {"CONVERTED": "S", "JUNK": "F", "WON": "S", "LOSE": "F", "APOLOGY": "F"}
 _FIELDS = (
@@ -125,6 +136,18 @@ def stock_rows() -> dict[int, dict[str, Any]]:
     return table
 
 
+def all_rows(store: Any) -> dict[int, dict[str, Any]]:
+    """The stock rows with the portal's changes: edited and added rows, deleted ones left out."""
+    table = stock_rows()
+    extras = getattr(store, "extras", None)
+    for row_id, row in (extras.statuses if extras is not None else {}).items():
+        if row is None:
+            table.pop(row_id, None)
+        else:
+            table[row_id] = row
+    return dict(sorted(table.items()))
+
+
 def _resolve(name: str) -> tuple[str, lists.Coerce] | None:
     upper = name.upper()
     return (upper, lambda raw: raw) if upper in _FIELDS else None
@@ -142,7 +165,7 @@ def status_list(ctx: Context, params: dict[str, Any]) -> Reply:
         ("ENTITY_ID", False),
         ("SORT", False),
     ]
-    page = lists.select_page(stock_rows(), where, order, start_of(params), "legacy", _value, "ID")
+    page = lists.select_page(all_rows(ctx.store), where, order, start_of(params), "legacy", _value, "ID")
     return Reply(page.rows, total=page.total, next=page.next)
 
 

@@ -281,7 +281,37 @@ def task_list(ctx: Context, params: dict[str, Any]) -> Reply:
     )
 
 
+# protocol §9.7: tasks.task.getFields types and the enumerations of priority and status
+_KIND_TYPES = {"text": "string", "int": "integer", "date": "datetime", "ids": "array", "bindings": "crm"}
+_ENUMS = {
+    "PRIORITY": {"2": "High", "1": "Medium", "0": "Low"},
+    "STATUS": {
+        "2": "Pending",
+        "3": "In progress",
+        "4": "Supposedly completed",
+        "5": "Completed",
+        "6": "Deferred",
+    },
+}
+
+
+def task_get_fields(ctx: Context, params: dict[str, Any]) -> Reply:
+    """tasks.task.getFields -> ``{"fields": {UPPER: {title, type, ...}}}``."""
+    fields: dict[str, Any] = {}
+    for spec in _FIELDS:
+        entry: dict[str, Any] = {"title": spec.camel, "type": _KIND_TYPES[spec.kind]}
+        if spec.upper == "ID":
+            entry["primary"] = True
+        if spec.upper in ("TITLE", "RESPONSIBLE_ID", "CREATED_BY"):
+            entry["required"] = True
+        if spec.upper in _ENUMS:
+            entry.update(type="enum", values=dict(_ENUMS[spec.upper]))
+        fields[spec.upper] = entry
+    return Reply({"fields": fields})
+
+
 HANDLERS: dict[str, Handler] = {
+    "tasks.task.getFields": task_get_fields,
     "tasks.task.add": task_add,
     "tasks.task.update": task_update,
     "tasks.task.get": task_get,

@@ -26,7 +26,16 @@ _PUBLIC = (
     "USER_TYPE",
     "TIME_ZONE",
     "UF_DEPARTMENT",
+    "XML_ID",
+    "LAST_LOGIN",
+    "TIMESTAMP_X",
+    "LAST_ACTIVITY_DATE",
+    "PERSONAL_BIRTHDAY",
+    "PERSONAL_PROFESSION",
+    "UF_EMPLOYMENT_DATE",
 )
+# protocol §9.1: values a user has even when never set; most are empty text
+_EMPTY = {"XML_ID": "", "PERSONAL_BIRTHDAY": "", "PERSONAL_PROFESSION": "", "UF_EMPLOYMENT_DATE": ""}
 
 
 def _store(ctx: Context) -> Store:
@@ -36,9 +45,20 @@ def _store(ctx: Context) -> Store:
 
 def render(user: dict[str, Any], names: set[str] | None = None) -> dict[str, Any]:
     """A stored user as user.* return it: ``"ID"`` a string, ``ACTIVE`` a JSON bool, departments ints."""
-    out = {key: user[key] for key in _PUBLIC if names is None or key in names or key == "ID"}
+    out = {key: _value_of(user, key) for key in _PUBLIC if names is None or key in names or key == "ID"}
     out["ID"] = str(user["ID"])
     return out
+
+
+def _value_of(user: dict[str, Any], key: str) -> Any:
+    if key in user:
+        return user[key]
+    if key in ("LAST_LOGIN", "TIMESTAMP_X"):
+        # protocol §10.2: TIMESTAMP_X is not ISO; neither is LAST_ACTIVITY_DATE
+        return user["DATE_REGISTER"] if key == "LAST_LOGIN" else user["DATE_REGISTER"][:10]
+    if key == "LAST_ACTIVITY_DATE":
+        return user["DATE_REGISTER"][:10] + " " + user["DATE_REGISTER"][11:19]
+    return _EMPTY.get(key, "")
 
 
 def server_time(ctx: Context, params: dict[str, Any]) -> Reply:
@@ -78,6 +98,16 @@ def _resolve(name: str) -> tuple[str, lists.Coerce] | None:
     if upper in _PUBLIC or upper in ("NAME_SEARCH", "ADMIN"):
         return upper, lambda raw: raw
     return None
+
+
+def filter_value(user: dict[str, Any], name: str) -> Any:
+    """A user's value of a filter or sort field (user.get, user.search)."""
+    return _value(user, name)
+
+
+def resolve_filter(name: str) -> tuple[str, lists.Coerce] | None:
+    """The stored name and coercion of a user.get filter field."""
+    return _resolve(name)
 
 
 def _value(user: dict[str, Any], name: str) -> Any:
