@@ -16,7 +16,9 @@ from typing import NoReturn, ParamSpec, TypeVar
 import click
 
 from b24sync.cli import exits
+from b24sync.cli.output import current_output, start_output
 from b24sync.cli.progress import ProgressLine, StopFlag
+from b24sync.client.webhook import WEBHOOK_VARIABLE, check_webhook_url
 from b24sync.errors import B24SyncError, PipelineError, Problem, UsageError
 from b24sync.pipeline.models import json_schema
 from b24sync.planning.planner import plan_file
@@ -41,9 +43,14 @@ NEEDS_STATE = (
 
 
 def fail(message: str, code: int) -> NoReturn:
-    """Print an error to stderr and leave with ``code``."""
-    click.echo(message, err=True)
+    """Print an error to stderr (redacted, like everything printed) and leave with ``code``."""
+    current_output(os.environ).echo(message, err=True)
     sys.exit(code)
+
+
+def say(text: str, *, err: bool = False, nl: bool = True) -> None:
+    """Print a text through the command's redactor."""
+    current_output(os.environ).echo(text, err=err, nl=nl)
 
 
 def error_text(error: B24SyncError) -> str:
@@ -52,16 +59,30 @@ def error_text(error: B24SyncError) -> str:
 
 
 def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """Turn b24sync errors into one clear message and the mapped exit code, never a traceback."""
+    """Turn b24sync errors into one clear message and the mapped exit code, never a traceback.
+
+    Every message passes the command's redactor. An exception that is not a b24sync error is a bug;
+    it still ends in one line (a traceback could show a secret), which says so.
+    """
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        webhook = kwargs.get("webhook")
+        start_output(os.environ, webhook if isinstance(webhook, str) else None)
         try:
             return command(*args, **kwargs)
         except B24SyncError as error:
             fail(error_text(error), exits.for_error(error))
         except KeyboardInterrupt as error:
             fail("b24sync: interrupted", exits.for_error(error))
+        except (SystemExit, click.exceptions.Exit, click.ClickException):
+            raise
+        except Exception as error:
+            fail(
+                f"b24sync: internal error ({type(error).__name__}: {str(error)[:200]}): this is a bug "
+                "in b24sync; please report it with the file that caused it",
+                int(exits.Exit.FAILED),
+            )
 
     return wrapper
 
@@ -97,21 +118,34 @@ _var_option = click.option(
 )
 
 
+def allow_env_option(command: Callable[P, R]) -> Callable[P, R]:
+    """``--allow-env NAME``: lift env()'s name list for one variable (docs/cli.md, untrusted input)."""
+    return click.option(
+        "--allow-env",
+        "allow_env",
+        multiple=True,
+        metavar="NAME",
+        help="Let env() read NAME although its name looks like a credential (repeatable). The webhook "
+        "variable and secret() names stay refused.",
+    )(command)
+
+
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @_var_option
+@allow_env_option
 @handles_errors
-def validate(files: tuple[str, ...], var_pairs: tuple[str, ...]) -> None:
+def validate(files: tuple[str, ...], var_pairs: tuple[str, ...], allow_env: tuple[str, ...]) -> None:
     """Check pipeline files; print one ok line per valid file, every problem otherwise (exit 2)."""
     variables = _parse_vars(var_pairs)
     problems: list[Problem] = []
     for file in files:
         try:
-            plan_file(file, variables=variables, environ=os.environ)
+            plan_file(file, variables=variables, environ=os.environ, allow_env=allow_env)
         except PipelineError as error:
             problems.extend(error.problems)
         else:
-            click.echo(f"{file}: ok")
+            say(f"{file}: ok")
     if problems:
         raise PipelineError(problems)
 
@@ -120,13 +154,21 @@ def validate(files: tuple[str, ...], var_pairs: tuple[str, ...]) -> None:
 @handles_errors
 def schema() -> None:
     """Print the JSON Schema (draft 2020-12) of pipeline files, for editors."""
-    click.echo(json.dumps(json_schema(), indent=2, sort_keys=True))
+    say(json.dumps(json_schema(), indent=2, sort_keys=True))
 
 
 _portal_options = [
     click.option("--webhook", metavar="URL", help="Webhook URL (default: $B24_WEBHOOK_URL)."),
     click.option("--emulator", "use_emulator", is_flag=True, help="Use the built-in emulator as the portal."),
     click.option("--emulator-state", metavar="FILE", help="Keep the emulator's data in FILE between runs."),
+    click.option(
+        "--timeout",
+        type=click.FloatRange(min=1.0),
+        default=None,
+        metavar="SECONDS",
+        help="Give up on a call to the portal once SECONDS went to attempts without an answer and their "
+        "retries (default 120; waits for rate limits do not count).",
+    ),
 ]
 
 
@@ -137,16 +179,31 @@ def portal_options(command: Callable[P, R]) -> Callable[P, R]:
     return command
 
 
+def webhook_url(webhook: str | None, use_emulator: bool) -> str | None:
+    """The webhook URL the options name (--webhook, else $B24_WEBHOOK_URL), checked before anything runs."""
+    if use_emulator:
+        return None
+    url = webhook or os.environ.get(WEBHOOK_VARIABLE)
+    if url:
+        check_webhook_url(url)
+    return url or None
+
+
 def open_portal(
-    webhook: str | None, use_emulator: bool, emulator_state: str | None, rate_limit: str | None, missing: str
+    webhook: str | None,
+    use_emulator: bool,
+    emulator_state: str | None,
+    rate_limit: str | None,
+    missing: str,
+    timeout: float | None = None,
 ) -> Portal:
     """The portal the options name: the emulator, or the webhook from --webhook or $B24_WEBHOOK_URL."""
     if use_emulator:
         return Portal.emulator_portal(state_path=emulator_state, rate_limit=rate_limit)
-    url = webhook or os.environ.get("B24_WEBHOOK_URL")
+    url = webhook_url(webhook, use_emulator)
     if not url:
         raise UsageError(missing)
-    return Portal.webhook(url, rate_limit=rate_limit)
+    return Portal.webhook(url, rate_limit=rate_limit, timeout=timeout)
 
 
 @main.command(name="plan")
@@ -162,6 +219,7 @@ def open_portal(
 )
 @click.option("--out", type=click.Path(dir_okay=False), help="Also write the JSON plan to this file.")
 @portal_options
+@allow_env_option
 @click.option("--diff", "show_diff", is_flag=True, help="Show each update as field: old -> new.")
 @click.option("--allow-delete", is_flag=True, help="Plan the deletes of delete_missing steps.")
 @click.option(
@@ -178,6 +236,8 @@ def plan_command(
     webhook: str | None,
     use_emulator: bool,
     emulator_state: str | None,
+    timeout: float | None,
+    allow_env: tuple[str, ...],
     show_diff: bool,
     allow_delete: bool,
     detailed_exitcode: bool,
@@ -191,22 +251,25 @@ def plan_command(
     (an invalid pipeline, the portal, or an upsert instance matching several records).
     """
     try:
+        webhook_url(webhook, use_emulator)
         the_plan = plan_run(
             file,
-            lambda: open_portal(webhook, use_emulator, emulator_state, None, NEEDS_STATE),
+            lambda: open_portal(webhook, use_emulator, emulator_state, None, NEEDS_STATE, timeout),
             variables=_parse_vars(var_pairs),
             environ=os.environ,
             allow_delete=allow_delete,
             out=out,
+            allow_env=allow_env,
         )
     except B24SyncError as error:
         if not detailed_exitcode:
             raise
         fail(error_text(error), exits.DETAILED_ERROR)
+    current_output(os.environ).learn(the_plan)
     if output_format == "json":
-        click.echo(plan_json(the_plan), nl=False)
+        say(plan_json(the_plan), nl=False)
     else:
-        click.echo(render_plan_text(the_plan) + render_changes(the_plan, show_diff), nl=False)
+        say(render_plan_text(the_plan) + render_changes(the_plan, show_diff), nl=False)
     sys.exit(exits.for_plan(the_plan, detailed_exitcode))
 
 
@@ -217,6 +280,7 @@ def plan_command(
 @click.argument("source", metavar="PIPELINE.yaml|PLAN.json")
 @portal_options
 @_var_option
+@allow_env_option
 @click.option(
     "--report",
     "report_path",
@@ -255,7 +319,9 @@ def apply(
     webhook: str | None,
     use_emulator: bool,
     emulator_state: str | None,
+    timeout: float | None,
     var_pairs: tuple[str, ...],
+    allow_env: tuple[str, ...],
     report_path: str,
     junit_path: str | None,
     markdown_path: str | None,
@@ -282,7 +348,7 @@ def apply(
     assume = (
         Assume.APPLIED if assume_applied else Assume.NOT_APPLIED if assume_not_applied else Assume.NOTHING
     )
-    portal = open_portal(webhook, use_emulator, emulator_state, rate_limit, NO_PORTAL)
+    portal = open_portal(webhook, use_emulator, emulator_state, rate_limit, NO_PORTAL, timeout)
     shown = ProgressLine(sys.stderr.isatty()) if progress else None
     try:
         with StopFlag() as stop:
@@ -300,14 +366,16 @@ def apply(
                 allow_delete=allow_delete,
                 on_progress=shown,
                 should_stop=stop,
+                allow_env=allow_env,
             )
     finally:
         if shown is not None:
             shown.close()
         portal.close()
-    click.echo(render_text(applied.report, report_path=report_path))
+    current_output(os.environ).learn(applied.plan)
+    say(render_text(applied.report, report_path=report_path))
     if applied.fatal is not None:
-        click.echo(f"b24sync: error: {applied.fatal}", err=True)
+        say(f"b24sync: error: {applied.fatal}", err=True)
     sys.exit(exits.for_run(applied.fatal, applied.status))
 
 

@@ -84,13 +84,19 @@ def exchange(
     if status in REDIRECTS:
         return Exchange(Answer(status, {"location": response.headers.get("Location", "")}), None, True)
     try:
-        parsed = json.loads(response.content)
-    except ValueError:
+        parsed = json.loads(response.content, parse_constant=_not_json)
+    except (ValueError, RecursionError):
+        # not JSON, JSON nested past Python's stack, NaN or Infinity (which JSON does not have),
+        # or a number of more digits than Python converts: none of it is a Bitrix24 answer
         parsed = None
     if not isinstance(parsed, dict):
         kind = response.headers.get("Content-Type", "no content type").split(";")[0]
         return Exchange(Answer(status, {}), f"HTTP {status} with a non-JSON body ({kind})", sent=True)
     return Exchange(Answer(status, parsed), None, sent=True)
+
+
+def _not_json(constant: str) -> None:
+    raise ValueError(f"{constant} is not JSON")
 
 
 def _short(text: str, limit: int = 160) -> str:

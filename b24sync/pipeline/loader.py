@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from b24sync.bitrix.methods import NOT_IN_BATCH
 from b24sync.errors import PipelineError, Problem, format_path
 from b24sync.pipeline.datafiles import UnreadableDataFile, read_rows
+from b24sync.pipeline.envrule import EnvRule, secret_names_in
 from b24sync.pipeline.instances import Expansion, Item, StepTemplates, expand
 from b24sync.pipeline.models import MODEL_KEYS, ForEachFile, PipelineSpec, StepSpec
 from b24sync.pipeline.template import Renderer, TemplateError, TreeRenderer
@@ -58,8 +59,15 @@ def load_pipeline(
     *,
     variables: Mapping[str, str] | None = None,
     environ: Mapping[str, str] | None = None,
+    allow_env: Collection[str] = (),
 ) -> Pipeline:
-    """Load, check and render the pipeline file at ``path``; raise ``PipelineError`` with every problem."""
+    """Load, check and render the pipeline file at ``path``; raise ``PipelineError`` with every problem.
+
+    ``environ`` is what ``env()`` and ``secret()`` see; ``env()`` follows ``pipeline.envrule`` (names in
+    ``allow_env`` lift its name list, nothing lifts the rest).
+    """
+    if "\0" in path:
+        raise PipelineError([Problem(repr(path), 1, 1, "", "a file name cannot hold a NUL character")])
     try:
         with open(path, "rb") as stream:
             data = stream.read()
@@ -80,12 +88,24 @@ def load_pipeline(
     if spec is None:
         raise PipelineError(problems)
     known = _check_steps(valid, document, problems)
+    environ = environ or {}
+    rule = EnvRule(environ, frozenset(allow_env), set(secret_names_in(text)))
     renderer = Renderer(
         variables={**spec.vars, **(variables or {})},
-        environ=environ or {},
+        environ=environ,
         step_for_each=known,
+        env_rule=rule,
     )
     steps = [_load_step(index, step, document, renderer, problems) for index, step in valid]
+    if rule.conflicts():
+        # a computed secret() name that env() read first: only this is reported, since other
+        # messages may quote what env() returned
+        raise PipelineError(
+            [
+                document.problem((), f"env({name!r}) read a variable the pipeline also uses as a secret()")
+                for name in rule.conflicts()
+            ]
+        )
     _check_links(steps, document, problems)
     if problems:
         raise PipelineError(_sorted(problems))

@@ -19,6 +19,7 @@ import jinja2
 from jinja2 import nodes
 
 from b24sync.bitrix.references import REFERENCE_TEXT
+from b24sync.pipeline.envrule import EnvRefused, EnvRule
 from b24sync.pipeline.expressions import Fast, compile_fast, concatenate
 from b24sync.pipeline.sandbox import (
     LinkRef,
@@ -115,8 +116,10 @@ class Renderer:
         variables: Mapping[str, object],
         environ: Mapping[str, str],
         step_for_each: Mapping[str, bool],
+        env_rule: EnvRule | None = None,
     ) -> None:
         self._environ = environ
+        self.env_rule = env_rule if env_rule is not None else EnvRule(environ)
         self._env = SandboxEnvironment(
             undefined=StrictNames,
             finalize=self._finalize,
@@ -126,7 +129,7 @@ class Renderer:
         self._base: dict[str, Any] = {
             "vars": dict(variables),
             "env": self._env_function,
-            "secret": secret_function,
+            "secret": self._secret_function,
             "steps": Steps(step_for_each),
         }
         self._cache: dict[tuple[str, bool], _Compiled] = {}
@@ -144,13 +147,25 @@ class Renderer:
     def _env_function(self, name: object, default: object = jinja2.utils.missing) -> object:
         if not isinstance(name, str):
             raise TemplateError("env() takes the name of an environment variable")
-        if name in self._environ:
-            return self._environ[name]
+        try:
+            self.env_rule.check_name(name)
+            if name in self._environ:
+                value = self._environ[name]
+                self.env_rule.check_value(name, value)
+                self.env_rule.read.add(name)
+                return value
+        except EnvRefused as error:
+            raise TemplateError(str(error)) from None
         if default is jinja2.utils.missing:
             raise TemplateError(
                 f"environment variable {name!r} is not set (give a default: env({name!r}, 'value'))"
             )
         return default
+
+    def _secret_function(self, name: object) -> SecretValue:
+        value = secret_function(name)
+        self.env_rule.note_secret(value.name)
+        return value
 
     def compile(self, source: str, links_allowed: bool) -> _Compiled:
         """Compile ``source`` once; syntax and usage errors are remembered, not raised."""

@@ -8,7 +8,7 @@ every command is encoded once so the executor can send it as is.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, Literal
 
 from pydantic import JsonValue
@@ -36,9 +36,10 @@ def plan_file(
     *,
     variables: Mapping[str, str] | None = None,
     environ: Mapping[str, str] | None = None,
+    allow_env: Collection[str] = (),
 ) -> Plan:
     """Load the pipeline file at ``path`` and plan it; every problem raises one ``PipelineError``."""
-    return plan(load_pipeline(path, variables=variables, environ=environ))
+    return plan(load_pipeline(path, variables=variables, environ=environ, allow_env=allow_env))
 
 
 def plan(pipeline: Pipeline, state: UpsertState | None = None, allow_delete: bool = False) -> Plan:

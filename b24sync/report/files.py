@@ -37,6 +37,8 @@ def write_output(path: str | os.PathLike[str], text: str, *, what: str, append: 
     summary). A path that exists and is not a regular file (``/dev/null``, a FIFO, a terminal) is
     written in place, never replaced. Any failure is one ``UsageError`` naming ``what`` and the path.
     """
+    if "\0" in os.fspath(path):
+        raise UsageError(f"cannot write {what} {os.fspath(path)!r}: a file name cannot hold a NUL character")
     target = Path(path)
     # A portal can send an escaped lone surrogate ("\ud800") that json.loads keeps as is; UTF-8 cannot
     # encode it, so it is written as the same JSON escape, which reads back identical.

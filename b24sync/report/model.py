@@ -6,9 +6,10 @@ step and batch entries, never counted twice) and writes it with ``b24sync.report
 ``read_report`` and feeds ``recorded_results`` into links. The renderers in ``b24sync.report.render`` are
 functions of the same model.
 
-This layer does not redact anything: every text it is given (the target, error descriptions, results) is
-stored and rendered exactly as given. Callers pass values that are already safe to show: the target with
-the webhook secret replaced by ``***`` and texts passed through the client's redaction first.
+The renderers show every text as the report holds it. ``redacted`` is the one place secrets leave a
+report: the workflow passes every report through it, with the run's redactor (the webhook code and every
+secret value), before the report is written or returned, because error descriptions and results come from
+the portal, which may echo them.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import ConfigDict, Field, JsonValue, field_validator, model_validator
 
+from b24sync.client.redaction import Redactor
 from b24sync.errors import UsageError
 from b24sync.pipeline.instances import instance_name
 from b24sync.pipeline.models import Frozen
@@ -253,3 +255,10 @@ def report_json_schema() -> dict[str, Any]:
 def step_counts(report: RunReport) -> Mapping[StepStatus, int]:
     """Step counts per status in the fixed status order, for renderers."""
     return {status: int(getattr(report.totals, status)) for status in STEP_STATUSES}
+
+
+def redacted(report: RunReport, redact: Redactor) -> RunReport:
+    """The report with every secret of ``redact`` shown as ``***``; the report itself when it holds none."""
+    if not redact or not redact.finds(report.model_dump_json()):
+        return report
+    return RunReport.model_validate(redact.data(report.model_dump(mode="json")))

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Union
 
 import requests
 
-from b24sync.client.hook import B24Hook
+from b24sync.client.hook import B24Hook, RetryPolicy
 from b24sync.client.ratelimit import RateLimit
 from b24sync.errors import UsageError
 from b24sync.report.files import write_output
@@ -39,9 +39,13 @@ class Portal:
         self._owned = owned
 
     @classmethod
-    def webhook(cls, url: str, *, rate_limit: str | RateLimit | None = None) -> Portal:
-        """A real portal: the standard rate limit unless told otherwise."""
-        return cls(B24Hook.from_webhook_url(url, rate_limit=_limit(rate_limit, "standard")))
+    def webhook(
+        cls, url: str, *, rate_limit: str | RateLimit | None = None, timeout: float | None = None
+    ) -> Portal:
+        """A real portal: the standard rate limit unless told otherwise; ``timeout`` is the deadline of
+        one call with its retries (``RetryPolicy.deadline``)."""
+        retry = RetryPolicy(deadline=timeout) if timeout is not None else None
+        return cls(B24Hook.from_webhook_url(url, rate_limit=_limit(rate_limit, "standard"), retry=retry))
 
     @classmethod
     def emulator_portal(

@@ -17,21 +17,23 @@ import os
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from b24sync.client.encoding import encode_command
+from b24sync.client.redaction import Redactor
 from b24sync.errors import PortalError, UsageError
 from b24sync.pipeline.loader import load_pipeline
 from b24sync.planning.model import Plan
 from b24sync.planning.planner import plan as plan_pipeline
 from b24sync.report.files import write_output, write_report
-from b24sync.report.model import PipelineRef, RunReport, RunStatus, build_report, format_utc
+from b24sync.report.model import PipelineRef, RunReport, RunStatus, build_report, format_utc, redacted
 from b24sync.report.render import render_junit, render_markdown
 from b24sync.run.executor import Progress, check_secrets, execute, required_secrets
 from b24sync.run.portal import Portal, PortalLike
+from b24sync.run.redacting import run_redactor
 from b24sync.run.resume import Assume, resume_state
 from b24sync.upsert.state import read_state
 
@@ -64,23 +66,33 @@ def plan(
     environ: Mapping[str, str] | None = None,
     allow_delete: bool = False,
     out: str | os.PathLike[str] | None = None,
+    allow_env: Collection[str] = (),
 ) -> Plan:
     """Load and plan a pipeline file; read the portal first when it has upsert steps.
 
-    ``environ`` is what ``env()`` and ``secret()`` see (nothing unless given). With ``out`` the plan is
-    also written as JSON, the file ``apply PLAN.json`` runs.
+    ``environ`` is what ``env()`` and ``secret()`` see (nothing unless given; ``allow_env`` names
+    variables ``env()`` may read although their names look like credentials). With ``out`` the plan is
+    also written as JSON, the file ``apply PLAN.json`` runs, with every secret shown as ``***``.
     """
     opened: list[Portal] = []
     try:
         result = _plan_file(
-            str(source), variables, environ, _opener(portal, NEEDS_STATE, opened), allow_delete
+            str(source), variables, environ, _opener(portal, NEEDS_STATE, opened), allow_delete, allow_env
         )
     finally:
         for each in opened:
             each.close()
     if out is not None:
-        write_output(out, plan_json(result), what="plan")
+        redact = run_redactor(environ or {}, plan=result, base=_client_redactor(opened))
+        write_output(out, redact(plan_json(result)), what="plan")
     return result
+
+
+def _client_redactor(portals: list[Portal]) -> Redactor:
+    redact = Redactor()
+    for each in portals:
+        redact = redact.merged(each.client.redact)
+    return redact
 
 
 def plan_json(the_plan: Plan) -> str:
@@ -103,6 +115,7 @@ def apply(
     allow_delete: bool = False,
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    allow_env: Collection[str] = (),
 ) -> Applied:
     """Run a pipeline file, a saved plan file (``.json``) or a ``Plan`` against ``portal``.
 
@@ -118,7 +131,7 @@ def apply(
         if isinstance(source, Plan):
             the_plan = source
         else:
-            the_plan = load_plan(str(source), variables, environ, lambda: connection, allow_delete)
+            the_plan = load_plan(str(source), variables, environ, lambda: connection, allow_delete, allow_env)
         recorded = resume_state(resume, the_plan, assume) if resume is not None else {}
         secrets = {name: environ[name] for name in required_secrets(the_plan) if name in environ}
         check_secrets(the_plan, secrets)
@@ -135,6 +148,7 @@ def apply(
             markdown,
             on_progress,
             should_stop,
+            run_redactor(environ, plan=the_plan, base=connection.client.redact),
         )
     finally:
         if connection is not portal:
@@ -147,10 +161,11 @@ def load_plan(
     environ: Mapping[str, str] | None,
     portal: Callable[[], PortalLike],
     allow_delete: bool,
+    allow_env: Collection[str] = (),
 ) -> Plan:
     """A saved plan file (``.json``, refused when edited by hand), or the plan of a pipeline file."""
     if not source.endswith(".json"):
-        return _plan_file(source, variables, environ, portal, allow_delete)
+        return _plan_file(source, variables, environ, portal, allow_delete, allow_env)
     try:
         with open(source, encoding="utf-8") as stream:
             saved = Plan.model_validate_json(stream.read())
@@ -177,8 +192,9 @@ def _plan_file(
     environ: Mapping[str, str] | None,
     portal: Callable[[], PortalLike],
     allow_delete: bool,
+    allow_env: Collection[str] = (),
 ) -> Plan:
-    pipeline = load_pipeline(source, variables=variables, environ=environ)
+    pipeline = load_pipeline(source, variables=variables, environ=environ, allow_env=allow_env)
     if not any(step.spec.upsert is not None for step in pipeline.steps):
         return plan_pipeline(pipeline)
     client = Portal.of(portal()).client
@@ -212,10 +228,13 @@ def _run(
     markdown_path: str | os.PathLike[str] | None,
     on_progress: Callable[[Progress], None] | None,
     should_stop: Callable[[], bool] | None,
+    redact: Redactor,
 ) -> Applied:
     started_wall = datetime.now(timezone.utc)
     started = time.monotonic()
     client = portal.client
+    if should_stop is not None:
+        client.stop_waits_when(should_stop)
     halt = the_plan.halt_on_error if halt_on_error is None else halt_on_error
     execution = execute(
         the_plan,
@@ -243,6 +262,7 @@ def _run(
         limit_wait_s=round(execution.waited_s, 3),
         interrupted=execution.interrupted,
     )
+    report = redacted(report, redact)  # portal texts and results may echo the code or a secret
     if report_path is not None:
         write_report(report, report_path)
     if junit_path is not None:
