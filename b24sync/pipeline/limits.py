@@ -87,3 +87,17 @@ def loads(text: str) -> Any:
     if rest != len(text):
         raise json.JSONDecodeError("Extra data", text, rest)
     return value
+
+
+TEMPLATE_STEPS = 100_000
+"""Loop iterations and calls one template rendering may make."""
+TEMPLATE_VALUE = 1_000_000
+"""Characters (or items) of any one value a template makes."""
+TEMPLATE_WORK = 16_000_000
+"""Characters (or items) all the values one template rendering makes may add up to."""
+TEMPLATE_WIDTH = 10_000
+"""The largest width or precision a format (``'%5d'``, ``'{:>5}'``, ``center(5)``) may ask for."""
+TEMPLATE_SECONDS = 2.0
+"""Seconds one template rendering may take."""
+TEMPLATES_SECONDS = 60.0
+"""Seconds all the template renderings of one pipeline load may take together."""

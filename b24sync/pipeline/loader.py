@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import os
+import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,7 @@ from pydantic import ValidationError
 
 from b24sync.bitrix.methods import NOT_IN_BATCH
 from b24sync.errors import PipelineError, Problem, format_path
+from b24sync.pipeline.budget import Budget
 from b24sync.pipeline.datafiles import UnreadableDataFile, read_rows
 from b24sync.pipeline.envrule import EnvRule, secret_names_in
 from b24sync.pipeline.instances import Expansion, Item, StepTemplates, expand
@@ -95,6 +97,7 @@ def load_pipeline(
         environ=environ,
         step_for_each=known,
         env_rule=rule,
+        budget=Budget(time.monotonic),
     )
     steps = [_load_step(index, step, document, renderer, problems) for index, step in valid]
     if rule.conflicts():

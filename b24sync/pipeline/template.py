@@ -19,6 +19,7 @@ import jinja2
 from jinja2 import nodes
 
 from b24sync.bitrix.references import REFERENCE_TEXT
+from b24sync.pipeline.budget import Budget, BudgetError
 from b24sync.pipeline.envrule import EnvRefused, EnvRule
 from b24sync.pipeline.expressions import Fast, compile_fast, concatenate
 from b24sync.pipeline.sandbox import (
@@ -117,10 +118,12 @@ class Renderer:
         environ: Mapping[str, str],
         step_for_each: Mapping[str, bool],
         env_rule: EnvRule | None = None,
+        budget: Budget | None = None,
     ) -> None:
         self._environ = environ
         self.env_rule = env_rule if env_rule is not None else EnvRule(environ)
         self._env = SandboxEnvironment(
+            budget=budget,
             undefined=StrictNames,
             finalize=self._finalize,
             autoescape=False,
@@ -142,7 +145,7 @@ class Renderer:
             collector: _Collector = context["_collector"]
             collector.refs.append(value.ref if isinstance(value, LinkValue) else SecretRef(value.name))
             return f"{_SENTINEL}{len(collector.refs) - 1}{_SENTINEL}"
-        return value
+        return self._env.budget.spend(value)  # what a template prints counts, in loops too
 
     def _env_function(self, name: object, default: object = jinja2.utils.missing) -> object:
         if not isinstance(name, str):
@@ -201,8 +204,15 @@ class Renderer:
         except jinja2.TemplateSyntaxError as error:
             where = f" (line {error.lineno} of the template)" if error.lineno > 1 else ""
             compiled.error = f"template syntax error: {error.message}{where}"
-        except TemplateError as error:
+        except (TemplateError, BudgetError) as error:
             compiled.error = str(error)
+        except jinja2.TemplateError as error:
+            # jinja2 folds constant expressions while compiling: the sandbox may refuse one then
+            compiled.error = error.message or type(error).__name__
+        except RecursionError:
+            compiled.error = "the template nests too deeply to be read"
+        except Exception as error:  # compiling a hostile template must not end the load
+            compiled.error = f"the template cannot be compiled ({type(error).__name__}: {error})"
         self._cache[(source, links_allowed)] = compiled
         return compiled
 
@@ -214,11 +224,22 @@ class Renderer:
         if compiled.error is not None:
             raise TemplateError(compiled.error)
         try:
+            return self._render(compiled, scope, len(source))
+        except BudgetError as error:
+            raise TemplateError(str(error)) from None
+        except RecursionError:
+            raise TemplateError("the template calls itself too deeply") from None
+        except MemoryError:
+            raise TemplateError("the template needs more memory than there is") from None
+
+    def _render(self, compiled: _Compiled, scope: Mapping[str, object], length: int) -> object:
+        self._env.budget.start(length)
+        try:
             if compiled.fast is not None:
                 return _plain(compiled.fast(scope))
             if compiled.pieces is not None:
                 return concatenate(compiled.pieces, scope)
-        except TemplateError:
+        except (TemplateError, BudgetError, RecursionError, MemoryError):
             raise
         except jinja2.TemplateError as error:
             raise TemplateError(error.message or type(error).__name__) from None
@@ -232,7 +253,7 @@ class Renderer:
             context["_collector"] = collector
             assert compiled.template is not None
             text = compiled.template.render(context)
-        except TemplateError:
+        except (TemplateError, BudgetError, RecursionError, MemoryError):
             raise
         except jinja2.TemplateError as error:
             raise TemplateError(error.message or type(error).__name__) from None
@@ -314,22 +335,31 @@ class TreeRenderer:
         self.text_paths: list[tuple[PathStep, ...]] = []
         self.problems: list[RenderProblem] = []
 
-    def render(self, value: object, path: tuple[PathStep, ...] = ()) -> object:
-        """The rendered copy of ``value``; problems are collected, not raised."""
+    def render(
+        self, value: object, path: tuple[PathStep, ...] = (), where: tuple[PathStep, ...] | None = None
+    ) -> object:
+        """The rendered copy of ``value``; problems are collected, not raised.
+
+        ``path`` is where a value sits in the rendered tree (links and secrets are found there later),
+        ``where`` where it sits in the file (problems point there): they differ under a key that is a
+        template.
+        """
+        where = path if where is None else where
         if isinstance(value, str):
-            return self._string(value, path, in_key=False)
+            return self._string(value, path, in_key=False, where=where)
         if isinstance(value, (list, dict)):
             static = self.renderer.static_problems(value)
             if static is not None:
                 # No template inside: the value is shared, never copied (nothing mutates it).
-                self.problems.extend(RenderProblem((*path, *p.path), p.message, p.in_key) for p in static)
+                self.problems.extend(RenderProblem((*where, *p.path), p.message, p.in_key) for p in static)
                 return value
         if isinstance(value, list):
-            return [self.render(child, (*path, index)) for index, child in enumerate(value)]
+            return [self.render(child, (*path, index), (*where, index)) for index, child in enumerate(value)]
         if isinstance(value, dict):
             result: dict[object, object] = {}
             for key, child in value.items():
-                new_key = self._string(key, (*path, key), in_key=True) if isinstance(key, str) else key
+                at = (*where, key)
+                new_key = self._string(key, at, in_key=True, where=at) if isinstance(key, str) else key
                 if isinstance(new_key, int) and not isinstance(new_key, bool):
                     new_key = str(new_key)
                 if isinstance(new_key, Text):
@@ -337,37 +367,44 @@ class TreeRenderer:
                     message = (
                         f"{what} cannot be used in a key: the portal substitutes values only (protocol §4.3)"
                     )
-                    self.problems.append(RenderProblem((*path, key), message, True))
+                    self.problems.append(RenderProblem(at, message, True))
                     continue
-                if not isinstance(new_key, (str, Text)):
-                    self.problems.append(RenderProblem((*path, key), "a key must render to text", True))
+                if not isinstance(new_key, str):
+                    self.problems.append(RenderProblem(at, "a key must render to text", True))
                     continue
-                result[new_key] = self.render(child, (*path, key))
+                if new_key in result:
+                    self.problems.append(RenderProblem(at, f"the key renders to {new_key!r} twice", True))
+                    continue
+                result[new_key] = self.render(child, (*path, new_key), at)
             return result
         return value
 
-    def _string(self, source: str, path: tuple[PathStep, ...], *, in_key: bool) -> object:
+    def _string(
+        self, source: str, path: tuple[PathStep, ...], *, in_key: bool, where: tuple[PathStep, ...]
+    ) -> object:
         if not is_template(source):
             problem = reference_text_problem(source)
             if problem is not None:
-                self.problems.append(RenderProblem(path, problem, in_key))
+                self.problems.append(RenderProblem(where, problem, in_key))
             return source
         try:
             value = self.renderer.render_string(source, self.scope, links_allowed=self.links_allowed)
         except TemplateError as error:
-            self.problems.append(RenderProblem(path, str(error), in_key))
+            self.problems.append(RenderProblem(where, str(error), in_key))
             return None
         if isinstance(value, Text):
-            self._record(value, path, in_key)
+            self._record(value, path, in_key, where)
         else:
             # A single expression may give a whole list or mapping (from vars or a data row).
             for inner, text, inner_key in _strings(value, ()):
                 problem = reference_text_problem(text)
                 if problem is not None:
-                    self.problems.append(RenderProblem((*path, *inner), problem, in_key or inner_key))
+                    self.problems.append(RenderProblem((*where, *inner), problem, in_key or inner_key))
         return value
 
-    def _record(self, text: Text, path: tuple[PathStep, ...], in_key: bool) -> None:
+    def _record(
+        self, text: Text, path: tuple[PathStep, ...], in_key: bool, where: tuple[PathStep, ...]
+    ) -> None:
         if not in_key:
             self.text_paths.append(path)
         parts = text.parts
@@ -384,4 +421,4 @@ class TreeRenderer:
             else:
                 problem = reference_text_problem(part)
                 if problem is not None:
-                    self.problems.append(RenderProblem(path, problem, in_key))
+                    self.problems.append(RenderProblem(where, problem, in_key))

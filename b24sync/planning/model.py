@@ -26,10 +26,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, JsonValue
+from pydantic import Field, JsonValue, model_validator
 
 from b24sync.bitrix.limits import MAX_BATCH
 from b24sync.bitrix.methods import is_read
+from b24sync.client.webhook import WEBHOOK_VARIABLE
 from b24sync.pipeline.models import Frozen
 from b24sync.upsert.unsent import Unsent
 
@@ -93,6 +94,30 @@ class Plan(Frozen):
     halt_on_error: bool = True
     batches: tuple[Batch, ...]
     unsent: tuple[Unsent, ...] = ()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Plan:
+        """A plan read from a file (perhaps edited by hand) must be one the executor can run.
+
+        The planner builds plans without validation (``model_construct``), so this costs nothing there.
+        """
+        keys: set[str] = set()
+        for batch in self.batches:
+            if not 0 < len(batch.commands) <= MAX_BATCH:
+                raise ValueError(
+                    f"batch {batch.index} holds {len(batch.commands)} commands (1 to {MAX_BATCH})"
+                )
+            for command in batch.commands:
+                if command.key in keys:
+                    raise ValueError(f"command key {command.key!r} is used twice")
+                keys.add(command.key)
+        for command in self.commands():
+            for target in (*(link.target for link in command.links), *command.depends_on):
+                if target not in keys:
+                    raise ValueError(f"command {command.key} refers to {target!r}, which is not in the plan")
+            if WEBHOOK_VARIABLE in command.secrets:
+                raise ValueError(f"command {command.key} would send {WEBHOOK_VARIABLE} as a secret")
+        return self
 
     def commands(self) -> list[Command]:
         """Every command of the plan, in sending order."""
