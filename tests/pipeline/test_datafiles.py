@@ -98,3 +98,41 @@ def test_non_utf8_data_is_reported_at_its_line(tmp_path: Path) -> None:
     path.write_bytes(b"name\nAnn\n\xff\n")
     with pytest.raises(PipelineError, match=r"a\.csv:3:1: loc: the data file is not UTF-8 text"):
         read_rows(str(path), "loc")
+
+
+def test_a_nul_in_the_file_name_is_a_clear_error() -> None:
+    with pytest.raises(UnreadableDataFile, match="NUL character"):
+        read_rows("data/a\0b.csv", "loc")
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        (
+            "deep.json",
+            '[{"a": 1},\n' + "[" * 100_000 + "]" * 100_000 + "]",
+            "2:1: loc: malformed JSON: the data nests",
+        ),
+        (
+            "big.json",
+            '[{"a": 1},\n{"n": ' + "9" * 5000 + "}]",
+            "2:1: loc: malformed JSON: a number has 5000 digits",
+        ),
+        (
+            "big.jsonl",
+            '{"a": 1}\n{"n": ' + "9" * 5000 + "}\n",
+            "2:1: loc: malformed JSON: a number has 5000 digits",
+        ),
+        (
+            "bomb.yaml",
+            "- &a [x, x, x, x, x, x, x, x, x, x]\n"
+            + "".join(f"- &a{i} [{', '.join(['*a' if i == 0 else f'*a{i - 1}'] * 10)}]\n" for i in range(5)),
+            "aliases expand to more than 100,000 values",
+        ),
+    ],
+)
+def test_data_files_over_a_limit_are_problems_at_their_row(
+    tmp_path: Path, name: str, text: str, message: str
+) -> None:
+    with pytest.raises(PipelineError, match=message):
+        read_rows(write(tmp_path, name, text), "loc")
