@@ -223,8 +223,21 @@ class Renderer:
         compiled = self.compile(source, links_allowed)
         if compiled.error is not None:
             raise TemplateError(compiled.error)
+        # Names, attributes, items and comparisons only: nothing there can loop or grow.
         try:
-            return self._render(compiled, scope, len(source))
+            if compiled.fast is not None:
+                return _plain(compiled.fast(scope))
+            if compiled.pieces is not None:
+                return concatenate(compiled.pieces, scope)
+        except TemplateError:
+            raise
+        except jinja2.TemplateError as error:
+            raise TemplateError(error.message or type(error).__name__) from None
+        except Exception as error:  # a user's expression failed (1 < 'a', ...)
+            raise TemplateError(f"{type(error).__name__}: {error}") from None
+        self._env.budget.start(len(source))
+        try:
+            return self._render(compiled, scope)
         except BudgetError as error:
             raise TemplateError(str(error)) from None
         except RecursionError:
@@ -232,19 +245,8 @@ class Renderer:
         except MemoryError:
             raise TemplateError("the template needs more memory than there is") from None
 
-    def _render(self, compiled: _Compiled, scope: Mapping[str, object], length: int) -> object:
-        self._env.budget.start(length)
-        try:
-            if compiled.fast is not None:
-                return _plain(compiled.fast(scope))
-            if compiled.pieces is not None:
-                return concatenate(compiled.pieces, scope)
-        except (TemplateError, BudgetError, RecursionError, MemoryError):
-            raise
-        except jinja2.TemplateError as error:
-            raise TemplateError(error.message or type(error).__name__) from None
-        except Exception as error:  # a user's expression failed (1 < 'a', ...)
-            raise TemplateError(f"{type(error).__name__}: {error}") from None
+    def _render(self, compiled: _Compiled, scope: Mapping[str, object]) -> object:
+        """A template that is not a simple expression, through jinja2 and the budget."""
         context = {**self._base, **scope}
         try:
             if compiled.single is not None:

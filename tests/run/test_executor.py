@@ -280,7 +280,12 @@ def test_the_first_ctrl_c_during_a_limit_wait_sends_nothing_more() -> None:
         stop["asked"] = True
 
     hook = B24Hook.from_webhook_url(
-        WEBHOOK, session=session_with(adapter), rate_limit=None, clock=fake.monotonic, wall_clock=fake.wall, sleep=sleep
+        WEBHOOK,
+        session=session_with(adapter),
+        rate_limit=None,
+        clock=fake.monotonic,
+        wall_clock=fake.wall,
+        sleep=sleep,
     )
     hook.stop_waits_when(lambda: stop["asked"])
     execution = execute(plan([command("a"), command("b")]), hook, should_stop=lambda: stop["asked"])
