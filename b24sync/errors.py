@@ -9,7 +9,8 @@ exception: it is a recorded outcome (``Result.errors``, the run report).
     ├── PipelineError                problems in pipeline files, all of them (``.problems``)
     ├── PortalError                  the portal could not be used (CLI exit code 3 unless noted)
     │   ├── TransportError           no usable HTTP answer (refused, reset, timeout, HTML, bad JSON)
-    │   │   └── OutcomeUnknownError  a request was sent, its answer lost, and it held writes
+    │   │   ├── OutcomeUnknownError  a request was sent, its answer lost, and it held writes
+    │   │   └── ProtocolError        an answer that is JSON but not of the shape protocol §5 gives
     │   └── ApiError                 the portal answered the whole request with an error
     │       ├── AuthError            credentials or scope refused (401/403 codes)
     │       ├── MethodNotFoundError  ERROR_METHOD_NOT_FOUND
@@ -99,6 +100,10 @@ class OutcomeUnknownError(TransportError):
     def __init__(self, message: str, commands: Sequence[str]) -> None:
         self.commands: tuple[str, ...] = tuple(commands)
         super().__init__(message)
+
+
+class ProtocolError(TransportError):
+    """An answer that is JSON but not of the shape the protocol gives (a batch ``result`` of text)."""
 
 
 class ApiError(PortalError):

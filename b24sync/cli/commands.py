@@ -12,7 +12,7 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 
@@ -23,6 +23,7 @@ from b24sync.errors import B24SyncError, PipelineError, Problem, UsageError
 from b24sync.version import __version__
 
 if TYPE_CHECKING:
+    from b24sync.cli.output import Output
     from b24sync.run.portal import Portal
     from b24sync.run.targets import Choice
 
@@ -48,10 +49,22 @@ IMPLICIT_EMULATOR = (
 _TRUE = frozenset({"1", "true", "yes", "on"})
 
 
+def current_output(environ: Mapping[str, str]) -> Output:
+    """The command's output (``b24sync.cli.output``), imported on first use to keep the start fast."""
+    from b24sync.cli.output import current_output as current
+
+    return current(environ)
+
+
 def fail(message: str, code: int) -> NoReturn:
-    """Print an error to stderr and leave with ``code``."""
-    click.echo(message, err=True)
+    """Print an error to stderr (redacted, like everything printed) and leave with ``code``."""
+    current_output(os.environ).echo(message, err=True)
     sys.exit(code)
+
+
+def say(text: str, *, err: bool = False, nl: bool = True) -> None:
+    """Print a text through the command's redactor."""
+    current_output(os.environ).echo(text, err=err, nl=nl)
 
 
 def error_text(error: B24SyncError) -> str:
@@ -60,16 +73,33 @@ def error_text(error: B24SyncError) -> str:
 
 
 def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """Turn b24sync errors into one clear message and the mapped exit code, never a traceback."""
+    """Turn b24sync errors into one clear message and the mapped exit code, never a traceback.
+
+    Every message passes the command's redactor. An exception that is not a b24sync error is a bug;
+    it still ends in one line (a traceback could show a secret), which says so.
+    """
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        from b24sync.cli.output import start_output
+
+        options = kwargs.get("portal")
+        webhook = options.webhook if isinstance(options, PortalOptions) else kwargs.get("webhook")
+        start_output(os.environ, webhook if isinstance(webhook, str) else None)
         try:
             return command(*args, **kwargs)
         except B24SyncError as error:
             fail(error_text(error), exits.for_error(error))
         except KeyboardInterrupt as error:
             fail("b24sync: interrupted", exits.for_error(error))
+        except (SystemExit, click.exceptions.Exit, click.ClickException):
+            raise
+        except Exception as error:
+            fail(
+                f"b24sync: internal error ({type(error).__name__}: {str(error)[:200]}): this is a bug "
+                "in b24sync; please report it with the file that caused it",
+                int(exits.Exit.FAILED),
+            )
 
     return wrapper
 
@@ -147,6 +177,18 @@ _no_contract_option = click.option(
 )
 
 
+def allow_env_option(command: Callable[P, R]) -> Callable[P, R]:
+    """``--allow-env NAME``: lift env()'s name list for one variable (docs/cli.md, untrusted input)."""
+    return click.option(
+        "--allow-env",
+        "allow_env",
+        multiple=True,
+        metavar="NAME",
+        help="Let env() read NAME although its name looks like a credential (repeatable). The webhook "
+        "variable and secret() names stay refused.",
+    )(command)
+
+
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @_var_option
@@ -161,6 +203,7 @@ _no_contract_option = click.option(
 )
 @_no_contract_option
 @_format_option("Text for people; JSON (every problem with file, line, column, location, code) for tools.")
+@allow_env_option
 @handles_errors
 def validate(
     files: tuple[str, ...],
@@ -171,6 +214,7 @@ def validate(
     fields_file: str | None,
     no_contract: bool,
     output_format: str,
+    allow_env: tuple[str, ...],
 ) -> None:
     """Check pipeline files; print one ok line per valid file, every problem otherwise (exit 2).
 
@@ -189,6 +233,7 @@ def validate(
             contract,
             variables=variables,
             environ=os.environ,
+            allow_env=allow_env,
         )
     finally:
         if portal is not None:
@@ -199,9 +244,9 @@ def validate(
         problems.extend(found)
         checked.append({"file": file, "valid": not found})
         if not found and output_format == "text":
-            click.echo(f"{file}: ok")
+            say(f"{file}: ok")
     if output_format == "json":
-        click.echo(json.dumps(_validation_json(checked, problems), ensure_ascii=False, indent=2))
+        say(json.dumps(_validation_json(checked, problems), ensure_ascii=False, indent=2))
         if problems:
             sys.exit(exits.for_error(PipelineError(problems)))
         return
@@ -233,7 +278,7 @@ def schema() -> None:
     """Print the JSON Schema (draft 2020-12) of pipeline files, for editors."""
     from b24sync.pipeline.models import json_schema
 
-    click.echo(json.dumps(json_schema(), indent=2, sort_keys=True))
+    say(json.dumps(json_schema(), indent=2, sort_keys=True))
 
 
 # -- choosing the portal --------------------------------------------------------------------------
@@ -251,6 +296,8 @@ class PortalOptions:
     insecure: bool
     allow_insecure_remote: bool
     allow_http: bool
+    timeout: float | None = None
+    """Seconds a call to the portal may take with its retries (``--timeout``)."""
 
 
 _PORTAL_OPTION_NAMES = (
@@ -262,6 +309,7 @@ _PORTAL_OPTION_NAMES = (
     "insecure",
     "allow_insecure_remote",
     "allow_http",
+    "timeout",
 )
 _portal_options = _options(
     click.option(
@@ -285,6 +333,14 @@ _portal_options = _options(
     click.option(
         "--allow-http", is_flag=True, help="Allow plain http for a self-hosted portal (never a cloud one)."
     ),
+    click.option(
+        "--timeout",
+        type=click.FloatRange(min=1.0),
+        default=None,
+        metavar="SECONDS",
+        help="Give up on a call to the portal once SECONDS went to attempts without an answer and their "
+        "retries (default 120; waits for rate limits do not count).",
+    ),
 )
 
 
@@ -303,6 +359,7 @@ def portal_options(command: Callable[..., R]) -> Callable[..., R]:
             insecure=values["insecure"],
             allow_insecure_remote=values["allow_insecure_remote"],
             allow_http=values["allow_http"],
+            timeout=values["timeout"],
         )
         return command(*args, **kwargs)
 
@@ -326,12 +383,21 @@ def choose_portal(options: PortalOptions, rate_limit: str | None) -> Choice:
         tls=Tls(options.ca_bundle, options.insecure, options.allow_insecure_remote),
         allow_http=options.allow_http or None,
     )
+    if choice.kind == "webhook":
+        from dataclasses import replace
+
+        from b24sync.client.webhook import check_webhook_url
+
+        current_output(os.environ).learn_webhook(choice.url)
+        # checked now, before anything is loaded or sent: a bad URL is a usage error, never a write
+        check_webhook_url(choice.url, allow_http=choice.allow_http)
+        choice = replace(choice, timeout=options.timeout)
     if choice.tls.insecure and choice.kind == "webhook":
         import warnings
 
         import urllib3
 
-        click.echo(f"b24sync: {INSECURE_WARNING}", err=True)
+        say(f"b24sync: {INSECURE_WARNING}", err=True)
         # said once, loudly, above; urllib3 would repeat it on every request
         warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
     return choice
@@ -350,7 +416,7 @@ def open_portal(choice: Choice, refusal: str = NO_TARGET_IN_CI) -> Portal:
         # NoPortal: a plan that only wanted the portal for the field contract uses the snapshot instead
         raise NoPortal(refusal)
     if choice.implicit:
-        click.echo(IMPLICIT_EMULATOR, err=True)
+        say(IMPLICIT_EMULATOR, err=True)
     return open_choice(choice)
 
 
@@ -385,6 +451,7 @@ def open_explicit_portal(webhook: str | None, use_emulator: bool, emulator_state
     help="Exit 0 when nothing would change, 2 when something would, 1 on any error.",
 )
 @_no_contract_option
+@allow_env_option
 @handles_errors
 def plan_command(
     file: str,
@@ -399,6 +466,7 @@ def plan_command(
     allow_delete: bool,
     detailed_exitcode: bool,
     no_contract: bool,
+    allow_env: tuple[str, ...],
 ) -> None:
     """Show what apply would send: batches, commands, how every link is resolved, and for upsert
     steps what would be created, updated, left unchanged or deleted (reading the portal).
@@ -425,15 +493,17 @@ def plan_command(
             exclude=exclude,
             resume=resume_path,
             contract=not no_contract,
+            allow_env=allow_env,
         )
     except B24SyncError as error:
         if not detailed_exitcode:
             raise
         fail(error_text(error), exits.DETAILED_ERROR)
+    current_output(os.environ).learn(the_plan)
     if output_format == "json":
-        click.echo(plan_json(the_plan), nl=False)
+        say(plan_json(the_plan), nl=False)
     else:
-        click.echo(render_plan_text(the_plan) + render_changes(the_plan, show_diff), nl=False)
+        say(render_plan_text(the_plan) + render_changes(the_plan, show_diff), nl=False)
     sys.exit(exits.for_plan(the_plan, detailed_exitcode))
 
 
@@ -479,6 +549,7 @@ def plan_command(
 @click.option("--allow-delete", is_flag=True, help="Run the deletes of delete_missing steps.")
 @click.option("--progress/--no-progress", default=True, help="Show progress on stderr.")
 @_no_contract_option
+@allow_env_option
 @handles_errors
 def apply(
     source: str,
@@ -498,6 +569,7 @@ def apply(
     allow_delete: bool,
     progress: bool,
     no_contract: bool,
+    allow_env: tuple[str, ...],
 ) -> None:
     """Run a pipeline (or a saved plan) against a portal and write a run report.
 
@@ -540,17 +612,19 @@ def apply(
                 select=select,
                 exclude=exclude,
                 contract=not no_contract,
+                allow_env=allow_env,
             )
     finally:
         if shown is not None:
             shown.close()
         connection.close()
+    current_output(os.environ).learn(applied.plan)
     if output_format == "json":
-        click.echo(render_summary_json(applied.report, report_path=report_path))
+        say(render_summary_json(applied.report, report_path=report_path))
     else:
-        click.echo(render_text(applied.report, report_path=report_path))
+        say(render_text(applied.report, report_path=report_path))
     if applied.fatal is not None:
-        click.echo(f"b24sync: error: {applied.fatal}", err=True)
+        say(f"b24sync: error: {applied.fatal}", err=True)
     sys.exit(exits.for_run(applied.fatal, applied.status))
 
 
@@ -576,15 +650,13 @@ def init(folder: str, action: str | None) -> None:
 
     written = scaffold(folder, action=action)
     for entry in written:
-        click.echo(f"{entry.state:8} {entry.path}")
+        say(f"{entry.state:8} {entry.path}")
     pipeline = (
         os.path.join(folder, "pipelines", "contacts.yaml") if folder != "." else "pipelines/contacts.yaml"
     )
-    click.echo(
-        f"next: b24sync validate {pipeline} && b24sync apply {pipeline}   (runs on the built-in emulator)"
-    )
+    say(f"next: b24sync validate {pipeline} && b24sync apply {pipeline}   (runs on the built-in emulator)")
     if any(entry.needs_edit for entry in written):
-        click.echo(
+        say(
             "edit .github/workflows/b24sync.yml: replace OWNER with the GitHub account that hosts b24sync "
             "(or run init with --action OWNER/REPO@REF)",
             err=True,
@@ -731,10 +803,10 @@ def emulator_command(
     stop = threading.Event()
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signal_number, lambda number, frame: stop.set())
-    click.echo(server.webhook_url)
+    say(server.webhook_url)
     if server.certificate is not None:
-        click.echo(f"certificate: {server.certificate}")
-        click.echo(
+        say(f"certificate: {server.certificate}")
+        say(
             f"b24sync: trust it with `b24sync apply --ca-bundle {server.certificate}`, "
             f"NODE_EXTRA_CA_CERTS={server.certificate} or REQUESTS_CA_BUNDLE={server.certificate}",
             err=True,

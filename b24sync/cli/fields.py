@@ -16,6 +16,7 @@ from b24sync.cli.commands import (
     main,
     open_portal,
     portal_options,
+    say,
 )
 from b24sync.errors import UsageError
 
@@ -64,9 +65,9 @@ def fields_command(
     finally:
         connection.close()
     for each in saved:
-        click.echo(_summary(each.snapshot))
+        say(_summary(each.snapshot))
         if save:
-            click.echo(f"wrote {each.path} ({plural(len(each.pipelines), 'pipeline')})")
+            say(f"wrote {each.path} ({plural(len(each.pipelines), 'pipeline')})")
 
 
 def _summary(snapshot: FieldSnapshot) -> str:

@@ -36,7 +36,7 @@ from typing import Any
 from urllib.parse import quote
 
 from b24sync.bitrix.limits import MAX_BATCH, MAX_INPUT_VARS, MAX_NESTING
-from b24sync.errors import UsageError
+from b24sync.errors import ProtocolError, UsageError
 
 RESPONSE_MAPS = ("result", "result_error", "result_total", "result_next", "result_time")
 
@@ -176,6 +176,26 @@ def response_map(value: Any) -> dict[str, Any]:
     raise EncodingError(f"a batch response map must be a list or an object, not {type(value).__name__}")
 
 
-def response_maps(body: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """The five maps of a batch ``result`` (protocol §5.2), each as a dict."""
-    return {name: response_map(body.get(name)) for name in RESPONSE_MAPS}
+def response_maps(result: object) -> dict[str, dict[str, Any]]:
+    """The five maps of a batch ``result`` (protocol §5.2), each as a dict.
+
+    The answer comes from outside: a ``result`` that is not a map of maps raises ``ProtocolError``
+    (never a ``TypeError`` deep in the executor), and the caller decides what that means for writes.
+    """
+    if result is None or (isinstance(result, list) and not result):
+        result = {}  # PHP writes an empty map as []
+    if not isinstance(result, Mapping):
+        raise ProtocolError(f"a batch answer's result must be an object of maps, not {_kind(result)}")
+    maps: dict[str, dict[str, Any]] = {}
+    for name in RESPONSE_MAPS:
+        try:
+            maps[name] = response_map(result.get(name))
+        except EncodingError:
+            raise ProtocolError(
+                f"{name} of a batch answer must be an object or a list, not {_kind(result.get(name))}"
+            ) from None
+    return maps
+
+
+def _kind(value: object) -> str:
+    return "null" if value is None else type(value).__name__

@@ -29,13 +29,15 @@ from b24sync.client.ratelimit import LeakyBucket, OperatingBudget, RateLimit
 from b24sync.client.redaction import LOG_REDACTION, Redactor
 from b24sync.client.results import AjaxResult, BatchReply, CommandError, Result, as_int, command_error
 from b24sync.client.transport import Answer, Exchange, exchange
-from b24sync.client.webhook import Webhook, parse_webhook_url
+from b24sync.client.webhook import Webhook, check_webhook_url
 from b24sync.errors import (
     ApiError,
     AuthError,
+    Interrupted,
     ListPageError,
     MethodNotFoundError,
     OutcomeUnknownError,
+    ProtocolError,
     RateLimitError,
     ServerError,
     TransportError,
@@ -65,6 +67,9 @@ class RetryPolicy:
     limit_attempts: int = 6
     """Waits for a limit error, of a whole request or of one command, before it is final."""
     query_limit_wait: float = 1.5
+    deadline: float = 120.0
+    """Seconds one call may spend on attempts that fail and on backing off between them; waits for
+    limits do not count. Against a portal that never answers, a call gives up after about this long."""
 
 
 @dataclass
@@ -81,9 +86,11 @@ class ClientStats:
 class _Tries:
     """Counters of one request's attempts, each with its own limit."""
 
+    started: float
     failures: int = 0
     limit_waits: int = 0
     redirects: int = 0
+    limit_waited: float = 0.0
 
 
 class B24Hook:
@@ -106,7 +113,7 @@ class B24Hook:
         allow_http: bool = False,
     ) -> None:
         self._webhook = (
-            parse_webhook_url(webhook, allow_http=allow_http) if isinstance(webhook, str) else webhook
+            check_webhook_url(webhook, allow_http=allow_http) if isinstance(webhook, str) else webhook
         )
         self.redact = Redactor(self._webhook.secret)
         self._own_session = session is None
@@ -120,6 +127,8 @@ class B24Hook:
         self._budget = OperatingBudget(wall_clock, operating_limit)
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
+        self._clock = clock
+        self._should_stop: Callable[[], bool] | None = None
         self._rng = rng or random.Random()
         self.stats = ClientStats()
         LOG_REDACTION.register(self.redact)
@@ -127,7 +136,7 @@ class B24Hook:
     @classmethod
     def from_webhook_url(cls, url: str, **options: Any) -> B24Hook:
         """A client for ``https://<portal>/rest/<user id>/<code>/``."""
-        return cls(parse_webhook_url(url, allow_http=bool(options.pop("allow_http", False))), **options)
+        return cls(check_webhook_url(url, allow_http=bool(options.pop("allow_http", False))), **options)
 
     def __repr__(self) -> str:
         return f"B24Hook({self._webhook.redacted_url})"
@@ -147,6 +156,13 @@ class B24Hook:
         """How this client retries; the executor's per-command limit retries follow it too."""
         return self._retry
 
+    def stop_waits_when(self, should_stop: Callable[[], bool]) -> None:
+        """Let ``should_stop`` (a first Ctrl-C) end a wait for a limit or a retry before the next request.
+
+        The wait then raises ``Interrupted``: nothing more is sent, so what was waiting did not run.
+        """
+        self._should_stop = should_stop
+
     def close(self) -> None:
         """Release the HTTP session (when the client made it) and the log redaction."""
         LOG_REDACTION.unregister(self.redact)
@@ -161,12 +177,29 @@ class B24Hook:
 
     # -- the one way out -----------------------------------------------------------------------
 
+    _WAIT_SLICE = 0.25
+    """Seconds between two looks at the stop flag while waiting."""
+
     def _wait(self, seconds: float, why: str) -> None:
+        self._check_stop(why)
         if seconds <= 0:
             return
         log.info("waiting %.2f s: %s", seconds, why)
         self.stats.waited += seconds
-        self._sleep(seconds)
+        if self._should_stop is None:
+            self._sleep(seconds)
+            return
+        # In slices: a signal handler that only sets a flag does not cut a sleep short (PEP 475).
+        left = seconds
+        while left > 0:
+            step = min(left, self._WAIT_SLICE)
+            self._sleep(step)
+            left -= step
+            self._check_stop(why)
+
+    def _check_stop(self, why: str) -> None:
+        if self._should_stop is not None and self._should_stop():
+            raise Interrupted(f"stopped before the next request ({why}); nothing more was sent")
 
     def _backoff(self, attempt: int) -> float:
         base = min(self._retry.backoff * 2**attempt, self._retry.backoff_cap)
@@ -184,9 +217,9 @@ class B24Hook:
     ) -> Answer:
         """Send one request with every rule of protocol §7; return a JSON answer or raise."""
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        tries = _Tries()
+        tries = _Tries(self._clock())
         while True:
-            got = self._try(method, body, methods)
+            got = self._try(method, body, methods, tries)
             answer = got.answer
             if answer is not None and answer.is_redirect:
                 self._follow(answer, tries)
@@ -202,22 +235,28 @@ class B24Hook:
                 if answer.status < 500 or (code is None and "result" in answer.body):
                     return answer
             elif answer is not None and answer.status < 500:
-                raise TransportError(f"{self.host} is not answering like Bitrix24: {got.problem}")
+                raise TransportError(
+                    f"{self.host} is not answering like Bitrix24: {self.redact(got.problem or '')}"
+                )
             self._after_failure(got, safe, commands, tries)
 
-    def _try(self, method: str, body: bytes, methods: Sequence[str]) -> Exchange:
+    def _try(self, method: str, body: bytes, methods: Sequence[str], tries: _Tries) -> Exchange:
         """Wait for both limits, then make one exchange and count it."""
+        before = self._clock()
         self._wait(self._budget.delay(list(methods)), f"operating-time limit of {', '.join(methods)}")
         if self._bucket is not None:
             self._wait(self._bucket.delay(), "request rate limit")
+        self._check_stop("a stop was asked for")
+        if self._bucket is not None:
             self._bucket.take()
+        tries.limit_waited += self._clock() - before
         self.stats.requests += 1
         got = exchange(
             self._session,
             self._webhook.method_url(method),
             body,
             _HEADERS,
-            timeout=self._timeout,
+            timeout=self._attempt_timeout(tries),
             host=self.host,
             redact=self.redact,
         )
@@ -226,13 +265,27 @@ class B24Hook:
             self.stats.by_status[status] = self.stats.by_status.get(status, 0) + 1
         return got
 
+    def _attempt_timeout(self, tries: _Tries) -> float | tuple[float, float]:
+        """The read timeout of the next attempt: never past what is left of the call's deadline."""
+        left = max(1.0, self._retry.deadline - self._spent(tries))
+        if isinstance(self._timeout, tuple):
+            return (min(self._timeout[0], left), min(self._timeout[1], left))
+        return min(self._timeout, left)
+
+    def _spent(self, tries: _Tries) -> float:
+        """Seconds this call spent on anything but waiting for limits."""
+        return self._clock() - tries.started - tries.limit_waited
+
     def _follow(self, answer: Answer, tries: _Tries) -> None:
-        """A renamed portal: use the host of ``Location`` from now on (protocol §1.1)."""
+        """A renamed portal: use the host of ``Location`` from now on, when protocol §1.1 allows."""
         tries.redirects += 1
         location = str(answer.body.get("location", ""))
         if tries.redirects > _MAX_REDIRECTS or not location:
             raise TransportError(f"{self.host} redirected too often or without a Location")
-        self._webhook = self._webhook.moved_to(location)
+        try:
+            self._webhook = self._webhook.moved_to(location)
+        except UsageError as error:
+            raise TransportError(self.redact(str(error))) from None
         log.warning("the portal moved to %s", self._webhook.host)
 
     def _wait_out_limit(self, answer: Answer, methods: Sequence[str], tries: _Tries) -> None:
@@ -242,7 +295,9 @@ class B24Hook:
             raise RateLimitError(code, self.redact(answer.description), answer.status)
         tries.limit_waits += 1
         self.stats.retries += 1
+        before = self._clock()
         self.wait_for_limit(code, methods, tries.limit_waits)
+        tries.limit_waited += self._clock() - before
 
     def _after_failure(self, got: Exchange, safe: bool, commands: Sequence[str], tries: _Tries) -> None:
         """No usable answer: back off and try again when that is safe, else raise (protocol §7.4)."""
@@ -252,13 +307,18 @@ class B24Hook:
             assert answer is not None
             detail = f" {answer.code}: {answer.description}" if answer.code is not None else ""
             problem = f"HTTP {answer.status}{detail}"
+        problem = self.redact(problem)  # a 5xx page may echo the request path, code and all
         if got.sent and not safe:
             raise OutcomeUnknownError(
                 f"{self.host}: {problem} after the request was sent; it held writes, so it is not "
                 "sent again: check the portal before re-running these commands",
                 commands,
             )
-        if tries.failures >= self._retry.attempts:
+        backoff = self._backoff(tries.failures)
+        out_of_time = self._spent(tries) + backoff > self._retry.deadline
+        if tries.failures >= self._retry.attempts or out_of_time:
+            if out_of_time and tries.failures < self._retry.attempts:
+                problem += f"; gave up after {self._spent(tries):.0f} s (the call's deadline)"
             if answer is not None and answer.body:
                 raise ServerError(
                     answer.code or f"HTTP {answer.status}",
@@ -268,9 +328,7 @@ class B24Hook:
             raise TransportError(f"could not reach {self.host}: {problem}")
         tries.failures += 1
         self.stats.retries += 1
-        self._wait(
-            self._backoff(tries.failures - 1), f"{problem}; retry {tries.failures} of {self._retry.attempts}"
-        )
+        self._wait(backoff, f"{problem}; retry {tries.failures} of {self._retry.attempts}")
 
     def wait_for_limit(self, code: str, methods: Sequence[str], attempt: int) -> None:
         """Wait as protocol §7.4 says before resending commands refused with a limit ``code``."""
@@ -346,15 +404,29 @@ class B24Hook:
             raise ApiError(
                 str(body["error"]), self.redact(str(body.get("error_description", ""))), answer.status
             )
-        maps = response_maps(body.get("result") or {})
+        try:
+            maps = response_maps(body.get("result"))
+        except ProtocolError as error:
+            problem = f"{self.host} answered the batch with something else than protocol §5 gives: {error}"
+            if not safe:
+                raise OutcomeUnknownError(
+                    f"{problem}; the request held writes, so it is not sent again: check the portal "
+                    "before re-running these commands",
+                    list(commands),
+                ) from None
+            raise ProtocolError(problem) from None
         if as_list:
             # A list of commands comes back keyed by position; give each entry its command's key.
             keys = list(commands)
             maps = {
-                name: {keys[int(k)]: v for k, v in m.items() if k.isdigit() and int(k) < len(keys)}
+                name: {
+                    keys[int(k)]: v
+                    for k, v in m.items()
+                    if k.isascii() and k.isdigit() and int(k) < len(keys)
+                }
                 for name, m in maps.items()
             }
-        errors = {key: command_error(value) for key, value in maps["result_error"].items()}
+        errors = {key: self._redacted(command_error(value)) for key, value in maps["result_error"].items()}
         for key, block in maps["result_time"].items():
             if key in methods:
                 self._budget.observe(methods[key], block)
@@ -367,6 +439,13 @@ class B24Hook:
             maps["result_time"],
             body.get("time"),
             [k for k in commands if k not in seen],
+        )
+
+    def _redacted(self, error: CommandError) -> CommandError:
+        """A portal's error text may echo the request, code included (protocol §6)."""
+        description = self.redact(error.description)
+        return (
+            error if description == error.description else CommandError(error.code, description, error.extra)
         )
 
     def call_batch(self, calls: Any, halt_on_error: bool = True, return_ajax_result: bool = False) -> Result:

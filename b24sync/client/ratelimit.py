@@ -17,7 +17,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from b24sync.bitrix.limits import ENTERPRISE_RATE, OPERATING_LIMIT, OPERATING_MARGIN, STANDARD_RATE
+from b24sync.bitrix.limits import (
+    ENTERPRISE_RATE,
+    OPERATING_LIMIT,
+    OPERATING_MARGIN,
+    OPERATING_WINDOW,
+    STANDARD_RATE,
+)
 from b24sync.errors import UsageError
 
 
@@ -112,6 +118,8 @@ class OperatingBudget:
         """Block ``method`` until ``reset_at`` + 1 s (protocol §7.4); return the seconds to wait."""
         now = self._wall_clock()
         until = now + unknown_wait if reset_at is None else max(reset_at + 1.0, now + unknown_wait)
+        # the oldest basket expires within one window: a later reset time from the portal is wrong
+        until = min(until, now + OPERATING_WINDOW + 1.0)
         key = method.lower()
         self._blocked_until[key] = max(self._blocked_until.get(key, 0.0), until)
         return self._blocked_until[key] - now

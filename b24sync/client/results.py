@@ -121,8 +121,8 @@ class BatchReply:
 def as_int(value: Any) -> int | None:
     """An integer from the portal's int-or-text numbers; None when absent or not a number."""
     try:
-        return None if value is None else int(value)
-    except (TypeError, ValueError):
+        return None if value is None or isinstance(value, bool) else int(value)
+    except (TypeError, ValueError, OverflowError):
         return None
 
 

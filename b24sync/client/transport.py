@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -80,17 +81,47 @@ def exchange(
         return Exchange(None, "no answer before the read timeout", sent=True)
     except requests.exceptions.RequestException as error:
         return Exchange(None, f"{type(error).__name__} ({_short(redact(str(error)))})", sent=True)
+    except (UnicodeError, ValueError) as error:
+        # requests decodes a redirect's Location even when it does not follow it: a portal can
+        # send bytes it cannot decode, after the request was sent
+        return Exchange(None, f"an answer that cannot be read ({type(error).__name__})", sent=True)
     status = response.status_code
     if status in REDIRECTS:
         return Exchange(Answer(status, {"location": response.headers.get("Location", "")}), None, True)
     try:
-        parsed = json.loads(response.content)
-    except ValueError:
+        parsed = json.loads(response.content, parse_constant=_not_json)
+    except (ValueError, RecursionError):
+        # not JSON, JSON nested past Python's stack, NaN or Infinity (which JSON does not have),
+        # or a number of more digits than Python converts: none of it is a Bitrix24 answer
         parsed = None
+    if isinstance(parsed, dict) and _SURROGATE_ESCAPE.search(response.content):
+        parsed = _whole_unicode(parsed)
     if not isinstance(parsed, dict):
         kind = response.headers.get("Content-Type", "no content type").split(";")[0]
         return Exchange(Answer(status, {}), f"HTTP {status} with a non-JSON body ({kind})", sent=True)
     return Exchange(Answer(status, parsed), None, sent=True)
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _whole_unicode(value: Any) -> Any:
+    """``value`` with every lone surrogate (JSON ``"\\ud800"``, which is no character) as U+FFFD.
+
+    json pairs the escapes of a real character; what is left alone cannot be encoded as UTF-8, so it
+    would break the report, the terminal and every file downstream.
+    """
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, dict):
+        return {_whole_unicode(k): _whole_unicode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_whole_unicode(v) for v in value]
+    return value
+
+
+def _not_json(constant: str) -> None:
+    raise ValueError(f"{constant} is not JSON")
 
 
 def _short(text: str, limit: int = 160) -> str:

@@ -15,7 +15,8 @@ from __future__ import annotations
 import difflib
 import hashlib
 import os
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -24,6 +25,8 @@ from pydantic import ValidationError
 from b24sync.bitrix.methods import NOT_IN_BATCH
 from b24sync.bitrix.results import returns_object
 from b24sync.errors import PipelineError, Problem, format_path
+from b24sync.pipeline.budget import Budget
+from b24sync.pipeline.envrule import EnvRule, secret_names_in
 from b24sync.pipeline.instances import Expansion, Item, StepTemplates, expand
 from b24sync.pipeline.models import (
     MODEL_KEYS,
@@ -89,12 +92,17 @@ def load_pipeline(
     variables: Mapping[str, str] | None = None,
     environ: Mapping[str, str] | None = None,
     portal: PortalOpener | None = None,
+    allow_env: Collection[str] = (),
 ) -> Pipeline:
     """Load, check and render the pipeline file at ``path``; raise ``PipelineError`` with every problem.
 
-    ``environ`` is what ``env()`` and SQL sources see. ``portal`` opens the portal for portal sources;
-    without it they are checked but not read (``Pipeline.pending``).
+    ``environ`` is what ``env()``, ``secret()`` and SQL sources see; ``env()`` follows
+    ``pipeline.envrule`` (names in ``allow_env`` lift its name list, nothing lifts the rest).
+    ``portal`` opens the portal for portal sources; without it they are checked but not read
+    (``Pipeline.pending``).
     """
+    if "\0" in path:
+        raise PipelineError([Problem(repr(path), 1, 1, "", "a file name cannot hold a NUL character")])
     try:
         with open(path, "rb") as stream:
             data = stream.read()
@@ -121,15 +129,28 @@ def load_pipeline(
     if spec is None:
         raise PipelineError(problems)
     known = _check_steps(valid, document, problems)
+    environ = environ or {}
+    rule = EnvRule(environ, frozenset(allow_env), set(secret_names_in(text)))
     renderer = Renderer(
         variables={**spec.vars, **(variables or {})},
-        environ=environ or {},
+        environ=environ,
         step_for_each=known,
+        env_rule=rule,
+        budget=Budget(time.monotonic),
     )
-    loading = _Loading(document, renderer, environ or {}, portal, problems)
+    loading = _Loading(document, renderer, environ, portal, problems)
     loading.load_lookups(spec)
     steps = [loading.load_step(index, step) for index, step in valid]
     steps = _hold_dependents(steps)
+    if rule.conflicts():
+        # a computed secret() name that env() read first: only this is reported, since other
+        # messages may quote what env() returned
+        raise PipelineError(
+            [
+                document.problem((), f"env({name!r}) read a variable the pipeline also uses as a secret()")
+                for name in rule.conflicts()
+            ]
+        )
     _check_links(steps, document, problems)
     if problems:
         raise PipelineError(_sorted(problems))

@@ -3,19 +3,27 @@
 Undefined names are errors with a message that says what exists; ``steps.X...`` chains build
 ``LinkRef`` values instead of reading anything; a static check of the template keeps links and
 secrets standing alone as output values, because their values are only known after apply.
+
+The sandbox is immutable (``vars.update(...)`` in one step cannot change ``vars`` for the next) and
+every loop, call, operator and filter passes the budget of ``pipeline.budget``.
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import jinja2
 from jinja2 import nodes
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.compiler import CodeGenerator, Frame
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from b24sync.client.webhook import WEBHOOK_VARIABLE
+from b24sync.pipeline.budget import Budget, check_binop, check_filter, check_method
 
 PathStep = str | int
 
@@ -160,8 +168,79 @@ class Steps:
         return StepHandle(name, self.for_each[name])
 
 
-class SandboxEnvironment(SandboxedEnvironment):
-    """The sandbox, taught that ``steps`` chains build links."""
+class _BudgetedCode(CodeGenerator):
+    """jinja2's code generator, with every loop and every ``~`` going through the budget."""
+
+    def visit_For(self, node: nodes.For, frame: Frame) -> None:
+        budgeted = nodes.For(
+            node.target,
+            nodes.Call(nodes.EnvironmentAttribute("budgeted_loop"), [node.iter], [], None, None),
+            node.body,
+            node.else_,
+            node.test,
+            node.recursive,
+            lineno=node.lineno,
+        )
+        budgeted.environment = node.environment
+        super().visit_For(budgeted, frame)
+
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        call = nodes.Call(nodes.EnvironmentAttribute("checked_concat"), list(node.nodes), [], None, None)
+        if node.environment is not None:
+            call.set_environment(node.environment)
+        call.set_lineno(node.lineno)
+        self.visit_Call(call, frame)
+
+
+def _budgeted_filter(env: SandboxEnvironment, name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    """A filter that is checked before it runs and whose result counts against the budget."""
+
+    @functools.wraps(function)
+    def budgeted(*args: Any, **kwargs: Any) -> Any:
+        env.budget.step()
+        if getattr(budgeted, "jinja_pass_arg", None) is not None:  # a context or environment comes first
+            args = (args[0], *check_filter(name, args[1:], kwargs))
+        else:
+            args = check_filter(name, args, kwargs)
+        return env.budget.spend(function(*args, **kwargs))
+
+    return budgeted
+
+
+class SandboxEnvironment(ImmutableSandboxedEnvironment):
+    """The sandbox, taught that ``steps`` chains build links, with the budget of ``pipeline.budget``."""
+
+    intercepted_binops = frozenset({"*", "**", "%", "+"})
+    code_generator_class = _BudgetedCode
+
+    def __init__(self, *args: Any, budget: Budget | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.budget = budget if budget is not None else Budget()
+        self.globals.pop("lipsum", None)  # random text of any length: no use in a pipeline
+        self.filters = {name: _budgeted_filter(self, name, f) for name, f in self.filters.items()}
+
+    def call_binop(self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any) -> Any:
+        check_binop(operator, left, right)
+        return self.budget.spend(super().call_binop(context, operator, left, right))
+
+    def call(
+        __self,
+        __context: jinja2.runtime.Context,
+        __obj: Any,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        __self.budget.step()
+        args = check_method(__obj, args, kwargs)
+        return __self.budget.spend(super().call(__context, __obj, *args, **kwargs))
+
+    def budgeted_loop(self, iterable: Any) -> Iterator[Any]:
+        """The items of a ``for`` loop, one step each."""
+        return self.budget.each(iterable)
+
+    def checked_concat(self, *values: Any) -> str:
+        """``a ~ b``: every part is already within the limits, so only the whole is checked."""
+        return str(self.budget.spend("".join([str(value) for value in values])))
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if isinstance(obj, (Steps, StepHandle, LinkValue)):
@@ -293,6 +372,10 @@ def secret_function(name: object) -> SecretValue:
     """``secret('NAME')``: a marker for the environment variable NAME, never its value."""
     if not isinstance(name, str) or not _SECRET_NAME.match(name):
         raise TemplateError("secret() takes the name of an environment variable, like secret('API_TOKEN')")
+    if name == WEBHOOK_VARIABLE:
+        raise TemplateError(
+            f"secret({name!r}) is refused: it would put the webhook URL, code and all, in the portal's data"
+        )
     return SecretValue(name)
 
 

@@ -19,6 +19,8 @@ import jinja2
 from jinja2 import nodes
 
 from b24sync.bitrix.references import REFERENCE_TEXT
+from b24sync.pipeline.budget import Budget, BudgetError
+from b24sync.pipeline.envrule import EnvRefused, EnvRule
 from b24sync.pipeline.expressions import Fast, compile_fast, concatenate
 from b24sync.pipeline.sandbox import (
     LinkRef,
@@ -122,9 +124,13 @@ class Renderer:
         environ: Mapping[str, str],
         step_for_each: Mapping[str, bool],
         lookups: Mapping[str, object] | None = None,
+        env_rule: EnvRule | None = None,
+        budget: Budget | None = None,
     ) -> None:
         self._environ = environ
+        self.env_rule = env_rule if env_rule is not None else EnvRule(environ)
         self._env = SandboxEnvironment(
+            budget=budget,
             undefined=StrictNames,
             finalize=self._finalize,
             autoescape=False,
@@ -133,7 +139,7 @@ class Renderer:
         self._base: dict[str, Any] = {
             "vars": dict(variables),
             "env": self._env_function,
-            "secret": secret_function,
+            "secret": self._secret_function,
             "steps": Steps(step_for_each),
             "lookups": dict(lookups or {}),
         }
@@ -147,18 +153,30 @@ class Renderer:
             collector: _Collector = context["_collector"]
             collector.refs.append(value.ref if isinstance(value, LinkValue) else SecretRef(value.name))
             return f"{_SENTINEL}{len(collector.refs) - 1}{_SENTINEL}"
-        return value
+        return self._env.budget.spend(value)  # what a template prints counts, in loops too
 
     def _env_function(self, name: object, default: object = jinja2.utils.missing) -> object:
         if not isinstance(name, str):
             raise TemplateError("env() takes the name of an environment variable")
-        if name in self._environ:
-            return self._environ[name]
+        try:
+            self.env_rule.check_name(name)
+            if name in self._environ:
+                value = self._environ[name]
+                self.env_rule.check_value(name, value)
+                self.env_rule.read.add(name)
+                return value
+        except EnvRefused as error:
+            raise TemplateError(str(error)) from None
         if default is jinja2.utils.missing:
             raise TemplateError(
                 f"environment variable {name!r} is not set (give a default: env({name!r}, 'value'))"
             )
         return default
+
+    def _secret_function(self, name: object) -> SecretValue:
+        value = secret_function(name)
+        self.env_rule.note_secret(value.name)
+        return value
 
     def compile(self, source: str, links_allowed: bool) -> _Compiled:
         """Compile ``source`` once; syntax and usage errors are remembered, not raised."""
@@ -194,8 +212,15 @@ class Renderer:
         except jinja2.TemplateSyntaxError as error:
             where = f" (line {error.lineno} of the template)" if error.lineno > 1 else ""
             compiled.error = f"template syntax error: {error.message}{where}"
-        except TemplateError as error:
+        except (TemplateError, BudgetError) as error:
             compiled.error = str(error)
+        except jinja2.TemplateError as error:
+            # jinja2 folds constant expressions while compiling: the sandbox may refuse one then
+            compiled.error = error.message or type(error).__name__
+        except RecursionError:
+            compiled.error = "the template nests too deeply to be read"
+        except Exception as error:  # compiling a hostile template must not end the load
+            compiled.error = f"the template cannot be compiled ({type(error).__name__}: {error})"
         self._cache[(source, links_allowed)] = compiled
         return compiled
 
@@ -206,6 +231,7 @@ class Renderer:
         compiled = self.compile(source, links_allowed)
         if compiled.error is not None:
             raise TemplateError(compiled.error)
+        # Names, attributes, items and comparisons only: nothing there can loop or grow.
         try:
             if compiled.fast is not None:
                 return _plain(compiled.fast(scope))
@@ -217,6 +243,18 @@ class Renderer:
             raise TemplateError(error.message or type(error).__name__) from None
         except Exception as error:  # a user's expression failed (1 < 'a', ...)
             raise TemplateError(f"{type(error).__name__}: {error}") from None
+        self._env.budget.start(len(source))
+        try:
+            return self._render(compiled, scope)
+        except BudgetError as error:
+            raise TemplateError(str(error)) from None
+        except RecursionError:
+            raise TemplateError("the template calls itself too deeply") from None
+        except MemoryError:
+            raise TemplateError("the template needs more memory than there is") from None
+
+    def _render(self, compiled: _Compiled, scope: Mapping[str, object]) -> object:
+        """A template that is not a simple expression, through jinja2 and the budget."""
         context = {**self._base, **scope}
         try:
             if compiled.single is not None:
@@ -225,7 +263,7 @@ class Renderer:
             context["_collector"] = collector
             assert compiled.template is not None
             text = compiled.template.render(context)
-        except TemplateError:
+        except (TemplateError, BudgetError, RecursionError, MemoryError):
             raise
         except jinja2.TemplateError as error:
             raise TemplateError(error.message or type(error).__name__) from None
@@ -359,22 +397,31 @@ class TreeRenderer:
         self.text_paths: list[tuple[PathStep, ...]] = []
         self.problems: list[RenderProblem] = []
 
-    def render(self, value: object, path: tuple[PathStep, ...] = ()) -> object:
-        """The rendered copy of ``value``; problems are collected, not raised."""
+    def render(
+        self, value: object, path: tuple[PathStep, ...] = (), where: tuple[PathStep, ...] | None = None
+    ) -> object:
+        """The rendered copy of ``value``; problems are collected, not raised.
+
+        ``path`` is where a value sits in the rendered tree (links and secrets are found there later),
+        ``where`` where it sits in the file (problems point there): they differ under a key that is a
+        template.
+        """
+        where = path if where is None else where
         if isinstance(value, str):
-            return self._string(value, path, in_key=False)
+            return self._string(value, path, in_key=False, where=where)
         if isinstance(value, (list, dict)):
             static = self.renderer.static_problems(value)
             if static is not None:
                 # No template inside: the value is shared, never copied (nothing mutates it).
-                self.problems.extend(RenderProblem((*path, *p.path), p.message, p.in_key) for p in static)
+                self.problems.extend(RenderProblem((*where, *p.path), p.message, p.in_key) for p in static)
                 return value
         if isinstance(value, list):
-            return [self.render(child, (*path, index)) for index, child in enumerate(value)]
+            return [self.render(child, (*path, index), (*where, index)) for index, child in enumerate(value)]
         if isinstance(value, dict):
             result: dict[object, object] = {}
             for key, child in value.items():
-                new_key = self._string(key, (*path, key), in_key=True) if isinstance(key, str) else key
+                at = (*where, key)
+                new_key = self._string(key, at, in_key=True, where=at) if isinstance(key, str) else key
                 if isinstance(new_key, int) and not isinstance(new_key, bool):
                     new_key = str(new_key)
                 if isinstance(new_key, Text):
@@ -382,38 +429,45 @@ class TreeRenderer:
                     message = (
                         f"{what} cannot be used in a key: the portal substitutes values only (protocol §4.3)"
                     )
-                    self.problems.append(RenderProblem((*path, key), message, True))
+                    self.problems.append(RenderProblem(at, message, True))
                     continue
-                if not isinstance(new_key, (str, Text)):
-                    self.problems.append(RenderProblem((*path, key), "a key must render to text", True))
+                if not isinstance(new_key, str):
+                    self.problems.append(RenderProblem(at, "a key must render to text", True))
                     continue
-                result[new_key] = self.render(child, (*path, key))
+                if new_key in result:
+                    self.problems.append(RenderProblem(at, f"the key renders to {new_key!r} twice", True))
+                    continue
+                result[new_key] = self.render(child, (*path, new_key), at)
             return result
         return value
 
-    def _string(self, source: str, path: tuple[PathStep, ...], *, in_key: bool) -> object:
+    def _string(
+        self, source: str, path: tuple[PathStep, ...], *, in_key: bool, where: tuple[PathStep, ...]
+    ) -> object:
         if not is_template(source):
             problem = reference_text_problem(source)
             if problem is not None:
-                self.problems.append(RenderProblem(path, problem, in_key))
+                self.problems.append(RenderProblem(where, problem, in_key))
             return source
         try:
             value = self.renderer.render_string(source, self.scope, links_allowed=self.links_allowed)
         except TemplateError as error:
             of_row = isinstance(error, LookupKeyError)
-            self.problems.append(RenderProblem(path, str(error), in_key, of_row))
+            self.problems.append(RenderProblem(where, str(error), in_key, of_row))
             return None
         if isinstance(value, Text):
-            self._record(value, path, in_key)
+            self._record(value, path, in_key, where)
         else:
             # A single expression may give a whole list or mapping (from vars or a data row).
             for inner, text, inner_key in _strings(value, ()):
                 problem = reference_text_problem(text)
                 if problem is not None:
-                    self.problems.append(RenderProblem((*path, *inner), problem, in_key or inner_key))
+                    self.problems.append(RenderProblem((*where, *inner), problem, in_key or inner_key))
         return value
 
-    def _record(self, text: Text, path: tuple[PathStep, ...], in_key: bool) -> None:
+    def _record(
+        self, text: Text, path: tuple[PathStep, ...], in_key: bool, where: tuple[PathStep, ...]
+    ) -> None:
         if not in_key:
             self.text_paths.append(path)
         parts = text.parts
@@ -430,4 +484,4 @@ class TreeRenderer:
             else:
                 problem = reference_text_problem(part)
                 if problem is not None:
-                    self.problems.append(RenderProblem(path, problem, in_key))
+                    self.problems.append(RenderProblem(where, problem, in_key))

@@ -3,18 +3,33 @@
 A pipeline error must point at its source (``file:line:col``), so loading keeps, for every node, the
 1-based line and column of the value and (inside mappings) of its key. Only plain YAML data is
 accepted: mappings with scalar keys, sequences, and the core scalar types.
+
+A file is measured before it is built (``pipeline.limits``): nesting, the values it expands to and
+their text, aliases counted at every use. An alias bomb or a file nested thousands of levels deep is
+refused with one problem at the line where it goes over, before libyaml's recursive composer or the
+builder could exhaust the stack or the memory. The same holds under keys the models do not know and in
+``.yaml`` data files, which load through here too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 import yaml
 from yaml.constructor import SafeConstructor
+from yaml.events import (
+    AliasEvent,
+    CollectionEndEvent,
+    CollectionStartEvent,
+    Event,
+    ScalarEvent,
+)
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from b24sync.errors import Location, PipelineError, Problem, format_path
+from b24sync.pipeline.limits import MAX_ALIASED, MAX_DEPTH, MAX_DIGITS, MAX_NODES, MAX_TEXT
 
 Path = Location
 Position = tuple[int, int]
@@ -23,6 +38,7 @@ _TAG = "tag:yaml.org,2002:"
 _PLAIN_TAGS = {_TAG + name for name in ("str", "int", "float", "bool", "null")}
 # YAML 1.1 would turn `2024-01-01` into a date object, which is not JSON data: keep the text.
 _TEXT_TAGS = {_TAG + "timestamp"}
+_NUMBER_TAGS = {_TAG + "int", _TAG + "float"}
 
 # libyaml's parser is several times faster; both keep the same marks.
 _Loader: type[yaml.CSafeLoader] | type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -96,6 +112,14 @@ class _Builder:
         if node.tag not in _PLAIN_TAGS:
             self.fail(node, path, f"unsupported YAML tag {node.tag}; use plain strings, numbers and lists")
             return None
+        if node.tag in _NUMBER_TAGS and len(node.value) > MAX_DIGITS:
+            self.fail(
+                node,
+                path,
+                f"a number of {len(node.value)} characters; at most {MAX_DIGITS} digits are read "
+                "(quote it to keep it as text)",
+            )
+            return None
         return self.constructor.construct_object(node)
 
     def mapping(self, node: MappingNode, path: Path) -> dict[str, object]:
@@ -118,9 +142,56 @@ class _Builder:
         return result
 
 
+def _measure(text: str, file: str) -> None:
+    """Refuse a document over the limits of ``pipeline.limits``, reading its events only (no nodes)."""
+    open_at: list[tuple[str | None, int, int]] = []  # anchor, values and text before the collection
+    sizes: dict[str, tuple[int, int]] = {}
+    values = chars = aliased = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, CollectionStartEvent):
+            values += 1
+            if len(open_at) >= MAX_DEPTH:
+                _over(file, event, f"the YAML nests deeper than {MAX_DEPTH} levels")
+            open_at.append((event.anchor, values - 1, chars))
+        elif isinstance(event, CollectionEndEvent):
+            anchor, values_before, chars_before = open_at.pop()
+            if anchor is not None:
+                sizes[anchor] = (values - values_before, chars - chars_before)
+        elif isinstance(event, ScalarEvent):
+            values += 1
+            chars += len(event.value)
+            if event.anchor is not None:
+                sizes[event.anchor] = (1, len(event.value))
+        elif isinstance(event, AliasEvent):
+            # an alias to a collection still open refers to itself: the builder reports it
+            more_values, more_chars = sizes.get(event.anchor or "", (1, 0))
+            values += more_values
+            chars += more_chars
+            aliased += more_values
+            if aliased > MAX_ALIASED:
+                _over(
+                    file,
+                    event,
+                    f"the YAML's aliases expand to more than {MAX_ALIASED:,} values (an alias bomb?): "
+                    "write the repeated data out, or read it from a data file",
+                )
+        else:
+            continue
+        if values > MAX_NODES or chars > MAX_TEXT:
+            what = f"{MAX_NODES:,} values" if values > MAX_NODES else f"{MAX_TEXT // 2**20} MiB of text"
+            _over(file, event, f"the YAML expands to more than {what} (aliases count at every use)")
+
+
+def _over(file: str, event: Event, message: str) -> NoReturn:
+    mark = event.start_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+    raise PipelineError([Problem(file, line, col, "", message)])
+
+
 def load_yaml(text: str, file: str) -> YamlDocument:
     """Parse one YAML document; raise ``PipelineError`` with every problem found."""
     try:
+        _measure(text, file)
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark

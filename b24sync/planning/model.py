@@ -26,10 +26,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, JsonValue
+from pydantic import Field, JsonValue, model_validator
 
 from b24sync.bitrix.limits import MAX_BATCH
 from b24sync.bitrix.methods import is_read
+from b24sync.client.webhook import WEBHOOK_VARIABLE
 from b24sync.pipeline.models import Frozen
 from b24sync.upsert.unsent import Unsent
 
@@ -147,6 +148,32 @@ class Plan(Frozen):
     selected_by: str | None = None
     """The options that made the selection, such as ``--select contact+``; ``None`` for the whole pipeline."""
 
+    @model_validator(mode="after")
+    def _consistent(self) -> Plan:
+        """A plan read from a file (perhaps edited by hand) must be one the executor can run.
+
+        The planner builds plans without validation (``model_construct``), so this costs nothing there.
+        """
+        keys: set[str] = set()
+        for batch in self.batches:
+            if not 0 < len(batch.commands) <= MAX_BATCH:
+                raise ValueError(
+                    f"batch {batch.index} holds {len(batch.commands)} commands (1 to {MAX_BATCH})"
+                )
+            for command in batch.commands:
+                if command.key in keys:
+                    raise ValueError(f"command key {command.key!r} is used twice")
+                keys.add(command.key)
+        left_out = {each.step for each in self.left_out}
+        for command in self.commands():
+            for target in (*(link.target for link in command.links), *command.depends_on):
+                # a selection keeps links into the steps it left out: their results come from --resume
+                if target not in keys and not _of_left_out(target, left_out):
+                    raise ValueError(f"command {command.key} refers to {target!r}, which is not in the plan")
+            if WEBHOOK_VARIABLE in command.secrets:
+                raise ValueError(f"command {command.key} would send {WEBHOOK_VARIABLE} as a secret")
+        return self
+
     def commands(self) -> list[Command]:
         """Every command of the plan, in sending order."""
         return [command for batch in self.batches for command in batch.commands]
@@ -172,3 +199,8 @@ class Plan(Frozen):
     def conflicts(self) -> tuple[Unsent, ...]:
         """Upsert instances that match several records and so cannot be planned."""
         return tuple(unsent for unsent in self.unsent if unsent.action == "conflict")
+
+
+def _of_left_out(key: str, steps: set[str]) -> bool:
+    """Whether a command key names an instance of one of ``steps`` (``contact`` or ``contact_...``)."""
+    return any(key == step or key.startswith(step + "_") for step in steps)

@@ -9,7 +9,7 @@ every command is encoded once so the executor can send it as is.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, Literal
 
 from pydantic import JsonValue
@@ -39,9 +39,10 @@ def plan_file(
     *,
     variables: Mapping[str, str] | None = None,
     environ: Mapping[str, str] | None = None,
+    allow_env: Collection[str] = (),
 ) -> Plan:
     """Load the pipeline file at ``path`` and plan it; every problem raises one ``PipelineError``."""
-    return plan(load_pipeline(path, variables=variables, environ=environ))
+    return plan(load_pipeline(path, variables=variables, environ=environ, allow_env=allow_env))
 
 
 def plan(
@@ -92,7 +93,9 @@ def _build(
         # Every instance of a step shares its parameter names: report each problem once.
         raise PipelineError(sorted(set(problems), key=lambda p: (p.line, p.col, p.message)))
     defaults = pipeline.spec.defaults
-    return Plan(
+    # model_construct: everything here is built from validated data, and a selection's links into the
+    # steps it left out are only allowed once ``left_out`` is set (``plan`` adds it)
+    return Plan.model_construct(
         pipeline=PipelineInfo(path=pipeline.path, sha256=pipeline.sha256),
         batch_size=defaults.batch_size,
         halt_on_error=defaults.halt_on_error,

@@ -41,6 +41,8 @@ def write_output(
     a git-ignored folder that a fresh clone lacks). Any failure is one ``UsageError`` naming ``what``
     and the path.
     """
+    if "\0" in os.fspath(path):
+        raise UsageError(f"cannot write {what} {os.fspath(path)!r}: a file name cannot hold a NUL character")
     target = Path(path)
     if make_parents:
         try:

@@ -6,9 +6,10 @@ step and batch entries, never counted twice) and writes it with ``b24sync.report
 ``read_report`` and feeds ``recorded_results`` into links. The renderers in ``b24sync.report.render`` are
 functions of the same model.
 
-This layer does not redact anything: every text it is given (the target, error descriptions, results) is
-stored and rendered exactly as given. Callers pass values that are already safe to show: the target with
-the webhook secret replaced by ``***`` and texts passed through the client's redaction first.
+The renderers show every text as the report holds it. ``redacted`` is the one place secrets leave a
+report: the workflow passes every report through it, with the run's redactor (the webhook code and every
+secret value), before the report is written or returned, because error descriptions and results come from
+the portal, which may echo them.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any, Literal, get_args
 from pydantic import ConfigDict, Field, JsonValue, field_validator, model_validator
 
 from b24sync.bitrix.methods import change_kind
+from b24sync.client.redaction import Redactor
 from b24sync.errors import UsageError
 from b24sync.pipeline.instances import instance_name
 from b24sync.pipeline.models import Frozen
@@ -333,3 +335,10 @@ def step_changes(report: RunReport) -> list[StepChanges]:
         )
         for step, counts in tallies.items()
     ]
+
+
+def redacted(report: RunReport, redact: Redactor) -> RunReport:
+    """The report with every secret of ``redact`` shown as ``***``; the report itself when it holds none."""
+    if not redact or not redact.finds(report.model_dump_json()):
+        return report
+    return RunReport.model_validate(redact.data(report.model_dump(mode="json")))

@@ -10,7 +10,7 @@ record is read or written.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Union
 
@@ -115,13 +115,16 @@ def validate_files(
     *,
     variables: Mapping[str, str] | None = None,
     environ: Mapping[str, str] | None = None,
+    allow_env: Collection[str] = (),
 ) -> list[tuple[str, tuple[Problem, ...]]]:
     """Each file with its problems (none: valid): its shape, its fields against the contract (read
     from ``client`` once for all files), and its plan."""
     loaded: list[tuple[str, Pipeline | None, tuple[Problem, ...]]] = []
     for source in sources:
         try:
-            loaded.append((source, load_pipeline(source, variables=variables, environ=environ), ()))
+            loaded.append(
+                (source, load_pipeline(source, variables=variables, environ=environ, allow_env=allow_env), ())
+            )
         except PipelineError as error:
             loaded.append((source, None, error.problems))
     valid = [pipeline for _, pipeline, _ in loaded if pipeline is not None]

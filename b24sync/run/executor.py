@@ -30,7 +30,7 @@ from b24sync.bitrix.results import created_id
 from b24sync.client.encoding import encode_command
 from b24sync.client.hook import B24Hook
 from b24sync.client.redaction import Redactor
-from b24sync.errors import OutcomeUnknownError, PortalError, UsageError
+from b24sync.errors import Interrupted, OutcomeUnknownError, PortalError, UsageError
 from b24sync.planning.model import Command, Plan
 from b24sync.report.model import BatchResult, StepResult, StepStatus, summarize_result
 from b24sync.run.links import LinkError, follow, substitute
@@ -142,7 +142,8 @@ class Executor:
                 if self.stopped:
                     break
                 self._run_batch(batch.index, [c.key for c in batch.commands])
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, Interrupted):
+            # Interrupted: the client stopped in a wait, before sending; what waited did not run
             self.interrupted = self.stopped = True
         self._close_remaining()
         return Execution(

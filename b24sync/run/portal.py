@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Union
 
 import requests
 
-from b24sync.client.hook import B24Hook
+from b24sync.client.hook import B24Hook, RetryPolicy
 from b24sync.client.ratelimit import RateLimit
 from b24sync.client.tls import Tls
-from b24sync.client.webhook import parse_webhook_url
+from b24sync.client.webhook import check_webhook_url
 from b24sync.errors import UsageError
 from b24sync.report.files import write_output
 
@@ -48,15 +48,18 @@ class Portal:
         rate_limit: str | RateLimit | None = None,
         tls: Tls | None = None,
         allow_http: bool = False,
+        timeout: float | None = None,
     ) -> Portal:
         """A real portal: the standard rate limit unless told otherwise.
 
         ``tls`` says how its certificate is checked (a CA bundle, or no check on loopback);
-        ``allow_http`` lets a self-hosted portal be reached over plain http.
+        ``allow_http`` lets a self-hosted portal be reached over plain http; ``timeout`` is the
+        deadline of one call with its retries (``RetryPolicy.deadline``).
         """
-        webhook = parse_webhook_url(url, allow_http=allow_http)
+        webhook = check_webhook_url(url, allow_http=allow_http)
         verify = (tls or Tls()).verify_for(webhook.host)
-        return cls(B24Hook(webhook, rate_limit=_limit(rate_limit, "standard"), verify=verify))
+        retry = RetryPolicy(deadline=timeout) if timeout is not None else None
+        return cls(B24Hook(webhook, rate_limit=_limit(rate_limit, "standard"), verify=verify, retry=retry))
 
     @classmethod
     def emulator_portal(

@@ -121,6 +121,8 @@ class Choice:
     target: str | None = None
     implicit: bool = False
     """True when nothing named a portal and the built-in emulator was taken."""
+    timeout: float | None = None
+    """Seconds one call to the portal may take with its retries (``--timeout``); ``None``: the default."""
 
 
 def find_config(start: str | os.PathLike[str]) -> Path | None:
@@ -198,7 +200,11 @@ def open_portal(choice: Choice) -> Portal:
         return Portal.emulator_portal(state_path=choice.state_path, rate_limit=choice.rate_limit)
     assert choice.url is not None
     return Portal.webhook(
-        choice.url, rate_limit=choice.rate_limit, tls=choice.tls, allow_http=choice.allow_http
+        choice.url,
+        rate_limit=choice.rate_limit,
+        tls=choice.tls,
+        allow_http=choice.allow_http,
+        timeout=choice.timeout,
     )
 
 

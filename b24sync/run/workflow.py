@@ -17,24 +17,34 @@ import os
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from b24sync.client.encoding import encode_command
 from b24sync.client.hook import B24Hook
+from b24sync.client.redaction import Redactor
 from b24sync.errors import PortalError, UsageError
 from b24sync.pipeline.loader import load_pipeline
 from b24sync.planning.model import Plan
 from b24sync.planning.planner import plan as plan_pipeline
 from b24sync.planning.select import select_steps
 from b24sync.report.files import write_output, write_report
-from b24sync.report.model import HeldDelete, PipelineRef, RunReport, RunStatus, build_report, format_utc
+from b24sync.report.model import (
+    HeldDelete,
+    PipelineRef,
+    RunReport,
+    RunStatus,
+    build_report,
+    format_utc,
+    redacted,
+)
 from b24sync.report.render import render_junit, render_markdown
 from b24sync.run.contract import Contract, enforce, needs_portal
 from b24sync.run.executor import Progress, check_secrets, execute, required_secrets
 from b24sync.run.portal import Portal, PortalLike
+from b24sync.run.redacting import run_redactor
 from b24sync.run.resume import Assume, fill_left_out, resume_state
 from b24sync.upsert.state import read_state
 
@@ -77,13 +87,16 @@ def plan(
     exclude: Sequence[str] = (),
     resume: str | os.PathLike[str] | None = None,
     contract: Contract = True,
+    allow_env: Collection[str] = (),
 ) -> Plan:
     """Load and plan a pipeline file; read the portal first when it has upsert steps.
 
-    ``environ`` is what ``env()`` and ``secret()`` see (nothing unless given). With ``out`` the plan is
-    also written as JSON, the file ``apply PLAN.json`` runs. A plan only reads the portal: an emulator's
-    state file is never written. ``select`` and ``exclude`` plan some steps only
-    (``b24sync.planning.select``); a link into a step left out needs its result in the ``resume`` report.
+    ``environ`` is what ``env()`` and ``secret()`` see (nothing unless given; ``allow_env`` names
+    variables ``env()`` may read although their names look like credentials). With ``out`` the plan is
+    also written as JSON, the file ``apply PLAN.json`` runs, with every secret shown as ``***``. A plan
+    only reads the portal: an emulator's state file is never written. ``select`` and ``exclude`` plan
+    some steps only (``b24sync.planning.select``); a link into a step left out needs its result in the
+    ``resume`` report.
     ``contract`` checks the fields the pipeline writes (``b24sync.run.contract``): against the portal
     when one is given, else against the snapshot beside the pipeline; ``False`` skips the check.
     """
@@ -98,6 +111,7 @@ def plan(
             select,
             exclude,
             contract,
+            allow_env,
         )
     finally:
         for each in opened:
@@ -105,8 +119,16 @@ def plan(
     recorded = resume_state(resume, result, Assume.APPLIED) if resume is not None else {}
     fill_left_out(result, recorded, None if resume is None else str(resume))
     if out is not None:
-        write_output(out, plan_json(result), what="plan")
+        redact = run_redactor(environ or {}, plan=result, base=_client_redactor(opened))
+        write_output(out, redact(plan_json(result)), what="plan")
     return result
+
+
+def _client_redactor(portals: list[Portal]) -> Redactor:
+    redact = Redactor()
+    for each in portals:
+        redact = redact.merged(each.client.redact)
+    return redact
 
 
 def plan_json(the_plan: Plan) -> str:
@@ -133,6 +155,7 @@ def apply(
     select: Sequence[str] = (),
     exclude: Sequence[str] = (),
     contract: Contract = True,
+    allow_env: Collection[str] = (),
 ) -> Applied:
     """Run a pipeline file, a saved plan file (``.json``) or a ``Plan`` against ``portal``.
 
@@ -153,7 +176,15 @@ def apply(
             the_plan = source
         else:
             the_plan = load_plan(
-                str(source), variables, environ, lambda: connection, allow_delete, select, exclude, contract
+                str(source),
+                variables,
+                environ,
+                lambda: connection,
+                allow_delete,
+                select,
+                exclude,
+                contract,
+                allow_env,
             )
         read_requests = connection.client.stats.requests - reads_before
         recorded = resume_state(resume, the_plan, assume) if resume is not None else {}
@@ -173,6 +204,7 @@ def apply(
             markdown,
             on_progress,
             should_stop,
+            run_redactor(environ, plan=the_plan, base=connection.client.redact),
             read_requests,
         )
     finally:
@@ -189,10 +221,13 @@ def load_plan(
     select: Sequence[str] = (),
     exclude: Sequence[str] = (),
     contract: Contract = True,
+    allow_env: Collection[str] = (),
 ) -> Plan:
     """A saved plan file (``.json``, refused when edited by hand), or the plan of a pipeline file."""
     if not source.endswith(".json"):
-        return _plan_file(source, variables, environ, portal, allow_delete, select, exclude, contract)
+        return _plan_file(
+            source, variables, environ, portal, allow_delete, select, exclude, contract, allow_env
+        )
     try:
         with open(source, encoding="utf-8") as stream:
             saved = Plan.model_validate_json(stream.read())
@@ -222,6 +257,7 @@ def _plan_file(
     select: Sequence[str] = (),
     exclude: Sequence[str] = (),
     contract: Contract = True,
+    allow_env: Collection[str] = (),
 ) -> Plan:
     clients: list[B24Hook] = []
 
@@ -231,7 +267,7 @@ def _plan_file(
             clients.append(Portal.of(portal()).client)
         return clients[0]
 
-    pipeline = load_pipeline(source, variables=variables, environ=environ, portal=client)
+    pipeline = load_pipeline(source, variables=variables, environ=environ, portal=client, allow_env=allow_env)
     selection = select_steps(pipeline, select, exclude) if select or exclude else None
     upserts = any(step.spec.upsert is not None for step in pipeline.steps)
     known: B24Hook | None = clients[0] if clients else None
@@ -277,11 +313,14 @@ def _run(
     markdown_path: str | os.PathLike[str] | None,
     on_progress: Callable[[Progress], None] | None,
     should_stop: Callable[[], bool] | None,
+    redact: Redactor,
     read_requests: int = 0,
 ) -> Applied:
     started_wall = datetime.now(timezone.utc)
     started = time.monotonic()
     client = portal.client
+    if should_stop is not None:
+        client.stop_waits_when(should_stop)
     halt = the_plan.halt_on_error if halt_on_error is None else halt_on_error
     execution = execute(
         the_plan,
@@ -315,6 +354,7 @@ def _run(
             if each.action == "delete"
         ],
     )
+    report = redacted(report, redact)  # portal texts and results may echo the code or a secret
     if report_path is not None:
         write_report(report, report_path)
     if junit_path is not None:

@@ -112,3 +112,28 @@ def test_no_secret_in_errors_or_logs(
         assert SECRET not in text
     assert error.__context__ is None or SECRET not in str(error.__context__)
     assert "127.0.0.1" in str(error)
+
+
+def test_every_form_a_secret_can_take_in_a_text_is_redacted() -> None:
+    from b24sync.client.redaction import Redactor
+
+    redact = Redactor('p@ss w/rd"é')
+    for shown in (
+        'p@ss w/rd"é',
+        "p%40ss%20w%2Frd%22%C3%A9",
+        "p%40ss%20w/rd%22%C3%A9",
+        "p%40ss+w%2Frd%22%C3%A9",
+        "p%40ss%20w%2frd%22%c3%a9",
+        'p@ss w/rd\\"é',
+        'p@ss w/rd\\"\\u00e9',
+    ):
+        assert redact(f"<{shown}>") == "<***>", shown
+    assert redact.data({'k p@ss w/rd"é': ['x p@ss w/rd"é', 1]}) == {"k ***": ["x ***", 1]}
+    assert redact.adding(["other"])('other p@ss w/rd"é') == "*** ***"
+    assert not Redactor(None, "")
+
+
+def test_a_secret_holding_a_lone_surrogate_is_still_redacted() -> None:
+    from b24sync.client.redaction import Redactor
+
+    assert Redactor("a\ud800b")("x a\ud800b") == "x ***"

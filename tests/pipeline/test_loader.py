@@ -177,3 +177,18 @@ def test_a_value_of_several_allowed_types_gets_one_problem(tmp_path: Path) -> No
     assert [p.message for p in caught.value.problems] == [
         "when must be text or a boolean (true or false), not a number"
     ]
+
+
+def test_a_computed_secret_name_that_env_read_first_fails_the_load_alone(tmp_path: Path) -> None:
+    file = tmp_path / "p.yaml"
+    file.write_text(
+        "version: 1\nname: p\nsteps:\n"
+        "  - {id: a, method: crm.item.add, params: {t: \"{{ env('MY_API') }}\"}}\n"
+        "  - {id: b, method: crm.item.add, params: {t: \"{{ secret('MY_' ~ 'API') }}\"}}\n"
+    )
+    with pytest.raises(PipelineError) as caught:
+        load_pipeline(str(file), environ={"MY_API": "v4lue"})
+    assert [p.message for p in caught.value.problems] == [
+        "env('MY_API') read a variable the pipeline also uses as a secret()"
+    ]
+    assert "v4lue" not in str(caught.value)

@@ -170,3 +170,18 @@ def test_reference_text_inside_a_whole_list_is_refused() -> None:
 def test_syntax_errors_in_multi_line_templates_name_the_template_line() -> None:
     with pytest.raises(TemplateError, match=r"template syntax error: .* \(line 3 of the template\)"):
         renderer().render_string("a\nb\n{{ x", {})
+
+
+def test_a_key_that_is_a_template_keeps_the_links_under_it_at_the_rendered_key() -> None:
+    tree = TreeRenderer(renderer(), ITEM, links_allowed=True)
+    value = tree.render({"fields": {"{{ item.name }}": "{{ steps.company.item.id }}", "{{ 'x' }}": 1}})
+    assert tree.problems == []
+    assert isinstance(value, dict) and set(value["fields"]) == {"Ann", "x"}
+    assert tree.text_paths == [("fields", "Ann")]
+    assert [use.path for use in tree.links] == [("fields", "Ann")]
+
+
+def test_two_keys_rendering_to_the_same_text_are_a_problem_at_the_second() -> None:
+    tree = TreeRenderer(renderer(), ITEM, links_allowed=True)
+    tree.render({"{{ item.name }}": 1, "Ann": 2})
+    assert [(p.path, p.message) for p in tree.problems] == [(("Ann",), "the key renders to 'Ann' twice")]

@@ -62,3 +62,34 @@ def test_an_empty_file_is_none() -> None:
 def test_format_path() -> None:
     assert format_path(("steps", 2, "params", "fields")) == "steps[2].params.fields"
     assert format_path(()) == ""
+
+
+def _bomb(levels: int, key: str = "zz") -> str:
+    lines = ['a0: &a0 ["x","x","x","x","x","x","x","x","x"]']
+    lines += [f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, levels)]
+    return "\n".join(lines).replace("a0:", f"{key}:", 1) + "\n"
+
+
+@pytest.mark.parametrize("levels", [6, 9])
+def test_an_alias_bomb_is_refused_before_it_expands(levels: int) -> None:
+    with pytest.raises(PipelineError, match="aliases expand to more than 100,000 values") as caught:
+        load_yaml(_bomb(levels), "f.yaml")
+    assert len(caught.value.problems) == 1 and caught.value.problems[0].line <= 6
+
+
+def test_reuse_of_an_anchor_stays_allowed() -> None:
+    document = load_yaml("d: &d {a: 1}\nx: [*d, *d]\n", "f.yaml")
+    assert document.value == {"d": {"a": 1}, "x": [{"a": 1}, {"a": 1}]}
+
+
+@pytest.mark.parametrize("text", ["x: " + "[" * 100_000 + "]" * 100_000, "x: " + "[" * 500 + "]" * 500])
+def test_deep_nesting_is_a_problem_not_a_crash(text: str) -> None:
+    # libyaml's composer recurses in C: 100,000 levels crashed the interpreter before the limit
+    with pytest.raises(PipelineError, match="nests deeper than 100 levels"):
+        load_yaml(text, "f.yaml")
+
+
+def test_a_number_of_5000_digits_is_a_problem() -> None:
+    with pytest.raises(PipelineError, match="at most 1000 digits") as caught:
+        load_yaml("n: " + "9" * 5000 + "\n", "f.yaml")
+    assert str(caught.value.problems[0]).startswith("f.yaml:1:4: n: a number of 5000 characters")

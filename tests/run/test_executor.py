@@ -267,3 +267,28 @@ def test_secrets_are_substituted_when_sending_and_redacted_from_what_comes_back(
     assert execution.steps[0].error_description == "bad token Bearer ***"
     with pytest.raises(UsageError, match="secret API_TOKEN is not set"):
         execute(plan([cmd]), client(ScriptedAdapter()))
+
+
+def test_the_first_ctrl_c_during_a_limit_wait_sends_nothing_more() -> None:
+    # the portal refuses the whole request with a limit; the user presses Ctrl-C while the client waits
+    adapter = ScriptedAdapter((503, {"error": "QUERY_LIMIT_EXCEEDED", "error_description": "Too many"}))
+    stop = {"asked": False}
+    fake = FakeTime()
+
+    def sleep(seconds: float) -> None:
+        fake.sleep(seconds)
+        stop["asked"] = True
+
+    hook = B24Hook.from_webhook_url(
+        WEBHOOK,
+        session=session_with(adapter),
+        rate_limit=None,
+        clock=fake.monotonic,
+        wall_clock=fake.wall,
+        sleep=sleep,
+    )
+    hook.stop_waits_when(lambda: stop["asked"])
+    execution = execute(plan([command("a"), command("b")]), hook, should_stop=lambda: stop["asked"])
+    assert len(adapter.sent) == 1
+    assert statuses(execution) == {"a": "not_run", "b": "not_run"}
+    assert execution.interrupted

@@ -26,6 +26,8 @@ def data_path(spec: FileSource, context: SourceContext) -> str:
 def open_file(spec: FileSource, context: SourceContext) -> RowSource:
     """The reader of a data file; ``SourceError`` for a type or an option that does not fit."""
     path = data_path(spec, context)
+    if "\0" in path:
+        raise SourceError("the data file name holds a NUL character, which no file name can hold", ("file",))
     suffix = os.path.splitext(path)[1].lower()
     csv_options = [name for name in ("delimiter", "encoding") if getattr(spec, name) is not None]
     excel_options = [name for name in ("sheet", "header_row") if getattr(spec, name) is not None]

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from b24sync.errors import PipelineError, Problem
+from b24sync.pipeline.limits import loads, raw_decode
 from b24sync.pipeline.sources.base import Place, SourceContext, SourceRead, SourceRow
 from b24sync.pipeline.sources.files import open_binary
 from b24sync.pipeline.yamlio import load_yaml
@@ -69,11 +70,10 @@ class StructuredRows:
 
 
 def _json_rows(text: str, path: str, location: str) -> list[Row]:
-    decoder = json.JSONDecoder()
     try:
         start = _skip_space(text, 0)
         if not text.startswith("[", start):
-            value = json.loads(text)
+            value = loads(text)
             raise PipelineError(
                 [Problem(path, 1, 1, location, f"the JSON data must be a list of rows, not {_kind(value)}")]
             )
@@ -87,7 +87,7 @@ def _json_rows(text: str, path: str, location: str) -> list[Row]:
             while True:
                 line += text.count("\n", counted, index)
                 counted = index
-                value, index = decoder.raw_decode(text, index)
+                value, index = raw_decode(text, index)
                 rows.append(Row(value, line))
                 index = _skip_space(text, index)
                 if text.startswith("]", index):
@@ -118,7 +118,7 @@ def _jsonl_rows(text: str, path: str, location: str) -> list[Row]:
         if not line.strip():
             continue
         try:
-            rows.append(Row(json.loads(line), number))
+            rows.append(Row(loads(line), number))
         except json.JSONDecodeError as error:
             problems.append(Problem(path, number, error.colno, location, f"malformed JSON: {error.msg}"))
     if problems:
