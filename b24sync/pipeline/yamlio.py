@@ -185,7 +185,7 @@ def _measure(text: str, file: str) -> None:
 def _over(file: str, event: Event, message: str) -> NoReturn:
     mark = event.start_mark
     line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-    raise PipelineError([Problem(file, line, col, "", message)])
+    raise PipelineError([Problem(file, line, col, "", message, "yaml")])
 
 
 def load_yaml(text: str, file: str) -> YamlDocument:
@@ -197,6 +197,11 @@ def load_yaml(text: str, file: str) -> YamlDocument:
         mark = error.problem_mark or error.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
         what = error.problem or str(error)
+        if "maximum nesting depth" in what:
+            # newer libyaml stops deep flow collections itself, before the events reach _measure
+            raise PipelineError(
+                [Problem(file, line, col, "", f"the YAML nests deeper than {MAX_DEPTH} levels", "yaml")]
+            ) from None
         context = f" ({error.context})" if error.context and error.problem else ""
         problem = Problem(file, line, col, "", f"YAML syntax error: {what}{context}", "yaml-syntax")
         raise PipelineError([problem]) from None
