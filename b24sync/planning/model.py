@@ -40,6 +40,7 @@ __all__ = [
     "PLAN_SCHEMA_VERSION",
     "Batch",
     "Command",
+    "Imported",
     "LeftOut",
     "Link",
     "PipelineInfo",
@@ -61,6 +62,14 @@ class Link(Frozen):
     reason: str
 
 
+class Imported(Frozen):
+    """One instance of a ``mode: import`` step inside a ``crm.item.batchImport`` command."""
+
+    key: str
+    """The command key the instance would have as a ``crm.item.add`` of its own; its report entry's key."""
+    instance: str | None = None
+
+
 class Command(Frozen):
     """One command of a batch: a step instance with its method and parameters."""
 
@@ -78,6 +87,8 @@ class Command(Frozen):
     record_id: int | None = None
     diff: dict[str, tuple[JsonValue, JsonValue]] = Field(default_factory=dict)
     """For an update: each changed field as (current value, new value)."""
+    imported: tuple[Imported, ...] = ()
+    """For a ``crm.item.batchImport`` of a ``mode: import`` step: its instances, in the order of ``data``."""
 
 
 class Batch(Frozen):

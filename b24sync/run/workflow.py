@@ -43,6 +43,7 @@ from b24sync.report.model import (
 from b24sync.report.render import render_junit, render_markdown
 from b24sync.run.contract import Contract, enforce, needs_portal
 from b24sync.run.executor import Progress, check_secrets, execute, required_secrets
+from b24sync.run.importing import refuse_resume
 from b24sync.run.portal import Portal, PortalLike
 from b24sync.run.redacting import run_redactor
 from b24sync.run.resume import Assume, fill_left_out, resume_state
@@ -187,6 +188,8 @@ def apply(
                 allow_env,
             )
         read_requests = connection.client.stats.requests - reads_before
+        if resume is not None:
+            refuse_resume(the_plan)  # issue 17: an import command would be sent whole again
         recorded = resume_state(resume, the_plan, assume) if resume is not None else {}
         the_plan = fill_left_out(the_plan, recorded, None if resume is None else str(resume))
         secrets = {name: environ[name] for name in required_secrets(the_plan) if name in environ}
