@@ -3,8 +3,8 @@
 A ``mode: import`` step is planned like any ``crm.item.add`` step first, one command per instance;
 this module then packs its instances, 20 at a time (the documented maximum), into one
 ``crm.item.batchImport`` command each, so that a request of 50 commands carries 1,000 records. The
-instances are recorded on the command (``Command.imported``, in the order of ``data``), so the
-executor can give each its own outcome (``b24sync.run.importing``).
+instances are recorded in the plan (``Plan.imports``, by command key, in the order of ``data``), so
+the executor can give each its own outcome (``b24sync.run.importing``).
 
 Links into an imported instance are resolved by b24sync, never by the portal: ``$result[...]``
 into a list element silently falls back to the deepest existing node when the element failed
@@ -45,13 +45,13 @@ def lower_imports(plan: Plan, pipeline: Pipeline) -> Plan:
     imported = [c for c in commands if c.step in importing]
     rest = [c for c in commands if c.step not in importing]
     _check_imported(imported, importing, pipeline, problems)
-    groups, place = _groups(imported, {c.key for c in commands}, problems, importing, pipeline)
+    groups, place, records = _groups(imported, {c.key for c in commands}, problems, importing, pipeline)
     index_of = {step.spec.id: step.index for step in pipeline.steps}
     rewritten = [_relinked(c, place, pipeline, index_of, problems) for c in rest]
     if problems:
         raise PipelineError(sorted(set(problems), key=lambda p: (p.line, p.col, p.message)))
     batches = _pack([*groups, *rewritten], plan.batch_size)
-    return plan.model_copy(update={"batches": tuple(batches)})
+    return plan.model_copy(update={"batches": tuple(batches), "imports": records})
 
 
 def _check_imported(
@@ -83,9 +83,11 @@ def _groups(
     problems: list[Problem],
     importing: dict[str, int],
     pipeline: Pipeline,
-) -> tuple[list[Command], dict[str, tuple[str, int]]]:
-    """Consecutive instances of one step and entity, 20 a command; where each instance went."""
+) -> tuple[list[Command], dict[str, tuple[str, int]], dict[str, tuple[Imported, ...]]]:
+    """Consecutive instances of one step and entity, 20 a command; where each instance went; each
+    command's instances."""
     groups: list[Command] = []
+    records: dict[str, tuple[Imported, ...]] = {}
     place: dict[str, tuple[str, int]] = {}
     chunk: list[Command] = []
     counters: dict[str, int] = {}
@@ -125,9 +127,9 @@ def _groups(
                 action="call",
                 record_id=None,
                 diff={},
-                imported=tuple(Imported(key=c.key, instance=c.instance) for c in chunk),
             )
         )
+        records[key] = tuple(Imported(key=c.key, instance=c.instance) for c in chunk)
         for position, command in enumerate(chunk):
             place[command.key] = (key, position)
         chunk.clear()
@@ -141,7 +143,7 @@ def _groups(
             close()
         chunk.append(command)
     close()
-    return groups, place
+    return groups, place, records
 
 
 def _params(command: Command) -> dict[str, JsonValue]:

@@ -87,8 +87,6 @@ class Command(Frozen):
     record_id: int | None = None
     diff: dict[str, tuple[JsonValue, JsonValue]] = Field(default_factory=dict)
     """For an update: each changed field as (current value, new value)."""
-    imported: tuple[Imported, ...] = ()
-    """For a ``crm.item.batchImport`` of a ``mode: import`` step: its instances, in the order of ``data``."""
 
 
 class Batch(Frozen):
@@ -158,6 +156,9 @@ class Plan(Frozen):
     left_out: tuple[LeftOut, ...] = ()
     selected_by: str | None = None
     """The options that made the selection, such as ``--select contact+``; ``None`` for the whole pipeline."""
+    imports: dict[str, tuple[Imported, ...]] = Field(default_factory=dict)
+    """The ``crm.item.batchImport`` commands of ``mode: import`` steps, by key: their instances in the
+    order of ``data`` (``b24sync.planning.importing``). A plan file leaves it out when empty."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Plan:

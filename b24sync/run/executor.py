@@ -154,7 +154,9 @@ class Executor:
                 *(
                     each
                     for step in self.steps.values()
-                    for each in per_instance(self._step_result(step), step.command)
+                    for each in per_instance(
+                        self._step_result(step), self.plan.imports.get(step.command.key, ())
+                    )
                 ),
             ],
             batches=self.batch_results,

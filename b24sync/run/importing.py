@@ -11,11 +11,11 @@ gives each of its records its own status, error or reason.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from b24sync.errors import UsageError
-from b24sync.planning.model import Command, Plan
+from b24sync.planning.model import Imported, Plan
 from b24sync.report.model import StepResult
 
 NO_RESULT = "IMPORT_NO_RESULT"
@@ -27,13 +27,13 @@ RESUME_REFUSED = (
 )
 
 
-def per_instance(outcome: StepResult, command: Command) -> list[StepResult]:
-    """The outcome of each record of an import command; ``[outcome]`` for any other command."""
-    if not command.imported:
+def per_instance(outcome: StepResult, imported: Sequence[Imported]) -> list[StepResult]:
+    """The outcome of each record of an import command (``Plan.imports`` of its key); else ``[outcome]``."""
+    if not imported:
         return [outcome]
     items = _items(outcome.result) if outcome.status == "succeeded" else None
     results: list[StepResult] = []
-    for position, record in enumerate(command.imported):
+    for position, record in enumerate(imported):
         common: dict[str, Any] = {
             "step": outcome.step,
             "instance": record.instance,
@@ -85,5 +85,5 @@ def _element(element: Any, position: int) -> dict[str, Any]:
 
 def refuse_resume(plan: Plan) -> None:
     """``UsageError`` when ``plan`` has import commands: resuming one would create records twice."""
-    if any(command.imported for command in plan.commands()):
+    if plan.imports:
         raise UsageError(RESUME_REFUSED)

@@ -134,8 +134,9 @@ def _client_redactor(portals: list[Portal]) -> Redactor:
 
 def plan_json(the_plan: Plan) -> str:
     """The plan as the JSON text of a plan file (a plan of the whole pipeline has no selection fields)."""
-    unselected = None if the_plan.left_out else {"left_out", "selected_by"}
-    return the_plan.model_dump_json(indent=2, exclude=unselected) + "\n"
+    unselected = set() if the_plan.left_out else {"left_out", "selected_by"}
+    unused = unselected | (set() if the_plan.imports else {"imports"})  # issue 17: only import plans
+    return the_plan.model_dump_json(indent=2, exclude=unused or None) + "\n"
 
 
 def apply(

@@ -58,9 +58,9 @@ def test_twenty_records_a_command_and_fifty_commands_a_request(tmp_path: Path) -
     first = plan.batches[0].commands[0]
     assert first.method == "crm.item.batchImport"
     assert first.params == {"entityTypeId": 3, "data": [{"name": f"p{i}"} for i in range(20)]}
-    assert [record.key for record in first.imported] == [f"contact_p{i}" for i in range(20)]
+    assert [record.key for record in plan.imports[first.key]] == [f"contact_p{i}" for i in range(20)]
     assert first.query.startswith("crm.item.batchImport?entityTypeId=3&data%5B0%5D%5Bname%5D=p0&")
-    assert [record.instance for record in plan.batches[2].commands[0].imported] == ["p2000"]
+    assert [record.instance for record in plan.imports[plan.batches[2].commands[0].key]] == ["p2000"]
 
 
 def test_links_to_imported_records_read_the_import_answer_from_a_later_request(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import yaml
 
 from b24sync import Emulator, apply
 from b24sync.errors import UsageError
-from b24sync.planning.model import Command, Imported
+from b24sync.planning.model import Imported
 from b24sync.report.model import StepResult
 from b24sync.run.importing import per_instance
 
@@ -67,14 +67,7 @@ def test_each_record_has_its_outcome_and_a_failed_one_fails_alone(tmp_path: Path
 
 
 def test_a_command_that_fails_whole_fails_each_of_its_records() -> None:
-    command = Command(
-        key="contact_import0",
-        step="contact",
-        method="crm.item.batchImport",
-        params={},
-        query="",
-        imported=(Imported(key="contact_a", instance="a"), Imported(key="contact_b", instance="b")),
-    )
+    imported = (Imported(key="contact_a", instance="a"), Imported(key="contact_b", instance="b"))
     outcome = StepResult(
         step="contact",
         command_key="contact_import0",
@@ -84,7 +77,7 @@ def test_a_command_that_fails_whole_fails_each_of_its_records() -> None:
         error_code="ACCESS_DENIED",
         error_description="Access denied",
     )
-    records = per_instance(outcome, command)
+    records = per_instance(outcome, imported)
     assert [(r.command_key, r.instance, r.status, r.error_code) for r in records] == [
         ("contact_a", "a", "failed", "ACCESS_DENIED"),
         ("contact_b", "b", "failed", "ACCESS_DENIED"),
