@@ -10,6 +10,8 @@ import math
 from typing import Any
 
 TOOLS = ("b24sync", "fast_bitrix24", "b24pysdk")
+REQUEST_DEADLINE = 60.0
+"""Seconds one cloud request may take (protocol §7.3; b24sync.bitrix.limits.REQUEST_DEADLINE)."""
 
 HOW = """\
 ## How each tool was driven
@@ -81,8 +83,12 @@ def _name(run: dict[str, Any]) -> str:
     return f"{run['tool']} ({via})" if via else run["tool"]
 
 
+def _short(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _verdict(run: dict[str, Any]) -> str:
-    return "yes" if run["correct"] else "**no**: " + "; ".join(run["problems"])
+    return "yes" if run["correct"] else "**no**: " + "; ".join(_short(p) for p in run["problems"])
 
 
 def _base(run: dict[str, Any], ours: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -309,6 +315,36 @@ def _findings(results: dict[str, Any]) -> list[str]:
             f"{bound['serial_s']:.1f} s, with {refused['b24sync'][0]} requests refused by the bucket and "
             f"{refused['b24sync'][1]} commands by the operating limit"
             + (f" (the peers: {others})." if others else ".")
+        )
+        if path_of(ours, name) == "import" and ours.get("requests"):
+            adds = entry["bounds"]["adds"]
+            per_request = bound["server_s"] / ours["requests"]
+            lines.append(
+                f"- **`mode: import`:** {entry['count']:,} records in {ours['requests']} request(s) against "
+                f"{adds['requests']:.0f} of crm.item.add, and {bound['server_s']:.1f} s of server time against "
+                f"{adds['server_s']:.1f} s; one request holds {per_request:.1f} s of it, "
+                + (
+                    f"past the {REQUEST_DEADLINE:.0f} s a cloud request may take (protocol §7.3)."
+                    if per_request > REQUEST_DEADLINE
+                    else f"within the {REQUEST_DEADLINE:.0f} s a cloud request may take (protocol §7.3)."
+                )
+            )
+    # where the operating budget does not hold a run back, a client sending one request at a time
+    # is bound by the serial time
+    over_serial = [
+        r["wall_s"] / bound["serial_s"]
+        for name, entry in workloads.items()
+        if "bounds" in entry
+        for r in entry["runs"]
+        if r["tool"] == "b24sync" and "wall_s" in r and r["correct"]
+        for bound in [entry["bounds"][path_of(r, name)]]
+        if bound["operating_s"] < bound["serial_s"]
+    ]
+    if over_serial:
+        lines.append(
+            "- **One request at a time.** b24sync sends its requests one after another: where the operating "
+            f"budget did not hold it back it took {min(over_serial):.2f} to {max(over_serial):.2f} x the serial "
+            "time; the bound needs requests in parallel on the portal's workers."
         )
     return lines
 
