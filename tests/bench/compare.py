@@ -644,6 +644,7 @@ def main() -> None:
             entry: dict[str, Any] = {
                 "title": spec["title"],
                 "measured": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                "commit": commit,
                 "count": count,
                 "rate_limit": rate_limit(workload),
                 "portal": spec["portal"],

@@ -158,7 +158,8 @@ def _section(name: str, entry: dict[str, Any]) -> list[str]:
         title += f" (leaky-bucket bound {entry['bound_s']:.1f} s for {entry['expected_requests']} requests)"
     lines = [title, ""]
     if entry.get("measured"):
-        lines += [f"Measured {entry['measured']}.", ""]
+        at = f" at commit {entry['commit']}" if entry.get("commit") else ""
+        lines += [f"Measured {entry['measured']}{at}.", ""]
     if "bounds" in entry:
         lines += [_bound_line(path, bound, entry) for path, bound in entry["bounds"].items()]
         lines += [
@@ -294,7 +295,7 @@ def _findings(results: dict[str, Any]) -> list[str]:
         for run in entry["runs"]:
             if run["tool"] != "b24sync" and "wall_s" in run and not run["correct"]:
                 lines.append(
-                    f"- **{run['tool']} was wrong on {entry['title']}:** {'; '.join(run['problems'])}."
+                    f"- **{run['tool']} was wrong on {entry['title']}:** {'; '.join(map(_short, run['problems']))}."
                 )
     for name, entry in workloads.items():
         if "bounds" not in entry:
@@ -374,6 +375,11 @@ def _scale(scale: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def _ordered(workloads: dict[str, Any]) -> dict[str, Any]:
+    """The workloads by their number ("1.", "2.", "2b.", ...): compare.json keeps them sorted by name."""
+    return dict(sorted(workloads.items(), key=lambda item: item[1]["title"].split(" ", 1)[0]))
+
+
 def render(results: dict[str, Any], scale: dict[str, Any] | None = None) -> str:
     """The whole of docs/performance.md."""
     machine, versions = results["machine"], results["versions"]
@@ -398,10 +404,11 @@ def render(results: dict[str, Any], scale: dict[str, Any] | None = None) -> str:
         "shows the run of median wall time with the median CPU time, and is marked wrong if any repeat was.",
         "",
     ]
-    for name, entry in results["workloads"].items():
+    for name, entry in _ordered(results["workloads"]).items():
         lines += _section(name, entry)
-    lines += _targets(results)
-    lines += ["", *_findings(results), ""]
+    ordered = {**results, "workloads": _ordered(results["workloads"])}
+    lines += _targets(ordered)
+    lines += ["", *_findings(ordered), ""]
     if scale is not None:
         lines += _scale(scale)
     lines.append(HOW)
