@@ -300,8 +300,9 @@ class StepSpec(Frozen):
     )
     mode: Literal["import"] | None = Field(
         None,
-        description="import: send the crm.item.add instances of this for_each step as crm.item.batchImport, "
-        "20 records a command (1,000 a request); automation rules and workflows do not run for them.",
+        description="import: send the crm.item.add instances (of an upsert step: its creates) of this "
+        "for_each step as crm.item.batchImport, 20 records a command (1,000 a request); automation rules "
+        "and workflows do not run for them.",
     )
 
     @model_validator(mode="before")
@@ -325,10 +326,8 @@ class StepSpec(Frozen):
     def _import_is_a_plain_create(self) -> StepSpec:
         # protocol §9.8b: crm.item.batchImport creates CRM items only, from field sets
         if self.mode == "import":
-            if self.upsert is not None or self.method.lower() != "crm.item.add":
-                raise ValueError(
-                    "mode: import works with crm.item.add steps only (not upsert or other methods)"
-                )
+            if self.upsert is None and self.method.lower() != "crm.item.add":
+                raise ValueError("mode: import works with crm.item.add and upsert steps only")
             if self.for_each is None:
                 raise ValueError("mode: import needs a for_each: it packs many records into one command")
             if self.depends_on:

@@ -1,10 +1,11 @@
 """``mode: import`` steps lowered into ``crm.item.batchImport`` commands (protocol §9.8b). Pure.
 
 A ``mode: import`` step is planned like any ``crm.item.add`` step first, one command per instance;
-this module then packs its instances, 20 at a time (the documented maximum), into one
-``crm.item.batchImport`` command each, so that a request of 50 commands carries 1,000 records. The
-instances are recorded in the plan (``Plan.imports``, by command key, in the order of ``data``), so
-the executor can give each its own outcome (``b24sync.run.importing``).
+this module then packs its instances (of an upsert step: the ones it creates), 20 at a time (the
+documented maximum), into one ``crm.item.batchImport`` command each, so that a request of 50
+commands carries 1,000 records. The instances are recorded in the plan (``Plan.imports``, by command
+key, in the order of ``data``), so the executor can give each its own outcome
+(``b24sync.run.importing``). An upsert's import commands keep the action ``create``.
 
 Links into an imported instance are resolved by b24sync, never by the portal: ``$result[...]``
 into a list element silently falls back to the deepest existing node when the element failed
@@ -42,8 +43,9 @@ def lower_imports(plan: Plan, pipeline: Pipeline) -> Plan:
         return plan
     commands = plan.commands()
     problems: list[Problem] = []
-    imported = [c for c in commands if c.step in importing]
-    rest = [c for c in commands if c.step not in importing]
+    # of an upsert step only the creates are imported; its updates and deletes stay as they are
+    imported = [c for c in commands if c.step in importing and c.action in ("call", "create")]
+    rest = [c for c in commands if not (c.step in importing and c.action in ("call", "create"))]
     _check_imported(imported, importing, pipeline, problems)
     groups, place, records = _groups(imported, {c.key for c in commands}, problems, importing, pipeline)
     index_of = {step.spec.id: step.index for step in pipeline.steps}
@@ -124,7 +126,8 @@ def _groups(
                 links=(),
                 depends_on=(),
                 secrets=tuple(sorted({name for c in chunk for name in c.secrets})),
-                action="call",
+                # an upsert's creates stay creates: --resume reads their records again instead
+                action=first.action,
                 record_id=None,
                 diff={},
             )

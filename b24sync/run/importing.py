@@ -20,7 +20,7 @@ from b24sync.report.model import StepResult
 
 NO_RESULT = "IMPORT_NO_RESULT"
 RESUME_REFUSED = (
-    "--resume cannot run a pipeline with mode: import steps yet: the records of a "
+    "--resume cannot run a pipeline with mode: import steps yet (upsert steps can): the records of a "
     "crm.item.batchImport command are recorded one by one, and the command would be sent whole "
     "again, creating the recorded ones twice. Run the import steps without --resume (left out "
     "with --exclude once they succeeded)"
@@ -84,6 +84,7 @@ def _element(element: Any, position: int) -> dict[str, Any]:
 
 
 def refuse_resume(plan: Plan) -> None:
-    """``UsageError`` when ``plan`` has import commands: resuming one would create records twice."""
-    if plan.imports:
+    """``UsageError`` when ``plan`` imports plain creates: resuming one would create records twice."""
+    # an upsert's imports are safe: its records are read again, and what was created is found
+    if any(c.key in plan.imports and c.action == "call" for c in plan.commands()):
         raise UsageError(RESUME_REFUSED)

@@ -85,7 +85,7 @@ def test_links_to_imported_records_read_the_import_answer_from_a_later_request(t
 
 def test_an_import_step_must_be_a_plain_create_of_crm_items(tmp_path: Path) -> None:
     assert problems(tmp_path, [{**contacts(1), "method": "tasks.task.add"}]) == [
-        "6: mode: import works with crm.item.add steps only (not upsert or other methods)"
+        "6: mode: import works with crm.item.add and upsert steps only"
     ]
     step = contacts(1)
     del step["for_each"], step["key"]

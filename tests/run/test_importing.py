@@ -90,3 +90,45 @@ def test_resume_is_refused_rather_than_importing_records_twice(tmp_path: Path) -
     with pytest.raises(UsageError, match="--resume cannot run a pipeline with mode: import"):
         apply(pipeline(tmp_path), emu, contract=False, resume=tmp_path / "report.json")
     assert len(emu.store.items(3)) == 45
+
+
+UPSERT = """\
+version: 1
+name: shop
+steps:
+  - id: contact
+    mode: import
+    for_each: {file: rows.json}
+    key: "{{ item.id }}"
+    upsert:
+      entity: contact
+      match: {originatorId: shop, originId: "{{ item.id }}"}
+      fields: {name: "{{ item.name }}"}
+  - id: deal
+    for_each: {file: rows.json}
+    key: "{{ item.id }}"
+    method: crm.item.add
+    params: {entityTypeId: 2, fields: {title: "Order {{ item.id }}", contactId: "{{ steps.contact[item.id].id }}"}}
+"""
+
+
+def test_an_upsert_step_imports_its_creates_and_updates_the_rest(tmp_path: Path) -> None:
+    import json
+
+    (tmp_path / "rows.json").write_text(json.dumps([{"id": str(i), "name": f"N{i}"} for i in range(30)]))
+    (tmp_path / "shop.yaml").write_text(UPSERT)
+    emu = Emulator()
+    apply(tmp_path / "shop.yaml", emu, contract=False)  # 30 creates, 2 import commands
+    rows = [{"id": str(i), "name": "changed" if i == 3 else f"N{i}"} for i in range(45)]
+    (tmp_path / "rows.json").write_text(json.dumps(rows))
+    run = apply(tmp_path / "shop.yaml", emu, contract=False, report=tmp_path / "r.json")
+    assert run.report.totals.failed == 0
+    by_method = emu.stats()["by_method"]
+    assert (by_method["crm.item.batchimport"], by_method["crm.item.update"]) == (2 + 1, 1)
+    contacts = {c["originId"]: c for c in emu.store.items(3)}
+    assert len(contacts) == 45 and contacts["3"]["name"] == "changed"
+    deals = [d for d in emu.store.items(2) if d["title"] == "Order 44"]
+    assert deals[-1]["contactId"] == contacts["44"]["id"]
+    # the upsert reads its records again, so resuming it cannot create them twice
+    apply(tmp_path / "shop.yaml", emu, contract=False, resume=tmp_path / "r.json")
+    assert len(emu.store.items(3)) == 45
