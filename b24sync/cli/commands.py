@@ -14,7 +14,7 @@ import signal
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, ParamSpec, TypeVar
 
 import click
 
@@ -522,6 +522,13 @@ def plan_command(
     show_default=True,
     help="Where to write the JSON run report.",
 )
+@click.option(
+    "--report-results",
+    "report_results",
+    type=click.Choice(["full", "ids", "none"]),
+    help="How much of each command the report keeps: full (every result), ids (outcome, created id, "
+    "error), none (outcome, error). Default: full up to 10,000 commands, else ids.",
+)
 @click.option("--junit", "junit_path", metavar="PATH", help="Also write JUnit XML.")
 @click.option(
     "--markdown",
@@ -558,6 +565,7 @@ def apply(
     select: tuple[str, ...],
     exclude: tuple[str, ...],
     report_path: str,
+    report_results: Literal["full", "ids", "none"] | None,
     junit_path: str | None,
     markdown_path: str | None,
     output_format: str,
@@ -613,6 +621,7 @@ def apply(
                 exclude=exclude,
                 contract=not no_contract,
                 allow_env=allow_env,
+                report_results=report_results,
             )
     finally:
         if shown is not None:
