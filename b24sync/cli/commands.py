@@ -444,6 +444,12 @@ def open_explicit_portal(webhook: str | None, use_emulator: bool, emulator_state
     "--resume", "resume_path", metavar="REPORT", help="Take results of left-out steps from this run report."
 )
 @click.option("--diff", "show_diff", is_flag=True, help="Show each update as field: old -> new.")
+@click.option(
+    "--estimate",
+    is_flag=True,
+    help="Print the requests and their time at the standard and enterprise request limits instead of "
+    "the batches.",
+)
 @click.option("--allow-delete", is_flag=True, help="Plan the deletes of delete_missing steps.")
 @click.option(
     "--detailed-exitcode",
@@ -463,6 +469,7 @@ def plan_command(
     exclude: tuple[str, ...],
     resume_path: str | None,
     show_diff: bool,
+    estimate: bool,
     allow_delete: bool,
     detailed_exitcode: bool,
     no_contract: bool,
@@ -500,7 +507,16 @@ def plan_command(
             raise
         fail(error_text(error), exits.DETAILED_ERROR)
     current_output(os.environ).learn(the_plan)
-    if output_format == "json":
+    if estimate:
+        from b24sync.planning.estimate import estimate as estimate_plan
+        from b24sync.planning.estimate import estimate_json, render_estimate
+
+        found = estimate_plan(the_plan)
+        if output_format == "json":
+            say(json.dumps(estimate_json(found), indent=2))
+        else:
+            say(render_estimate(found), nl=False)
+    elif output_format == "json":
         say(plan_json(the_plan), nl=False)
     else:
         say(render_plan_text(the_plan) + render_changes(the_plan, show_diff), nl=False)
