@@ -89,7 +89,7 @@ def run(batches: list[Batch], windows: list[tuple[tuple[Batch, ...], frozenset[S
                 )
                 results[key] = portal_answer(key, resolved)
             sent.append(request)
-        everything = {**{s: v for s, v in kept.items()}, **{(k, ()): r for k, r in results.items()}}
+        everything: dict[Stored, Any] = {**kept, **{(k, ()): r for k, r in results.items()}}
         kept = {
             stored: kept[stored] if stored in kept else follow(everything[(stored[0], ())], stored[1])
             for stored in keep
