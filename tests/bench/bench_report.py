@@ -69,7 +69,7 @@ def main() -> None:
         for results in ("full", "ids", "none"):
             path = Path(directory) / f"report-{results}.json"
             before = time.perf_counter()
-            write_report(report, path, results)  # type: ignore[arg-type]
+            write_report(report, path, results)
             written = time.perf_counter() - before
             print(f"write {results:<4}: {written:5.2f} s, {path.stat().st_size / 1e6:6.1f} MB")
         before = time.perf_counter()

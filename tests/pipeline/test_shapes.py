@@ -62,14 +62,15 @@ def test_instances_rendered_through_the_shape_equal_those_of_the_tree_renderer()
 
 
 def test_the_skeleton_filled_with_an_instance_s_values_is_its_encoded_command() -> None:
-    params = {
+    params: dict[str, object] = {
         "fields": {"name": "{{ item.name }}", "n": "{{ item.n }}", "fixed": True},
         "x": [1, "{{ item.n }}"],
     }
     for instance in expanded("crm.item.add", params, list(ROWS)):
         assert instance.shape is not None
         assert instance.shape.skeleton.fill(instance.values) == encode_command(
-            "crm.item.add", instance.params
+            "crm.item.add",
+            dict(instance.params),  # type: ignore[arg-type]
         )
 
 
