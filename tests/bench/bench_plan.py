@@ -33,9 +33,9 @@ steps:
       fields:
         name: "{{ item.name }}"
         lastName: "{{ item.last }}"
-        email: "{{ item.email }}"
-        phone: "{{ item.phone }}"
-        city: "{{ item.city }}"
+        post: "{{ item.email }}"
+        comments: "{{ item.phone }}"
+        sourceDescription: "{{ item.city }}"
 """
 
 LINKED = """\

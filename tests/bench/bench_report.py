@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from b24sync.report.files import dump_report, read_report, write_report
-from b24sync.report.model import BatchResult, PipelineRef, StepResult, build_report
+from b24sync.report.model import BatchResult, PipelineRef, ReportResults, StepResult, build_report
 from b24sync.report.render import iter_junit, render_markdown, render_text
 
 
@@ -66,7 +66,8 @@ def main() -> None:
     assert dump_report(report, "full") == old, "the fast encoder must give the same bytes"
     del old
     with tempfile.TemporaryDirectory() as directory:
-        for results in ("full", "ids", "none"):
+        modes: tuple[ReportResults, ...] = ("full", "ids", "none")
+        for results in modes:
             path = Path(directory) / f"report-{results}.json"
             before = time.perf_counter()
             write_report(report, path, results)
