@@ -14,7 +14,7 @@ import signal
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, ParamSpec, TypeVar
 
 import click
 
@@ -444,6 +444,12 @@ def open_explicit_portal(webhook: str | None, use_emulator: bool, emulator_state
     "--resume", "resume_path", metavar="REPORT", help="Take results of left-out steps from this run report."
 )
 @click.option("--diff", "show_diff", is_flag=True, help="Show each update as field: old -> new.")
+@click.option(
+    "--estimate",
+    is_flag=True,
+    help="Print the requests and their time at the standard and enterprise request limits instead of "
+    "the batches.",
+)
 @click.option("--allow-delete", is_flag=True, help="Plan the deletes of delete_missing steps.")
 @click.option(
     "--detailed-exitcode",
@@ -463,6 +469,7 @@ def plan_command(
     exclude: tuple[str, ...],
     resume_path: str | None,
     show_diff: bool,
+    estimate: bool,
     allow_delete: bool,
     detailed_exitcode: bool,
     no_contract: bool,
@@ -500,7 +507,16 @@ def plan_command(
             raise
         fail(error_text(error), exits.DETAILED_ERROR)
     current_output(os.environ).learn(the_plan)
-    if output_format == "json":
+    if estimate:
+        from b24sync.planning.estimate import estimate as estimate_plan
+        from b24sync.planning.estimate import estimate_json, render_estimate
+
+        found = estimate_plan(the_plan)
+        if output_format == "json":
+            say(json.dumps(estimate_json(found), indent=2))
+        else:
+            say(render_estimate(found), nl=False)
+    elif output_format == "json":
         say(plan_json(the_plan), nl=False)
     else:
         say(render_plan_text(the_plan) + render_changes(the_plan, show_diff), nl=False)
@@ -521,6 +537,13 @@ def plan_command(
     default="b24sync-report.json",
     show_default=True,
     help="Where to write the JSON run report.",
+)
+@click.option(
+    "--report-results",
+    "report_results",
+    type=click.Choice(["full", "ids", "none"]),
+    help="How much of each command the report keeps: full (every result), ids (outcome, created id, "
+    "error), none (outcome, error). Default: full up to 10,000 commands, else ids.",
 )
 @click.option("--junit", "junit_path", metavar="PATH", help="Also write JUnit XML.")
 @click.option(
@@ -558,6 +581,7 @@ def apply(
     select: tuple[str, ...],
     exclude: tuple[str, ...],
     report_path: str,
+    report_results: Literal["full", "ids", "none"] | None,
     junit_path: str | None,
     markdown_path: str | None,
     output_format: str,
@@ -613,6 +637,7 @@ def apply(
                 exclude=exclude,
                 contract=not no_contract,
                 allow_env=allow_env,
+                report_results=report_results,
             )
     finally:
         if shown is not None:

@@ -41,6 +41,9 @@ _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
 def defined(value: Any) -> Any:
     """``value`` itself, or the undefined-name error when it is undefined."""
     if isinstance(value, jinja2.Undefined):
@@ -61,7 +64,17 @@ def compile_fast(node: nodes.Node, env: SandboxEnvironment, base: Mapping[str, A
             return None
         if isinstance(node, nodes.Getattr):
             attribute, get_attribute = node.attr, env.getattr
-            return lambda scope: get_attribute(inner(scope), attribute)
+            if attribute in _DICT_ATTRIBUTES:
+                return lambda scope: get_attribute(inner(scope), attribute)
+
+            def get(scope: Mapping[str, Any]) -> Any:
+                value = inner(scope)
+                # a data row: jinja finds no such attribute on a dict and takes the item (same result)
+                if value.__class__ is dict and attribute in value:
+                    return value[attribute]
+                return get_attribute(value, attribute)
+
+            return get
         argument, get_item = compile_fast(node.arg, env, base), env.getitem
         if argument is None:
             return None

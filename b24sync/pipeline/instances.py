@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
+from b24sync.pipeline.shapes import Shape, compile_shape, render_shape
 from b24sync.pipeline.sources.base import Place
 from b24sync.pipeline.template import LinkUse, LookupKeyError, Renderer, TemplateError, TreeRenderer
 
@@ -34,6 +35,10 @@ class Instance:
     origin: str
     text_paths: tuple[tuple[PathStep, ...], ...] = ()
     """Where the ``Text`` values (links, secrets) sit in ``params``."""
+    shape: Shape | None = None
+    """The step's compiled parameters, when this instance was rendered through them."""
+    values: tuple[object, ...] = ()
+    """With ``shape``: the rendered value of each of its holes, ``Text`` values included."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +59,8 @@ class StepTemplates:
     key: str | None
     when: str | bool | None
     params: Mapping[str, object]
+    method: str | None = None
+    """The method its commands call, for the query skeleton; ``None`` when they are lowered (upserts)."""
 
 
 @dataclass(frozen=True)
@@ -121,6 +128,7 @@ def expand(
     dropped: set[str] = set()
     first_origin: dict[str, str] = {}
     rows = items if items is not None else [Item(None, "")]
+    shape = compile_shape(step.method, step.params, renderer) if step.method is not None else None
     for index0, row in enumerate(rows):
         scope: dict[str, object] = {}
         if items is not None:
@@ -154,6 +162,21 @@ def expand(
                 )
                 continue
             first_origin[name] = row.origin
+        fast = render_shape(shape, renderer, scope) if shape is not None else None
+        if fast is not None:
+            instances.append(
+                Instance(
+                    name,
+                    fast.params,
+                    fast.links,
+                    fast.secrets,
+                    row.origin,
+                    fast.text_paths,
+                    shape,
+                    fast.values,
+                )
+            )
+            continue
         tree = TreeRenderer(renderer, scope, links_allowed=True)
         params = tree.render(step.params)
         for problem in tree.problems:

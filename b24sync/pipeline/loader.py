@@ -27,6 +27,7 @@ from b24sync.bitrix.results import returns_object
 from b24sync.errors import PipelineError, Problem, format_path
 from b24sync.pipeline.budget import Budget
 from b24sync.pipeline.envrule import EnvRule, secret_names_in
+from b24sync.pipeline.gcpause import paused_gc
 from b24sync.pipeline.instances import Expansion, Item, StepTemplates, expand
 from b24sync.pipeline.models import (
     MODEL_KEYS,
@@ -101,6 +102,17 @@ def load_pipeline(
     ``portal`` opens the portal for portal sources; without it they are checked but not read
     (``Pipeline.pending``).
     """
+    with paused_gc():
+        return _load(path, variables, environ, portal, allow_env)
+
+
+def _load(
+    path: str,
+    variables: Mapping[str, str] | None,
+    environ: Mapping[str, str] | None,
+    portal: PortalOpener | None,
+    allow_env: Collection[str],
+) -> Pipeline:
     if "\0" in path:
         raise PipelineError([Problem(repr(path), 1, 1, "", "a file name cannot hold a NUL character")])
     try:
@@ -406,7 +418,8 @@ class _Loading:
         params: Mapping[str, Any] = step.params
         if step.upsert is not None:
             params = {"match": step.upsert.match, "fields": step.upsert.fields}
-        templates = StepTemplates(step.for_each is not None, step.key, step.when, params)
+        method = step.method if step.upsert is None else None
+        templates = StepTemplates(step.for_each is not None, step.key, step.when, params, method)
         line, col = document.position(base)
         if self._needs_unread_lookup(step, templates):
             self._check_templates(base, step, templates)

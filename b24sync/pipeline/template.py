@@ -253,6 +253,25 @@ class Renderer:
         except MemoryError:
             raise TemplateError("the template needs more memory than there is") from None
 
+    def evaluator(self, source: str, links_allowed: bool) -> Callable[[Mapping[str, object]], object]:
+        """``render_string`` of ``source`` as one function of the scope, for a template rendered per row.
+
+        A simple expression is called directly; its exceptions are not turned into ``TemplateError``,
+        so the caller treats any exception as "render it again through ``render_string``".
+        """
+        compiled = self.compile(source, links_allowed)
+        fast, pieces = compiled.fast, compiled.pieces
+        if compiled.error is None and fast is not None:
+
+            def simple(scope: Mapping[str, object]) -> object:
+                value = fast(scope)
+                return value if value.__class__ is str else _plain(value)
+
+            return simple
+        if compiled.error is None and pieces is not None:
+            return lambda scope: concatenate(pieces, scope)
+        return lambda scope: self.render_string(source, scope, links_allowed=links_allowed)
+
     def _render(self, compiled: _Compiled, scope: Mapping[str, object]) -> object:
         """A template that is not a simple expression, through jinja2 and the budget."""
         context = {**self._base, **scope}

@@ -114,6 +114,8 @@ def build_graph(
 
 def _link(nodes: list[Node], index_of: Mapping[Ref, int], by_step: Mapping[str, list[int]]) -> None:
     for node in nodes:
+        if not node.instance.links and not node.step.spec.depends_on:
+            continue  # needs nothing: the defaults (no targets, nothing after) hold
         writes = not is_read(node.method)
         node.targets = tuple(index_of[(use.ref.step, use.ref.instance)] for use in node.instance.links)
         if node.outside:

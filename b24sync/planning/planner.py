@@ -19,6 +19,7 @@ from b24sync.bitrix.references import marker
 from b24sync.bitrix.results import is_known_path
 from b24sync.client.encoding import EncodingError, encode_command
 from b24sync.errors import PipelineError, Problem, format_path
+from b24sync.pipeline.gcpause import paused_gc
 from b24sync.pipeline.loader import Pipeline, load_pipeline
 from b24sync.pipeline.sources import SourceRead
 from b24sync.pipeline.template import Part, SecretRef, Text
@@ -26,7 +27,7 @@ from b24sync.planning.graph import Node, build_graph
 from b24sync.planning.importing import lower_imports
 from b24sync.planning.keys import command_keys
 from b24sync.planning.linkrules import client_reason
-from b24sync.planning.model import Batch, Command, LeftOut, Link, PipelineInfo, Plan, Source
+from b24sync.planning.model import Batch, Command, LeftOut, Link, PipelineInfo, Plan, Source, built
 from b24sync.planning.schedule import schedule
 from b24sync.planning.select import Selection
 from b24sync.upsert.lowering import Lowered, UpsertState
@@ -58,6 +59,13 @@ def plan(
     without it every upsert instance is planned as a create. With ``selection`` only its kept steps
     are planned (``b24sync.planning.select``); command keys stay those of the whole pipeline.
     """
+    with paused_gc():
+        return _plan(pipeline, state, allow_delete, selection)
+
+
+def _plan(
+    pipeline: Pipeline, state: UpsertState | None, allow_delete: bool, selection: Selection | None
+) -> Plan:
     keys = command_keys(pipeline)
     keep = frozenset(selection.kept) if selection is not None and selection.left_out else None
     graph = build_graph(pipeline, keys, state, allow_delete, keep)
@@ -90,7 +98,7 @@ def _build(
         current.append(command)
         halt = halt or in_batch
         if position + 1 == len(ordered) or ordered[position + 1].batch != node.batch:
-            batches.append(Batch(index=node.batch, halt=halt, commands=tuple(current)))
+            batches.append(built(Batch, {"index": node.batch, "halt": halt, "commands": tuple(current)}))
             current, halt = [], False
     if problems:
         # Every instance of a step shares its parameter names: report each problem once.
@@ -131,7 +139,7 @@ def _command(
 ) -> tuple[Command, bool]:
     """The command of a node, and whether it depends on a command of its own batch."""
     links: dict[str, Link] = {}
-    writes = not is_read(node.method)
+    writes = bool(node.instance.links) and not is_read(node.method)
     for use, order in zip(node.instance.links, node.targets, strict=True):
         target = nodes[order]
         text = marker(target.key, use.ref.path)
@@ -162,41 +170,65 @@ def _command(
                 continue
             reason = strict or "the target runs in an earlier batch"
             resolution = "client"
-        # model_construct: every value here is built from validated data; validating 100,000
-        # commands again would double the planning time (tests check a plan validates as JSON).
-        links[text] = Link.model_construct(
-            marker=text, target=target.key, path=use.ref.path, resolution=resolution, reason=reason
+        # built: every value here comes from validated data; validating 100,000 commands again
+        # would double the planning time (tests check a plan validates as JSON).
+        links[text] = built(
+            Link,
+            {
+                "marker": text,
+                "target": target.key,
+                "path": use.ref.path,
+                "resolution": resolution,
+                "reason": reason,
+            },
         )
-    params = _finalize(node.instance.params, node.instance.text_paths, key_of)
+    instance = node.instance
+    shape = instance.shape if node.lowered is None else None
     try:
-        query = encode_command(node.method, params)
+        if shape is None:
+            params = _finalize(instance.params, instance.text_paths, key_of)
+            query = encode_command(node.method, params)
+        elif instance.text_paths:
+            values = [_text(v, key_of) if isinstance(v, Text) else v for v in instance.values]
+            params = shape.build(values)  # type: ignore[assignment]
+            query = shape.skeleton.fill(values)
+        else:
+            params = instance.params  # type: ignore[assignment]
+            query = shape.skeleton.fill(instance.values)
     except EncodingError as error:
         problems.append(pipeline.problem(("steps", node.step.index, "params"), str(error), code="encoding"))
         query = ""
-    depends_on = tuple(nodes[target].key for target in node.after)
-    in_batch = any(nodes[target].batch == node.batch for target in node.after)
-    command = Command.model_construct(
-        key=node.key,
-        step=node.step.spec.id,
-        instance=node.instance.name,
-        method=node.method,
-        params=params,
-        query=query,
-        links=tuple(links.values()),
-        depends_on=depends_on,
-        secrets=node.instance.secrets,
-        **(_upsert_fields(node.lowered, params) if node.lowered is not None else {}),
+    after = node.after
+    depends_on = tuple(nodes[target].key for target in after) if after else ()
+    in_batch = bool(after) and any(nodes[target].batch == node.batch for target in after)
+    lowered = node.lowered
+    # the fields in Command's order: the JSON of a plan lists them in the order of this dict
+    command: Command = built(
+        Command,
+        {
+            "key": node.key,
+            "step": node.step.spec.id,
+            "instance": node.instance.name,
+            "method": node.method,
+            "params": params,
+            "query": query,
+            "links": tuple(links.values()),
+            "depends_on": depends_on,
+            "secrets": node.instance.secrets,
+            "action": "call" if lowered is None else lowered.action,
+            "record_id": None if lowered is None else lowered.record_id,
+            "diff": {} if lowered is None else _diff(lowered, params),
+        },
     )
     return command, in_batch
 
 
-def _upsert_fields(lowered: Lowered, params: Mapping[str, Any]) -> dict[str, Any]:
+def _diff(lowered: Lowered, params: Mapping[str, Any]) -> dict[str, Any]:
     # a field sent in another form than its value (fm entries) shows what the record will hold
-    diff = {
+    return {
         name: (old, new if name in lowered.reshaped else _shown(params, name))
         for name, (old, new) in (lowered.diff or {}).items()
     }
-    return {"action": lowered.action, "record_id": lowered.record_id, "diff": diff}
 
 
 def _shown(params: Mapping[str, Any], name: str) -> JsonValue:
@@ -223,8 +255,12 @@ def _finalize(
             container = child
         text = container[path[-1]]
         assert isinstance(text, Text)
-        container[path[-1]] = "".join(_part_text(part, key_of) for part in text.parts)
+        container[path[-1]] = _text(text, key_of)
     return result
+
+
+def _text(text: Text, key_of: Mapping[tuple[str, str | None], str]) -> str:
+    return "".join(_part_text(part, key_of) for part in text.parts)
 
 
 def _part_text(part: Part, key_of: Mapping[tuple[str, str | None], str]) -> str:

@@ -31,6 +31,11 @@ from b24sync.pipeline.models import Frozen
 REPORT_SCHEMA_VERSION: Literal[1] = 1
 SUMMARY_LIMIT = 200
 
+ReportResults = Literal["full", "ids", "none"]
+"""How much of each command's outcome a report file keeps (``apply --report-results``)."""
+LEAN_ABOVE = 10_000
+"""Reports of more commands than this keep ``ids`` unless told otherwise."""
+
 StepStatus = Literal["succeeded", "failed", "skipped", "not_run", "unknown"]
 RunStatus = Literal["succeeded", "failed", "interrupted"]
 STEP_STATUSES: tuple[StepStatus, ...] = get_args(StepStatus)
@@ -167,6 +172,8 @@ class RunReport(_ReportModel):
     batches: tuple[BatchResult, ...] = ()
     steps: tuple[StepResult, ...] = ()
     held_deletes: tuple[HeldDelete, ...] = ()
+    results: ReportResults = "full"
+    """``full``: every entry as recorded; ``ids``: outcome, created id and error only; ``none``: no ids."""
 
     @field_validator("started_at", "finished_at")
     @classmethod
@@ -342,3 +349,22 @@ def redacted(report: RunReport, redact: Redactor) -> RunReport:
     if not redact or not redact.finds(report.model_dump_json()):
         return report
     return RunReport.model_validate(redact.data(report.model_dump(mode="json")))
+
+
+def results_kept(report: RunReport, results: ReportResults | None) -> ReportResults:
+    """The ``results`` a report file is written with: as asked, else ``ids`` above ``LEAN_ABOVE`` commands."""
+    if results is not None:
+        return results
+    return "ids" if report.totals.commands > LEAN_ABOVE else "full"
+
+
+_LEAN_DROPPED: dict[ReportResults, set[str]] = {
+    "full": set(),
+    "ids": {"summary", "result"},
+    "none": {"summary", "result", "created_id"},
+}
+
+
+def lean_entry(step: StepResult, results: ReportResults) -> str:
+    """One step entry as compact JSON for a lean report: fields at their default value are left out."""
+    return step.model_dump_json(exclude=_LEAN_DROPPED[results], exclude_defaults=True)

@@ -1,6 +1,8 @@
 """Renderers of the run report: a terminal summary, Markdown for a CI job summary, JUnit XML.
 
-Each is a pure function of a ``RunReport`` returning text; writing it somewhere is the caller's job. Like
+Each is a pure function of a ``RunReport`` returning text; writing it somewhere is the caller's job.
+Markdown and JUnit also come in pieces (``iter_markdown``, ``iter_junit``), so that a writer can stream
+a report of 100,000 steps instead of holding one text of all of it. Like
 the report itself they show every value exactly as given (see ``b24sync.report.model``: nothing is redacted
 here), escaping only what the output format needs.
 """
@@ -10,8 +12,7 @@ from __future__ import annotations
 import html
 import json
 import re
-import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from b24sync.bitrix.advice import advice
 from b24sync.report.model import RunReport, StepChanges, StepResult, StepStatus, step_changes, step_counts
@@ -161,10 +162,10 @@ def _row(cells: Iterable[str]) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def render_markdown(report: RunReport, max_rows: int = MAX_TABLE_ROWS) -> str:
-    """Markdown for a CI job summary: status heading, totals, a table of the steps that did not succeed."""
+def iter_markdown(report: RunReport, max_rows: int = MAX_TABLE_ROWS) -> Iterator[str]:
+    """Markdown for a CI job summary, line by line: status heading, totals, the steps that did not succeed."""
     totals = report.totals
-    lines = [
+    head = [
         f"## {_HEADLINE_MARK[report.status]} b24sync apply {report.status}",
         "",
         f"Pipeline {markdown_cell(report.pipeline.path)} against {markdown_cell(report.target)}, "
@@ -180,44 +181,36 @@ def render_markdown(report: RunReport, max_rows: int = MAX_TABLE_ROWS) -> str:
         _row(["retries", str(totals.retries)]),
         _row(["waited for limits", _seconds(totals.limit_wait_s)]),
     ]
+    yield from (line + "\n" for line in head)
     changed = [changes for changes in step_changes(report) if _changed(changes)]
     if changed:
-        lines += [
-            "",
-            "### Changes",
-            "",
-            _row(["step", *(words for _, words in _CHANGE_WORDS), "created ids"]),
-            _row(["---", *("---:" for _ in _CHANGE_WORDS), "---"]),
-        ]
+        yield "\n### Changes\n\n"
+        yield _row(["step", *(words for _, words in _CHANGE_WORDS), "created ids"]) + "\n"
+        yield _row(["---", *("---:" for _ in _CHANGE_WORDS), "---"]) + "\n"
         for changes in changed[:max_rows]:
             ids = _some([str(each) for each in changes.created_ids], MAX_IDS)
             counts = [str(getattr(changes, field)) for field, _ in _CHANGE_WORDS]
-            lines.append(_row([markdown_cell(changes.step), *counts, markdown_cell(ids)]))
-    troubled = [step for step in report.steps if step.status != "succeeded"]
-    if troubled:
-        lines += [
-            "",
-            "### Steps that did not succeed",
-            "",
-            _row(["step", "status", "method", "batch", "error or reason"]),
-            _row(["---", "---", "---", "---:", "---"]),
-        ]
-        for step in troubled[:max_rows]:
+            yield _row([markdown_cell(changes.step), *counts, markdown_cell(ids)]) + "\n"
+    troubled = 0
+    for step in report.steps:
+        if step.status == "succeeded":
+            continue
+        troubled += 1
+        if troubled == 1:
+            yield "\n### Steps that did not succeed\n\n"
+            yield _row(["step", "status", "method", "batch", "error or reason"]) + "\n"
+            yield _row(["---", "---", "---", "---:", "---"]) + "\n"
+        if troubled <= max_rows:
             why = _error_text(step) if step.status in ("failed", "unknown") else _reason(step)
-            lines.append(
-                _row(
-                    [
-                        markdown_cell(step.name),
-                        _word(step.status),
-                        markdown_cell(step.method),
-                        str(step.batch_index),
-                        markdown_cell(why),
-                    ]
-                )
-            )
-        if len(troubled) > max_rows:
-            lines += ["", f"... and {len(troubled) - max_rows} more steps in the JSON report."]
-    return "\n".join(lines) + "\n"
+            cells = [markdown_cell(step.name), _word(step.status), markdown_cell(step.method)]
+            yield _row([*cells, str(step.batch_index), markdown_cell(why)]) + "\n"
+    if troubled > max_rows:
+        yield f"\n... and {troubled - max_rows} more steps in the JSON report.\n"
+
+
+def render_markdown(report: RunReport, max_rows: int = MAX_TABLE_ROWS) -> str:
+    """Markdown for a CI job summary as one text (``iter_markdown`` joined)."""
+    return "".join(iter_markdown(report, max_rows))
 
 
 def _xml_text(text: str) -> str:
@@ -232,23 +225,65 @@ def _details(step: StepResult) -> str:
     return _xml_text("\n".join(parts))
 
 
-def render_junit(report: RunReport) -> str:
-    """JUnit XML: one testsuite for the pipeline, one testcase per step instance named ``step[instance]``."""
-    totals = report.totals
-    counts = {
-        "tests": str(totals.steps),
-        "failures": str(totals.failed + totals.unknown),
-        "errors": "0",
-        "skipped": str(totals.skipped + totals.not_run),
-        "time": f"{report.duration_s:.3f}",
-    }
-    suites = ET.Element("testsuites", {"name": "b24sync", **counts})
-    suite = ET.SubElement(
-        suites,
-        "testsuite",
-        {"name": _xml_text(report.pipeline.path), **counts, "timestamp": report.started_at},
+def _attribute(text: str) -> str:
+    # as xml.etree writes an attribute value (the renderer once built an ElementTree: same bytes)
+    return (
+        text.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&quot;")
+        .replace("\r", "&#13;")
+        .replace("\n", "&#10;")
+        .replace("\t", "&#09;")
     )
-    properties = ET.SubElement(suite, "properties")
+
+
+def _element(tag: str, attributes: Iterable[tuple[str, str]], text: str | None = None) -> str:
+    opening = "<" + tag + "".join(f' {name}="{_attribute(value)}"' for name, value in attributes)
+    if text is None:
+        return opening + " />"
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return f"{opening}>{escaped}</{tag}>"
+
+
+def _testcase(step: StepResult) -> str:
+    opening = _element("testcase", (("name", _xml_text(step.name)), ("classname", _xml_text(step.step))))
+    inner: str | None = None
+    if step.status in ("failed", "unknown"):
+        prefix = "outcome unknown: " if step.status == "unknown" else ""
+        attributes = (
+            ("message", _xml_text(prefix + _error_text(step))),
+            ("type", _xml_text(step.error_code or '""')),
+        )
+        inner = _element("failure", attributes, _details(step))
+    elif step.status in ("skipped", "not_run"):
+        prefix = "not run: " if step.status == "not_run" else ""
+        inner = _element("skipped", (("message", _xml_text(prefix + _reason(step))),))
+    elif step.created_id is not None or step.summary is not None:
+        shown = f"created id {step.created_id}" if step.created_id is not None else str(step.summary)
+        inner = _element("system-out", (), _xml_text(shown))
+    if inner is None:
+        return f"    {opening}\n"
+    return f"    {opening[:-3]}>\n      {inner}\n    </testcase>\n"
+
+
+def iter_junit(report: RunReport) -> Iterator[str]:
+    """JUnit XML in pieces, one per test case, so that a run of 100,000 steps is never one tree.
+
+    One testsuite for the pipeline, one testcase per step instance named ``step[instance]``.
+    """
+    totals = report.totals
+    counts = (
+        ("tests", str(totals.steps)),
+        ("failures", str(totals.failed + totals.unknown)),
+        ("errors", "0"),
+        ("skipped", str(totals.skipped + totals.not_run)),
+        ("time", f"{report.duration_s:.3f}"),
+    )
+    yield '<?xml version="1.0" encoding="UTF-8"?>\n'
+    yield _element("testsuites", (("name", "b24sync"), *counts))[:-3] + ">\n"
+    suite = (("name", _xml_text(report.pipeline.path)), *counts, ("timestamp", report.started_at))
+    yield "  " + _element("testsuite", suite)[:-3] + ">\n    <properties>\n"
     for name, value in (
         ("run_id", report.run_id),
         ("status", report.status),
@@ -257,32 +292,16 @@ def render_junit(report: RunReport) -> str:
         ("git_commit", report.pipeline.git_commit),
     ):
         if value is not None:
-            ET.SubElement(properties, "property", {"name": name, "value": _xml_text(value)})
+            yield "      " + _element("property", (("name", name), ("value", _xml_text(value)))) + "\n"
+    yield "    </properties>\n"
     for step in report.steps:
-        case = ET.SubElement(
-            suite, "testcase", {"name": _xml_text(step.name), "classname": _xml_text(step.step)}
-        )
-        if step.status in ("failed", "unknown"):
-            prefix = "outcome unknown: " if step.status == "unknown" else ""
-            failure = ET.SubElement(
-                case,
-                "failure",
-                {
-                    "message": _xml_text(prefix + _error_text(step)),
-                    "type": _xml_text(step.error_code or '""'),
-                },
-            )
-            failure.text = _details(step)
-        elif step.status in ("skipped", "not_run"):
-            prefix = "not run: " if step.status == "not_run" else ""
-            ET.SubElement(case, "skipped", {"message": _xml_text(prefix + _reason(step))})
-        elif step.created_id is not None or step.summary is not None:
-            out = ET.SubElement(case, "system-out")
-            out.text = _xml_text(
-                f"created id {step.created_id}" if step.created_id is not None else str(step.summary)
-            )
-    ET.indent(suites)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+        yield _testcase(step)
+    yield "  </testsuite>\n</testsuites>\n"
+
+
+def render_junit(report: RunReport) -> str:
+    """JUnit XML as one text (``iter_junit`` joined)."""
+    return "".join(iter_junit(report))
 
 
 def render_summary_json(report: RunReport, report_path: str | None = None) -> str:

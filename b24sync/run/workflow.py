@@ -34,6 +34,7 @@ from b24sync.report.files import write_output, write_report
 from b24sync.report.model import (
     HeldDelete,
     PipelineRef,
+    ReportResults,
     RunReport,
     RunStatus,
     build_report,
@@ -158,11 +159,14 @@ def apply(
     exclude: Sequence[str] = (),
     contract: Contract = True,
     allow_env: Collection[str] = (),
+    report_results: ReportResults | None = None,
 ) -> Applied:
     """Run a pipeline file, a saved plan file (``.json``) or a ``Plan`` against ``portal``.
 
     ``report``, ``junit`` and ``markdown`` (appended to, like a CI job summary) are written when
-    given. ``resume`` names the report of an earlier run: what succeeded there is not sent again.
+    given; ``report_results`` says how much of each entry the report file keeps (``full``, ``ids``,
+    ``none``; by default ``ids`` above 10,000 commands). ``resume`` names the report of an earlier
+    run: what succeeded there is not sent again.
     ``select`` and ``exclude`` run some steps only, as in ``plan``. Command failures are in the
     report; only a run that cannot start raises.
     """
@@ -210,6 +214,7 @@ def apply(
             should_stop,
             run_redactor(environ, plan=the_plan, base=connection.client.redact),
             read_requests,
+            report_results,
         )
     finally:
         if connection is not portal:
@@ -319,6 +324,7 @@ def _run(
     should_stop: Callable[[], bool] | None,
     redact: Redactor,
     read_requests: int = 0,
+    report_results: ReportResults | None = None,
 ) -> Applied:
     started_wall = datetime.now(timezone.utc)
     started = time.monotonic()
@@ -360,7 +366,7 @@ def _run(
     )
     report = redacted(report, redact)  # portal texts and results may echo the code or a secret
     if report_path is not None:
-        write_report(report, report_path)
+        write_report(report, report_path, report_results)
     if junit_path is not None:
         write_output(junit_path, render_junit(report), what="JUnit report")
     if markdown_path is not None:

@@ -1,21 +1,25 @@
-"""Time building, writing, reading and rendering a 5,000-step run report (run by hand, not by pytest).
+"""Time building, writing, reading and rendering a big run report (run by hand, not by pytest).
 
-    python tests/bench/bench_report.py
+    PYTHONPATH=. python tests/bench/bench_report.py [STEPS]     # default 100000
 
-Each step carries a crm.item.add-sized result, so the file is as big as a real 5,000-command run's.
+Each succeeded step carries a crm.item.add-sized result, so a ``full`` file is as big as a real run's.
+Prints the write time and file size of each ``--report-results`` form (``full``, ``ids``, ``none``),
+the write time of the former encoder (``json.dumps(indent=2)`` of ``model_dump``) for comparison,
+the read time of the full file and the render times. Target (issue 16): the 100,000-row ``ids``
+report under 15 MB.
 """
 
 from __future__ import annotations
 
+import json
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from b24sync.report.files import read_report, write_report
-from b24sync.report.model import BatchResult, PipelineRef, StepResult, build_report
-from b24sync.report.render import render_junit, render_markdown, render_text
-
-STEPS = 5000
+from b24sync.report.files import dump_report, read_report, write_report
+from b24sync.report.model import BatchResult, PipelineRef, ReportResults, StepResult, build_report
+from b24sync.report.render import iter_junit, render_markdown, render_text
 
 
 def item(n: int) -> dict[str, object]:
@@ -25,11 +29,12 @@ def item(n: int) -> dict[str, object]:
 
 
 def main() -> None:
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
     started = time.perf_counter()
     steps = [
         StepResult(
             step="contact",
-            instance=f"row-{n}",
+            instance=str(n),
             command_key=f"contact_{n}",
             method="crm.item.add",
             status="succeeded" if n % 50 else "failed",
@@ -40,9 +45,9 @@ def main() -> None:
             error_code=None if n % 50 else "ERROR_CORE",
             error_description=None if n % 50 else "bad e-mail",
         )
-        for n in range(STEPS)
+        for n in range(count)
     ]
-    batches = [BatchResult(index=i, commands=50, attempts=1, duration_s=0.2) for i in range(STEPS // 50)]
+    batches = [BatchResult(index=i, commands=50, attempts=1, duration_s=0.2) for i in range(count // 50)]
     report = build_report(
         run_id="0" * 32,
         pipeline=PipelineRef(path="bench.yaml", sha256="0" * 64),
@@ -54,22 +59,29 @@ def main() -> None:
         batches=batches,
     )
     built = time.perf_counter()
+    print(f"{count:,} steps, built in {built - started:.2f} s")
+    before = time.perf_counter()
+    old = json.dumps(report.model_dump(mode="json"), ensure_ascii=False, indent=2) + "\n"
+    print(f"former encoder (json.dumps indent=2): {time.perf_counter() - before:.2f} s")
+    assert dump_report(report, "full") == old, "the fast encoder must give the same bytes"
+    del old
     with tempfile.TemporaryDirectory() as directory:
-        path = Path(directory) / "report.json"
-        write_report(report, path)
-        written = time.perf_counter()
-        size = path.stat().st_size
-        assert read_report(path) == report
-        read = time.perf_counter()
+        modes: tuple[ReportResults, ...] = ("full", "ids", "none")
+        for results in modes:
+            path = Path(directory) / f"report-{results}.json"
+            before = time.perf_counter()
+            write_report(report, path, results)
+            written = time.perf_counter() - before
+            print(f"write {results:<4}: {written:5.2f} s, {path.stat().st_size / 1e6:6.1f} MB")
+        before = time.perf_counter()
+        read_report(Path(directory) / "report-full.json")
+        print(f"read full: {time.perf_counter() - before:.2f} s")
+    before = time.perf_counter()
     render_text(report)
     render_markdown(report)
-    render_junit(report)
-    rendered = time.perf_counter()
-    print(f"{STEPS} steps, report file {size / 1e6:.1f} MB")
-    print(
-        f"build {built - started:.3f} s, write {written - built:.3f} s, read {read - written:.3f} s, "
-        f"render text+markdown+junit {rendered - read:.3f} s"
-    )
+    for _ in iter_junit(report):
+        pass
+    print(f"render text+markdown+junit (streamed): {time.perf_counter() - before:.2f} s")
 
 
 if __name__ == "__main__":

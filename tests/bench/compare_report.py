@@ -350,13 +350,26 @@ def _findings(results: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _scale(scale: dict[str, Any]) -> list[str]:
-    """bench_scale.py's figures (tests/bench/scale.json): one table of its rows, as it wrote them."""
-    rows = scale.get("rows", scale if isinstance(scale, list) else [])
-    lines = ["## At scale (tests/bench/bench_scale.py)", ""]
-    for key in ("date", "command", "machine", "note"):
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    return f"{value:,}" if isinstance(value, int) else f"{value:,.4g}"
+
+
+def _scale(scale: Any) -> list[str]:
+    """bench_scale.py's figures (tests/bench/scale.json): one table of its sizes, as it wrote them."""
+    if isinstance(scale, list):
+        rows: list[dict[str, Any]] = scale
+    else:
+        rows = scale.get("sizes", scale.get("rows", []))
+    lines = ["## At scale (tests/bench/bench_scale.py, figures from tests/bench/scale.json)", ""]
+    for key in ("bench", "command", "machine", "date", "note"):
         if isinstance(scale, dict) and key in scale:
-            lines.append(f"- {key}: {scale[key]}")
+            lines.append(
+                f"- {key}: `{scale[key]}`" if key in ("bench", "command") else f"- {key}: {scale[key]}"
+            )
     if not rows:
         return [*lines, "", "(scale.json holds no rows)", ""]
     columns = list(dict.fromkeys(key for row in rows for key in row))
@@ -366,12 +379,7 @@ def _scale(scale: dict[str, Any]) -> list[str]:
         "|" + "---|" * len(columns),
     ]
     for row in rows:
-        cells = [row.get(c) for c in columns]
-        lines.append(
-            "| "
-            + " | ".join(f"{c:,.2f}" if isinstance(c, float) else "-" if c is None else str(c) for c in cells)
-            + " |"
-        )
+        lines.append("| " + " | ".join(_cell(row.get(c)) for c in columns) + " |")
     return [*lines, ""]
 
 
@@ -380,7 +388,7 @@ def _ordered(workloads: dict[str, Any]) -> dict[str, Any]:
     return dict(sorted(workloads.items(), key=lambda item: item[1]["title"].split(" ", 1)[0]))
 
 
-def render(results: dict[str, Any], scale: dict[str, Any] | None = None) -> str:
+def render(results: dict[str, Any], scale: Any = None) -> str:
     """The whole of docs/performance.md."""
     machine, versions = results["machine"], results["versions"]
     lines = [

@@ -86,6 +86,24 @@ def test_apply_on_the_embedded_emulator(tmp_path: Path) -> None:
     assert [s["status"] for s in data["steps"]] == ["succeeded"] * 4
 
 
+def test_report_results_ids_keeps_outcomes_and_created_ids_without_results(tmp_path: Path) -> None:
+    report = tmp_path / "r.json"
+    code, out, _ = run(
+        "apply", str(pipeline(tmp_path)), "--emulator", "--report", str(report), "--report-results", "ids"
+    )
+    assert code == 0, out
+    data = read(report)
+    assert data["results"] == "ids"
+    assert [sorted(s) for s in data["steps"]] == [
+        ["attempts", "batch_index", "command_key", "created_id", "method", "status", "step"],
+        *[["attempts", "batch_index", "command_key", "created_id", "instance", "method", "status", "step"]]
+        * 3,
+    ]
+    assert all(isinstance(s["created_id"], int) for s in data["steps"])
+    code, _, err = run("apply", str(pipeline(tmp_path)), "--emulator", "--report-results", "some")
+    assert code == 2 and "'some' is not one of 'full', 'ids', 'none'" in err
+
+
 def test_apply_over_real_http_sends_ceil_commands_over_50_requests_and_never_shows_the_secret(
     tmp_path: Path, emu: Emulator, server: str
 ) -> None:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from hypothesis import given, settings
@@ -9,7 +10,9 @@ from hypothesis import strategies as st
 
 from b24sync.client.encoding import (
     EncodingError,
+    Hole,
     batch_payload,
+    compile_skeleton,
     encode_command,
     encode_query,
     response_map,
@@ -186,3 +189,52 @@ def test_php_round_trip_of_marked_text_and_unicode(php_parse_str: PhpParseStr) -
     assert php_parse_str(encode_query(params)) == {
         "fields": {"TITLE": "Заказ #42 + 😀 & co = 100%", "[k": "$result[c1][item][id]"}
     }
+
+
+def _with_holes(tree: Any, draw_hole: Any, holes: list[Any]) -> Any:
+    """``tree`` with some of its leaves replaced by holes; ``holes`` gets each replaced leaf."""
+    if isinstance(tree, dict):
+        return {key: _with_holes(child, draw_hole, holes) for key, child in tree.items()}
+    if isinstance(tree, list) and tree:
+        return [_with_holes(child, draw_hole, holes) for child in tree]
+    if draw_hole(st.booleans()):
+        holes.append(tree)
+        return Hole(len(holes) - 1)
+    return tree
+
+
+@settings(max_examples=300, deadline=None)
+@given(params_strategy, st.data())
+def test_a_skeleton_filled_with_its_values_is_the_encoded_command(params: dict[str, Any], data: Any) -> None:
+    holes: list[Any] = []
+    shaped = _with_holes(params, data.draw, holes)
+    values = [data.draw(st.one_of(trees, st.just(value))) for value in holes]
+    filled = _fill(shaped, values)
+    assert compile_skeleton("crm.item.add", shaped).fill(values) == encode_command("crm.item.add", filled)
+
+
+def _fill(tree: Any, values: list[Any]) -> Any:
+    if isinstance(tree, Hole):
+        return values[tree.index]
+    if isinstance(tree, dict):
+        return {key: _fill(child, values) for key, child in tree.items()}
+    if isinstance(tree, list):
+        return [_fill(child, values) for child in tree]
+    return tree
+
+
+def test_a_skeleton_refuses_what_encode_command_refuses() -> None:
+    skeleton = compile_skeleton("crm.item.add", {"fields": {"n": Hole(0)}}, max_values=2)
+    with pytest.raises(EncodingError, match="use a finite number"):
+        skeleton.fill([float("nan")])
+    with pytest.raises(EncodingError, match="holds 3 values; the portal reads at most 2"):
+        skeleton.fill([[1, 2, 3]])
+    with pytest.raises(EncodingError, match="not valid Unicode"):
+        skeleton.fill(["\udcff"])
+    with pytest.raises(EncodingError, match="cannot be decoded by the portal"):
+        compile_skeleton("crm.item.add", {"a b": Hole(0)})
+
+
+@given(st.text())
+def test_text_is_percent_encoded_as_urllib_quotes_it(value: str) -> None:
+    assert encode_query({"t": value}) == "t=" + quote(value, safe="")

@@ -1,0 +1,92 @@
+"""The report file's fast encoder and the lean forms of ``--report-results``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from b24sync.report.files import dump_report, read_report, write_report
+from b24sync.report.model import LEAN_ABOVE, BatchResult
+from tests.helpers.report_samples import mixed_steps, report, step
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**20), 10**20)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4),
+    max_leaves=12,
+)
+
+
+def old_dump(value: Any) -> str:
+    """What the report file was before the fast encoder: json.dumps of the model's JSON data."""
+    return json.dumps(value.model_dump(mode="json"), ensure_ascii=False, indent=2) + "\n"
+
+
+@settings(max_examples=200, deadline=None)
+@given(json_values, st.floats(min_value=0, max_value=1e6), st.text())
+def test_a_full_report_is_byte_for_byte_what_json_dumps_wrote(result: Any, seconds: float, text: str) -> None:
+    built = report(
+        [*mixed_steps(), step("h", result=result, summary=text[:200])],
+        duration_s=seconds,
+        limit_wait_s=seconds,
+    )
+    assert dump_report(built, "full") == old_dump(built)
+
+
+def test_small_floats_and_lone_surrogates_keep_the_old_bytes() -> None:
+    for result in (1e-05, -2.5e-06, [3.2e-07, "0.00001"], json.loads('"\\ud800"')):
+        built = report([step("a", result=result)], duration_s=9.99e-05)
+        assert dump_report(built, "full") == old_dump(built)
+
+
+def test_ids_keeps_outcome_id_and_error_one_line_per_entry(tmp_path: Path) -> None:
+    built = report(mixed_steps())
+    path = tmp_path / "r.json"
+    write_report(built, path, "ids")
+    text = path.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    start = lines.index('  "steps": [')
+    assert lines[start + 1] == (
+        '    {"step":"a","command_key":"a","method":"crm.item.add","status":"succeeded",'
+        '"batch_index":0,"attempts":1,"created_id":1},'
+    )
+    assert lines[start + 3] == (
+        '    {"step":"c","command_key":"c","method":"crm.item.add","status":"failed","batch_index":0,'
+        '"attempts":1,"error_code":"","error_description":"Access denied."},'
+    )
+    again = read_report(path)
+    assert again.results == "ids"
+    assert [(s.command_key, s.status, s.created_id, s.error_code, s.skip_reason) for s in again.steps] == [
+        (s.command_key, s.status, s.created_id, s.error_code, s.skip_reason) for s in built.steps
+    ]
+    assert all(s.result is None and s.summary is None for s in again.steps)
+    assert again.totals == built.totals
+
+
+def test_none_drops_the_created_ids_too(tmp_path: Path) -> None:
+    path = tmp_path / "r.json"
+    write_report(report(mixed_steps()), path, "none")
+    again = read_report(path)
+    assert again.results == "none"
+    assert all(s.created_id is None for s in again.steps)
+    assert [s.status for s in again.steps] == [s.status for s in mixed_steps()]
+
+
+def test_big_runs_are_lean_by_default_and_small_ones_full() -> None:
+    small = report(mixed_steps())
+    assert json.loads(dump_report(small))["results"] == "full"
+    count = LEAN_ABOVE + 1
+    steps = [step(f"k{i}", created_id=i, result={"item": {"id": i}}, attempts=1) for i in range(count)]
+    batches = [BatchResult(index=0, commands=count, attempts=1, duration_s=0.1)]
+    big = report(steps, batches=batches)
+    text = dump_report(big)
+    assert json.loads(text)["results"] == "ids"
+    assert '"result"' not in text
+    assert json.loads(dump_report(big, "full"))["results"] == "full"
