@@ -23,7 +23,6 @@ trusted, and the client's own clock stands in for it.
 
 from __future__ import annotations
 
-import bisect
 import math
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
@@ -43,31 +42,33 @@ PACING_MARGIN = 1.0
 _EPSILON = 1e-6
 
 
-@dataclass(order=True)
-class _Charge:
-    expires: float
-    seconds: float = field(compare=False)
-
-
 @dataclass
 class _Ledger:
-    """One method: its charges oldest first, its recent per-command costs, a block from a 429."""
+    """One method: its charges by the moment they expire, its recent per-command costs, a 429 block.
 
-    charges: list[_Charge] = field(default_factory=list)
+    Every expiry is the end of a basket (+ ``SAFETY``) or ``operating_reset_at`` (+ ``SAFETY``) plus
+    whole baskets, so a ledger holds a few tens of entries however many commands it has seen: each
+    charge is added to its basket's total.
+    """
+
+    charges: dict[float, float] = field(default_factory=dict)
     recent: deque[float] = field(default_factory=lambda: deque(maxlen=RECENT))
     blocked_until: float = 0.0
     reset_at: float | None = None
 
     def expire(self, now: float) -> None:
-        keep = bisect.bisect_right(self.charges, _Charge(now, 0.0))
-        del self.charges[:keep]
+        for expires in [e for e in self.charges if e <= now]:
+            del self.charges[expires]
 
     def live(self) -> float:
-        return sum(charge.seconds for charge in self.charges)
+        return sum(self.charges.values())
 
     def add(self, expires: float, seconds: float) -> None:
         if seconds > 0:
-            bisect.insort(self.charges, _Charge(expires, seconds))
+            self.charges[expires] = self.charges.get(expires, 0.0) + seconds
+
+    def oldest_first(self) -> list[tuple[float, float]]:
+        return sorted(self.charges.items())
 
     def per_command(self) -> float:
         return max(self.recent, default=0.0)
@@ -121,34 +122,32 @@ class OperatingBudget:
         """Make the ledger agree with the portal's ``operating``, expiring no later than it says."""
         ledger.expire(now)
         oldest = reset_at + SAFETY
-        for charge in ledger.charges:  # the portal's oldest basket expires at reset_at, no earlier
-            if charge.expires >= oldest:
+        for expires, seconds in ledger.oldest_first():  # the portal's oldest basket expires at reset_at
+            if expires >= oldest:
                 break
-            charge.expires = oldest
+            del ledger.charges[expires]
+            ledger.add(oldest, seconds)
         ours = ledger.live()
         if operating > ours + _EPSILON:
             self._spread(ledger, operating - ours, oldest, self._expiry(now))
         elif operating < ours - _EPSILON:
             # the portal counts less: what it no longer counts is the oldest (or was never charged)
             excess = ours - operating
-            while excess > _EPSILON and ledger.charges:
-                first = ledger.charges[0]
-                if first.seconds <= excess + _EPSILON:
-                    excess -= first.seconds
-                    ledger.charges.pop(0)
+            for expires, seconds in ledger.oldest_first():
+                if excess <= _EPSILON:
+                    break
+                taken = min(seconds, excess)
+                excess -= taken
+                if seconds - taken <= _EPSILON:
+                    del ledger.charges[expires]
                 else:
-                    first.seconds -= excess
-                    excess = 0.0
+                    ledger.charges[expires] = seconds - taken
 
     def _spread(self, ledger: _Ledger, seconds: float, oldest: float, newest: float) -> None:
         """Time the ledger cannot place: evenly over the baskets from the oldest to the current one."""
-        if newest <= oldest:
-            ledger.add(oldest, seconds)
-            return
-        count = min(BASKETS, round((newest - oldest) / self._basket) + 1)
-        step = (newest - oldest) / max(1, count - 1)
+        count = max(1, min(BASKETS, round((newest - oldest) / self._basket) + 1))
         for index in range(count):
-            ledger.add(oldest + index * step, seconds / count)
+            ledger.add(oldest + index * self._basket, seconds / count)
 
     def reset_at(self, method: str) -> float | None:
         """When the oldest basket of ``method`` expires, as last reported; None if never seen."""
@@ -190,11 +189,11 @@ class OperatingBudget:
         room = self.limit - self.margin
         live = ledger.live()
         at = now
-        for charge in ledger.charges:
+        for expires, seconds in ledger.oldest_first():
             if live + cost <= room + _EPSILON:
                 return at
-            live -= charge.seconds
-            at = charge.expires
+            live -= seconds
+            at = expires
         return at
 
 
