@@ -603,10 +603,13 @@ def apply(
       1    the run finished with failed, skipped, not-run or unknown steps
       2    usage error or invalid pipeline (nothing was sent)
       3    the portal could not be reached or refused the credentials
-      130  interrupted (the report is still written)
+      129  stopped by SIGHUP; 130 interrupted (Ctrl-C); 143 stopped by SIGTERM (the report is still
+           written; finish the run with --resume REPORT)
     """
     from b24sync.cli.progress import ProgressLine, StopFlag
     from b24sync.report.render import render_summary_json, render_text
+    from b24sync.run.journal import journal_path
+    from b24sync.run.outputs import choose_journal
     from b24sync.run.resume import Assume
     from b24sync.run.workflow import apply as apply_run
 
@@ -616,6 +619,9 @@ def apply(
         Assume.APPLIED if assume_applied else Assume.NOT_APPLIED if assume_not_applied else Assume.NOTHING
     )
     connection = open_portal(choose_portal(portal, rate_limit))
+    journal = choose_journal(None, report_path, connection, os.environ)
+    if journal is not None and journal != journal_path(report_path):
+        say(f"b24sync: this run's journal is {journal}: pass it to --resume if the run is killed", err=True)
     shown = ProgressLine(sys.stderr.isatty()) if progress else None
     try:
         with StopFlag() as stop:
@@ -638,6 +644,7 @@ def apply(
                 contract=not no_contract,
                 allow_env=allow_env,
                 report_results=report_results,
+                journal=journal,
             )
     finally:
         if shown is not None:
@@ -650,7 +657,11 @@ def apply(
         say(render_text(applied.report, report_path=report_path))
     if applied.fatal is not None:
         say(f"b24sync: error: {applied.fatal}", err=True)
-    sys.exit(exits.for_run(applied.fatal, applied.status))
+    totals = applied.report.totals
+    if applied.status == "interrupted" or totals.unknown or (applied.fatal is not None and totals.succeeded):
+        resume_from = str(applied.journal) if applied.journal is not None else report_path
+        say(f"b24sync: to finish this run: b24sync apply {source} --resume {resume_from}", err=True)
+    sys.exit(exits.for_run(applied.fatal, applied.status, stop.signal_number))
 
 
 # -- init -----------------------------------------------------------------------------------------

@@ -22,7 +22,11 @@ class Exit(enum.IntEnum):
     """A usage error or an invalid pipeline: nothing was sent."""
     PORTAL = 3
     """The portal could not be reached or refused the credentials."""
+    HANGUP = 129
+    """Stopped by SIGHUP (the terminal closed): the report is still written."""
     INTERRUPTED = 130
+    TERMINATED = 143
+    """Stopped by SIGTERM (a CI job cancelled, a pod stopped): the report is still written."""
 
 
 # The first matching class decides.
@@ -49,10 +53,17 @@ def for_error(error: BaseException) -> int:
     return next((int(code) for kind, code in _BY_ERROR if isinstance(error, kind)), int(Exit.FAILED))
 
 
-def for_run(fatal: BaseException | None, status: RunStatus) -> int:
-    """The exit code of ``apply``: a fatal portal error, else the run's status."""
+_SIGNAL_BASE = 128
+"""A process stopped by signal N exits 128 + N, as shells report it."""
+
+
+def for_run(fatal: BaseException | None, status: RunStatus, stopped_by: int | None = None) -> int:
+    """The exit code of ``apply``: a fatal portal error, else the run's status; an interrupted run
+    stopped by SIGTERM or SIGHUP exits 143 or 129 (128 + the signal), by Ctrl-C 130."""
     if fatal is not None:
         return for_error(fatal)
+    if status == "interrupted" and stopped_by is not None:
+        return _SIGNAL_BASE + stopped_by
     return int(_BY_RUN_STATUS[status])
 
 

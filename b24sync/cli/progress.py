@@ -12,25 +12,37 @@ if TYPE_CHECKING:
     from b24sync.run.executor import Progress
 
 
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+"""Ctrl-C, a CI job cancelled or a pod stopped (SIGTERM), a terminal closed (SIGHUP)."""
+
+
 class StopFlag:
-    """First Ctrl-C: finish the request in flight, then stop. Second: stop now."""
+    """The first stop signal: finish the request in flight, write the report, then stop. Second: now."""
 
     def __init__(self) -> None:
         self.requested = False
-        self._previous: Any = None
+        self.signal_number: int | None = None
+        """The signal that asked to stop, for the exit code (``b24sync.cli.exits.for_signal``)."""
+        self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> StopFlag:
-        self._previous = signal.signal(signal.SIGINT, self._handle)
+        for number in STOP_SIGNALS:
+            self._previous[number] = signal.signal(number, self._handle)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        signal.signal(signal.SIGINT, self._previous)
+        for number, previous in self._previous.items():
+            signal.signal(number, previous)
 
     def _handle(self, signum: int, frame: object) -> None:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
-        click.echo("\nb24sync: stopping after the request in flight (Ctrl-C again to stop now)", err=True)
+        self.signal_number = signum
+        again = "Ctrl-C" if signum == signal.SIGINT else "the signal"
+        click.echo(f"\nb24sync: stopping after the request in flight ({again} again to stop now)", err=True)
 
     def __call__(self) -> bool:
         return self.requested

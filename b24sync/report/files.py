@@ -8,6 +8,7 @@ bytes (docs/report.md); ``read_report`` reads one back with a one-line error for
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -29,6 +30,9 @@ from b24sync.report.model import (
 # Where pydantic's JSON differs from json.dumps: floats from 1e-9 to 1e-4 (0.00001 for 1e-05, 3.2e-7 for
 # 3.2e-07). Text that merely looks like one only costs the slower encoder.
 _PYDANTIC_FLOAT = re.compile(r"0\.0000\d|\de-\d(?!\d)")
+
+_NAME_MAX = 255
+"""The longest file name (bytes) the common file systems take."""
 
 
 def dump_report(report: RunReport, results: ReportResults | None = None) -> str:
@@ -106,7 +110,7 @@ def write_output(
 def _replace(target: Path, data: bytes, what: str) -> None:
     # A fresh name in the same directory, so os.replace is a rename on one file system; os.open with
     # mode 0o666 lets the umask decide the permissions, as for any file the user creates.
-    temp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+    temp = _temp_name(target)
     try:
         descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     except OSError as error:
@@ -124,6 +128,11 @@ def _replace(target: Path, data: bytes, what: str) -> None:
         # Ctrl-C in the middle of the write must not leave the temp file behind either.
         temp.unlink(missing_ok=True)
         raise
+
+
+def _temp_name(target: Path) -> Path:
+    # the name is cut so that a file name near the limit still gets a temp name the file system takes
+    return target.parent / f".{target.name[: _NAME_MAX - 40]}.{uuid.uuid4().hex}.tmp"
 
 
 def _write_error(what: str, target: Path, error: OSError) -> UsageError:
@@ -173,3 +182,98 @@ def _first_problem(error: ValidationError) -> str:
     message = first["msg"].splitlines()[0]
     more = f"; {len(problems) - 1} more" if len(problems) > 1 else ""
     return f"{where}: {message}{more}" if where else f"{message}{more}"
+
+
+class AppendFile:
+    """A file b24sync appends lines to and forces to disk (the run journal); opened by ``open_append``."""
+
+    def __init__(self, path: Path, descriptor: int, what: str) -> None:
+        self.path = path
+        self.what = what
+        self._descriptor = descriptor
+
+    def append(self, text: str, *, sync: bool) -> None:
+        """Append ``text`` (one or more whole lines); ``sync`` forces it, and all before it, to disk."""
+        data = text.encode("utf-8", errors="backslashreplace")
+        try:
+            while data:
+                written = os.write(self._descriptor, data)
+                data = data[written:]
+            if sync:
+                os.fsync(self._descriptor)
+        except OSError as error:
+            raise _write_error(self.what, self.path, error) from None
+
+    def close(self) -> None:
+        """Close the file (idempotent)."""
+        if self._descriptor >= 0:
+            os.close(self._descriptor)
+            self._descriptor = -1
+
+
+def open_append(path: str | os.PathLike[str], *, what: str, make_parents: bool = False) -> AppendFile:
+    """Open ``path`` for appending, creating it (and its folder with ``make_parents``); a ``UsageError``
+    naming ``what`` and the path when it cannot be written."""
+    if "\0" in os.fspath(path):
+        raise UsageError(f"cannot write {what} {os.fspath(path)!r}: a file name cannot hold a NUL character")
+    target = Path(path)
+    try:
+        if make_parents:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
+    except OSError as error:
+        raise _write_error(what, target, error) from None
+    return AppendFile(target, descriptor, what)
+
+
+def check_writable(
+    path: str | os.PathLike[str], *, what: str, append: bool = False, make_parents: bool = False
+) -> None:
+    """Prove before a run sends anything that ``path`` can be written as ``write_output`` would.
+
+    A regular (or new) file needs a file of its own created beside it (the temp file of the atomic
+    replace); a device or FIFO must open for writing without blocking. Nothing is changed: the probe
+    file is removed and an existing file is left as it is. A failure is one ``UsageError``.
+    """
+    if "\0" in os.fspath(path):
+        raise UsageError(f"cannot write {what} {os.fspath(path)!r}: a file name cannot hold a NUL character")
+    target = Path(path)
+    try:
+        special = target.exists() and not target.is_file()
+    except OSError as error:
+        raise _write_error(what, target, error) from None
+    try:
+        if make_parents and not target.parent.exists():
+            # the folders are made when the file is written: the nearest existing one must take them
+            folder = target.parent
+            while not folder.exists() and folder != folder.parent:
+                folder = folder.parent
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise OSError(errno.EACCES, os.strerror(errno.EACCES))
+            return
+        if append and not special and target.is_file():
+            os.close(os.open(target, os.O_WRONLY | os.O_APPEND))
+            return
+        if special:
+            # O_NONBLOCK: a FIFO with no reader yet must not hang the check (ENXIO says so, and is fine)
+            try:
+                descriptor = os.open(target, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError as error:
+                if error.errno == errno.ENXIO:
+                    return
+                raise
+            os.close(descriptor)
+            return
+        if len(target.name.encode("utf-8", errors="surrogateescape")) > _NAME_MAX:
+            raise OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG))
+        probe = _temp_name(target)
+        descriptor = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            # one block written and forced out, so a full disk shows now rather than after the run
+            os.write(descriptor, b"\0" * 4096)
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+            probe.unlink(missing_ok=True)
+    except OSError as error:
+        raise _write_error(what, target, error) from None

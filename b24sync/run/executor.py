@@ -30,10 +30,12 @@ from b24sync.bitrix.results import created_id
 from b24sync.client.encoding import encode_command
 from b24sync.client.hook import B24Hook
 from b24sync.client.redaction import Redactor
+from b24sync.client.results import BatchReply
 from b24sync.errors import Interrupted, OutcomeUnknownError, PortalError, UsageError
 from b24sync.planning.model import Command, Plan
 from b24sync.report.model import BatchResult, StepResult, StepStatus, summarize_result
 from b24sync.run.importing import per_instance
+from b24sync.run.journal import Journal, NoJournal, Outcome, pruned
 from b24sync.run.links import LinkError, follow, substitute
 from b24sync.upsert.unsent import unsent_results
 
@@ -116,6 +118,8 @@ class Executor:
     should_stop: Callable[[], bool] = lambda: False
     on_progress: Callable[[Progress], None] | None = None
     clock: Callable[[], float] = time.monotonic
+    journal: Journal = field(default_factory=NoJournal)
+    """Told of every request before it is sent and of what its answer settled (``b24sync.run.journal``)."""
 
     def __post_init__(self) -> None:
         self.steps: dict[str, _Step] = {}
@@ -125,6 +129,10 @@ class Executor:
         for key, result in self.recorded.items():
             if key in self.steps:
                 self.steps[key].status, self.steps[key].result = "succeeded", result
+        self.linked: dict[str, set[tuple[str | int, ...]]] = {}
+        for each in self.steps.values():
+            for link in each.command.links:
+                self.linked.setdefault(link.target, set()).add(link.path)
         check_secrets(self.plan, self.secrets)
         self.redact = Redactor(*self.secrets.values())
         self.batch_results: list[BatchResult] = []
@@ -273,22 +281,41 @@ class Executor:
                 self._settle(self.steps[key], "failed", code="ENCODING", description=str(error))
             return
         methods = {key: p.command.method for key, p in request.items()}
-        safe = all(is_safe_to_repeat(p.command.method, p.params) for p in request.values())
+        repeatable = {key for key, p in request.items() if is_safe_to_repeat(p.command.method, p.params)}
+        safe = len(repeatable) == len(request)
+        request_id = self.requests + 1
+        # written and forced to disk before the request goes out: a write is never sent unrecorded
+        self.journal.record_sending(request_id, list(request), repeatable)
         for key in request:
             self.steps[key].attempts += 1
         self.requests += 1
         try:
-            reply = self.client.send_batch(encoded, halt=halt, methods=methods, safe=safe)
-        except OutcomeUnknownError as error:
-            self._lost(request, str(error))
-            return
-        except PortalError as error:
-            self.fatal, self.stopped = error, True
-            return
-        except KeyboardInterrupt:
-            self._lost(request, "interrupted while the request was in flight")
-            self.interrupted = True
-            return
+            try:
+                reply = self.client.send_batch(encoded, halt=halt, methods=methods, safe=safe)
+            except OutcomeUnknownError as error:
+                self._lost(request, str(error))
+                return
+            except PortalError as error:
+                self.fatal, self.stopped = error, True
+                return
+            except KeyboardInterrupt:
+                self._lost(request, "interrupted while the request was in flight")
+                self.interrupted = True
+                return
+            self._take_reply(request, reply)
+        finally:
+            self.journal.record_answer(request_id, self._outcomes(request))
+
+    def _outcomes(self, request: Mapping[str, _Prepared]) -> dict[str, Outcome]:
+        outcomes: dict[str, Outcome] = {}
+        for key in request:
+            step = self.steps[key]
+            if step.status is not None:
+                kept = pruned(step.result, self.linked.get(key, ()))
+                outcomes[key] = Outcome(step.status, kept, step.error_code, step.error_description)
+        return outcomes
+
+    def _take_reply(self, request: Mapping[str, _Prepared], reply: BatchReply) -> None:
         limited: list[str] = []
         failed = False
         for key in request:

@@ -5,13 +5,18 @@ from __future__ import annotations
 import enum
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+from pydantic import JsonValue
 
 from b24sync.client.encoding import encode_command
 from b24sync.errors import UsageError
+from b24sync.pipeline.instances import instance_name
 from b24sync.planning.model import Command, Plan
 from b24sync.report.files import read_report
-from b24sync.report.model import recorded_results
+from b24sync.run.journal import JOURNAL_SUFFIX, journal_path, read_journal
 from b24sync.run.links import LinkError, follow, substitute
 
 
@@ -26,26 +31,90 @@ class Assume(enum.Enum):
     """They did not happen: send them again."""
 
 
+@dataclass
+class Previous:
+    """What an earlier run left: its report, its journal, or both (a run killed after a resume)."""
+
+    source: str
+    results: dict[str, JsonValue] = field(default_factory=dict)
+    """The result of every command that succeeded, by key."""
+    unknown: dict[str, str] = field(default_factory=dict)
+    """Writes whose outcome is unknown, by key, with the name the report gave them (if it did)."""
+    sha256: list[str] = field(default_factory=list)
+    """The sha256 of the pipeline of each run, oldest first."""
+    journal: Path | None = None
+
+
+def read_previous(path: str | os.PathLike[str]) -> Previous:
+    """The report at ``path`` brought up to date by its journal (``REPORT.journal``), either alone.
+
+    After a clean stop the report says everything and the journal is gone; after a kill only the
+    journal is there; after a kill of a resumed run both are, and the journal is the newer word.
+    """
+    text = os.fspath(path)
+    journal = journal_path(text)
+    has_report = not text.endswith(JOURNAL_SUFFIX) and os.path.lexists(text)
+    if not has_report and not journal.exists():
+        read_report(text)  # the usual one-line error for a missing report
+    previous = Previous(text, journal=journal if journal.exists() else None)
+    if has_report:
+        report = read_report(text)
+        previous.sha256.append(report.pipeline.sha256)
+        for step in report.steps:
+            if step.status == "succeeded":
+                previous.results[step.command_key] = step.result
+            elif step.status == "unknown":
+                previous.unknown[step.command_key] = step.name
+    if previous.journal is not None:
+        state = read_journal(previous.journal)
+        previous.sha256.extend(run.pipeline_sha256 for run in state.runs)
+        for key, outcome in state.outcomes.items():
+            previous.unknown.pop(key, None)
+            previous.results.pop(key, None)
+            if outcome.status == "succeeded":
+                previous.results[key] = outcome.result
+        for key in state.in_flight:
+            previous.results.pop(key, None)
+            previous.unknown.pop(key, None)
+        for key in state.unknown():
+            previous.unknown[key] = key
+    return previous
+
+
+def check_same_pipeline(previous: Previous, plan: Plan) -> None:
+    """Refuse to resume from the run of another pipeline, or of this one before it was edited."""
+    other = next((sha for sha in previous.sha256 if sha != plan.pipeline.sha256), None)
+    if other is not None:
+        raise UsageError(
+            f"{previous.source} is the report of another pipeline or of an earlier version of "
+            f"{plan.pipeline.path} (sha256 {other[:12]}, now {plan.pipeline.sha256[:12]}): resume only "
+            "the pipeline that wrote it, or run without --resume"
+        )
+
+
 def resume_state(path: str | os.PathLike[str], plan: Plan, assume: Assume = Assume.NOTHING) -> dict[str, Any]:
     """Recorded results to reuse by command key; refuses to guess about steps whose outcome is unknown.
 
     Upsert commands are left out: their records were just read again, which settles what a lost
     answer left unknown, so they need neither the recorded results nor an assumption.
     """
-    previous = read_report(path)
+    previous = read_previous(path)
+    check_same_pipeline(previous, plan)
+    names = {command.key: instance_name(command.step, command.instance) for command in plan.commands()}
     plain = {command.key for command in plan.commands() if command.action == "call"}
     plain |= {link.target for _, link in plan.outside_links()}
-    recorded = {key: value for key, value in recorded_results(previous).items() if key in plain}
-    unknown = [s for s in previous.steps if s.status == "unknown" and s.command_key in plain]
+    recorded = {key: value for key, value in previous.results.items() if key in plain}
+    unknown = [key for key in previous.unknown if key in plain]
     if unknown and assume is Assume.NOTHING:
-        names = ", ".join(s.name for s in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+        shown = ", ".join(names.get(k, previous.unknown[k]) for k in unknown[:5])
         raise UsageError(
-            f"{len(unknown)} step(s) of {path} have an unknown outcome ({names}): check the portal, then "
+            f"{len(unknown)} step(s) of {path} have an unknown outcome ({shown}"
+            f"{' ...' if len(unknown) > 5 else ''}): check the portal, then "
             "re-run with --assume-applied (they happened) or --assume-not-applied (send them again)"
         )
     if assume is Assume.APPLIED:
-        for step in unknown:
-            recorded[step.command_key] = None
+        for key in unknown:
+            recorded[key] = None
     return recorded
 
 

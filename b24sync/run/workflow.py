@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from b24sync.client.encoding import encode_command
@@ -45,6 +46,8 @@ from b24sync.report.render import render_junit, render_markdown
 from b24sync.run.contract import Contract, enforce, needs_portal
 from b24sync.run.executor import Progress, check_secrets, execute, required_secrets
 from b24sync.run.importing import refuse_resume
+from b24sync.run.journal import JournalWriter, NoJournal, journal_path
+from b24sync.run.outputs import Outputs, choose_journal
 from b24sync.run.portal import Portal, PortalLike
 from b24sync.run.redacting import run_redactor
 from b24sync.run.resume import Assume, fill_left_out, resume_state
@@ -70,6 +73,8 @@ class Applied:
     plan: Plan
     report: RunReport
     fatal: PortalError | None = None
+    journal: Path | None = None
+    """The run's journal when it was kept (no report file holds what it says): pass it to ``--resume``."""
 
     @property
     def status(self) -> RunStatus:
@@ -160,15 +165,21 @@ def apply(
     contract: Contract = True,
     allow_env: Collection[str] = (),
     report_results: ReportResults | None = None,
+    journal: str | os.PathLike[str] | None = None,
 ) -> Applied:
     """Run a pipeline file, a saved plan file (``.json``) or a ``Plan`` against ``portal``.
 
     ``report``, ``junit`` and ``markdown`` (appended to, like a CI job summary) are written when
     given; ``report_results`` says how much of each entry the report file keeps (``full``, ``ids``,
-    ``none``; by default ``ids`` above 10,000 commands). ``resume`` names the report of an earlier
-    run: what succeeded there is not sent again.
-    ``select`` and ``exclude`` run some steps only, as in ``plan``. Command failures are in the
+    ``none``; by default ``ids`` above 10,000 commands). ``resume`` names the report of an earlier run
+    (or its journal, when the run was killed before writing it): what succeeded there is not sent
+    again. ``select`` and ``exclude`` run some steps only, as in ``plan``. Command failures are in the
     report; only a run that cannot start raises.
+
+    Every request is recorded in the run's journal before it is sent (``b24sync.run.journal``):
+    ``journal`` names it; by default it is ``REPORT.journal``, or with no report (or a report that is
+    not a regular file) a file in ``$XDG_STATE_HOME/b24sync/journals``; an in-process emulator without
+    a state file keeps none. The journal is removed once the report is written.
     """
     if portal is None:
         raise UsageError(NO_PORTAL)
@@ -200,6 +211,15 @@ def apply(
         secrets = {name: environ[name] for name in required_secrets(the_plan) if name in environ}
         check_secrets(the_plan, secrets)
         origin = the_plan.pipeline.path if isinstance(source, Plan) else str(source)
+        outputs = Outputs(
+            report=report,
+            junit=junit,
+            markdown=markdown,
+            journal=choose_journal(journal, report, connection, environ),
+            resumed=None if resume is None else journal_path(resume),
+            state=connection.state_path,
+        )
+        outputs.check()
         return _run(
             the_plan,
             connection,
@@ -207,9 +227,7 @@ def apply(
             secrets,
             recorded,
             halt_on_error,
-            report,
-            junit,
-            markdown,
+            outputs,
             on_progress,
             should_stop,
             run_redactor(environ, plan=the_plan, base=connection.client.redact),
@@ -317,9 +335,7 @@ def _run(
     secrets: Mapping[str, str],
     recorded: Mapping[str, Any],
     halt_on_error: bool | None,
-    report_path: str | os.PathLike[str] | None,
-    junit_path: str | os.PathLike[str] | None,
-    markdown_path: str | os.PathLike[str] | None,
+    outputs: Outputs,
     on_progress: Callable[[Progress], None] | None,
     should_stop: Callable[[], bool] | None,
     redact: Redactor,
@@ -329,20 +345,36 @@ def _run(
     started_wall = datetime.now(timezone.utc)
     started = time.monotonic()
     client = portal.client
+    run_id = uuid.uuid4().hex
     if should_stop is not None:
         client.stop_waits_when(should_stop)
     halt = the_plan.halt_on_error if halt_on_error is None else halt_on_error
-    execution = execute(
-        the_plan,
-        client,
-        halt_on_error=halt,
-        secrets=secrets,
-        recorded=recorded,
-        should_stop=should_stop or (lambda: False),
-        on_progress=on_progress,
-    )
+    writer: JournalWriter | None = None
+    if outputs.journal is not None:
+        writer = JournalWriter(outputs.journal, redact)
+        writer.start(
+            run_id,
+            {"path": the_plan.pipeline.path, "sha256": the_plan.pipeline.sha256},
+            client.redacted_url,
+            format_utc(started_wall),
+        )
+        writer.record_carried(recorded)
+    try:
+        execution = execute(
+            the_plan,
+            client,
+            halt_on_error=halt,
+            secrets=secrets,
+            recorded=recorded,
+            should_stop=should_stop or (lambda: False),
+            on_progress=on_progress,
+            journal=writer or NoJournal(),
+        )
+    finally:
+        if writer is not None:
+            writer.close()
     report = build_report(
-        run_id=uuid.uuid4().hex,
+        run_id=run_id,
         pipeline=PipelineRef(
             path=the_plan.pipeline.path,
             sha256=the_plan.pipeline.sha256,
@@ -365,13 +397,14 @@ def _run(
         ],
     )
     report = redacted(report, redact)  # portal texts and results may echo the code or a secret
-    if report_path is not None:
-        write_report(report, report_path, report_results)
-    if junit_path is not None:
-        write_output(junit_path, render_junit(report), what="JUnit report")
-    if markdown_path is not None:
-        write_output(markdown_path, render_markdown(report) + "\n", what="Markdown summary", append=True)
-    return Applied(the_plan, report, execution.fatal)
+    if outputs.report is not None:
+        write_report(report, outputs.report, report_results)
+    if outputs.junit is not None:
+        write_output(outputs.junit, render_junit(report), what="JUnit report")
+    if outputs.markdown is not None:
+        write_output(outputs.markdown, render_markdown(report) + "\n", what="Markdown summary", append=True)
+    kept = outputs.settle(report.status == "succeeded")
+    return Applied(the_plan, report, execution.fatal, kept)
 
 
 def git_commit(path: str) -> str | None:

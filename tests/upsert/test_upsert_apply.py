@@ -143,12 +143,13 @@ def test_a_run_killed_by_a_dropped_connection_is_resumed_without_duplicates(tmp_
         state = read_state(pipeline, B24Hook.from_webhook_url(url, rate_limit=None))
         faulty = Emulator(store=emu.store, drop_rate=1.0, seed=3)
         with faulty.serve() as faulty_url:
-            execution = execute(plan(pipeline, state), B24Hook.from_webhook_url(faulty_url, rate_limit=None))
+            the_plan = plan(pipeline, state)
+            execution = execute(the_plan, B24Hook.from_webhook_url(faulty_url, rate_limit=None))
         assert {s.status for s in execution.steps} == {"unknown"}
         write_report(
             build_report(
                 run_id="0" * 32,
-                pipeline=PipelineRef(path=str(path), sha256="0" * 64),
+                pipeline=PipelineRef(path=str(path), sha256=the_plan.pipeline.sha256),
                 target="t",
                 started_at="2026-01-01T00:00:00Z",
                 finished_at="2026-01-01T00:00:01Z",
