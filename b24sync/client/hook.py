@@ -20,12 +20,13 @@ import requests
 
 from b24sync.bitrix.advice import advice
 from b24sync.bitrix.codes import AUTH_CODES, LIMIT_CODES, METHOD_NOT_FOUND, OVERLOAD_LIMIT, QUERY_LIMIT
-from b24sync.bitrix.limits import MAX_BATCH, OPERATING_LIMIT
+from b24sync.bitrix.limits import MAX_BATCH, OPERATING_LIMIT, OPERATING_WINDOW
 from b24sync.bitrix.methods import is_safe_to_repeat
 from b24sync.client.batching import BatchCall, normalize_calls, referenced_keys
 from b24sync.client.encoding import batch_payload, encode_command, response_maps
 from b24sync.client.listing import KeysetWalk
-from b24sync.client.ratelimit import LeakyBucket, OperatingBudget, RateLimit
+from b24sync.client.pacing import OperatingBudget
+from b24sync.client.ratelimit import LeakyBucket, RateLimit
 from b24sync.client.redaction import LOG_REDACTION, Redactor
 from b24sync.client.results import AjaxResult, BatchReply, CommandError, Result, as_int, command_error
 from b24sync.client.transport import Answer, Exchange, exchange
@@ -104,6 +105,7 @@ class B24Hook:
         timeout: float | tuple[float, float] = (10.0, 75.0),
         rate_limit: RateLimit | str | None = "standard",
         operating_limit: float = OPERATING_LIMIT,
+        operating_window: float = OPERATING_WINDOW,
         retry: RetryPolicy | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
@@ -124,7 +126,7 @@ class B24Hook:
         self._timeout = timeout
         limit = RateLimit.parse(rate_limit)
         self._bucket = LeakyBucket(limit, clock) if limit is not None else None
-        self._budget = OperatingBudget(wall_clock, operating_limit)
+        self._budget = OperatingBudget(wall_clock, operating_limit, operating_window)
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
         self._clock = clock
@@ -214,12 +216,17 @@ class B24Hook:
         safe: bool,
         methods: Sequence[str],
         commands: Sequence[str] = (),
+        demand: Mapping[str, int] | None = None,
     ) -> Answer:
-        """Send one request with every rule of protocol §7; return a JSON answer or raise."""
+        """Send one request with every rule of protocol §7; return a JSON answer or raise.
+
+        ``demand`` is how many commands of each method the request holds (one each when not given):
+        the request waits until every method's operating budget has room for them (``client.pacing``).
+        """
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         tries = _Tries(self._clock())
         while True:
-            got = self._try(method, body, methods, tries)
+            got = self._try(method, body, demand or dict.fromkeys(methods, 1), tries)
             answer = got.answer
             if answer is not None and answer.is_redirect:
                 self._follow(answer, tries)
@@ -240,10 +247,10 @@ class B24Hook:
                 )
             self._after_failure(got, safe, commands, tries)
 
-    def _try(self, method: str, body: bytes, methods: Sequence[str], tries: _Tries) -> Exchange:
+    def _try(self, method: str, body: bytes, demand: Mapping[str, int], tries: _Tries) -> Exchange:
         """Wait for both limits, then make one exchange and count it."""
         before = self._clock()
-        self._wait(self._budget.delay(list(methods)), f"operating-time limit of {', '.join(methods)}")
+        self._wait(self._budget.delay(demand), f"operating-time budget of {', '.join(demand)}")
         if self._bucket is not None:
             self._wait(self._bucket.delay(), "request rate limit")
         self._check_stop("a stop was asked for")
@@ -396,8 +403,16 @@ class B24Hook:
         payload = batch_payload(commands, halt)
         if as_list:
             payload["cmd"] = list(commands.values())
+        demand: dict[str, int] = {}
+        for name in methods.values():
+            demand[name] = demand.get(name, 0) + 1
         answer = self._post(
-            "batch", payload, safe=safe, methods=sorted(set(methods.values())), commands=list(commands)
+            "batch",
+            payload,
+            safe=safe,
+            methods=sorted(demand),
+            commands=list(commands),
+            demand=dict(sorted(demand.items())),
         )
         body = answer.body
         if "error" in body:

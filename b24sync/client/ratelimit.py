@@ -1,4 +1,4 @@
-"""Client-side limits: the portal's leaky bucket and its per-method operating-time budget.
+"""Client-side limits: the portal's leaky bucket (the operating budget is in ``client.pacing``).
 
 Protocol §7.1: every HTTP request adds 1 to a counter that drains by ``rate`` per second; a request
 arriving while the counter is above ``burst`` is refused with 503 ``QUERY_LIMIT_EXCEEDED``. Keeping
@@ -13,17 +13,10 @@ Clocks are parameters: ``clock`` is monotonic seconds, ``wall_clock`` is unix ti
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
-from b24sync.bitrix.limits import (
-    ENTERPRISE_RATE,
-    OPERATING_LIMIT,
-    OPERATING_MARGIN,
-    OPERATING_WINDOW,
-    STANDARD_RATE,
-)
+from b24sync.bitrix.limits import ENTERPRISE_RATE, STANDARD_RATE
 from b24sync.errors import UsageError
 
 
@@ -87,45 +80,3 @@ class LeakyBucket:
         """The portal said the bucket is full: assume it, so the next requests wait."""
         self._drain()
         self._level = max(self._level, self.limit.burst)
-
-
-class OperatingBudget:
-    """The portal's operating time per method, as last reported in ``time`` blocks."""
-
-    def __init__(self, wall_clock: Callable[[], float], limit: float = OPERATING_LIMIT) -> None:
-        self.limit = limit
-        self._wall_clock = wall_clock
-        self._blocked_until: dict[str, float] = {}
-        self._reset_at: dict[str, float] = {}
-
-    def observe(self, method: str, time_block: Mapping[str, Any] | None) -> None:
-        """Record a method's ``operating``/``operating_reset_at`` from a response."""
-        if not isinstance(time_block, Mapping):
-            return
-        operating = time_block.get("operating")
-        reset_at = time_block.get("operating_reset_at")
-        if not isinstance(operating, (int, float)) or not isinstance(reset_at, (int, float)):
-            return
-        self._reset_at[method.lower()] = float(reset_at)
-        if operating >= self.limit - OPERATING_MARGIN:
-            self.block(method, float(reset_at), unknown_wait=0.0)
-
-    def reset_at(self, method: str) -> float | None:
-        """When the oldest basket of ``method`` expires, as last reported; None if never seen."""
-        return self._reset_at.get(method.lower())
-
-    def block(self, method: str, reset_at: float | None, unknown_wait: float = 10.0) -> float:
-        """Block ``method`` until ``reset_at`` + 1 s (protocol §7.4); return the seconds to wait."""
-        now = self._wall_clock()
-        until = now + unknown_wait if reset_at is None else max(reset_at + 1.0, now + unknown_wait)
-        # the oldest basket expires within one window: a later reset time from the portal is wrong
-        until = min(until, now + OPERATING_WINDOW + 1.0)
-        key = method.lower()
-        self._blocked_until[key] = max(self._blocked_until.get(key, 0.0), until)
-        return self._blocked_until[key] - now
-
-    def delay(self, methods: list[str]) -> float:
-        """Seconds to wait before any of ``methods`` may be called."""
-        now = self._wall_clock()
-        waits = [self._blocked_until.get(m.lower(), 0.0) - now for m in methods]
-        return max([0.0, *waits])

@@ -94,6 +94,7 @@ class Emulator:
         profile: str | CostModel | None = None,
         costs: Mapping[str, float] | None = None,
         workers: int | None = None,
+        operating_window: float = 600.0,
     ) -> None:
         if not token or any(char in token for char in "/?#% \t\r\n"):
             raise EmulatorError("the emulator token must be a non-empty string without /, ?, #, % or spaces")
@@ -101,6 +102,10 @@ class Emulator:
             raise EmulatorError("latency and operating cost cannot be negative")
         if operating_limit is not None and operating_limit <= 0:
             raise EmulatorError("the operating limit must be positive (or None for no limit)")
+        if operating_window < 10 or operating_window % 10:
+            raise EmulatorError(
+                "the operating window must be a positive multiple of 10 seconds (ten baskets)"
+            )
         if workers is not None and workers < 1:
             raise EmulatorError("the number of workers must be at least 1")
         try:
@@ -121,6 +126,7 @@ class Emulator:
         self.user_id = user_id
         self._bucket_spec = bucket
         self._operating_limit = operating_limit
+        self._operating_window = float(operating_window)
         self._clock = clock
         self._wall_clock = wall_clock
         self._latency = model.latency if latency_ms is None else latency_ms / 1000.0
@@ -264,7 +270,7 @@ class Emulator:
             LeakyBucket(*self._bucket_spec, clock=self._clock) if self._bucket_spec is not None else None
         )
         self._operating = (
-            OperatingTime(self._operating_limit, self._wall_clock)
+            OperatingTime(self._operating_limit, self._wall_clock, self._operating_window)
             if self._operating_limit is not None
             else None
         )
@@ -288,6 +294,7 @@ class Emulator:
             return refused
         if self._bucket is not None and not self._bucket.admit():
             # protocol §7.1 and U2: refused before anything runs; a batch costs 1 like any request
+            self._counters.refused["QUERY_LIMIT_EXCEEDED"] += 1
             return error_response(503, "QUERY_LIMIT_EXCEEDED", "Too many requests")
         caller = f"{where.kind}:{where.user}"
         started = meter.start if meter is not None else self._wall_clock()
@@ -350,6 +357,7 @@ class Emulator:
         key = (caller, method)
         if self._operating is not None and self._operating.blocked(key):
             # protocol §7.2: blocked until the window frees up; the crossing call itself completed
+            self._counters.refused["OPERATION_TIME_LIMIT"] += 1
             return Outcome(error=OPERATION_TIME_LIMIT), 429
         started = self._wall_clock()
         self._counters.commands += 1
@@ -377,7 +385,8 @@ class Emulator:
             if meter is not None:
                 started, finish = meter.span(seconds)
             if self._operating is not None:
-                self._operating.charge(key, seconds)
+                # a modelled command is charged when its server time ends, as a portal measures it
+                self._operating.charge(key, seconds, finish if meter is not None else None)
         if meter is None:
             finish = self._wall_clock()
         return Outcome(

@@ -11,6 +11,7 @@ PLANS: dict[str, tuple[float, float]] = {"standard": (50.0, 2.0), "enterprise": 
 WINDOW_BASKETS = 10
 BASKET_SECONDS = 60.0
 """protocol §7.2: ten one-minute baskets make the ten-minute window."""
+WINDOW_SECONDS = WINDOW_BASKETS * BASKET_SECONDS
 
 RateSpec = str | tuple[float, float] | None
 
@@ -70,14 +71,25 @@ class OperatingState:
 
 @dataclass
 class OperatingTime:
-    """Seconds spent per (webhook, method) over ten one-minute baskets (protocol §7.2)."""
+    """Seconds spent per (webhook, method) over ten one-minute baskets (protocol §7.2).
+
+    ``window`` shrinks the ten minutes (to ten baskets of ``window / 10`` seconds each) for
+    benchmarks that must reach the limit and its reset in less time than a portal takes; a portal's
+    window is always ten minutes.
+    """
 
     limit: float
     clock: Callable[[], float]
+    window: float = WINDOW_SECONDS
     baskets: dict[tuple[str, str], dict[int, float]] = field(default_factory=dict)
 
+    @property
+    def basket(self) -> float:
+        """Seconds of one basket."""
+        return self.window / WINDOW_BASKETS
+
     def _live(self, key: tuple[str, str], now: float) -> dict[int, float]:
-        current = int(now // BASKET_SECONDS)
+        current = int(now // self.basket)
         baskets = self.baskets.setdefault(key, {})
         for minute in [m for m in baskets if m <= current - WINDOW_BASKETS]:
             del baskets[minute]
@@ -88,17 +100,17 @@ class OperatingTime:
         now = self.clock()
         baskets = self._live(key, now)
         if not baskets:
-            return OperatingState(0.0, int(now + WINDOW_BASKETS * BASKET_SECONDS))
+            return OperatingState(0.0, int(now + self.window))
         oldest = min(baskets)
-        return OperatingState(sum(baskets.values()), int((oldest + WINDOW_BASKETS) * BASKET_SECONDS))
+        return OperatingState(sum(baskets.values()), int((oldest + WINDOW_BASKETS) * self.basket))
 
     def blocked(self, key: tuple[str, str]) -> bool:
         """True once the window holds the limit: the call that crossed it completed, the next is refused."""
         return self.state(key).operating >= self.limit
 
-    def charge(self, key: tuple[str, str], seconds: float) -> None:
-        """Add a call's (simulated) execution time to the current basket."""
-        now = self.clock()
+    def charge(self, key: tuple[str, str], seconds: float, at: float | None = None) -> None:
+        """Add a call's (simulated) execution time to the basket of ``at`` (when it ends; now by default)."""
+        now = self.clock() if at is None else at
         baskets = self._live(key, now)
-        minute = int(now // BASKET_SECONDS)
+        minute = int(now // self.basket)
         baskets[minute] = baskets.get(minute, 0.0) + seconds

@@ -40,6 +40,8 @@ class Counters:
     server_seconds: float = 0.0
     by_status: Counter[str] = field(default_factory=Counter)
     by_method: Counter[str] = field(default_factory=Counter)
+    refused: Counter[str] = field(default_factory=Counter)
+    """Requests and commands refused by a limit, by error code (inside batches too)."""
 
     def as_json(self) -> dict[str, Any]:
         """The counters as plain JSON values."""
@@ -48,6 +50,7 @@ class Counters:
             "commands": self.commands,
             "by_status": dict(self.by_status),
             "by_method": dict(self.by_method),
+            "refused": dict(self.refused),
             "dropped": self.dropped,
             "faults": self.faults,
             "server_seconds": round(self.server_seconds, 6),

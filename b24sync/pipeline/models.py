@@ -298,6 +298,12 @@ class StepSpec(Frozen):
         description="With upsert: delete records carrying the same fixed match values (e.g. originatorId) "
         "that are absent from the source; applied only with apply --allow-delete.",
     )
+    mode: Literal["import"] | None = Field(
+        None,
+        description="import: send the crm.item.add instances (of an upsert step: its creates) of this "
+        "for_each step as crm.item.batchImport, 20 records a command (1,000 a request); automation rules "
+        "and workflows do not run for them.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -314,6 +320,18 @@ class StepSpec(Frozen):
     def _delete_needs_upsert(self) -> StepSpec:
         if self.delete_missing and self.upsert is None:
             raise ValueError("delete_missing works with upsert steps only")
+        return self
+
+    @model_validator(mode="after")
+    def _import_is_a_plain_create(self) -> StepSpec:
+        # protocol §9.8b: crm.item.batchImport creates CRM items only, from field sets
+        if self.mode == "import":
+            if self.upsert is None and self.method.lower() != "crm.item.add":
+                raise ValueError("mode: import works with crm.item.add and upsert steps only")
+            if self.for_each is None:
+                raise ValueError("mode: import needs a for_each: it packs many records into one command")
+            if self.depends_on:
+                raise ValueError("a mode: import step cannot have depends_on: its records are sent first")
         return self
 
 

@@ -110,6 +110,9 @@ def problem_from_detail(
         return document.problem(
             path, f"{subject} must be {_KINDS[kind]}, not {describe(value)}", code="wrong-type"
         )
+    if kind == "value_error" and detail.get("ctx", {}).get("error") is not None:
+        # a model validator's own sentence, without pydantic's "Value error, " in front
+        return document.problem(path, str(detail["ctx"]["error"]), code="bad-value")
     return document.problem(path, str(detail["msg"]), code="bad-value")
 
 

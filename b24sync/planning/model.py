@@ -40,6 +40,7 @@ __all__ = [
     "PLAN_SCHEMA_VERSION",
     "Batch",
     "Command",
+    "Imported",
     "LeftOut",
     "Link",
     "PipelineInfo",
@@ -81,6 +82,14 @@ class Link(Frozen):
     path: tuple[PathStep, ...]
     resolution: Literal["server", "client"]
     reason: str
+
+
+class Imported(Frozen):
+    """One instance of a ``mode: import`` step inside a ``crm.item.batchImport`` command."""
+
+    key: str
+    """The command key the instance would have as a ``crm.item.add`` of its own; its report entry's key."""
+    instance: str | None = None
 
 
 class Command(Frozen):
@@ -169,6 +178,9 @@ class Plan(Frozen):
     left_out: tuple[LeftOut, ...] = ()
     selected_by: str | None = None
     """The options that made the selection, such as ``--select contact+``; ``None`` for the whole pipeline."""
+    imports: dict[str, tuple[Imported, ...]] = Field(default_factory=dict)
+    """The ``crm.item.batchImport`` commands of ``mode: import`` steps, by key: their instances in the
+    order of ``data`` (``b24sync.planning.importing``). A plan file leaves it out when empty."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Plan:

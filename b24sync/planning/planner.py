@@ -24,6 +24,7 @@ from b24sync.pipeline.loader import Pipeline, load_pipeline
 from b24sync.pipeline.sources import SourceRead
 from b24sync.pipeline.template import Part, SecretRef, Text
 from b24sync.planning.graph import Node, build_graph
+from b24sync.planning.importing import lower_imports
 from b24sync.planning.keys import command_keys
 from b24sync.planning.linkrules import client_reason
 from b24sync.planning.model import Batch, Command, LeftOut, Link, PipelineInfo, Plan, Source, built
@@ -71,6 +72,8 @@ def _plan(
     schedule(graph.nodes, pipeline.spec.defaults.batch_size, pipeline)
     key_of = {ref: graph.nodes[order].key for ref, order in graph.index_of.items()}
     result = _build(pipeline, graph.nodes, key_of, graph.unsent, selection)
+    # issue 17: mode: import steps become crm.item.batchImport commands (planning/importing.py)
+    result = lower_imports(result, pipeline)
     if keep is None or selection is None:
         return result
     counts = Counter(node.step.spec.id for node in graph.nodes if node.outside)

@@ -34,6 +34,7 @@ from b24sync.client.results import BatchReply
 from b24sync.errors import Interrupted, OutcomeUnknownError, PortalError, UsageError
 from b24sync.planning.model import Command, Plan
 from b24sync.report.model import BatchResult, StepResult, StepStatus, summarize_result
+from b24sync.run.importing import per_instance
 from b24sync.run.journal import Journal, NoJournal, Outcome, pruned
 from b24sync.run.links import LinkError, follow, substitute
 from b24sync.upsert.unsent import unsent_results
@@ -157,7 +158,14 @@ class Executor:
         return Execution(
             steps=[
                 *unsent_results(self.plan.unsent),
-                *(self._step_result(step) for step in self.steps.values()),
+                # issue 17: a crm.item.batchImport command reports one entry per record (run/importing.py)
+                *(
+                    each
+                    for step in self.steps.values()
+                    for each in per_instance(
+                        self._step_result(step), self.plan.imports.get(step.command.key, ())
+                    )
+                ),
             ],
             batches=self.batch_results,
             requests=self.requests,

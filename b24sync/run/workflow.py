@@ -45,6 +45,7 @@ from b24sync.report.model import (
 from b24sync.report.render import render_junit, render_markdown
 from b24sync.run.contract import Contract, enforce, needs_portal
 from b24sync.run.executor import Progress, check_secrets, execute, required_secrets
+from b24sync.run.importing import refuse_resume
 from b24sync.run.journal import JournalWriter, NoJournal, journal_path
 from b24sync.run.outputs import Outputs, choose_journal
 from b24sync.run.portal import Portal, PortalLike
@@ -139,8 +140,9 @@ def _client_redactor(portals: list[Portal]) -> Redactor:
 
 def plan_json(the_plan: Plan) -> str:
     """The plan as the JSON text of a plan file (a plan of the whole pipeline has no selection fields)."""
-    unselected = None if the_plan.left_out else {"left_out", "selected_by"}
-    return the_plan.model_dump_json(indent=2, exclude=unselected) + "\n"
+    unselected = set() if the_plan.left_out else {"left_out", "selected_by"}
+    unused = unselected | (set() if the_plan.imports else {"imports"})  # issue 17: only import plans
+    return the_plan.model_dump_json(indent=2, exclude=unused or None) + "\n"
 
 
 def apply(
@@ -202,6 +204,8 @@ def apply(
                 allow_env,
             )
         read_requests = connection.client.stats.requests - reads_before
+        if resume is not None:
+            refuse_resume(the_plan)  # issue 17: an import command would be sent whole again
         recorded = resume_state(resume, the_plan, assume) if resume is not None else {}
         the_plan = fill_left_out(the_plan, recorded, None if resume is None else str(resume))
         secrets = {name: environ[name] for name in required_secrets(the_plan) if name in environ}

@@ -1,23 +1,30 @@
-"""b24sync side by side with fast_bitrix24 and b24pysdk on the emulator (issue 8), run by hand.
+"""b24sync side by side with fast_bitrix24 and b24pysdk on the emulator (issues 8, 16, 17), run by hand.
 
     python tests/bench/compare.py [--quick] [--tools b24sync,fast_bitrix24,b24pysdk]
-                                  [--workloads adds,chains,read,limited] [--no-write]
+                                  [--workloads adds,chains,...] [--merge] [--no-write] [--render]
 
-Starts two emulator processes on loopback (https with a self-signed certificate, since b24pysdk only
-builds https URLs): one without rate limits for workloads 1-3, one at the standard limit (burst 50,
-2 requests/s) for workload 4. For each workload every tool runs in turn on the same emulator, each run
-in a fresh process of its own (tests/bench/compare_runner.py) so that its CPU time and memory are its
-own and not the server's. The store is reset before every writing run; the read workload seeds the
-store once and every tool reads the same 20,000 records. Requests and 503s are the emulator's
-counters; stored records and links are read back from the emulator after each run and checked.
+Starts one emulator process per portal the chosen workloads need, on loopback (https with a
+self-signed certificate, since b24pysdk only builds https URLs): without limits, at the standard
+rate limit, and on the cloud cost model (server time per command, ten workers, the standard rate
+limit and the operating budget), once with the cloud's budget and once with a budget small enough
+to reach in a benchmark (``PORTALS``). For each workload every tool runs in turn on the same
+emulator, each run in a fresh process of its own (tests/bench/compare_runner.py) so that its CPU
+time and memory are its own and not the server's. b24sync runs through ``b24sync.apply`` of a
+pipeline file. The store is reset before every writing run; the read workload seeds the store once
+and every tool reads the same records. Requests, 503s and refusals by a limit are the emulator's
+counters; stored records and links are read back from the emulator after each run and checked. On
+the cloud profile each workload gets its physical bound (``physical_bound``) and each run its
+wall time over it.
 
-Writes docs/performance.md (the table and the targets) and tests/bench/compare.json (raw figures).
-A peer that is not installed or fails is shown in the table with its reason.
+Writes docs/performance.md (the tables, the targets, the findings, and tests/bench/scale.json's
+figures when that file exists) and tests/bench/compare.json (raw figures). A peer that is not
+installed or fails is shown in the table with its reason.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import importlib.metadata
 import json
@@ -47,31 +54,80 @@ TOOLS = ("b24sync", "fast_bitrix24", "b24pysdk")
 # matches each result to its item by the name it echoes back, since the order does not hold
 VARIANTS = {"fast_bitrix24-matched": "fast_bitrix24"}
 BURST, RATE = 50, 2.0
+# the portals the workloads run on: emulator options, and the budget b24sync's client is told of
+PORTALS: dict[str, dict[str, Any]] = {
+    "free": {"rate_limit": "off"},
+    "limited": {"rate_limit": "standard"},
+    # a cloud portal as the emulator's cost model gives it: server time per command, 10 workers,
+    # the standard leaky bucket and the operating budget of 480 s per method per 10 minutes
+    "cloud": {"rate_limit": "standard", "profile": "cloud"},
+    # the same with a budget small enough to reach in a benchmark: 10 s per method per 60 s (ten
+    # baskets of 6 s), adds at 20 ms so that a batch costs 1 s of it
+    "budget": {
+        "rate_limit": "standard",
+        "profile": "cloud",
+        "costs": {"add": 0.020},
+        "operating_limit": 10.0,
+        "operating_window": 60.0,
+    },
+}
 WORKLOADS: dict[str, dict[str, Any]] = {
-    "adds": {"title": "1. independent crm.item.add (contacts)", "count": 5000, "quick": 500, "limit": "off"},
+    "adds": {
+        "title": "1. independent crm.item.add (contacts)",
+        "count": 5000,
+        "quick": 500,
+        "portal": "free",
+    },
     "chains": {
         "title": "2. chains company -> contact -> deal -> task",
         "count": 1000,
         "quick": 100,
-        "limit": "off",
+        "portal": "free",
     },
     "chains_small": {
         "title": "2b. the same chains, few enough to fit one batch",
         "count": 10,
         "quick": 10,
-        "limit": "off",
+        "portal": "free",
     },
     "read": {
         "title": "3. read a list of contacts (fetch all)",
         "count": 20000,
         "quick": 2000,
-        "limit": "off",
+        "portal": "free",
     },
     "limited": {
         "title": "4. crm.item.add at the standard rate limit",
         "count": 5000,
         "quick": 3000,
-        "limit": "standard",
+        "portal": "limited",
+    },
+    "cloud_adds": {
+        "title": "5. crm.item.add on the cloud profile",
+        "count": 500,
+        "quick": 100,
+        "portal": "cloud",
+    },
+    "cloud_chains": {
+        "title": "6. chains on the cloud profile",
+        "count": 100,
+        "quick": 20,
+        "portal": "cloud",
+    },
+    # 900 adds: 18 s of operating time, 1.8 budgets. At 1,000 (exactly 2) a client that keeps any
+    # margin at all sends 9 batches a window where the portal would take 10 (9 + 0.98 s < 10 s),
+    # and needs a third window: 121.5 s against a bound of 55.0 s on 2026-12-02.
+    "cloud_budget": {
+        "title": "7. crm.item.add past a small operating budget (10 s per 60 s)",
+        "count": 900,
+        "quick": 600,
+        "portal": "budget",
+    },
+    "cloud_import": {
+        "title": "8. creates on the cloud profile, b24sync with mode: import (peers: crm.item.add)",
+        "count": 1000,
+        "quick": 200,
+        "portal": "cloud",
     },
 }
 PIPELINE = """\
@@ -112,12 +168,12 @@ steps:
 # -- the emulator processes --------------------------------------------------------------------
 
 
-def serve(rate_limit: str) -> None:
+def serve(portal: str) -> None:
     """Child mode: run an emulator over https; print its webhook URL and certificate path."""
     from b24sync.emulator import Emulator
     from b24sync.emulator.server import EmulatorServer
 
-    server = EmulatorServer(Emulator(rate_limit=rate_limit), tls=True)
+    server = EmulatorServer(Emulator(**PORTALS[portal]), tls=True)
     server.start()
     print(server.webhook_url)
     print(server.certificate, flush=True)
@@ -126,12 +182,12 @@ def serve(rate_limit: str) -> None:
 
 
 @contextmanager
-def emulator(rate_limit: str, log: Path) -> Iterator[tuple[str, str]]:
+def emulator(portal: str, log: Path) -> Iterator[tuple[str, str]]:
     # the server's stderr goes to a file: a client that gives up mid-request (fast_bitrix24 in
     # workload 4) makes http.server print a broken-pipe traceback per open connection
     with log.open("w") as errors:
         process = subprocess.Popen(
-            [sys.executable, str(Path(__file__)), "--serve", rate_limit],
+            [sys.executable, str(Path(__file__)), "--serve", portal],
             stdout=subprocess.PIPE,
             stderr=errors,
             text=True,
@@ -250,6 +306,7 @@ def run_tool(
     rate_limit: str,
     pipeline: str | None,
     profile: bool = False,
+    operating: str | None = None,
 ) -> dict[str, Any]:
     command = [
         sys.executable,
@@ -267,7 +324,11 @@ def run_tool(
         command += ["--pipeline", pipeline]
     if profile:
         command.append("--profile")
-    env = {**os.environ, "REQUESTS_CA_BUNDLE": certificate, "PYTHONPATH": str(ROOT)}
+    if operating and tool == "b24sync":
+        command += ["--operating", operating]
+    # this tree first; what PYTHONPATH held before (peers installed with pip --target) after it
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    env = {**os.environ, "REQUESTS_CA_BUNDLE": certificate, "PYTHONPATH": path}
     done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, check=False)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if not lines:
@@ -283,12 +344,78 @@ def installed(tool: str) -> str | None:
         return None
 
 
+def rate_limit(workload: str) -> str:
+    return str(PORTALS[WORKLOADS[workload]["portal"]]["rate_limit"])
+
+
+def operating_of(workload: str) -> str | None:
+    """LIMIT/WINDOW of the workload's portal when it is not the cloud's 480/600, for b24sync's client."""
+    portal = PORTALS[WORKLOADS[workload]["portal"]]
+    if "operating_limit" not in portal:
+        return None
+    return f"{portal['operating_limit']}/{portal.get('operating_window', 600.0)}"
+
+
 def expected_requests(workload: str, count: int) -> int:
-    if workload.startswith("chains"):
+    if "chains" in workload:
         return math.ceil(4 * count / 50)
+    if workload.endswith("import"):
+        return math.ceil(count / (50 * 20))  # 20 records per crm.item.batchImport, 50 of those a request
     if workload == "read":
         return math.ceil((count // 50 + 1) / 50)  # pages, the last one short or empty, 50 a request
     return math.ceil(count / 50)
+
+
+def demand(workload: str, count: int, path: str) -> dict[str, tuple[int, str]]:
+    """Commands per method a workload sends, with each method's cost class: ``path`` adds or import."""
+    if "chains" in workload:
+        return {"crm.item.add": (3 * count, "add"), "tasks.task.add": (count, "add")}
+    if path == "import":
+        return {"crm.item.batchImport": (count, "import")}  # charged per element (emulator/costs.py)
+    return {"crm.item.add": (count, "add")}
+
+
+def physical_bound(workload: str, count: int, path: str) -> dict[str, float]:
+    """The least wall time any client could take on this portal, and the three limits behind it.
+
+    bucket: the first BURST requests at once, then RATE a second (protocol §7.1). operating: per
+    method, every time its budget is full the client waits for the oldest basket to go, at least
+    nine tenths of the window after it was spent (a charge at the end of a basket leaves ten baskets
+    later), and the rest runs on all workers (§7.2). server: all server time over the workers. The
+    bound is the largest of the three. serial: the server time plus the network latency of each
+    request, which is what a client sending one request at a time cannot go below.
+    """
+    from b24sync.emulator.costs import CLOUD
+
+    portal = PORTALS[WORKLOADS[workload]["portal"]]
+    model = CLOUD.with_costs(portal.get("costs", {}))
+    workers = float(model.workers or 1)
+    limit = float(portal.get("operating_limit", 480.0))
+    window = float(portal.get("operating_window", 600.0))
+    methods = demand(workload, count, path)
+    if path == "import":
+        requests = math.ceil(count / 1000)
+    elif "chains" in workload:
+        requests = expected_requests(workload, count)
+    else:
+        requests = math.ceil(count / 50)
+    seconds = {m: n * model.seconds[kind] for m, (n, kind) in methods.items()}
+    server = sum(seconds.values()) + requests * model.request
+    operating = 0.0
+    for spent in seconds.values():
+        refills = math.ceil(spent / limit) - 1 if spent > limit else 0
+        operating = max(operating, refills * window * 0.9 + (spent - refills * limit) / workers)
+    bucket = max(0, requests - BURST) / RATE
+    return {
+        "bound_s": max(bucket, operating, server / workers),
+        "bucket_s": bucket,
+        "operating_s": operating,
+        "server_s": server,
+        "server_over_workers_s": server / workers,
+        "serial_s": server + requests * model.latency,
+        "workers": workers,
+        "requests": requests,
+    }
 
 
 def measure_once(
@@ -301,7 +428,6 @@ def measure_once(
     pipeline: str | None,
     digest: str | None,
 ) -> dict[str, Any]:
-    spec = WORKLOADS[workload]
     package = VARIANTS.get(tool, tool)
     if tool != "b24sync" and installed(package) is None:
         return {
@@ -315,11 +441,25 @@ def measure_once(
         control(url, certificate, "/_emulator/reset", post=True)
     before = control(url, certificate, "/_emulator/stats")
     print(f"  {tool} ...", end="", flush=True, file=sys.stderr)
-    run = run_tool(tool, workload, url, certificate, count, spec["limit"], pipeline)
+    run = run_tool(
+        tool,
+        workload,
+        url,
+        certificate,
+        count,
+        rate_limit(workload),
+        pipeline,
+        operating=operating_of(workload),
+    )
     after = control(url, certificate, "/_emulator/stats")
     run["requests"] = after["requests"] - before["requests"]
     run["commands"] = after["commands"] - before["commands"]
     run["status_503"] = after["by_status"].get("503", 0) - before["by_status"].get("503", 0)
+    # refusals by a limit, inside batches too: QUERY_LIMIT_EXCEEDED (503), OPERATION_TIME_LIMIT (429)
+    refused = {k: v - before.get("refused", {}).get(k, 0) for k, v in after.get("refused", {}).items()}
+    run["refused_503"] = refused.get("QUERY_LIMIT_EXCEEDED", 0)
+    run["refused_429"] = refused.get("OPERATION_TIME_LIMIT", 0)
+    run["server_s"] = after.get("server_seconds", 0.0) - before.get("server_seconds", 0.0)
     if workload == "read":
         run["stored"] = run.get("rows", 0)
         problems = []
@@ -329,7 +469,7 @@ def measure_once(
             problems.append(f"{run.get('rows', 0) - run.get('distinct', 0)} duplicate rows")
         elif run.get("digest") != digest and run.get("rows") == count:
             problems.append("the ids read are not the ids stored")
-    elif workload.startswith("chains"):
+    elif "chains" in workload:
         run["stored"], problems = check_chains(hook, count)
     else:
         run["stored"], problems = check_contacts(hook, count)
@@ -367,10 +507,9 @@ def combine(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def measure(
     workload: str, tools: list[str], count: int, url: str, certificate: str, folder: Path, repeat: int
 ) -> list[dict[str, Any]]:
-    spec = WORKLOADS[workload]
-    hook = checker(url, certificate, spec["limit"])
+    hook = checker(url, certificate, rate_limit(workload))
     pipeline = None
-    if workload.startswith("chains"):
+    if "chains" in workload:
         (folder / "chains.json").write_text(json.dumps([{"id": f"c{i:05d}", "n": i} for i in range(count)]))
         (folder / "chains.yaml").write_text(PIPELINE)
         pipeline = str(folder / "chains.yaml")
@@ -378,7 +517,7 @@ def measure(
     if workload == "read":
         control(url, certificate, "/_emulator/reset", post=True)
         digest = seed(hook, count)
-    if workload.startswith("chains") and "fast_bitrix24" in tools:
+    if "chains" in workload and "fast_bitrix24" in tools:
         tools = [
             *tools[: tools.index("fast_bitrix24") + 1],
             "fast_bitrix24-matched",
@@ -396,12 +535,27 @@ def measure(
 
 
 def profile_b24sync(workload: str, count: int, url: str, certificate: str, folder: Path) -> str:
-    spec = WORKLOADS[workload]
-    pipeline = str(folder / "chains.yaml") if workload.startswith("chains") else None
+    pipeline = str(folder / "chains.yaml") if "chains" in workload else None
     if workload != "read":
         control(url, certificate, "/_emulator/reset", post=True)
-    run = run_tool("b24sync", workload, url, certificate, count, spec["limit"], pipeline, profile=True)
+    run = run_tool(
+        "b24sync",
+        workload,
+        url,
+        certificate,
+        count,
+        rate_limit(workload),
+        pipeline,
+        profile=True,
+        operating=operating_of(workload),
+    )
     return str(run.get("profile", run.get("error", "no profile")))
+
+
+def scale_figures() -> Any:
+    """tests/bench/scale.json (written by bench_scale.py) when it exists."""
+    path = HERE / "scale.json"
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 def main() -> None:
@@ -421,13 +575,20 @@ def main() -> None:
         action="store_true",
         help="only write docs/performance.md again from tests/bench/compare.json",
     )
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the other workloads of tests/bench/compare.json and replace only those run now",
+    )
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve(args.serve)
         return
     if args.render:
-        (ROOT / "docs" / "performance.md").write_text(render(json.loads((HERE / "compare.json").read_text())))
+        (ROOT / "docs" / "performance.md").write_text(
+            render(json.loads((HERE / "compare.json").read_text()), scale_figures())
+        )
         return
     tools = [t for t in args.tools.split(",") if t]
     chosen = [w for w in args.workloads.split(",") if w]
@@ -459,44 +620,59 @@ def main() -> None:
     ).stdout.strip()
     commit = f"{commit or 'unknown'}{' with uncommitted changes' if dirty else ''}"
     results["versions"]["b24sync"] = f"{installed('b24sync') or '?'} (this tree, commit {commit})"
-    with (
-        tempfile.TemporaryDirectory(prefix="b24sync-compare-") as name,
-        emulator("off", Path(name) / "free.log") as (free_url, free_cert),
-        emulator("standard", Path(name) / "limited.log") as (limited_url, limited_cert),
-    ):
-        folder = Path(name)
+    if args.merge and (HERE / "compare.json").exists():
+        # keep the workloads not run this time from the last full run, with its header
+        previous = json.loads((HERE / "compare.json").read_text())
+        previous["workloads"].update(results["workloads"])
+        results["workloads"] = previous["workloads"]
+    with contextlib.ExitStack() as stack:
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="b24sync-compare-")))
+        portals: dict[str, tuple[str, str]] = {}
         for workload in chosen:
             spec = WORKLOADS[workload]
             count = spec["quick"] if args.quick else spec["count"]
-            url, certificate = (
-                (limited_url, limited_cert) if spec["limit"] == "standard" else (free_url, free_cert)
-            )
+            if spec["portal"] not in portals:
+                portals[spec["portal"]] = stack.enter_context(
+                    emulator(spec["portal"], folder / f"{spec['portal']}.log")
+                )
+            url, certificate = portals[spec["portal"]]
             print(f"{spec['title']}: {count}", file=sys.stderr)
-            # workload 4 runs once: it is paced by the rate limit, not by the machine
-            repeat = 1 if spec["limit"] == "standard" else args.repeat or (1 if args.quick else 3)
+            # workloads at a rate limit run once: they are paced by the portal, not by the machine
+            paced = rate_limit(workload) == "standard"
+            repeat = 1 if paced else args.repeat or (1 if args.quick else 3)
             runs = measure(workload, tools, count, url, certificate, folder, repeat)
             entry: dict[str, Any] = {
                 "title": spec["title"],
+                "measured": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                "commit": commit,
                 "count": count,
-                "rate_limit": spec["limit"],
+                "rate_limit": rate_limit(workload),
+                "portal": spec["portal"],
+                "portal_options": PORTALS[spec["portal"]],
                 "repeat": repeat,
                 "expected_requests": expected_requests(workload, count),
                 "runs": runs,
             }
-            if spec["limit"] == "standard":
+            if spec["portal"] == "limited":
                 entry["bound_s"] = max(0, entry["expected_requests"] - BURST) / RATE
+            if spec["portal"] in ("cloud", "budget"):
+                entry["bounds"] = {
+                    path: physical_bound(workload, count, path)
+                    for path in (("adds", "import") if workload.endswith("import") else ("adds",))
+                }
             ours = next((r for r in runs if r["tool"] == "b24sync" and r.get("correct")), None)
             # a peer that finished counts here even with a wrong result: if it was faster, say why
             peers = [r for r in runs if r["tool"] != "b24sync" and "wall_s" in r and "error" not in r]
             if (
-                ours is not None
+                not paced
+                and ours is not None
                 and peers
                 and any(ours[k] > min(p[k] for p in peers) for k in ("wall_s", "cpu_s"))
             ):
                 print("  b24sync is slower than a peer here: profiling it", file=sys.stderr)
                 entry["profile"] = profile_b24sync(workload, count, url, certificate, folder)
             results["workloads"][workload] = entry
-    text = render(results)
+    text = render(results, scale_figures())
     if args.no_write:
         print(text)
         return

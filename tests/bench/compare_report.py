@@ -1,4 +1,8 @@
-"""docs/performance.md from the raw figures of compare.py: the table, the targets, how each tool ran."""
+"""docs/performance.md from the raw figures of compare.py (and bench_scale.py's, when present).
+
+Every figure and every sentence that states one is computed here from the results; the text that
+is fixed only says how the figures were taken.
+"""
 
 from __future__ import annotations
 
@@ -6,45 +10,61 @@ import math
 from typing import Any
 
 TOOLS = ("b24sync", "fast_bitrix24", "b24pysdk")
+REQUEST_DEADLINE = 60.0
+"""Seconds one cloud request may take (protocol §7.3; b24sync.bitrix.limits.REQUEST_DEADLINE)."""
 
 HOW = """\
 ## How each tool was driven
 
 Run it yourself: install the peers (`pip install fast_bitrix24 b24pysdk`, or the `bench` extra of
-pyproject.toml), then `python tests/bench/compare.py` (a few minutes; workload 4 alone takes about
-25 s per tool by design) or `python tests/bench/compare.py --quick` for a smoke run.
+pyproject.toml), then `python tests/bench/compare.py` (the workloads on the cloud profile sleep the
+portal's modelled server time, so they take minutes), `python tests/bench/compare.py --quick` for a
+smoke run, or `--workloads NAME,... --merge` to measure some workloads again and keep the others.
 
 Every run is a fresh Python process (`tests/bench/compare_runner.py`) that imports the tool, builds
 its client and its inputs, and only then starts the clocks, so imports and input building are not
 counted. Wall time is `time.perf_counter`, client CPU time is `time.process_time` of that process (all
 its threads), measured around the workload call alone. Memory is the process's peak resident set size
 (`VmHWM` in `/proc/self/status`; not `ru_maxrss`, which on Linux carries the parent's peak over
-a fork), shown as the peak and as its growth during the workload; it
-includes the interpreter and the imported libraries, so the growth is the fairer comparison.
-tracemalloc was not used: it slows allocation-heavy code several times and would distort the time
-columns. Requests and 503s are the emulator's own counters (the emulator runs in separate processes,
-so its CPU time is in no client's figure). Records stored are read back from the emulator after each
-run: workloads 1 and 4 check that every contact is there exactly once; workload 2 checks the four
-record counts and, for every chain, that the contact's `companyId`, the deal's `contactId` and the
-task's `UF_CRM_TASK` point at the records of the same chain; workload 3 checks that the ids read are
-exactly the ids stored.
+a fork), shown as the peak and as its growth during the workload. Requests, 503s and the refusals
+by a limit (inside batches too) are the emulator's own counters; the emulator runs in separate
+processes, so its CPU time is in no client's figure. Records stored are read back from the emulator
+after each run: the add workloads check that every contact is there exactly once; the chains check
+the four record counts and, for every chain, that the contact's `companyId`, the deal's `contactId`
+and the task's `UF_CRM_TASK` point at the records of the same chain; the read checks that the ids
+read are exactly the ids stored.
 
-The emulator serves https with a self-signed certificate, because b24pysdk only builds `https://` URLs
-(`https://{domain}/rest/...`). b24sync and b24pysdk trust the certificate through `requests`'
-`REQUESTS_CA_BUNDLE`; fast_bitrix24 is given `ssl=False`, its README's answer to an unverifiable
-certificate.
+b24sync runs as a user runs it: `b24sync.apply(pipeline_file, client, report=...)`, the library
+function behind `b24sync apply FILE --report report.json`, with the field check left out
+(`contract=False`: it reads the portal's fields with two requests of its own, which would blur the
+request counts). The pipeline of the add workloads is one `for_each` step over a JSON file of the
+contacts; the chains are four `for_each` steps over one data file linked by
+`{{ steps.X[item.id].item.id }}`; the import workload is the add pipeline with `mode: import`. Only
+the read workload uses the library (`call_fast_list_method`), since a pipeline has no step that
+only reads; its row says so.
 
 | Workload | b24sync | fast_bitrix24 | b24pysdk |
 |---|---|---|---|
-| 1, 4 adds | `B24Hook.call_batch_by_chunk([["crm.item.add", params], ...], halt_on_error=False)` | `Bitrix(url).call("crm.item.add", items)` | `client.call_batches([client.crm.item.add(entity_type_id=3, fields=...), ...])` |
-| 2 chains | a pipeline file (four `for_each` steps over one data file, links `{{ steps.X[item.id].item.id }}`), `plan_file` + `execute`; planning time included | one `call` per dependency level, results taken in item order as the README promises; `fast_bitrix24-matched`: the same, results matched to items by the title or name they echo | one `call_batches` per dependency level, keyed by chain so results map back by key |
-| 3 read | `call_fast_list_method("crm.contact.list", {"select": [...]})` | `get_all("crm.contact.list", {"select": [...]})` | `client.crm.contact.list(select=[...]).as_list_fast()` |
+| adds | `apply` of the add pipeline | `Bitrix(url).call("crm.item.add", items)` | `client.call_batches([client.crm.item.add(entity_type_id=3, fields=...), ...])` |
+| chains | `apply` of the chain pipeline | one `call` per dependency level, results taken in item order as the README promises; `fast_bitrix24-matched`: the same, results matched to items by the title or name they echo | one `call_batches` per dependency level, keyed by chain |
+| read | `call_fast_list_method("crm.contact.list", {"select": [...]})` (library) | `get_all("crm.contact.list", {"select": [...]})` | `client.crm.contact.list(select=[...]).as_list_fast()` |
 
-Settings: fast_bitrix24 runs with `verbose=False` (no tqdm bar) and, on the emulator without limits,
-`requests_per_second=10000` (its own leaky bucket would otherwise hold it to 2 requests/s after 50);
-b24sync runs with `rate_limit="off"` there. In workload 4 every tool runs with its defaults: b24sync's
-and fast_bitrix24's standard leaky bucket (50, 2/s); b24pysdk has no client-side limiter and relies on
-its retries of 503 answers (3 attempts, 1 s then 2 s apart).
+The emulator serves https with a self-signed certificate, because b24pysdk only builds `https://` URLs.
+b24sync and b24pysdk trust the certificate through `REQUESTS_CA_BUNDLE`; fast_bitrix24 is given
+`ssl=False`, its README's answer to an unverifiable certificate. fast_bitrix24 runs with
+`verbose=False` and, on the emulator without limits, `requests_per_second=10000` (its own leaky bucket
+would otherwise hold it to the standard rate); b24sync runs with `rate_limit="off"` there. At a rate
+limit every tool runs with its defaults; b24sync's client is told the operating budget of the portal
+(`B24Hook(operating_limit=..., operating_window=...)`) when it is not the cloud's.
+
+**The cloud profile** (`Emulator(profile="cloud")`, docs/emulator.md) gives every command a server time
+by its method's class, every request an overhead and a network latency, serves a bounded number of
+requests at once, and charges each method's operating budget. The **bound** of a workload is the
+least wall time any client could take there: the largest of the leaky-bucket bound (the first burst at
+once, then the drain rate), the operating bound (per method: each time its budget is full, nine
+tenths of the window pass before the oldest basket goes, and the rest runs on all workers) and the
+server time over the workers. The **serial** time is the server time plus one latency per request:
+what a client sending one request at a time cannot go below.
 """
 
 
@@ -58,16 +78,29 @@ def _ratio(peer: Any, ours: Any) -> str:
     return f"{peer / ours:.2f}x"
 
 
+def _name(run: dict[str, Any]) -> str:
+    via = run.get("via")
+    return f"{run['tool']} ({via})" if via else run["tool"]
+
+
+def _short(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _verdict(run: dict[str, Any]) -> str:
+    return "yes" if run["correct"] else "**no**: " + "; ".join(_short(p) for p in run["problems"])
+
+
+def _base(run: dict[str, Any], ours: dict[str, Any] | None) -> dict[str, Any] | None:
+    # a run that stopped with an error did less work: its ratios would only mislead
+    return ours if ours is not None and run["tool"] != "b24sync" and "error" not in run else None
+
+
 def _run_row(run: dict[str, Any], ours: dict[str, Any] | None) -> str:
     if "wall_s" not in run:
-        return (
-            f"| {run['tool']} | - | - | - | - | - | - | **could not run:** {run.get('error', '?')} "
-            "| - | - | - |"
-        )
+        return f"| {_name(run)} | - | - | - | - | - | - | **could not run:** {run.get('error', '?')} | - | - | - |"
     growth = (run["rss_peak_kib"] - run["rss_before_kib"]) / 1024
-    verdict = "yes" if run["correct"] else "**no**: " + "; ".join(run["problems"])
-    # a run that stopped with an error did less work: its ratios would only mislead
-    base = ours if ours is not None and run["tool"] != "b24sync" and "error" not in run else None
+    base = _base(run, ours)
     ratios = (
         ("-", "-", "-")
         if base is None
@@ -78,15 +111,92 @@ def _run_row(run: dict[str, Any], ours: dict[str, Any] | None) -> str:
         )
     )
     return (
-        f"| {run['tool']} | {run['requests']} | {_num(run['wall_s'])} | {_num(run['cpu_s'])} | "
+        f"| {_name(run)} | {run['requests']} | {_num(run['wall_s'])} | {_num(run['cpu_s'])} | "
         f"{run['rss_peak_kib'] / 1024:.0f} (+{growth:.0f}) | {run['status_503']} | {run['stored']} | "
-        f"{verdict} | {ratios[0]} | {ratios[1]} | {ratios[2]} |"
+        f"{_verdict(run)} | {ratios[0]} | {ratios[1]} | {ratios[2]} |"
     )
+
+
+def path_of(run: dict[str, Any], workload: str) -> str:
+    """Which bound a run is measured against: b24sync imports on the import workload, all else adds."""
+    return "import" if workload.endswith("import") and run["tool"] == "b24sync" else "adds"
+
+
+def _cloud_row(run: dict[str, Any], ours: dict[str, Any] | None, entry: dict[str, Any], workload: str) -> str:
+    if "wall_s" not in run:
+        return (
+            f"| {_name(run)} | - | - | - | - | - | - | - | **could not run:** {run.get('error', '?')} | - |"
+        )
+    bound = entry["bounds"][path_of(run, workload)]["bound_s"]
+    run_ratio = run["wall_s"] / bound
+    base = _base(run, ours)
+    return (
+        f"| {_name(run)} | {run['requests']} | {_num(run['wall_s'])} | {_num(run['cpu_s'])} | "
+        f"{bound:.1f} | {f'{run_ratio:.2f}' if run['correct'] else '-'} | {run.get('refused_503', 0)} | "
+        f"{run.get('refused_429', 0)} | {run['stored']} | {_verdict(run)} | "
+        f"{'-' if base is None else _ratio(run['wall_s'], base['wall_s'])} |"
+    )
+
+
+def _bound_line(path: str, bound: dict[str, float], entry: dict[str, Any]) -> str:
+    options = entry.get("portal_options", {})
+    budget = f"{options.get('operating_limit', 480.0):g} s per {options.get('operating_window', 600.0):g} s"
+    return (
+        f"- bound of {'`mode: import`' if path == 'import' else 'crm.item.add'} "
+        f"({bound['requests']:.0f} requests): **{bound['bound_s']:.1f} s** = max(bucket "
+        f"{bound['bucket_s']:.1f} s, operating {bound['operating_s']:.1f} s at {budget}, server "
+        f"{bound['server_s']:.1f} s / {bound['workers']:.0f} workers = {bound['server_over_workers_s']:.1f} s); "
+        f"serial {bound['serial_s']:.1f} s"
+    )
+
+
+def _section(name: str, entry: dict[str, Any]) -> list[str]:
+    runs = entry["runs"]
+    ours = next((r for r in runs if r["tool"] == "b24sync" and "wall_s" in r), None)
+    title = f"### {entry['title']}: {entry['count']:,}"
+    if "bound_s" in entry:
+        title += f" (leaky-bucket bound {entry['bound_s']:.1f} s for {entry['expected_requests']} requests)"
+    lines = [title, ""]
+    if entry.get("measured"):
+        at = f" at commit {entry['commit']}" if entry.get("commit") else ""
+        lines += [f"Measured {entry['measured']}{at}.", ""]
+    if "bounds" in entry:
+        lines += [_bound_line(path, bound, entry) for path, bound in entry["bounds"].items()]
+        lines += [
+            "",
+            "| Tool | Requests | Wall s | CPU s | Bound s | Wall / bound | 503 | 429 | Stored | Correct | "
+            "Wall ratio |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        lines += [_cloud_row(run, ours, entry, name) for run in runs]
+    else:
+        lines += [
+            "| Tool | Requests | Wall s | CPU s | Peak MiB (+growth) | 503s | Stored | Correct | "
+            "Req ratio | Wall ratio | CPU ratio |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        lines += [_run_row(run, ours) for run in runs]
+    if "ncalls" in entry.get("profile", ""):
+        lines += [
+            "",
+            "A peer beat b24sync on wall or CPU time here (see the ratios below 1), so here is "
+            "b24sync's profile on this workload (cProfile, sorted by own time, top entries; "
+            "cProfile itself slows the run):",
+            "",
+            "```",
+            entry["profile"].rstrip(),
+            "```",
+        ]
+    return [*lines, ""]
+
+
+def _yes(met: bool) -> str:
+    return "yes" if met else "**no**"
 
 
 def _targets(results: dict[str, Any]) -> list[str]:
     lines = [
-        "## Targets (issue 8) and whether they are met",
+        "## Targets and whether they are met",
         "",
         "| Target | Workload | Measured | Met |",
         "|---|---|---|---|",
@@ -99,52 +209,54 @@ def _targets(results: dict[str, Any]) -> list[str]:
             continue
         want = entry["expected_requests"]
         lines.append(
-            f"| requests = ceil(commands / 50) | {entry['title']} | {ours['requests']} "
-            f"(expected {want}) | {'yes' if ours['requests'] == want else '**no**'} |"
+            f"| requests = the minimum | {entry['title']} | {ours['requests']} (minimum {want}) | "
+            f"{_yes(ours['requests'] == want)} |"
         )
         peers = [r for t, r in runs.items() if t != "b24sync" and "wall_s" in r and r["correct"]]
-        if name.startswith("chains"):
+        if name == "chains":
             for peer in (r for t, r in runs.items() if t != "b24sync" and "wall_s" in r):
                 ratio = peer["requests"] / ours["requests"] if ours["requests"] else 0
                 lines.append(
                     f"| at least 3x fewer requests than {peer['tool']} | {entry['title']} | "
-                    f"{peer['requests']} / {ours['requests']} = {ratio:.2f}x | "
-                    f"{'yes' if ratio >= 3 else '**no**'} |"
+                    f"{peer['requests']} / {ours['requests']} = {ratio:.2f}x | {_yes(ratio >= 3)} |"
                 )
-        wrong = [
-            r
-            for t, r in runs.items()
-            if t != "b24sync" and "wall_s" in r and not r["correct"] and "error" not in r
-        ]
-        for key, label in (("wall_s", "wall time"), ("cpu_s", "client CPU")):
-            faster_but_wrong = "".join(
-                f"; {r['tool']} {r[key]:.2f} s with a wrong result" for r in wrong if r[key] < ours[key]
-            )
+        keys = (
+            (("wall_s", "wall time"),)
+            if "bounds" in entry
+            else (("wall_s", "wall time"), ("cpu_s", "client CPU"))
+        )
+        for key, label in keys:
             if not peers:
                 lines.append(
-                    f"| {label} no slower than the fastest peer | {entry['title']} | "
-                    f"no peer finished correctly{faster_but_wrong} | - |"
+                    f"| {label} no slower than the fastest peer | {entry['title']} | no peer finished correctly | - |"
                 )
                 continue
             best = min(peers, key=lambda r: r[key])
-            met = ours[key] <= best[key] and ours["correct"]
-            verdict = "yes" if met else "**no**"
-            if met and faster_but_wrong:
-                verdict = "yes, among correct peers"
             lines.append(
-                f"| {label} no slower than the fastest peer | {entry['title']} | "
-                f"{ours[key]:.2f} s vs {best['tool']} {best[key]:.2f} s{faster_but_wrong} | {verdict} |"
+                f"| {label} no slower than the fastest correct peer | {entry['title']} | "
+                f"{ours[key]:.2f} s vs {best['tool']} {best[key]:.2f} s | "
+                f"{_yes(ours[key] <= best[key] and ours['correct'])} |"
             )
         if "bound_s" in entry:
             bound = entry["bound_s"]
             over = ours["wall_s"] / bound - 1 if bound else 0.0
             lines.append(
                 f"| within 5% of the leaky-bucket bound | {entry['title']} | {ours['wall_s']:.2f} s vs "
-                f"{bound:.2f} s ({over:+.1%}) | {'yes' if abs(over) <= 0.05 else '**no**'} |"
+                f"{bound:.2f} s ({over:+.1%}) | {_yes(abs(over) <= 0.05)} |"
+            )
+        if "bound_s" in entry or "bounds" in entry:
+            lines.append(
+                f"| zero 503s | {entry['title']} | {ours['status_503']} | {_yes(ours['status_503'] == 0)} |"
+            )
+        if "bounds" in entry:
+            bound = entry["bounds"][path_of(ours, name)]["bound_s"]
+            lines.append(
+                f"| zero 429s | {entry['title']} | {ours.get('refused_429', 0)} | "
+                f"{_yes(ours.get('refused_429', 0) == 0)} |"
             )
             lines.append(
-                f"| zero 503s | {entry['title']} | {ours['status_503']} | "
-                f"{'yes' if ours['status_503'] == 0 else '**no**'} |"
+                f"| wall <= 1.10 x the bound | {entry['title']} | {ours['wall_s']:.1f} s / {bound:.1f} s = "
+                f"{ours['wall_s'] / bound:.2f} | {_yes(ours['wall_s'] <= 1.10 * bound)} |"
             )
         if not ours["correct"]:
             lines.append(f"| correct result | {entry['title']} | {'; '.join(ours['problems'])} | **no** |")
@@ -158,116 +270,125 @@ def _run(results: dict[str, Any], workload: str, tool: str) -> dict[str, Any] | 
 
 def _findings(results: dict[str, Any]) -> list[str]:
     lines = ["## What the figures say", ""]
+    workloads = results["workloads"]
     chains, small = _run(results, "chains", "b24sync"), _run(results, "chains_small", "b24sync")
     peer_chains = [
-        r
-        for r in results["workloads"].get("chains", {}).get("runs", [])
-        if r["tool"] != "b24sync" and "wall_s" in r
+        r for r in workloads.get("chains", {}).get("runs", []) if r["tool"] != "b24sync" and "wall_s" in r
     ]
     if chains and peer_chains and "requests" in chains:
-        count = results["workloads"]["chains"]["count"]
+        count = workloads["chains"]["count"]
         fewest = min(r["requests"] for r in peer_chains)
         ratio = fewest / chains["requests"] if chains["requests"] else 0.0
-        head = (
-            "**Workload 2 misses the 3x request target.**"
-            if ratio < 3
-            else "**Workload 2 meets the 3x request target.**"
-        )
         lines.append(
-            f"- {head} b24sync sends {chains['requests']} requests, the minimum ceil({4 * count:,} / 50); a "
-            f"peer that sends one dependency level at a time through its batch helper needs "
-            f"ceil({count:,} / 50) = {math.ceil(count / 50)} requests per level, {fewest} in all "
-            f"({ratio:.2f}x). Levels cost a peer extra round trips only when a level fills less than a "
-            "batch: workload 2b (10 chains, 40 commands) takes b24sync "
-            f"{small['requests'] if small else '?'} request against 4 for each peer. "
-            "The planner places the steps level by level (ties keep file order, docs/architecture.md), so in workload 2 "
-            "most links point to an earlier batch and are resolved by the executor; only in 2b do they all "
-            "resolve inside the batch as `$result[...]`."
+            f"- **Requests on the chains.** b24sync sent {chains['requests']} requests for {4 * count:,} "
+            f"commands (the minimum is {math.ceil(4 * count / 50)}); the peers, one dependency level at "
+            f"a time, {fewest} at the fewest ({ratio:.2f}x)."
+            + (
+                f" With {workloads['chains_small']['count']} chains, b24sync sent {small['requests']} "
+                f"against {min(r['requests'] for r in workloads['chains_small']['runs'] if r['tool'] != 'b24sync' and 'wall_s' in r)} "
+                "for the fewest peer."
+                if small and "requests" in small and "chains_small" in workloads
+                else ""
+            )
         )
-    fb_chains = _run(results, "chains", "fast_bitrix24")
-    if fb_chains and "wall_s" in fb_chains and not fb_chains["correct"]:
-        lines.append(
-            "- **fast_bitrix24 returns `call()` results out of order.** Its README says the results of "
-            "`call()` come back in the order of the items, but `MultipleServerRequestHandlerPreserveIDs` "
-            "merges the batches in the order they complete and `CallUserRequest.run` returns "
-            "`tuple(raw_results.values())`; with concurrent batches, `results[i]` is often not item i. "
-            "A user linking level by level as the README suggests gets contacts attached to the wrong "
-            f"companies ({'; '.join(fb_chains['problems'])}). A wary user matches each result to its item "
-            "by a field it echoes back (the title or name): that is the `fast_bitrix24-matched` row."
-        )
-    fb_limited = _run(results, "limited", "fast_bitrix24")
-    if fb_limited and not fb_limited.get("correct"):
-        lines.append(
-            "- **fast_bitrix24 fails at the standard rate limit.** Up to 50 of its tasks wait on its leaky "
-            "bucket at once and are all released together when the burst is spent, so the portal answers "
-            f"503 ({fb_limited.get('status_503', '?')} times here); after 10 consecutive failures it raises "
-            f"`RuntimeError: All attempts to get data from server exhausted` with part of the work done "
-            f"({fb_limited.get('stored', '?')} of {results['workloads']['limited']['count']} contacts stored). "
-            "(The emulator does not count refused requests against the bucket.)"
-        )
-    pysdk_limited = _run(results, "limited", "b24pysdk")
-    if pysdk_limited and pysdk_limited.get("correct") and pysdk_limited.get("status_503"):
-        lines.append(
-            f"- **b24pysdk has no client-side rate limiter.** At the standard limit it received "
-            f"{pysdk_limited['status_503']} 503s and sent {pysdk_limited['requests']} requests for "
-            f"{results['workloads']['limited']['expected_requests']} batches; its retries (3 attempts, "
-            "1 s and 2 s apart) happened to be enough here. b24sync paces itself and receives none."
-        )
-    if chains and "cpu_s" in chains and chains.get("plan_s") is not None:
-        finished = [r for r in peer_chains if "error" not in r]
-        slower = [
-            (label, key, [r for r in finished if r[key] < chains[key]])
-            for label, key in (("wall time", "wall_s"), ("client CPU", "cpu_s"))
-        ]
-        slower = [(label, key, rivals) for label, key, rivals in slower if rivals]
-        if slower:
-            against = "; ".join(
-                f"{label} {chains[key]:.2f} s against "
-                + ", ".join(
-                    f"{r['tool']} {r[key]:.2f} s" + ("" if r["correct"] else " (with wrong links)")
-                    for r in rivals
+    for entry in workloads.values():
+        for run in entry["runs"]:
+            if run["tool"] != "b24sync" and "wall_s" in run and not run["correct"]:
+                lines.append(
+                    f"- **{run['tool']} was wrong on {entry['title']}:** {'; '.join(map(_short, run['problems']))}."
                 )
-                for label, key, rivals in slower
-            )
-            lines.append(
-                f"- **b24sync loses on workload 2:** {against}. {chains['plan_s']:.2f} s of its CPU is planning "
-                "the pipeline file (expanding four `for_each` steps, rendering the templates in the jinja2 "
-                "sandbox, encoding each command, packing batches); the rest is the executor resolving links to "
-                "earlier batches, re-encoding those commands, and building one validated `StepResult` per "
-                "command for the run report (4,000 of them with a `crm.item.add` result each take about 24 ms, "
-                "8 ms without the result: pydantic's `JsonValue` check walks every result). The profile above has no single hot spot: the largest entries are "
-                "the TLS socket read and write (cProfile counts wall time, so these are waits for the "
-                "emulator), pydantic validation, template rendering and query encoding. The peers take "
-                "ready-made dicts and keep no report; the difference is within a few tens of milliseconds "
-                "and changes sign between runs."
-            )
-    read = _run(results, "read", "b24sync")
-    if read and "requests" in read and read["requests"] != results["workloads"]["read"]["expected_requests"]:
+    for name, entry in workloads.items():
+        if "bounds" not in entry:
+            continue
+        ours = next((r for r in entry["runs"] if r["tool"] == "b24sync" and "wall_s" in r), None)
+        if ours is None:
+            continue
+        bound = entry["bounds"][path_of(ours, name)]
+        refused = {
+            r["tool"]: (r.get("refused_503", 0), r.get("refused_429", 0))
+            for r in entry["runs"]
+            if "wall_s" in r
+        }
+        others = "; ".join(f"{t} {a} and {b}" for t, (a, b) in refused.items() if t != "b24sync")
         lines.append(
-            f"- **Reading sent {read['requests']} requests, not "
-            f"{results['workloads']['read']['expected_requests']}.** `fetch_list_method` sends its first "
-            "request with a single page, so that a list of up to 50 rows costs one command instead of a "
-            "chain of 50; for lists of 51 to about 2,500 rows that first request is one more than "
-            "ceil(pages / 50). At 20,000 rows the counts agree."
+            f"- **{entry['title']}:** b24sync took {ours['wall_s']:.1f} s, {ours['wall_s'] / bound['bound_s']:.2f} x "
+            f"the bound of {bound['bound_s']:.1f} s and {ours['wall_s'] / bound['serial_s']:.2f} x the serial time of "
+            f"{bound['serial_s']:.1f} s, with {refused['b24sync'][0]} requests refused by the bucket and "
+            f"{refused['b24sync'][1]} commands by the operating limit"
+            + (f" (the peers: {others})." if others else ".")
         )
-    lines.append(
-        "- **Where the time goes.** Without a rate limit every tool spends most of its wall time waiting "
-        "for the emulator, which is the same server for all. b24sync sends its batches one after another; "
-        "fast_bitrix24 sends up to 50 at once, which on the 2-core machine gains little since the emulator "
-        "processes requests one at a time. The CPU columns are the client's own work: b24sync's pipeline "
-        "run in workload 2 includes planning (template rendering and encoding of 4,000 commands) and the "
-        "executor's bookkeeping for the run report, which the peers do not do."
-    )
-    lines.append(
-        "- **The emulator needed one fix for this comparison:** its listen backlog was socketserver's "
-        "default of 5, so a client opening many connections at once (fast_bitrix24) lost SYNs and "
-        "waited 1-3 s for the kernel to resend them (5,000 adds: 9.4 s before, 0.65 s after). It is now "
-        "511, like nginx's."
-    )
+        if path_of(ours, name) == "import" and ours.get("requests"):
+            adds = entry["bounds"]["adds"]
+            per_request = bound["server_s"] / ours["requests"]
+            lines.append(
+                f"- **`mode: import`:** {entry['count']:,} records in {ours['requests']} request(s) against "
+                f"{adds['requests']:.0f} of crm.item.add, and {bound['server_s']:.1f} s of server time against "
+                f"{adds['server_s']:.1f} s; one request holds {per_request:.1f} s of it, "
+                + (
+                    f"past the {REQUEST_DEADLINE:.0f} s a cloud request may take (protocol §7.3)."
+                    if per_request > REQUEST_DEADLINE
+                    else f"within the {REQUEST_DEADLINE:.0f} s a cloud request may take (protocol §7.3)."
+                )
+            )
+    # where the operating budget does not hold a run back, a client sending one request at a time
+    # is bound by the serial time
+    over_serial = [
+        r["wall_s"] / bound["serial_s"]
+        for name, entry in workloads.items()
+        if "bounds" in entry
+        for r in entry["runs"]
+        if r["tool"] == "b24sync" and "wall_s" in r and r["correct"]
+        for bound in [entry["bounds"][path_of(r, name)]]
+        if bound["operating_s"] < bound["serial_s"]
+    ]
+    if over_serial:
+        lines.append(
+            "- **One request at a time.** b24sync sends its requests one after another: where the operating "
+            f"budget did not hold it back it took {min(over_serial):.2f} to {max(over_serial):.2f} x the serial "
+            "time; the bound needs requests in parallel on the portal's workers."
+        )
     return lines
 
 
-def render(results: dict[str, Any]) -> str:
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    return f"{value:,}" if isinstance(value, int) else f"{value:,.4g}"
+
+
+def _scale(scale: Any) -> list[str]:
+    """bench_scale.py's figures (tests/bench/scale.json): one table of its sizes, as it wrote them."""
+    if isinstance(scale, list):
+        rows: list[dict[str, Any]] = scale
+    else:
+        rows = scale.get("sizes", scale.get("rows", []))
+    lines = ["## At scale (tests/bench/bench_scale.py, figures from tests/bench/scale.json)", ""]
+    for key in ("bench", "command", "machine", "date", "note"):
+        if isinstance(scale, dict) and key in scale:
+            lines.append(
+                f"- {key}: `{scale[key]}`" if key in ("bench", "command") else f"- {key}: {scale[key]}"
+            )
+    if not rows:
+        return [*lines, "", "(scale.json holds no rows)", ""]
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    lines += [
+        "",
+        "| " + " | ".join(columns) + " |",
+        "|" + "---|" * len(columns),
+    ]
+    for row in rows:
+        lines.append("| " + " | ".join(_cell(row.get(c)) for c in columns) + " |")
+    return [*lines, ""]
+
+
+def _ordered(workloads: dict[str, Any]) -> dict[str, Any]:
+    """The workloads by their number ("1.", "2.", "2b.", ...): compare.json keeps them sorted by name."""
+    return dict(sorted(workloads.items(), key=lambda item: item[1]["title"].split(" ", 1)[0]))
+
+
+def render(results: dict[str, Any], scale: Any = None) -> str:
     """The whole of docs/performance.md."""
     machine, versions = results["machine"], results["versions"]
     lines = [
@@ -284,46 +405,19 @@ def render(results: dict[str, Any]) -> str:
         "",
         "Columns: HTTP requests the emulator received; wall and client CPU seconds of the workload; peak",
         "resident memory of the client process in MiB (growth during the workload in brackets); 503 answers",
-        "received; records stored (read back: rows read for workload 3); whether the result is correct; and",
-        "the ratios peer / b24sync for requests, wall time and CPU time (above 1 means b24sync is ahead).",
-        "Workloads 1-3 run every tool several times in turn (see `repeat` in the JSON); a row shows the run",
-        "of median wall time with the median CPU time, and is marked wrong if any repeat was wrong.",
+        "received; records stored (read back: rows read for the read workload); whether the result is correct;",
+        "and the ratios peer / b24sync (above 1 means b24sync is ahead). On the cloud profile: the bound of",
+        "each row's requests, wall / bound, and the requests (503) and commands (429) refused by a limit.",
+        "Workloads without a rate limit run every tool several times in turn (`repeat` in the JSON); a row",
+        "shows the run of median wall time with the median CPU time, and is marked wrong if any repeat was.",
         "",
     ]
-    for entry in results["workloads"].values():
-        title = f"### {entry['title']}: {entry['count']:,}"
-        if "bound_s" in entry:
-            title += (
-                f" (leaky-bucket bound {entry['bound_s']:.1f} s for {entry['expected_requests']} requests)"
-            )
-        lines += [
-            title,
-            "",
-            "| Tool | Requests | Wall s | CPU s | Peak MiB (+growth) | 503s | Stored | Correct | "
-            "Req ratio | Wall ratio | CPU ratio |",
-            "|---|---|---|---|---|---|---|---|---|---|---|",
-        ]
-        runs = entry["runs"]
-        ours = next((r for r in runs if r["tool"] == "b24sync" and "wall_s" in r), None)
-        lines += [_run_row(run, ours) for run in runs]
-        if ours is not None and ours.get("plan_s") is not None:
-            lines += [
-                "",
-                f"b24sync's time includes planning the pipeline: {ours['plan_s']:.2f} s "
-                f"({ours.get('batches')} batch{'es' if ours.get('batches') != 1 else ''}).",
-            ]
-        if entry.get("profile"):
-            lines += [
-                "",
-                "A peer beat b24sync on wall or CPU time here (see the ratios below 1), so here is "
-                "b24sync's profile on this workload (cProfile, sorted by own time, top entries; "
-                "cProfile itself slows the run):",
-                "",
-                "```",
-                entry["profile"].rstrip(),
-                "```",
-            ]
-        lines.append("")
-    lines += _targets(results)
-    lines += ["", *_findings(results), "", HOW]
+    for name, entry in _ordered(results["workloads"]).items():
+        lines += _section(name, entry)
+    ordered = {**results, "workloads": _ordered(results["workloads"])}
+    lines += _targets(ordered)
+    lines += ["", *_findings(ordered), ""]
+    if scale is not None:
+        lines += _scale(scale)
+    lines.append(HOW)
     return "\n".join(lines).replace("\n\n\n", "\n\n")

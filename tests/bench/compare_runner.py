@@ -1,7 +1,7 @@
 """One measured run of one tool on one workload, in its own process (driven by compare.py).
 
     python tests/bench/compare_runner.py TOOL WORKLOAD --url URL --count N --rate-limit off|standard
-                                         [--pipeline FILE]
+                                         [--pipeline FILE] [--operating LIMIT/WINDOW]
 
 Prints one JSON object: wall and CPU seconds of the workload alone (imports, client construction and
 building the inputs are done before the clock starts), the process's peak resident set size before
@@ -9,6 +9,8 @@ and after the workload (``VmHWM`` of /proc/self/status: the high-water mark of t
 interpreter and imported libraries included), and what the tool handed back (ids created, rows read) so that
 compare.py can check it against the emulator's store. Each tool is written the way its own
 documentation shows; where it needs a setting for this benchmark, the setting is named here.
+b24sync runs through ``b24sync.apply`` of a pipeline file, as a user runs it (the read workload,
+which a pipeline has no step for, through the library; its rows say ``via: library``).
 
 The emulator serves https with a self-signed certificate because b24pysdk builds ``https://`` URLs
 itself; ``REQUESTS_CA_BUNDLE`` (set by compare.py) makes every ``requests``-based client trust it,
@@ -58,52 +60,83 @@ def rss_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
 
 
-# -- b24sync -----------------------------------------------------------------------------------
+# -- b24sync ----------------------------------------------------------------------------------
+
+ADDS_PIPELINE = """\
+version: 1
+name: bench-adds
+steps:
+  - id: contact
+    for_each: {{file: adds.json}}
+    key: "c{{{{ item.originId }}}}"
+    method: crm.item.add{mode}
+    params:
+      entityTypeId: 3
+      fields:
+        name: "{{{{ item.name }}}}"
+        lastName: "{{{{ item.lastName }}}}"
+        originatorId: "{{{{ item.originatorId }}}}"
+        originId: "{{{{ item.originId }}}}"
+"""
+
+
+def kind(workload: str) -> str:
+    """What a workload does, whatever portal it runs on: adds, chains or read."""
+    if "chains" in workload:
+        return "chains"
+    return "read" if workload == "read" else "adds"
 
 
 def b24sync_tool(
-    url: str, workload: str, count: int, rate_limit: str, pipeline: str | None
+    url: str,
+    workload: str,
+    count: int,
+    rate_limit: str,
+    pipeline: str | None,
+    operating: tuple[float, float] | None = None,
 ) -> Callable[[], dict[str, Any]]:
+    """b24sync through ``b24sync.apply`` of a pipeline file (the read workload: the library)."""
+    import tempfile
+    from pathlib import Path
+
+    import b24sync
     from b24sync.client import B24Hook
-    from b24sync.planning.planner import plan_file
-    from b24sync.run.executor import execute
 
-    hook = B24Hook.from_webhook_url(url, rate_limit=rate_limit)
-    if workload in ("adds", "limited"):
-        calls = [["crm.item.add", {"entityTypeId": 3, "fields": contact_fields(i)}] for i in range(count)]
-
-        def adds() -> dict[str, Any]:
-            result = hook.call_batch_by_chunk(calls, halt_on_error=False)
-            return {
-                "created": [row["item"]["id"] for row in result.data if row],
-                "errors": len(result.errors) + len(result.not_executed),
-            }
-
-        return adds
-    if workload in ("chains", "chains_small"):
+    limits = {"operating_limit": operating[0], "operating_window": operating[1]} if operating else {}
+    hook = B24Hook.from_webhook_url(url, rate_limit=rate_limit, **limits)
+    folder = Path(tempfile.mkdtemp(prefix="b24sync-bench-"))
+    if kind(workload) == "adds":
+        mode = "\n    mode: import" if workload.endswith("import") else ""
+        (folder / "adds.json").write_text(json.dumps([contact_fields(i) for i in range(count)]))
+        (folder / "adds.yaml").write_text(ADDS_PIPELINE.format(mode=mode))
+        pipeline = str(folder / "adds.yaml")
+    if kind(workload) in ("adds", "chains"):
         assert pipeline is not None
+        source = pipeline
 
-        def chains() -> dict[str, Any]:
-            started = time.perf_counter()
-            plan = plan_file(pipeline)
-            planned = time.perf_counter() - started
-            execution = execute(plan, hook, halt_on_error=False)
-            bad = [s for s in execution.steps if s.status != "succeeded"]
+        def applied() -> dict[str, Any]:
+            # what `b24sync apply FILE --report report.json` does, the field check left out (it
+            # would add its two requests to every workload's count)
+            run = b24sync.apply(source, hook, report=folder / "report.json", contract=False)
+            steps = run.report.steps
+            bad = [s for s in steps if s.status != "succeeded"]
+            created = [
+                int(s.created_id) for s in steps if s.status == "succeeded" and s.created_id is not None
+            ]
             return {
-                "created": len(execution.steps) - len(bad),
+                "via": "apply",
+                "created": created if kind(workload) == "adds" else len(steps) - len(bad),
                 "errors": len(bad),
-                "plan_s": planned,
-                "batches": len(plan.batches),
                 "first_error": f"{bad[0].command_key}: {bad[0].error_code} {bad[0].error_description}"
                 if bad
                 else None,
             }
 
-        return chains
+        return applied
 
     def read() -> dict[str, Any]:
         result = hook.call_fast_list_method("crm.contact.list", {"select": ["ID", "NAME", "LAST_NAME"]})
-        return {"rows": result.data, "errors": len(result.errors)}
+        return {"via": "library", "rows": result.data, "errors": len(result.errors)}
 
     return read
 
@@ -122,7 +155,8 @@ def fast_bitrix24_tool(
     if rate_limit == "off":
         options["requests_per_second"] = UNLIMITED_RPS
     bx = Bitrix(url, **options)
-    if workload in ("adds", "limited"):
+    workload = kind(workload)
+    if workload == "adds":
         items = [{"entityTypeId": 3, "fields": contact_fields(i)} for i in range(count)]
 
         def adds() -> dict[str, Any]:
@@ -130,7 +164,7 @@ def fast_bitrix24_tool(
             return {"created": [row["id"] for row in results], "errors": 0}
 
         return adds
-    if workload in ("chains", "chains_small") and matched:
+    if workload == "chains" and matched:
 
         def matched_chains() -> dict[str, Any]:
             # one level at a time, each result matched to its item by the name it echoes back
@@ -183,7 +217,7 @@ def fast_bitrix24_tool(
             return {"created": len(companies) + len(contacts) + len(deals) + len(tasks), "errors": 0}
 
         return matched_chains
-    if workload in ("chains", "chains_small"):
+    if workload == "chains":
 
         def chains() -> dict[str, Any]:
             # one dependency level at a time; the README promises results in the order of the items
@@ -239,7 +273,8 @@ def b24pysdk_tool(
     parts = urlsplit(url)
     user, code = parts.path.strip("/").split("/")[1:3]
     client = Client(BitrixWebhook(domain=parts.netloc, webhook_token=f"{user}/{code}"))
-    if workload in ("adds", "limited"):
+    workload = kind(workload)
+    if workload == "adds":
         fields = [contact_fields(i) for i in range(count)]
 
         def adds() -> dict[str, Any]:
@@ -252,7 +287,7 @@ def b24pysdk_tool(
             }
 
         return adds
-    if workload in ("chains", "chains_small"):
+    if workload == "chains":
 
         def level(requests: dict[str, Any]) -> dict[str, Any]:
             batch = client.call_batches(requests).result
@@ -317,7 +352,8 @@ def fast_bitrix24_matched_tool(
     return fast_bitrix24_tool(url, workload, count, rate_limit, pipeline, matched=True)
 
 
-TOOLS = {
+Tool = Callable[[str, str, int, str, "str | None"], Callable[[], dict[str, Any]]]
+TOOLS: dict[str, Tool] = {
     "b24sync": b24sync_tool,
     "fast_bitrix24": fast_bitrix24_tool,
     "fast_bitrix24-matched": fast_bitrix24_matched_tool,
@@ -328,16 +364,25 @@ TOOLS = {
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("tool", choices=sorted(TOOLS))
-    parser.add_argument("workload", choices=["adds", "chains", "chains_small", "read", "limited"])
+    parser.add_argument("workload")
     parser.add_argument("--url", required=True)
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--rate-limit", default="off")
     parser.add_argument("--pipeline")
     parser.add_argument("--profile", action="store_true", help="run under cProfile, add its top entries")
+    parser.add_argument(
+        "--operating",
+        help="LIMIT/WINDOW seconds of the portal's operating budget, for b24sync's client to pace to",
+    )
     args = parser.parse_args()
     out: dict[str, Any] = {"tool": args.tool, "workload": args.workload}
     try:
-        run = TOOLS[args.tool](args.url, args.workload, args.count, args.rate_limit, args.pipeline)
+        if args.tool == "b24sync":
+            limit, _, window = (args.operating or "").partition("/")
+            operating = (float(limit), float(window)) if args.operating else None
+            run = b24sync_tool(args.url, args.workload, args.count, args.rate_limit, args.pipeline, operating)
+        else:
+            run = TOOLS[args.tool](args.url, args.workload, args.count, args.rate_limit, args.pipeline)
     except Exception as error:  # a peer that cannot even be set up is reported, not dropped
         out["error"] = f"setup: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
         print(json.dumps(out))

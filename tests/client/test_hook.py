@@ -308,7 +308,8 @@ def test_operation_time_limit_without_a_known_reset_waits_ten_seconds() -> None:
 
 def test_a_method_near_its_operating_budget_is_paused_before_sending() -> None:
     fake = FakeTime()
-    adapter = ScriptedAdapter(ok([], time={"operating": 476, "operating_reset_at": fake.now + 30}), ok([]))
+    # within a second of the limit: the next call waits for the oldest basket (client.pacing)
+    adapter = ScriptedAdapter(ok([], time={"operating": 479.5, "operating_reset_at": fake.now + 30}), ok([]))
     client = hook(adapter, fake)
     client.call_method("crm.deal.list")
     client.call_method("crm.deal.list")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from b24sync.client.ratelimit import LeakyBucket, OperatingBudget, RateLimit
+from b24sync.client.ratelimit import LeakyBucket, RateLimit
 from b24sync.errors import UsageError
 
 
@@ -52,27 +52,3 @@ def test_a_refused_request_fills_the_bucket() -> None:
     bucket = LeakyBucket(RateLimit(50, 2), clock)
     bucket.fill()
     assert bucket.delay() == pytest.approx(1.0)  # level 50, ceiling 49: one request must drain
-
-
-def test_a_method_near_its_operating_limit_is_paused_until_its_reset() -> None:
-    clock = Clock()
-    budget = OperatingBudget(clock, limit=480)
-    budget.observe("crm.item.add", {"operating": 100, "operating_reset_at": clock.now + 60})
-    assert budget.delay(["crm.item.add"]) == 0
-    budget.observe("crm.item.add", {"operating": 476, "operating_reset_at": clock.now + 60})
-    assert budget.delay(["CRM.ITEM.ADD", "crm.item.list"]) == pytest.approx(61)
-    assert budget.delay(["crm.item.list"]) == 0
-
-
-def test_a_block_without_a_known_reset_waits_ten_seconds() -> None:
-    clock = Clock()
-    budget = OperatingBudget(clock)
-    assert budget.block("crm.item.add", None) == pytest.approx(10)
-    assert budget.reset_at("crm.item.add") is None
-
-
-def test_time_blocks_without_operating_figures_are_ignored() -> None:
-    budget = OperatingBudget(Clock())
-    budget.observe("x", None)
-    budget.observe("x", {"duration": 0.1})
-    assert budget.delay(["x"]) == 0

@@ -210,3 +210,36 @@ def test_concurrent_requests_are_served_in_parallel_up_to_the_worker_bound() -> 
             thread.join(10)
     assert statuses == [200] * clients
     assert len(emu.store.items(3)) == clients
+
+
+def test_limit_refusals_are_counted_by_code_inside_batches_too() -> None:
+    emu, session, _ = cloud(operating_limit=1.0, costs={"add": 0.4}, rate_limit="1/0.01")
+    cmd = {f"c{i}": f"crm.item.add?entityTypeId=3&fields[name]=N{i}" for i in range(4)}
+    session.post(emu.webhook_url + "batch", json={"halt": 0, "cmd": cmd})
+    session.post(emu.webhook_url + "server.time", json={})  # the bucket of one is full
+    assert emu.stats()["refused"] == {"OPERATION_TIME_LIMIT": 1, "QUERY_LIMIT_EXCEEDED": 1}
+
+
+def test_a_command_is_charged_to_the_basket_in_which_its_server_time_ends() -> None:
+    # 59.9 s into a minute a 0.4 s command ends in the next minute's basket, which expires 60 s later
+    emu, session, _ = cloud(operating_limit=100.0, costs={"add": 0.4, "request": 0})
+    emu._wall_clock.now = T0 - T0 % 60 + 59.9  # type: ignore[attr-defined]
+    block = session.post(
+        emu.webhook_url + "crm.item.add", json={"entityTypeId": 3, "fields": {"name": "X"}}
+    ).json()["time"]
+    assert block["operating_reset_at"] == T0 - T0 % 60 + 60 + 600
+
+
+def test_a_shorter_operating_window_has_ten_baskets_of_a_tenth_each() -> None:
+    emu, session, sleeper = cloud(operating_limit=1.0, costs={"add": 0.6}, operating_window=60)
+    start = sleeper.clock.now
+    add = {"entityTypeId": 3, "fields": {"name": "X"}}
+    assert [session.post(emu.webhook_url + "crm.item.add", json=add).status_code for _ in range(3)] == [
+        200,
+        200,
+        429,
+    ]
+    sleeper.clock.now = start + 61
+    assert session.post(emu.webhook_url + "crm.item.add", json=add).status_code == 200
+    with pytest.raises(EmulatorError, match="multiple of 10"):
+        Emulator(operating_window=45)

@@ -1,0 +1,201 @@
+"""Send times planned from each method's operating budget (protocol §7.2, §7.4).
+
+The portal sums every method's server time over ten baskets of one minute each and blocks a method
+once its window holds the limit: the command that crosses the limit completes, the next one is
+refused with ``OPERATION_TIME_LIMIT``, inside a batch as much as alone. Waiting for that refusal and
+then for ``operating_reset_at`` loses the rest of the batch to a retry and a wait, and a batch whose
+commands cost more than the last few seconds of the budget walks into it every time.
+
+So the client keeps a ledger per method: every command's server time (``processing`` of its
+``time`` block, which the portal charges) with the moment its basket expires, reconciled with the
+portal's own figures (``operating``, ``operating_reset_at``) every answer carries. Before a request
+it asks: with the commands this request holds, each costing what the method's commands cost
+lately, does the window stay under the limit less a margin until the last of them starts (the
+command that crosses the limit completes)? If not, the request waits until enough
+of the ledger has expired. Time the portal counts that the ledger does not explain (an earlier run
+with the same webhook, reads charged differently) is spread over the baskets between the oldest
+one, which expires at ``operating_reset_at``, and the current one, the shape a steady run leaves.
+
+Times are the portal's unix times, compared with ``wall_clock`` as protocol §7.4 does for
+``operating_reset_at``; a ``finish`` that is more than a window away from the client's clock is not
+trusted, and the client's own clock stands in for it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from b24sync.bitrix.limits import OPERATING_LIMIT, OPERATING_WINDOW
+
+BASKETS = 10
+"""protocol §7.2: the window is ten baskets."""
+SAFETY = 1.0
+"""Seconds added to every expiry: ``operating_reset_at`` is whole seconds, and §7.4 says reset + 1 s."""
+RECENT = 50
+"""Commands of a method whose server time predicts the next ones (the largest of them is used)."""
+PACING_MARGIN = 1.0
+"""Seconds of the budget left unplanned, for commands that cost more than the recent ones did."""
+_EPSILON = 1e-6
+
+
+@dataclass
+class _Ledger:
+    """One method: its charges by the moment they expire, its recent per-command costs, a 429 block.
+
+    Every expiry is the end of a basket (+ ``SAFETY``) or ``operating_reset_at`` (+ ``SAFETY``) plus
+    whole baskets, so a ledger holds a few tens of entries however many commands it has seen: each
+    charge is added to its basket's total.
+    """
+
+    charges: dict[float, float] = field(default_factory=dict)
+    recent: deque[float] = field(default_factory=lambda: deque(maxlen=RECENT))
+    blocked_until: float = 0.0
+    reset_at: float | None = None
+
+    def expire(self, now: float) -> None:
+        for expires in [e for e in self.charges if e <= now]:
+            del self.charges[expires]
+
+    def live(self) -> float:
+        return sum(self.charges.values())
+
+    def add(self, expires: float, seconds: float) -> None:
+        if seconds > 0:
+            self.charges[expires] = self.charges.get(expires, 0.0) + seconds
+
+    def oldest_first(self) -> list[tuple[float, float]]:
+        return sorted(self.charges.items())
+
+    def per_command(self) -> float:
+        return max(self.recent, default=0.0)
+
+
+class OperatingBudget:
+    """The operating time of each method, as the portal counts it, and when the next call fits."""
+
+    def __init__(
+        self,
+        wall_clock: Callable[[], float],
+        limit: float = OPERATING_LIMIT,
+        window: float = OPERATING_WINDOW,
+    ) -> None:
+        self.limit = limit
+        self.window = window
+        # protocol §7.4 pauses a method 5 s before its limit, for a client that cannot tell what
+        # its next request costs; this one can (the largest recent command, times the commands),
+        # so one second of margin is enough, and a hundredth of a small limit (a test portal)
+        self.margin = min(PACING_MARGIN, limit / 100)
+        self._basket = window / BASKETS
+        self._wall_clock = wall_clock
+        self._ledgers: dict[str, _Ledger] = {}
+
+    def _ledger(self, method: str) -> _Ledger:
+        return self._ledgers.setdefault(method.lower(), _Ledger())
+
+    def _expiry(self, at: float) -> float:
+        """When a charge made at ``at`` leaves the window: the end of its basket's ten."""
+        return (math.floor(at / self._basket) + BASKETS) * self._basket + SAFETY
+
+    def observe(self, method: str, time_block: Mapping[str, Any] | None) -> None:
+        """Record one command's (or one call's) ``time`` block: its cost and the portal's figures."""
+        if not isinstance(time_block, Mapping):
+            return
+        now = self._wall_clock()
+        ledger = self._ledger(method)
+        processing = _number(time_block.get("processing"))
+        finish = _number(time_block.get("finish"))
+        at = finish if finish is not None and abs(finish - now) <= self.window else now
+        if processing is not None and processing >= 0:
+            ledger.recent.append(processing)
+            ledger.add(self._expiry(at), processing)
+        operating = _number(time_block.get("operating"))
+        reset_at = _number(time_block.get("operating_reset_at"))
+        if operating is not None and reset_at is not None:
+            ledger.reset_at = reset_at
+            self._reconcile(ledger, operating, reset_at, now)
+
+    def _reconcile(self, ledger: _Ledger, operating: float, reset_at: float, now: float) -> None:
+        """Make the ledger agree with the portal's ``operating``, expiring no later than it says."""
+        ledger.expire(now)
+        oldest = reset_at + SAFETY
+        for expires, seconds in ledger.oldest_first():  # the portal's oldest basket expires at reset_at
+            if expires >= oldest:
+                break
+            del ledger.charges[expires]
+            ledger.add(oldest, seconds)
+        ours = ledger.live()
+        if operating > ours + _EPSILON:
+            self._spread(ledger, operating - ours, oldest, self._expiry(now))
+        elif operating < ours - _EPSILON:
+            # the portal counts less: what it no longer counts is the oldest (or was never charged)
+            excess = ours - operating
+            for expires, seconds in ledger.oldest_first():
+                if excess <= _EPSILON:
+                    break
+                taken = min(seconds, excess)
+                excess -= taken
+                if seconds - taken <= _EPSILON:
+                    del ledger.charges[expires]
+                else:
+                    ledger.charges[expires] = seconds - taken
+
+    def _spread(self, ledger: _Ledger, seconds: float, oldest: float, newest: float) -> None:
+        """Time the ledger cannot place: evenly over the baskets from the oldest to the current one."""
+        count = max(1, min(BASKETS, round((newest - oldest) / self._basket) + 1))
+        for index in range(count):
+            ledger.add(oldest + index * self._basket, seconds / count)
+
+    def reset_at(self, method: str) -> float | None:
+        """When the oldest basket of ``method`` expires, as last reported; None if never seen."""
+        ledger = self._ledgers.get(method.lower())
+        return ledger.reset_at if ledger is not None else None
+
+    def block(self, method: str, reset_at: float | None, unknown_wait: float = 10.0) -> float:
+        """A 429: block ``method`` until ``reset_at`` + 1 s (protocol §7.4); return the seconds to wait."""
+        now = self._wall_clock()
+        until = now + unknown_wait if reset_at is None else max(reset_at + SAFETY, now + unknown_wait)
+        # the oldest basket expires within one window: a later reset time from the portal is wrong
+        until = min(until, now + self.window + SAFETY)
+        ledger = self._ledger(method)
+        ledger.blocked_until = max(ledger.blocked_until, until)
+        return ledger.blocked_until - now
+
+    def delay(self, demand: Mapping[str, int] | Iterable[str]) -> float:
+        """Seconds to wait before a request with ``demand`` (commands per method) may be sent."""
+        counts = demand if isinstance(demand, Mapping) else dict.fromkeys(demand, 1)
+        now = self._wall_clock()
+        waits = [0.0]
+        for method, commands in counts.items():
+            ledger = self._ledgers.get(method.lower())
+            if ledger is not None:
+                waits.append(ledger.blocked_until - now)
+                # the command that crosses the limit still completes (protocol §7.2): only the
+                # commands before the last one must find the window below it
+                cost = max(0, commands - 1) * ledger.per_command()
+                waits.append(self._fits_after(ledger, cost, now) - now)
+        return max(waits)
+
+    def _fits_after(self, ledger: _Ledger, cost: float, now: float) -> float:
+        """The first moment the window holds ``cost`` more and stays below the limit less the margin.
+
+        A request that alone costs more than the whole budget goes once the window is empty: its
+        commands after the crossing one will be refused, which the caller cannot avoid by waiting.
+        """
+        ledger.expire(now)
+        room = self.limit - self.margin
+        live = ledger.live()
+        at = now
+        for expires, seconds in ledger.oldest_first():
+            if live + cost <= room + _EPSILON:
+                return at
+            live -= seconds
+            at = expires
+        return at
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None

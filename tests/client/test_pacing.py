@@ -1,0 +1,172 @@
+"""Pacing to the operating budget: a request goes when every method it calls has room for it (protocol §7.2)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import requests
+
+from b24sync import B24Hook, Emulator, apply
+from b24sync.client.pacing import OperatingBudget
+from tests.helpers.scripted import FakeTime
+
+T = 6000.0  # the start of a basket: minute 100
+
+
+class Clock:
+    def __init__(self, now: float = T) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def commands(
+    budget: OperatingBudget, method: str, count: int, seconds: float, at: float, used: float
+) -> float:
+    """Record ``count`` commands of ``seconds`` each ending at ``at``; return the window total after them."""
+    for _ in range(count):
+        used += seconds
+        reset_at = (at // 60 - 9) * 60 + 600 if used == seconds else budget.reset_at(method)
+        budget.observe(
+            method, {"processing": seconds, "finish": at, "operating": used, "operating_reset_at": reset_at}
+        )
+    return used
+
+
+def test_a_request_waits_until_the_window_has_room_for_all_but_its_last_command() -> None:
+    clock = Clock()
+    budget = OperatingBudget(clock, limit=10)  # margin: a hundredth of the limit
+    used = commands(budget, "crm.item.add", 3, 1.5, T + 1, 0.0)  # minute 100: 4.5 s
+    clock.now = T + 61
+    used = commands(budget, "crm.item.add", 2, 1.5, T + 61, used)  # minute 101: 3 s more, 7.5 s
+    # two commands: the first must find the window below the limit, 7.5 + 1.5 <= 9.9: now
+    assert budget.delay({"crm.item.add": 2}) == 0
+    # three: 7.5 + 3 > 9.9, so wait for minute 100's basket to expire (+1 s): 3 + 3 <= 9.9
+    assert budget.delay({"crm.item.add": 3}) == pytest.approx(T + 600 + 1 - clock.now)
+    # six: 7.5 s = 5 commands would not fit even in an empty window before minute 101's basket expires
+    assert budget.delay({"crm.item.add": 6}) == pytest.approx(T + 660 + 1 - clock.now)
+    # another method has its own budget
+    assert budget.delay({"crm.item.update": 50}) == 0
+
+
+def test_time_the_client_did_not_see_spent_is_spread_from_the_oldest_basket_to_now() -> None:
+    clock = Clock()
+    budget = OperatingBudget(clock, limit=480)
+    # below the limit a call still runs, even one that crosses it (protocol §7.2)
+    budget.observe("crm.item.add", {"operating": 476, "operating_reset_at": clock.now + 60})
+    assert budget.delay(["crm.item.add"]) == 0
+    # an earlier run used 479.5 s (within the margin); the oldest of its baskets expires in 60 s
+    budget.observe("crm.item.add", {"operating": 479.5, "operating_reset_at": clock.now + 60})
+    assert budget.delay(["CRM.ITEM.ADD", "crm.item.list"]) == pytest.approx(61)
+    assert budget.delay(["crm.item.list"]) == 0
+    # spread over the ten baskets, one tenth is gone at the reset
+    clock.now += 61
+    assert budget.delay(["crm.item.add"]) == 0
+
+
+def test_when_the_portal_counts_less_than_the_ledger_the_oldest_charges_go_first() -> None:
+    clock = Clock()
+    budget = OperatingBudget(clock, limit=10)
+    used = commands(budget, "m", 4, 2.0, T + 1, 0.0)  # 8 s in minute 100
+    clock.now = T + 61
+    used = commands(budget, "m", 1, 1.0, T + 61, used)  # 1 s in minute 101: 9 s
+    assert budget.delay({"m": 2}) > 0
+    # reads may be charged less than their processing (protocol §7.2): the portal says 6 s in all
+    budget.observe("m", {"operating": 6.0, "operating_reset_at": T + 600})
+    assert budget.delay({"m": 2}) == 0  # 6 + 2 <= 9.9
+
+
+def test_a_block_without_a_known_reset_waits_ten_seconds() -> None:
+    budget = OperatingBudget(Clock())
+    assert budget.block("crm.item.add", None) == pytest.approx(10)
+    assert budget.reset_at("crm.item.add") is None
+
+
+def test_time_blocks_without_operating_figures_are_ignored() -> None:
+    budget = OperatingBudget(Clock())
+    budget.observe("x", None)
+    budget.observe("x", {"duration": 0.1})
+    assert budget.delay(["x"]) == 0
+
+
+# -- against the emulator with the cloud cost model, in virtual time ---------------------------
+
+ADDS = """\
+version: 1
+name: adds
+steps:
+  - id: c
+    for_each: {file: rows.json}
+    key: "{{ item.n }}"
+    method: crm.item.add
+    params: {entityTypeId: 3, fields: {name: "{{ item.n }}"}}
+"""
+
+
+def test_a_run_that_outgrows_the_operating_budget_is_never_refused(tmp_path: Path) -> None:
+    # 600 adds of 0.3 s each: 180 s of server time against a budget of 40 s per ten minutes, each
+    # batch of 50 costing 15 s. Sending until the portal refuses got 5 commands refused here.
+    time = FakeTime()
+    emu = Emulator(
+        profile="cloud",
+        costs={"add": 0.3},
+        rate_limit="standard",
+        operating_limit=40,
+        clock=time.monotonic,
+        wall_clock=time.wall,
+        sleep=time.sleep,
+    )
+    client = B24Hook(
+        emu.webhook_url,
+        session=emu.mount(requests.Session()),
+        rate_limit="standard",
+        operating_limit=40,
+        clock=time.monotonic,
+        wall_clock=time.wall,
+        sleep=time.sleep,
+    )
+    (tmp_path / "rows.json").write_text(json.dumps([{"n": f"c{i}"} for i in range(600)]))
+    (tmp_path / "adds.yaml").write_text(ADDS)
+    run = apply(tmp_path / "adds.yaml", client, contract=False)
+    assert run.report.totals.succeeded == 600
+    assert emu.stats()["refused"] == {}
+    assert emu.stats()["requests"] == 12  # no request was sent twice
+
+
+def test_at_the_standard_rate_the_bucket_never_refuses_a_request() -> None:
+    time = FakeTime()
+    emu = Emulator(
+        profile="cloud", rate_limit="standard", clock=time.monotonic, wall_clock=time.wall, sleep=time.sleep
+    )
+    client = B24Hook(
+        emu.webhook_url,
+        session=emu.mount(requests.Session()),
+        rate_limit="standard",
+        clock=time.monotonic,
+        wall_clock=time.wall,
+        sleep=time.sleep,
+    )
+    for _ in range(120):
+        client.call_method("server.time")
+    assert emu.stats()["refused"] == {}
+    assert emu.stats()["requests"] == 120
+
+
+def test_the_ledger_holds_baskets_not_commands() -> None:
+    # the emulator's instant profile charges 0.01 s a call while reporting microseconds of
+    # processing: every answer leaves time to spread. A ledger of charges per command grew by ten
+    # entries an answer and made 20,000 adds through apply take 53 s instead of 7 s.
+    clock = Clock()
+    budget = OperatingBudget(clock, limit=480)
+    for n in range(1, 10_001):
+        clock.now = T + n * 0.03  # 300 s: five baskets
+        budget.observe(
+            "crm.item.add",
+            {"processing": 1e-5, "finish": clock.now, "operating": n * 0.01, "operating_reset_at": T + 600},
+        )
+    ledger = budget._ledgers["crm.item.add"]
+    assert len(ledger.charges) <= 2 * 10 + 1
+    assert ledger.live() == pytest.approx(100.0)
