@@ -541,6 +541,14 @@ def plan_command(
     "--assume-not-applied", is_flag=True, help="With --resume: send steps of unknown outcome again."
 )
 @click.option(
+    "--applied-id",
+    "applied_ids",
+    multiple=True,
+    metavar="KEY=ID",
+    help="With --assume-applied: the id the record of KEY (a command key or step[instance]) got, "
+    "for the steps that link to it (repeatable).",
+)
+@click.option(
     "--rate-limit",
     metavar="LIMIT",
     help="standard (50 burst, 2/s; the default), enterprise (250, 5/s), off (the default with "
@@ -565,6 +573,7 @@ def apply(
     resume_path: str | None,
     assume_applied: bool,
     assume_not_applied: bool,
+    applied_ids: tuple[str, ...],
     rate_limit: str | None,
     allow_delete: bool,
     progress: bool,
@@ -620,6 +629,7 @@ def apply(
                 contract=not no_contract,
                 allow_env=allow_env,
                 journal=journal,
+                applied_ids=applied_ids,
             )
     finally:
         if shown is not None:

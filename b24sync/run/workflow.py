@@ -162,13 +162,17 @@ def apply(
     contract: Contract = True,
     allow_env: Collection[str] = (),
     journal: str | os.PathLike[str] | None = None,
+    applied_ids: Sequence[str] = (),
 ) -> Applied:
     """Run a pipeline file, a saved plan file (``.json``) or a ``Plan`` against ``portal``.
 
     ``report``, ``junit`` and ``markdown`` (appended to, like a CI job summary) are written when
     given. ``resume`` names the report of an earlier run (or its journal, when the run was killed
     before writing it): what succeeded there is not sent again. ``select`` and ``exclude`` run some
-    steps only, as in ``plan``. Command failures are in the report; only a run that cannot start raises.
+    steps only, as in ``plan``. Unknown writes of that run are looked up in the portal where they carry
+    an external key (``b24sync.run.settle``); ``assume`` settles the rest, ``applied_ids`` (``KEY=ID``)
+    giving the ids of what dependents link to. Command failures are in the report; only a run that
+    cannot start raises.
 
     Every request is recorded in the run's journal before it is sent (``b24sync.run.journal``):
     ``journal`` names it; by default it is ``REPORT.journal``, or with no report (or a report that is
@@ -198,7 +202,11 @@ def apply(
                 allow_env,
             )
         read_requests = connection.client.stats.requests - reads_before
-        recorded = resume_state(resume, the_plan, assume) if resume is not None else {}
+        recorded = (
+            resume_state(resume, the_plan, assume, connection.client, applied_ids)
+            if resume is not None
+            else {}
+        )
         the_plan = fill_left_out(the_plan, recorded, None if resume is None else str(resume))
         secrets = {name: environ[name] for name in required_secrets(the_plan) if name in environ}
         check_secrets(the_plan, secrets)
