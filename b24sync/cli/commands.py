@@ -555,6 +555,14 @@ def plan_command(
     "--emulator), or BURST/RATE.",
 )
 @click.option("--allow-delete", is_flag=True, help="Run the deletes of delete_missing steps.")
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0.0),
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Wait this long for another apply of the same pipeline to the same portal on this machine.",
+)
 @click.option("--progress/--no-progress", default=True, help="Show progress on stderr.")
 @_no_contract_option
 @allow_env_option
@@ -576,6 +584,7 @@ def apply(
     applied_ids: tuple[str, ...],
     rate_limit: str | None,
     allow_delete: bool,
+    lock_timeout: float,
     progress: bool,
     no_contract: bool,
     allow_env: tuple[str, ...],
@@ -630,6 +639,7 @@ def apply(
                 allow_env=allow_env,
                 journal=journal,
                 applied_ids=applied_ids,
+                lock_timeout=lock_timeout,
             )
     finally:
         if shown is not None:

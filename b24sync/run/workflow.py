@@ -13,6 +13,7 @@ these return; Python code gets the same values::
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import time
@@ -45,6 +46,7 @@ from b24sync.report.render import render_junit, render_markdown
 from b24sync.run.contract import Contract, enforce, needs_portal
 from b24sync.run.executor import Progress, check_secrets, execute, required_secrets
 from b24sync.run.journal import JournalWriter, NoJournal, journal_path
+from b24sync.run.lock import DEFAULT_LOCK_TIMEOUT, run_lock
 from b24sync.run.outputs import Outputs, choose_journal
 from b24sync.run.portal import Portal, PortalLike
 from b24sync.run.redacting import run_redactor
@@ -163,6 +165,7 @@ def apply(
     allow_env: Collection[str] = (),
     journal: str | os.PathLike[str] | None = None,
     applied_ids: Sequence[str] = (),
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
 ) -> Applied:
     """Run a pipeline file, a saved plan file (``.json``) or a ``Plan`` against ``portal``.
 
@@ -178,64 +181,117 @@ def apply(
     ``journal`` names it; by default it is ``REPORT.journal``, or with no report (or a report that is
     not a regular file) a file in ``$XDG_STATE_HOME/b24sync/journals``; an in-process emulator without
     a state file keeps none. The journal is removed once the report is written.
+
+    Runs of one pipeline against one portal take turns on this machine (``b24sync.run.lock``): a
+    second waits up to ``lock_timeout`` seconds for the first, then stops before reading the portal.
     """
     if portal is None:
         raise UsageError(NO_PORTAL)
     connection = Portal.of(portal)
     environ = environ or {}
     try:
-        reads_before = connection.client.stats.requests
-        if (select or exclude) and (isinstance(source, Plan) or str(source).endswith(".json")):
-            raise UsageError("--select and --exclude choose steps when planning: pass them to `b24sync plan`")
-        if isinstance(source, Plan):
-            the_plan = source
-        else:
-            the_plan = load_plan(
-                str(source),
+        with _locked(connection, source, lock_timeout):
+            return _apply(
+                source,
+                connection,
                 variables,
                 environ,
-                lambda: connection,
+                report,
+                junit,
+                markdown,
+                halt_on_error,
+                resume,
+                assume,
                 allow_delete,
+                on_progress,
+                should_stop,
                 select,
                 exclude,
                 contract,
                 allow_env,
+                journal,
+                applied_ids,
             )
-        read_requests = connection.client.stats.requests - reads_before
-        recorded = (
-            resume_state(resume, the_plan, assume, connection.client, applied_ids)
-            if resume is not None
-            else {}
-        )
-        the_plan = fill_left_out(the_plan, recorded, None if resume is None else str(resume))
-        secrets = {name: environ[name] for name in required_secrets(the_plan) if name in environ}
-        check_secrets(the_plan, secrets)
-        origin = the_plan.pipeline.path if isinstance(source, Plan) else str(source)
-        outputs = Outputs(
-            report=report,
-            junit=junit,
-            markdown=markdown,
-            journal=choose_journal(journal, report, connection, environ),
-            resumed=None if resume is None else journal_path(resume),
-            state=connection.state_path,
-        )
-        outputs.check()
-        return _run(
-            the_plan,
-            connection,
-            origin,
-            secrets,
-            recorded,
-            halt_on_error,
-            outputs,
-            on_progress,
-            should_stop,
-            run_redactor(environ, plan=the_plan, base=connection.client.redact),
-            read_requests,
-        )
     finally:
         if connection is not portal:
             connection.close()
+
+
+def _locked(connection: Portal, source: str | os.PathLike[str] | Plan, timeout: float) -> Any:
+    if connection.emulator is not None and not connection.state_path:
+        return contextlib.nullcontext()  # an in-process portal of its own: no other run can see it
+    pipeline = source.pipeline.path if isinstance(source, Plan) else os.fspath(source)
+    return run_lock(connection.client.redacted_url, pipeline, timeout)
+
+
+def _apply(
+    source: str | os.PathLike[str] | Plan,
+    connection: Portal,
+    variables: Mapping[str, str] | None,
+    environ: Mapping[str, str],
+    report: str | os.PathLike[str] | None,
+    junit: str | os.PathLike[str] | None,
+    markdown: str | os.PathLike[str] | None,
+    halt_on_error: bool | None,
+    resume: str | os.PathLike[str] | None,
+    assume: Assume,
+    allow_delete: bool,
+    on_progress: Callable[[Progress], None] | None,
+    should_stop: Callable[[], bool] | None,
+    select: Sequence[str],
+    exclude: Sequence[str],
+    contract: Contract,
+    allow_env: Collection[str],
+    journal: str | os.PathLike[str] | None,
+    applied_ids: Sequence[str],
+) -> Applied:
+    reads_before = connection.client.stats.requests
+    if (select or exclude) and (isinstance(source, Plan) or str(source).endswith(".json")):
+        raise UsageError("--select and --exclude choose steps when planning: pass them to `b24sync plan`")
+    if isinstance(source, Plan):
+        the_plan = source
+    else:
+        the_plan = load_plan(
+            str(source),
+            variables,
+            environ,
+            lambda: connection,
+            allow_delete,
+            select,
+            exclude,
+            contract,
+            allow_env,
+        )
+    read_requests = connection.client.stats.requests - reads_before
+    recorded = (
+        resume_state(resume, the_plan, assume, connection.client, applied_ids) if resume is not None else {}
+    )
+    the_plan = fill_left_out(the_plan, recorded, None if resume is None else str(resume))
+    secrets = {name: environ[name] for name in required_secrets(the_plan) if name in environ}
+    check_secrets(the_plan, secrets)
+    origin = the_plan.pipeline.path if isinstance(source, Plan) else str(source)
+    outputs = Outputs(
+        report=report,
+        junit=junit,
+        markdown=markdown,
+        journal=choose_journal(journal, report, connection, environ),
+        resumed=None if resume is None else journal_path(resume),
+        state=connection.state_path,
+    )
+    outputs.check()
+    return _run(
+        the_plan,
+        connection,
+        origin,
+        secrets,
+        recorded,
+        halt_on_error,
+        outputs,
+        on_progress,
+        should_stop,
+        run_redactor(environ, plan=the_plan, base=connection.client.redact),
+        read_requests,
+    )
 
 
 def load_plan(
