@@ -129,6 +129,9 @@ def test_a_duplicate_in_the_portal_fails_that_instance_only(tmp_path: Path) -> N
         assert (
             steps["contact_2"]["status"] == "failed" and steps["contact_2"]["error_code"] == "AMBIGUOUS_MATCH"
         )
+        # the match as rendered for this instance, never the template
+        assert "{'originatorId': 'shop', 'originId': '2'}" in steps["contact_2"]["error_description"]
+        assert "{{" not in steps["contact_2"]["error_description"]
         assert steps["deal_2"]["status"] == "skipped"
         assert steps["contact_1"]["status"] == steps["deal_3"]["status"] == "succeeded"
 
