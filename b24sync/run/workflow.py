@@ -27,7 +27,7 @@ from typing import Any
 from b24sync.client.encoding import encode_command
 from b24sync.client.hook import B24Hook
 from b24sync.client.redaction import Redactor
-from b24sync.errors import PortalError, UsageError
+from b24sync.errors import B24SyncError, PortalError, UsageError
 from b24sync.pipeline.loader import load_pipeline
 from b24sync.planning.model import Plan
 from b24sync.planning.planner import plan as plan_pipeline
@@ -327,7 +327,65 @@ def load_plan(
                 f"{source}: command {command.key} was edited (its query no longer "
                 "matches its params): plan the pipeline again instead of editing"
             )
+    if _decisions(saved):
+        check_fresh(saved, source, variables, environ, portal, allow_delete, contract, allow_env)
     return saved
+
+
+def _decisions(the_plan: Plan) -> dict[str, tuple[str, int | None]]:
+    """What each upsert instance of a plan does: (action, record id) by command key."""
+    found: dict[str, tuple[str, int | None]] = {
+        c.key: (c.action, c.record_id) for c in the_plan.commands() if c.action != "call"
+    }
+    found.update({u.key: (u.action, u.record_id) for u in the_plan.unsent})
+    return found
+
+
+def check_fresh(
+    saved: Plan,
+    source: str,
+    variables: Mapping[str, str] | None,
+    environ: Mapping[str, str] | None,
+    portal: Callable[[], PortalLike],
+    allow_delete: bool,
+    contract: Contract = True,
+    allow_env: Collection[str] = (),
+) -> None:
+    """Refuse a saved plan of upsert steps that the portal (or the pipeline) has moved on from.
+
+    The pipeline is planned again against the portal as it is now; any upsert decision that differs
+    (a record created or deleted since, a field changed, the pipeline or its data edited) makes the
+    saved plan stale, as Terraform refuses a stale saved plan: applying it could duplicate records.
+    """
+    again = "plan again: `b24sync plan PIPELINE --out PLAN.json`, then apply the new plan"
+    pipeline = saved.pipeline.path
+    try:
+        fresh = _plan_file(pipeline, variables, environ, portal, allow_delete, (), (), contract, allow_env)
+    except UsageError as error:
+        raise UsageError(f"{source} cannot be checked against {pipeline} ({error}): {again}") from None
+    if fresh.pipeline.sha256 != saved.pipeline.sha256:
+        raise StalePlan(f"{source} is stale: {pipeline} was edited since it was planned: {again}")
+    now = _decisions(fresh)
+    changed = []
+    for key, (action, record) in _decisions(saved).items():
+        current = now.get(key)
+        if current != (action, record):
+            after = "gone" if current is None else _shown(*current)
+            changed.append(f"{key}: {_shown(action, record)} -> {after}")
+    if changed:
+        more = f" and {len(changed) - 5} more" if len(changed) > 5 else ""
+        shown = "; ".join(changed[:5])
+        raise StalePlan(
+            f"{source} is stale: the portal changed since it was planned ({shown}{more}): {again}"
+        )
+
+
+def _shown(action: str, record: int | None) -> str:
+    return action if record is None else f"{action} record {record}"
+
+
+class StalePlan(B24SyncError):
+    """A saved plan whose upsert decisions the portal has moved on from (exit 1)."""
 
 
 def _plan_file(
