@@ -564,12 +564,28 @@ def plan_command(
     "--assume-not-applied", is_flag=True, help="With --resume: send steps of unknown outcome again."
 )
 @click.option(
+    "--applied-id",
+    "applied_ids",
+    multiple=True,
+    metavar="KEY=ID",
+    help="With --assume-applied: the id the record of KEY (a command key or step[instance]) got, "
+    "for the steps that link to it (repeatable).",
+)
+@click.option(
     "--rate-limit",
     metavar="LIMIT",
     help="standard (50 burst, 2/s; the default), enterprise (250, 5/s), off (the default with "
     "--emulator), or BURST/RATE.",
 )
 @click.option("--allow-delete", is_flag=True, help="Run the deletes of delete_missing steps.")
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0.0),
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Wait this long for another apply of the same pipeline to the same portal on this machine.",
+)
 @click.option("--progress/--no-progress", default=True, help="Show progress on stderr.")
 @_no_contract_option
 @allow_env_option
@@ -589,8 +605,10 @@ def apply(
     resume_path: str | None,
     assume_applied: bool,
     assume_not_applied: bool,
+    applied_ids: tuple[str, ...],
     rate_limit: str | None,
     allow_delete: bool,
+    lock_timeout: float,
     progress: bool,
     no_contract: bool,
     allow_env: tuple[str, ...],
@@ -645,6 +663,8 @@ def apply(
                 allow_env=allow_env,
                 report_results=report_results,
                 journal=journal,
+                applied_ids=applied_ids,
+                lock_timeout=lock_timeout,
             )
     finally:
         if shown is not None:

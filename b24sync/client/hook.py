@@ -80,6 +80,9 @@ class ClientStats:
     requests: int = 0
     retries: int = 0
     waited: float = 0.0
+    """Seconds waited for the portal's limits (the request rate, operating time)."""
+    backoff: float = 0.0
+    """Seconds waited between retries of failed attempts (not limits)."""
     by_status: dict[int, int] = field(default_factory=dict)
 
 
@@ -182,12 +185,15 @@ class B24Hook:
     _WAIT_SLICE = 0.25
     """Seconds between two looks at the stop flag while waiting."""
 
-    def _wait(self, seconds: float, why: str) -> None:
+    def _wait(self, seconds: float, why: str, *, backoff: bool = False) -> None:
         self._check_stop(why)
         if seconds <= 0:
             return
         log.info("waiting %.2f s: %s", seconds, why)
-        self.stats.waited += seconds
+        if backoff:
+            self.stats.backoff += seconds
+        else:
+            self.stats.waited += seconds
         if self._should_stop is None:
             self._sleep(seconds)
             return
@@ -335,7 +341,7 @@ class B24Hook:
             raise TransportError(f"could not reach {self.host}: {problem}")
         tries.failures += 1
         self.stats.retries += 1
-        self._wait(backoff, f"{problem}; retry {tries.failures} of {self._retry.attempts}")
+        self._wait(backoff, f"{problem}; retry {tries.failures} of {self._retry.attempts}", backoff=True)
 
     def wait_for_limit(self, code: str, methods: Sequence[str], attempt: int) -> None:
         """Wait as protocol §7.4 says before resending commands refused with a limit ``code``."""

@@ -76,7 +76,7 @@ def exchange(
     except requests.exceptions.ConnectionError as error:
         text = redact(str(error))
         refused = "NewConnectionError" in text or "Failed to resolve" in text or "NameResolution" in text
-        return Exchange(None, f"connection failed ({_short(text)})", sent=not refused)
+        return Exchange(None, connection_cause(error, text), sent=not refused)
     except requests.exceptions.Timeout:
         return Exchange(None, "no answer before the read timeout", sent=True)
     except requests.exceptions.RequestException as error:
@@ -122,6 +122,23 @@ def _whole_unicode(value: Any) -> Any:
 
 def _not_json(constant: str) -> None:
     raise ValueError(f"{constant} is not JSON")
+
+
+_ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\"()\]]+)")
+
+
+def connection_cause(error: BaseException, text: str) -> str:
+    """One clean phrase for a failed connection, not urllib3's nested text (``connection refused``)."""
+    if "Failed to resolve" in text or "NameResolution" in text or "getaddrinfo" in text:
+        return "the host name does not resolve"
+    found = _ERRNO.search(text)
+    if found:
+        return found.group(1).strip().rstrip(".").lower()
+    if "RemoteDisconnected" in text or "Connection aborted" in text:
+        return "the connection was closed without an answer"
+    if "Connection reset" in text:
+        return "the connection was reset"
+    return f"connection failed ({type(error).__name__})"
 
 
 def _short(text: str, limit: int = 160) -> str:

@@ -31,7 +31,7 @@ from b24sync.client.encoding import encode_command
 from b24sync.client.hook import B24Hook
 from b24sync.client.redaction import Redactor
 from b24sync.client.results import BatchReply
-from b24sync.errors import Interrupted, OutcomeUnknownError, PortalError, UsageError
+from b24sync.errors import Interrupted, OutcomeUnknownError, PortalError, ProtocolError, UsageError
 from b24sync.planning.model import Command, Plan
 from b24sync.report.model import BatchResult, StepResult, StepStatus, summarize_result
 from b24sync.run.importing import per_instance
@@ -45,6 +45,8 @@ UNKNOWN_ADVICE = (
     "applied: check the portal, then re-run with --resume and --assume-applied or "
     "--assume-not-applied"
 )
+MAX_UNANSWERED_RESENDS = 2
+"""A command an answer leaves out with no error is sent again at most this many times."""
 _BAD = frozenset({"failed", "skipped", "not_run", "unknown"})
 
 
@@ -82,6 +84,8 @@ class _Step:
     skip_reason: str | None = None
     attempts: int = 0
     limit_retries: int = 0
+    unanswered: int = 0
+    """Answers that listed this command neither in their results nor in their errors."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,6 +334,15 @@ class Executor:
                 self._settle(step, "failed", code=refusal.code, description=refusal.description)
             elif key in reply.results:
                 self._succeed(step, reply.results[key])
+        # protocol §5.4: a command is missing from an answer only when halt stopped the batch at an error;
+        # missing with no error at all, the answer is not the portal's: resent a few times, then a stop
+        unanswered = [k for k in request if self.steps[k].status is None and k not in limited]
+        if unanswered and not failed and not limited:
+            for key in unanswered:
+                self.steps[key].unanswered += 1
+            if max(self.steps[k].unanswered for k in unanswered) > MAX_UNANSWERED_RESENDS:
+                self._unanswered({k: request[k] for k in unanswered})
+                return
         if failed and self.halt_on_error:
             self.stopped = True
         elif limited:
@@ -357,6 +370,15 @@ class Executor:
                 )
                 return
         self._settle(step, "succeeded", result=result)
+
+    def _unanswered(self, request: Mapping[str, _Prepared]) -> None:
+        times = MAX_UNANSWERED_RESENDS + 1
+        why = (
+            f"the portal answered {times} times without a result or an error for {len(request)} command(s), "
+            "which Bitrix24 never does (protocol §5.4): check that the webhook URL is of a Bitrix24 portal"
+        )
+        self._lost(request, why)
+        self.fatal = ProtocolError(why)
 
     def _lost(self, request: Mapping[str, _Prepared], why: str) -> None:
         for key, prepared in request.items():

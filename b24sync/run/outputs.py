@@ -94,7 +94,7 @@ class Outputs:
 def _has_content(path: Path) -> bool:
     try:
         return path.stat().st_size > 0
-    except FileNotFoundError:
-        return False
+    except (FileNotFoundError, NotADirectoryError):
+        return False  # no journal there; whether the folder can take one is the report's check
     except OSError as error:
         raise UsageError(f"cannot read run journal {path}: {error.strerror or error}") from None

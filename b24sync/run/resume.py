@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,12 +12,14 @@ from typing import Any
 from pydantic import JsonValue
 
 from b24sync.client.encoding import encode_command
+from b24sync.client.hook import B24Hook
 from b24sync.errors import UsageError
 from b24sync.pipeline.instances import instance_name
 from b24sync.planning.model import Command, Plan
 from b24sync.report.files import read_report
 from b24sync.run.journal import JOURNAL_SUFFIX, journal_path, read_journal
 from b24sync.run.links import LinkError, follow, substitute
+from b24sync.run.settle import assumed_results, parse_applied_ids, settle_by_lookup
 
 
 class Assume(enum.Enum):
@@ -92,11 +94,19 @@ def check_same_pipeline(previous: Previous, plan: Plan) -> None:
         )
 
 
-def resume_state(path: str | os.PathLike[str], plan: Plan, assume: Assume = Assume.NOTHING) -> dict[str, Any]:
+def resume_state(
+    path: str | os.PathLike[str],
+    plan: Plan,
+    assume: Assume = Assume.NOTHING,
+    client: B24Hook | None = None,
+    applied_ids: Sequence[str] = (),
+) -> dict[str, Any]:
     """Recorded results to reuse by command key; refuses to guess about steps whose outcome is unknown.
 
     Upsert commands are left out: their records were just read again, which settles what a lost
-    answer left unknown, so they need neither the recorded results nor an assumption.
+    answer left unknown, so they need neither the recorded results nor an assumption. With a
+    ``client``, unknown adds that carry an external key are looked up (``b24sync.run.settle``);
+    ``applied_ids`` (``KEY=ID``) give the ids of what ``Assume.APPLIED`` takes as written.
     """
     previous = read_previous(path)
     check_same_pipeline(previous, plan)
@@ -105,6 +115,13 @@ def resume_state(path: str | os.PathLike[str], plan: Plan, assume: Assume = Assu
     plain |= {link.target for _, link in plan.outside_links()}
     recorded = {key: value for key, value in previous.results.items() if key in plain}
     unknown = [key for key in previous.unknown if key in plain]
+    if unknown and client is not None:
+        settled = settle_by_lookup(unknown, plan, client)
+        recorded.update(settled.applied)  # found again: applied, with the record's real id
+        unknown = settled.unknown  # the rest of the found-or-not are sent again
+    ids = parse_applied_ids(applied_ids, plan)
+    if ids and assume is not Assume.APPLIED:
+        raise UsageError("--applied-id gives the ids of what --assume-applied takes as written: pass both")
     if unknown and assume is Assume.NOTHING:
         shown = ", ".join(names.get(k, previous.unknown[k]) for k in unknown[:5])
         raise UsageError(
@@ -113,8 +130,7 @@ def resume_state(path: str | os.PathLike[str], plan: Plan, assume: Assume = Assu
             "re-run with --assume-applied (they happened) or --assume-not-applied (send them again)"
         )
     if assume is Assume.APPLIED:
-        for key in unknown:
-            recorded[key] = None
+        recorded.update(assumed_results(unknown, plan, ids, recorded))
     return recorded
 
 

@@ -13,6 +13,7 @@ these return; Python code gets the same values::
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import time
@@ -26,7 +27,7 @@ from typing import Any
 from b24sync.client.encoding import encode_command
 from b24sync.client.hook import B24Hook
 from b24sync.client.redaction import Redactor
-from b24sync.errors import PortalError, UsageError
+from b24sync.errors import B24SyncError, PortalError, UsageError
 from b24sync.pipeline.loader import load_pipeline
 from b24sync.planning.model import Plan
 from b24sync.planning.planner import plan as plan_pipeline
@@ -47,6 +48,7 @@ from b24sync.run.contract import Contract, enforce, needs_portal
 from b24sync.run.executor import Progress, check_secrets, execute, required_secrets
 from b24sync.run.importing import refuse_resume
 from b24sync.run.journal import JournalWriter, NoJournal, journal_path
+from b24sync.run.lock import DEFAULT_LOCK_TIMEOUT, run_lock
 from b24sync.run.outputs import Outputs, choose_journal
 from b24sync.run.portal import Portal, PortalLike
 from b24sync.run.redacting import run_redactor
@@ -166,6 +168,8 @@ def apply(
     allow_env: Collection[str] = (),
     report_results: ReportResults | None = None,
     journal: str | os.PathLike[str] | None = None,
+    applied_ids: Sequence[str] = (),
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
 ) -> Applied:
     """Run a pipeline file, a saved plan file (``.json``) or a ``Plan`` against ``portal``.
 
@@ -173,70 +177,131 @@ def apply(
     given; ``report_results`` says how much of each entry the report file keeps (``full``, ``ids``,
     ``none``; by default ``ids`` above 10,000 commands). ``resume`` names the report of an earlier run
     (or its journal, when the run was killed before writing it): what succeeded there is not sent
-    again. ``select`` and ``exclude`` run some steps only, as in ``plan``. Command failures are in the
-    report; only a run that cannot start raises.
+    again. ``select`` and ``exclude`` run some steps only, as in ``plan``. Unknown writes of that run
+    are looked up in the portal where they carry an external key (``b24sync.run.settle``); ``assume``
+    settles the rest, ``applied_ids`` (``KEY=ID``) giving the ids of what dependents link to. Command
+    failures are in the report; only a run that cannot start raises.
 
     Every request is recorded in the run's journal before it is sent (``b24sync.run.journal``):
     ``journal`` names it; by default it is ``REPORT.journal``, or with no report (or a report that is
     not a regular file) a file in ``$XDG_STATE_HOME/b24sync/journals``; an in-process emulator without
     a state file keeps none. The journal is removed once the report is written.
+
+    Runs of one pipeline against one portal take turns on this machine (``b24sync.run.lock``): a
+    second waits up to ``lock_timeout`` seconds for the first, then stops before reading the portal.
     """
     if portal is None:
         raise UsageError(NO_PORTAL)
     connection = Portal.of(portal)
     environ = environ or {}
     try:
-        reads_before = connection.client.stats.requests
-        if (select or exclude) and (isinstance(source, Plan) or str(source).endswith(".json")):
-            raise UsageError("--select and --exclude choose steps when planning: pass them to `b24sync plan`")
-        if isinstance(source, Plan):
-            the_plan = source
-        else:
-            the_plan = load_plan(
-                str(source),
+        with _locked(connection, source, lock_timeout):
+            return _apply(
+                source,
+                connection,
                 variables,
                 environ,
-                lambda: connection,
+                report,
+                junit,
+                markdown,
+                halt_on_error,
+                resume,
+                assume,
                 allow_delete,
+                on_progress,
+                should_stop,
                 select,
                 exclude,
                 contract,
                 allow_env,
+                journal,
+                applied_ids,
+                report_results,
             )
-        read_requests = connection.client.stats.requests - reads_before
-        if resume is not None:
-            refuse_resume(the_plan)  # issue 17: an import command would be sent whole again
-        recorded = resume_state(resume, the_plan, assume) if resume is not None else {}
-        the_plan = fill_left_out(the_plan, recorded, None if resume is None else str(resume))
-        secrets = {name: environ[name] for name in required_secrets(the_plan) if name in environ}
-        check_secrets(the_plan, secrets)
-        origin = the_plan.pipeline.path if isinstance(source, Plan) else str(source)
-        outputs = Outputs(
-            report=report,
-            junit=junit,
-            markdown=markdown,
-            journal=choose_journal(journal, report, connection, environ),
-            resumed=None if resume is None else journal_path(resume),
-            state=connection.state_path,
-        )
-        outputs.check()
-        return _run(
-            the_plan,
-            connection,
-            origin,
-            secrets,
-            recorded,
-            halt_on_error,
-            outputs,
-            on_progress,
-            should_stop,
-            run_redactor(environ, plan=the_plan, base=connection.client.redact),
-            read_requests,
-            report_results,
-        )
     finally:
         if connection is not portal:
             connection.close()
+
+
+def _locked(connection: Portal, source: str | os.PathLike[str] | Plan, timeout: float) -> Any:
+    if connection.emulator is not None and not connection.state_path:
+        return contextlib.nullcontext()  # an in-process portal of its own: no other run can see it
+    pipeline = source.pipeline.path if isinstance(source, Plan) else os.fspath(source)
+    return run_lock(connection.client.redacted_url, pipeline, timeout)
+
+
+def _apply(
+    source: str | os.PathLike[str] | Plan,
+    connection: Portal,
+    variables: Mapping[str, str] | None,
+    environ: Mapping[str, str],
+    report: str | os.PathLike[str] | None,
+    junit: str | os.PathLike[str] | None,
+    markdown: str | os.PathLike[str] | None,
+    halt_on_error: bool | None,
+    resume: str | os.PathLike[str] | None,
+    assume: Assume,
+    allow_delete: bool,
+    on_progress: Callable[[Progress], None] | None,
+    should_stop: Callable[[], bool] | None,
+    select: Sequence[str],
+    exclude: Sequence[str],
+    contract: Contract,
+    allow_env: Collection[str],
+    journal: str | os.PathLike[str] | None,
+    applied_ids: Sequence[str],
+    report_results: ReportResults | None,
+) -> Applied:
+    reads_before = connection.client.stats.requests
+    if (select or exclude) and (isinstance(source, Plan) or str(source).endswith(".json")):
+        raise UsageError("--select and --exclude choose steps when planning: pass them to `b24sync plan`")
+    if isinstance(source, Plan):
+        the_plan = source
+    else:
+        the_plan = load_plan(
+            str(source),
+            variables,
+            environ,
+            lambda: connection,
+            allow_delete,
+            select,
+            exclude,
+            contract,
+            allow_env,
+        )
+    read_requests = connection.client.stats.requests - reads_before
+    if resume is not None:
+        refuse_resume(the_plan)  # issue 17: an import command would be sent whole again
+    recorded = (
+        resume_state(resume, the_plan, assume, connection.client, applied_ids) if resume is not None else {}
+    )
+    the_plan = fill_left_out(the_plan, recorded, None if resume is None else str(resume))
+    secrets = {name: environ[name] for name in required_secrets(the_plan) if name in environ}
+    check_secrets(the_plan, secrets)
+    origin = the_plan.pipeline.path if isinstance(source, Plan) else str(source)
+    outputs = Outputs(
+        report=report,
+        junit=junit,
+        markdown=markdown,
+        journal=choose_journal(journal, report, connection, environ),
+        resumed=None if resume is None else journal_path(resume),
+        state=connection.state_path,
+    )
+    outputs.check()
+    return _run(
+        the_plan,
+        connection,
+        origin,
+        secrets,
+        recorded,
+        halt_on_error,
+        outputs,
+        on_progress,
+        should_stop,
+        run_redactor(environ, plan=the_plan, base=connection.client.redact),
+        read_requests,
+        report_results,
+    )
 
 
 def load_plan(
@@ -272,7 +337,65 @@ def load_plan(
                 f"{source}: command {command.key} was edited (its query no longer "
                 "matches its params): plan the pipeline again instead of editing"
             )
+    if _decisions(saved):
+        check_fresh(saved, source, variables, environ, portal, allow_delete, contract, allow_env)
     return saved
+
+
+def _decisions(the_plan: Plan) -> dict[str, tuple[str, int | None]]:
+    """What each upsert instance of a plan does: (action, record id) by command key."""
+    found: dict[str, tuple[str, int | None]] = {
+        c.key: (c.action, c.record_id) for c in the_plan.commands() if c.action != "call"
+    }
+    found.update({u.key: (u.action, u.record_id) for u in the_plan.unsent})
+    return found
+
+
+def check_fresh(
+    saved: Plan,
+    source: str,
+    variables: Mapping[str, str] | None,
+    environ: Mapping[str, str] | None,
+    portal: Callable[[], PortalLike],
+    allow_delete: bool,
+    contract: Contract = True,
+    allow_env: Collection[str] = (),
+) -> None:
+    """Refuse a saved plan of upsert steps that the portal (or the pipeline) has moved on from.
+
+    The pipeline is planned again against the portal as it is now; any upsert decision that differs
+    (a record created or deleted since, a field changed, the pipeline or its data edited) makes the
+    saved plan stale, as Terraform refuses a stale saved plan: applying it could duplicate records.
+    """
+    again = "plan again: `b24sync plan PIPELINE --out PLAN.json`, then apply the new plan"
+    pipeline = saved.pipeline.path
+    try:
+        fresh = _plan_file(pipeline, variables, environ, portal, allow_delete, (), (), contract, allow_env)
+    except UsageError as error:
+        raise UsageError(f"{source} cannot be checked against {pipeline} ({error}): {again}") from None
+    if fresh.pipeline.sha256 != saved.pipeline.sha256:
+        raise StalePlan(f"{source} is stale: {pipeline} was edited since it was planned: {again}")
+    now = _decisions(fresh)
+    changed = []
+    for key, (action, record) in _decisions(saved).items():
+        current = now.get(key)
+        if current != (action, record):
+            after = "gone" if current is None else _shown(*current)
+            changed.append(f"{key}: {_shown(action, record)} -> {after}")
+    if changed:
+        more = f" and {len(changed) - 5} more" if len(changed) > 5 else ""
+        shown = "; ".join(changed[:5])
+        raise StalePlan(
+            f"{source} is stale: the portal changed since it was planned ({shown}{more}): {again}"
+        )
+
+
+def _shown(action: str, record: int | None) -> str:
+    return action if record is None else f"{action} record {record}"
+
+
+class StalePlan(B24SyncError):
+    """A saved plan whose upsert decisions the portal has moved on from (exit 1)."""
 
 
 def _plan_file(

@@ -80,13 +80,15 @@ def lower(pipeline: Pipeline, state: UpsertState | None) -> tuple[dict[Ref, Lowe
                 decision = _decision(state, ref)
                 if step.spec.upsert is not None and decision.action in ("ambiguous", "skip"):
                     ids = ", ".join(str(i) for i in decision.matches)
-                    several = f"{len(decision.matches)} records match {dict(step.spec.upsert.match)} "
+                    rendered = instance.params.get("match") if isinstance(instance.params, dict) else None
+                    shown = dict(rendered) if isinstance(rendered, Mapping) else dict(step.spec.upsert.match)
+                    several = f"{len(decision.matches)} records match {shown} "
                     if decision.action == "skip":
                         message = f"{several}(ids {ids}); skipped as on_conflict: skip asks"
                         settled.append(Settled(ref[0], ref[1], "skipped", message=message))
                         continue
                     message = (
-                        f"{several}after rendering (ids {ids}): make the match unique, remove the "
+                        f"{several}(ids {ids}): make the match unique, remove the "
                         "duplicates, or choose on_conflict: skip or oldest"
                     )
                     settled.append(Settled(ref[0], ref[1], "conflict", message=message))

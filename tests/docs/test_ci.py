@@ -216,3 +216,10 @@ def test_the_apply_job_applies_keeps_the_reports_and_a_second_run_changes_nothin
 def test_the_plan_and_apply_jobs_do_not_run_on_the_other_event() -> None:
     assert GITHUB["jobs"]["plan"]["if"] == "github.event_name == 'pull_request'"
     assert GITHUB["jobs"]["apply"]["if"] == "github.event_name != 'pull_request'"
+
+
+def test_the_apply_jobs_run_one_at_a_time() -> None:
+    github = GITHUB["jobs"]["apply"]["concurrency"]
+    assert github["group"] and github["cancel-in-progress"] is False
+    assert GITLAB["apply"]["resource_group"]
+    assert "## One run at a time" in DOC and "--lock-timeout" in DOC

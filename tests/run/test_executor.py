@@ -292,3 +292,15 @@ def test_the_first_ctrl_c_during_a_limit_wait_sends_nothing_more() -> None:
     assert len(adapter.sent) == 1
     assert statuses(execution) == {"a": "not_run", "b": "not_run"}
     assert execution.interrupted
+
+
+def test_an_answer_that_lists_none_of_the_commands_is_resent_a_bounded_number_of_times() -> None:
+    # HTTP 200 with empty maps, forever: a server that is not Bitrix24, or a broken proxy
+    adapter = ScriptedAdapter(*[batch_ok() for _ in range(100)])
+    execution = execute(
+        plan([command("a"), command("r", method="crm.item.get", params={"entityTypeId": 3, "id": 1})]),
+        client(adapter),
+    )
+    assert len(adapter.sent) == 3  # sent once, resent twice, then stopped
+    assert statuses(execution) == {"a": "unknown", "r": "not_run"}  # the write may have been applied
+    assert execution.fatal is not None and "protocol §5.4" in str(execution.fatal)

@@ -44,6 +44,29 @@ steps:
       fields: {title: "Order {{ item.id }}", contactId: "{{ steps.contact[item.id].id }}"}
 """
 
+PLAIN = """\
+version: 1
+name: killed-adds
+steps:
+  - id: contact
+    for_each: {file: rows.csv}
+    key: "{{ item.id }}"
+    method: crm.item.add
+    params: {entityTypeId: 3, fields: {name: "{{ item.name }}", originatorId: shop, originId: "{{ item.id }}"}}
+  - id: deal
+    for_each: {file: rows.csv}
+    key: "{{ item.id }}"
+    method: crm.item.add
+    params:
+      entityTypeId: 2
+      fields:
+        title: "Order {{ item.id }}"
+        originatorId: shop
+        originId: "deal-{{ item.id }}"
+        contactId: "{{ steps.contact[item.id].item.id }}"
+"""
+"""Plain adds, no upsert: an unknown add is found again by its originatorId/originId on --resume."""
+
 
 @pytest.fixture
 def server() -> Iterator[str]:
@@ -70,11 +93,11 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _project(tmp_path: Path) -> Path:
+def _project(tmp_path: Path, text: str = PIPELINE) -> Path:
     rows = ["id,name", *(f"{i},Name {i}" for i in range(CONTACTS))]
     (tmp_path / "rows.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     path = tmp_path / "sync.yaml"
-    path.write_text(PIPELINE, encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
     return path
 
 
@@ -135,12 +158,16 @@ def _settle_in_flight() -> None:
     time.sleep(3 * LATENCY_MS / 1000)
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize(
+    ("seed", "text"),
+    [(1, PIPELINE), (2, PIPELINE), (3, PIPELINE), (1, PLAIN), (2, PLAIN), (3, PLAIN)],
+    ids=["upsert-1", "upsert-2", "upsert-3", "adds-1", "adds-2", "adds-3"],
+)
 def test_sigkill_at_a_random_point_then_resume_writes_every_record_once(
-    server: str, tmp_path: Path, seed: int
+    server: str, tmp_path: Path, seed: int, text: str
 ) -> None:
     rng = random.Random(seed)
-    pipeline = _project(tmp_path)
+    pipeline = _project(tmp_path, text)
     report = tmp_path / "report.json"
     journal = tmp_path / "report.json.journal"
     killed = _apply(server, pipeline, report)

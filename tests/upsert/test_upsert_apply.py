@@ -129,6 +129,9 @@ def test_a_duplicate_in_the_portal_fails_that_instance_only(tmp_path: Path) -> N
         assert (
             steps["contact_2"]["status"] == "failed" and steps["contact_2"]["error_code"] == "AMBIGUOUS_MATCH"
         )
+        # the match as rendered for this instance, never the template
+        assert "{'originatorId': 'shop', 'originId': '2'}" in steps["contact_2"]["error_description"]
+        assert "{{" not in steps["contact_2"]["error_description"]
         assert steps["deal_2"]["status"] == "skipped"
         assert steps["contact_1"]["status"] == steps["deal_3"]["status"] == "succeeded"
 
@@ -260,3 +263,22 @@ steps:
     assert code == 2
     assert "instance 'Nobody' has an empty originId: every instance needs a value" in err
     assert emu.store.items(3) == []
+
+
+def test_a_saved_plan_the_portal_moved_on_from_is_refused_as_stale(tmp_path: Path) -> None:
+    emu = Emulator()
+    with emu.serve() as url:
+        path = write(tmp_path)
+        saved = tmp_path / "plan.json"
+        assert run(url, "plan", str(path), "--out", str(saved))[0] == 0
+        # the records the plan wanted to create appear in the meantime (another run, an import)
+        assert run(url, "apply", str(path), "--report", str(tmp_path / "other.json"))[0] == 0
+        before = len(emu.store.items(3))
+        code, out, err = run(url, "apply", str(saved), "--report", str(tmp_path / "r.json"))
+        assert code == 1, out + err
+        assert "is stale: the portal changed since it was planned (contact_1: create -> unchanged" in err
+        assert "plan again" in err
+        assert len(emu.store.items(3)) == before  # nothing created twice
+        # a fresh plan of the same portal applies
+        assert run(url, "plan", str(path), "--out", str(saved))[0] == 0
+        assert run(url, "apply", str(saved), "--report", str(tmp_path / "r.json"))[0] == 0
