@@ -34,7 +34,14 @@ from b24sync.client.results import BatchReply
 from b24sync.errors import Interrupted, OutcomeUnknownError, PortalError, UsageError
 from b24sync.planning.model import Command, Plan
 from b24sync.planning.windows import Window, cut_windows
-from b24sync.report.model import BatchResult, ReportResults, StepResult, StepStatus, summarize_result
+from b24sync.report.model import (
+    BatchResult,
+    ReportResults,
+    StepResult,
+    StepStatus,
+    compact,
+    summarize_result,
+)
 from b24sync.run.journal import Journal, NoJournal, Outcome, pruned
 from b24sync.run.links import LinkError, follow, substitute
 from b24sync.upsert.unsent import unsent_results
@@ -199,7 +206,7 @@ class Executor:
             kept.setdefault(target, set()).add(path)
         for key in keys:
             step = self.steps[key]
-            self.finished.append(self._step_result(step))
+            self.finished.append(compact(self._step_result(step)))
         for key in list(self.steps):
             if key in kept:
                 step = self.steps[key]

@@ -90,3 +90,21 @@ def test_big_runs_are_lean_by_default_and_small_ones_full() -> None:
     assert json.loads(text)["results"] == "ids"
     assert '"result"' not in text
     assert json.loads(dump_report(big, "full"))["results"] == "full"
+
+
+def test_compact_entries_share_their_field_set_and_write_the_same_report() -> None:
+    from b24sync.report.model import compact
+
+    plain = mixed_steps()
+    shared = [compact(each.model_copy()) for each in mixed_steps()]
+    assert [each.model_dump() for each in shared] == [each.model_dump() for each in plain]
+    assert [each.model_fields_set for each in shared] == [each.model_fields_set for each in plain]
+    same = [each for each in shared if each.model_fields_set == shared[3].model_fields_set]  # d and e
+    assert len(same) > 1 and all(
+        each.__pydantic_fields_set__ is same[0].__pydantic_fields_set__ for each in same
+    )
+    changed = shared[0].model_copy(update={"attempts": 9})
+    assert changed.attempts == 9 and "attempts" in changed.model_fields_set
+    assert shared[0].model_fields_set == plain[0].model_fields_set  # the shared set was not touched
+    for results in ("full", "ids", "none"):
+        assert dump_report(report(shared), results) == dump_report(report(plain), results)  # type: ignore[arg-type]
