@@ -88,3 +88,39 @@ def test_windows_of_one_batch_still_give_the_same_report(tmp_path: Path) -> None
     _, one_entries, _ = _run(pipeline, tmp_path / "one.json", window=10**9)
     bodies, entries, done = _run(pipeline, tmp_path / "many.json", window=1)
     assert done.status == "succeeded" and entries == one_entries and len(bodies) == 5
+
+
+def _stop_and_resume(folder: Path, window: int) -> tuple[list[Any], list[dict[str, Any]]]:
+    """Stop after two requests (one window of 60), then resume from the report: every request body, the final entries."""
+    pipeline = _pipeline(folder)
+    emu = Emulator(wall_clock=lambda: 1_800_000_000.0)
+    session = emu.mount(requests.Session())
+    original = session.post
+    bodies: list[Any] = []
+
+    def post(*args: Any, **kwargs: Any) -> requests.Response:
+        bodies.append(kwargs.get("data"))
+        return original(*args, **kwargs)
+
+    session.post = post  # type: ignore[method-assign]
+    client = B24Hook(emu.webhook_url, session=session, rate_limit=None)
+    report = folder / f"r{window}.json"
+    options: dict[str, Any] = {"report": str(report), "contract": False, "window": window}
+    stopping = [True]  # the client keeps the stop callback: it is turned off for the resumed run
+    stopped = apply(str(pipeline), client, should_stop=lambda: stopping[0] and len(bodies) >= 2, **options)
+    assert stopped.status == "interrupted" and len(bodies) == 2
+    stopping[0] = False
+    done = apply(str(pipeline), client, resume=str(report), **options)
+    assert done.status == "succeeded"
+    return bodies, [step.model_dump() for step in done.report.steps]
+
+
+def test_a_windowed_run_stopped_between_windows_resumes_with_the_links_of_the_first(tmp_path: Path) -> None:
+    (tmp_path / "one").mkdir()
+    (tmp_path / "many").mkdir()
+    one_bodies, one_entries = _stop_and_resume(tmp_path / "one", 10**9)
+    many_bodies, many_entries = _stop_and_resume(tmp_path / "many", 60)
+    assert many_bodies == one_bodies and len(many_bodies) == 5
+    assert many_entries == one_entries
+    deals = [e for e in many_entries if e["command_key"].startswith("deal") and e["status"] == "succeeded"]
+    assert len(deals) == ROWS and deals[-1]["result"]["item"]["title"] == f"Deal of Person {ROWS - 1}"
