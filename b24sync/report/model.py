@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any, Literal, get_args
 
-from pydantic import ConfigDict, Field, JsonValue, field_validator, model_validator
+from pydantic import ConfigDict, Field, JsonValue, TypeAdapter, field_validator, model_validator
 
 from b24sync.bitrix.methods import change_kind
 from b24sync.client.redaction import Redactor
@@ -361,11 +361,32 @@ def step_changes(report: RunReport) -> list[StepChanges]:
     ]
 
 
+_REDACT_CHUNK = 2_000
+
+
 def redacted(report: RunReport, redact: Redactor) -> RunReport:
-    """The report with every secret of ``redact`` shown as ``***``; the report itself when it holds none."""
-    if not redact or not redact.finds(report.model_dump_json()):
+    """The report with every secret of ``redact`` shown as ``***``; the report itself when it holds none.
+
+    The entries are searched a chunk at a time, so a report of a million entries is never one text.
+    """
+    if not redact or not _holds_secret(report, redact):
         return report
     return RunReport.model_validate(redact.data(report.model_dump(mode="json")))
+
+
+def _holds_secret(report: RunReport, redact: Redactor) -> bool:
+    if redact.finds(report.model_copy(update={"steps": ()}).model_dump_json()):
+        return True
+    steps = report.steps
+    return any(
+        redact.finds(
+            _ENTRIES.dump_json(steps[start : start + _REDACT_CHUNK]).decode("utf-8", "backslashreplace")
+        )
+        for start in range(0, len(steps), _REDACT_CHUNK)
+    )
+
+
+_ENTRIES: TypeAdapter[tuple[StepResult, ...]] = TypeAdapter(tuple[StepResult, ...])
 
 
 def results_kept(report: RunReport, results: ReportResults | None) -> ReportResults:

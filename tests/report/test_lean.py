@@ -108,3 +108,18 @@ def test_compact_entries_share_their_field_set_and_write_the_same_report() -> No
     assert shared[0].model_fields_set == plain[0].model_fields_set  # the shared set was not touched
     for results in ("full", "ids", "none"):
         assert dump_report(report(shared), results) == dump_report(report(plain), results)  # type: ignore[arg-type]
+
+
+def test_a_secret_in_any_chunk_of_a_big_report_is_redacted() -> None:
+    from b24sync.client.redaction import Redactor
+    from b24sync.report.model import redacted
+
+    entries = [step(f"s{i}", created_id=i, attempts=1) for i in range(4_500)]
+    clean = report(entries)
+    redact = Redactor("hunter2-secret")
+    assert redacted(clean, redact) is clean
+    entries[4_321] = step(
+        "late", "failed", error_code="E", error_description="echoed hunter2-secret", attempts=1
+    )
+    dirty = redacted(report(entries), redact)
+    assert dirty.steps[4_321].error_description == "echoed ***" and "hunter2" not in dirty.model_dump_json()
