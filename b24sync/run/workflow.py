@@ -43,7 +43,7 @@ from b24sync.report.model import (
     format_utc,
     redacted,
 )
-from b24sync.report.render import render_junit, render_markdown
+from b24sync.report.render import iter_junit, render_markdown
 from b24sync.run.contract import Contract, enforce, needs_portal
 from b24sync.run.executor import WINDOW_COMMANDS, Progress, check_secrets, execute, required_secrets
 from b24sync.run.journal import JournalWriter, NoJournal, journal_path
@@ -408,7 +408,7 @@ def _run(
     if outputs.report is not None:
         write_report(report, outputs.report, results)
     if outputs.junit is not None:
-        write_output(outputs.junit, render_junit(report), what="JUnit report")
+        write_output(outputs.junit, iter_junit(report), what="JUnit report")
     if outputs.markdown is not None:
         write_output(outputs.markdown, render_markdown(report) + "\n", what="Markdown summary", append=True)
     kept = outputs.settle(report.status == "succeeded")

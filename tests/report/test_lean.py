@@ -123,3 +123,18 @@ def test_a_secret_in_any_chunk_of_a_big_report_is_redacted() -> None:
     )
     dirty = redacted(report(entries), redact)
     assert dirty.steps[4_321].error_description == "echoed ***" and "hunter2" not in dirty.model_dump_json()
+
+
+def test_a_report_written_in_pieces_is_the_same_bytes_as_one_text(tmp_path: Path) -> None:
+    from b24sync.report.files import iter_report
+
+    big = report([step(f"s{i}", created_id=i, attempts=1) for i in range(3)] + mixed_steps())
+    for results in ("full", "ids", "none", None):
+        pieces = list(iter_report(big, results))  # type: ignore[arg-type]
+        assert len(pieces) > 1 or results in ("full", None)
+        path = tmp_path / f"r-{results}.json"
+        write_report(big, path, results)  # type: ignore[arg-type]
+        assert path.read_text(encoding="utf-8") == "".join(pieces) == dump_report(big, results)  # type: ignore[arg-type]
+        assert read_report(path).steps[0].created_id == (None if results == "none" else 0)
+    empty = report([])
+    assert "".join(iter_report(empty, "ids")) == dump_report(empty, "full").replace('"full"', '"ids"')
