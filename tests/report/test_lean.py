@@ -107,7 +107,7 @@ def test_compact_entries_share_their_field_set_and_write_the_same_report() -> No
     assert changed.attempts == 9 and "attempts" in changed.model_fields_set
     assert shared[0].model_fields_set == plain[0].model_fields_set  # the shared set was not touched
     for results in ("full", "ids", "none"):
-        assert dump_report(report(shared), results) == dump_report(report(plain), results)  # type: ignore[arg-type]
+        assert dump_report(report(shared), results) == dump_report(report(plain), results)
 
 
 def test_a_secret_in_any_chunk_of_a_big_report_is_redacted() -> None:
@@ -130,11 +130,11 @@ def test_a_report_written_in_pieces_is_the_same_bytes_as_one_text(tmp_path: Path
 
     big = report([step(f"s{i}", created_id=i, attempts=1) for i in range(3)] + mixed_steps())
     for results in ("full", "ids", "none", None):
-        pieces = list(iter_report(big, results))  # type: ignore[arg-type]
+        pieces = list(iter_report(big, results))
         assert len(pieces) > 1 or results in ("full", None)
         path = tmp_path / f"r-{results}.json"
-        write_report(big, path, results)  # type: ignore[arg-type]
-        assert path.read_text(encoding="utf-8") == "".join(pieces) == dump_report(big, results)  # type: ignore[arg-type]
+        write_report(big, path, results)
+        assert path.read_text(encoding="utf-8") == "".join(pieces) == dump_report(big, results)
         assert read_report(path).steps[0].created_id == (None if results == "none" else 0)
     empty = report([])
     assert "".join(iter_report(empty, "ids")) == dump_report(empty, "full").replace('"full"', '"ids"')
