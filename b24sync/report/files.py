@@ -13,6 +13,7 @@ import json
 import os
 import re
 import uuid
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -41,14 +42,29 @@ def dump_report(report: RunReport, results: ReportResults | None = None) -> str:
     ``results`` (``report.model.results_kept``): a ``full`` report is every field of every entry; a lean
     one (``ids``, ``none``) writes each step entry on one line without its default-valued fields.
     """
+    return "".join(iter_report(report, results))
+
+
+_EMPTY_STEPS = '\n  "steps": [],\n'
+
+
+def iter_report(report: RunReport, results: ReportResults | None = None) -> Iterator[str]:
+    """``dump_report`` in pieces: a lean report yields its entries a line at a time, so a report of
+    a million entries is written without being one text in memory."""
     kept = results_kept(report, results)
-    if kept != "full":
-        head = _dump(report.model_copy(update={"results": kept, "steps": ()}))
-        if report.steps:
-            lines = ",\n".join("    " + lean_entry(step, kept) for step in report.steps)
-            head = head.replace('\n  "steps": [],\n', '\n  "steps": [\n' + lines + "\n  ],\n", 1)
-        return head
-    return _dump(report.model_copy(update={"results": "full"}) if report.results != "full" else report)
+    if kept == "full":
+        yield _dump(report.model_copy(update={"results": "full"}) if report.results != "full" else report)
+        return
+    head = _dump(report.model_copy(update={"results": kept, "steps": ()}))
+    if not report.steps:
+        yield head
+        return
+    before, after = head.split(_EMPTY_STEPS, 1)
+    yield before + '\n  "steps": [\n'
+    last = len(report.steps) - 1
+    for position, step in enumerate(report.steps):
+        yield "    " + lean_entry(step, kept) + (",\n" if position < last else "\n")
+    yield "  ],\n" + after
 
 
 def _dump(report: RunReport) -> str:
@@ -67,13 +83,19 @@ def write_report(
     report: RunReport, path: str | os.PathLike[str], results: ReportResults | None = None
 ) -> None:
     """Write the report as JSON atomically: a reader sees the old file or the whole new one, never half."""
-    write_output(path, dump_report(report, results), what="report")
+    write_output(path, iter_report(report, results), what="report")
 
 
 def write_output(
-    path: str | os.PathLike[str], text: str, *, what: str, append: bool = False, make_parents: bool = False
+    path: str | os.PathLike[str],
+    text: str | Iterable[str],
+    *,
+    what: str,
+    append: bool = False,
+    make_parents: bool = False,
 ) -> None:
-    """Write ``text`` as UTF-8 to ``path``: every file b24sync produces goes through here.
+    """Write ``text`` (one text, or its pieces in order) as UTF-8 to ``path``: every file b24sync
+    produces goes through here.
 
     A regular file (or a new one) is replaced atomically through a temp file and a rename, so a
     reader sees the old file or the whole new one; ``append`` adds to the end instead (a CI job
@@ -92,7 +114,7 @@ def write_output(
             raise _write_error(what, target, error) from None
     # A portal can send an escaped lone surrogate ("\ud800") that json.loads keeps as is; UTF-8 cannot
     # encode it, so it is written as the same JSON escape, which reads back identical.
-    data = text.encode("utf-8", errors="backslashreplace")
+    data = _encoded([text] if isinstance(text, str) else text)
     try:
         special = target.exists() and not target.is_file()
     except OSError as error:
@@ -100,14 +122,20 @@ def write_output(
     if append or special:
         try:
             with open(target, "ab" if append else "wb") as handle:
-                handle.write(data)
+                handle.writelines(data)
         except OSError as error:
             raise _write_error(what, target, error) from None
         return
     _replace(target, data, what)
 
 
-def _replace(target: Path, data: bytes, what: str) -> None:
+def _encoded(pieces: Iterable[str]) -> Iterator[bytes]:
+    # a piece at a time, joined by the file's buffer: a long report is never one text in memory
+    for piece in pieces:
+        yield piece.encode("utf-8", errors="backslashreplace")
+
+
+def _replace(target: Path, data: Iterable[bytes], what: str) -> None:
     # A fresh name in the same directory, so os.replace is a rename on one file system; os.open with
     # mode 0o666 lets the umask decide the permissions, as for any file the user creates.
     temp = _temp_name(target)
@@ -117,7 +145,7 @@ def _replace(target: Path, data: bytes, what: str) -> None:
         raise _write_error(what, target, error) from None
     try:
         with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
+            handle.writelines(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp, target)

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any, Literal, get_args
 
-from pydantic import ConfigDict, Field, JsonValue, field_validator, model_validator
+from pydantic import ConfigDict, Field, JsonValue, TypeAdapter, field_validator, model_validator
 
 from b24sync.bitrix.methods import change_kind
 from b24sync.client.redaction import Redactor
@@ -108,6 +108,23 @@ class StepResult(_ReportModel):
         ):
             raise ValueError("a succeeded step carries no error_code, error_description or skip_reason")
         return self
+
+
+_FIELD_SETS: dict[frozenset[str], set[str]] = {}
+
+
+def compact(step: StepResult) -> StepResult:
+    """``step`` holding a set of its set fields shared with the entries given the same fields.
+
+    pydantic keeps on every model the set of the fields it was given (``model_fields_set``), about
+    730 bytes for an entry, more than the entry's values; a run of 100,000 commands keeps 100,000
+    entries until the report is written, and they share a handful of such sets. The model is frozen,
+    so pydantic never adds to the set; a copy (``model_copy``) copies it first.
+    """
+    given = frozenset(step.__pydantic_fields_set__)
+    shared = _FIELD_SETS.setdefault(given, set(given))
+    object.__setattr__(step, "__pydantic_fields_set__", shared)
+    return step
 
 
 class BatchResult(_ReportModel):
@@ -344,11 +361,32 @@ def step_changes(report: RunReport) -> list[StepChanges]:
     ]
 
 
+_REDACT_CHUNK = 2_000
+
+
 def redacted(report: RunReport, redact: Redactor) -> RunReport:
-    """The report with every secret of ``redact`` shown as ``***``; the report itself when it holds none."""
-    if not redact or not redact.finds(report.model_dump_json()):
+    """The report with every secret of ``redact`` shown as ``***``; the report itself when it holds none.
+
+    The entries are searched a chunk at a time, so a report of a million entries is never one text.
+    """
+    if not redact or not _holds_secret(report, redact):
         return report
     return RunReport.model_validate(redact.data(report.model_dump(mode="json")))
+
+
+def _holds_secret(report: RunReport, redact: Redactor) -> bool:
+    if redact.finds(report.model_copy(update={"steps": ()}).model_dump_json()):
+        return True
+    steps = report.steps
+    return any(
+        redact.finds(
+            _ENTRIES.dump_json(steps[start : start + _REDACT_CHUNK]).decode("utf-8", "backslashreplace")
+        )
+        for start in range(0, len(steps), _REDACT_CHUNK)
+    )
+
+
+_ENTRIES: TypeAdapter[tuple[StepResult, ...]] = TypeAdapter(tuple[StepResult, ...])
 
 
 def results_kept(report: RunReport, results: ReportResults | None) -> ReportResults:

@@ -33,7 +33,15 @@ from b24sync.client.redaction import Redactor
 from b24sync.client.results import BatchReply
 from b24sync.errors import Interrupted, OutcomeUnknownError, PortalError, ProtocolError, UsageError
 from b24sync.planning.model import Command, Plan
-from b24sync.report.model import BatchResult, StepResult, StepStatus, summarize_result
+from b24sync.planning.windows import Window, cut_windows
+from b24sync.report.model import (
+    BatchResult,
+    ReportResults,
+    StepResult,
+    StepStatus,
+    compact,
+    summarize_result,
+)
 from b24sync.run.importing import per_instance
 from b24sync.run.journal import Journal, NoJournal, Outcome, pruned
 from b24sync.run.links import LinkError, follow, substitute
@@ -48,6 +56,10 @@ UNKNOWN_ADVICE = (
 MAX_UNANSWERED_RESENDS = 2
 """A command an answer leaves out with no error is sent again at most this many times."""
 _BAD = frozenset({"failed", "skipped", "not_run", "unknown"})
+
+WINDOW_COMMANDS = 5_000
+"""How many commands a window of the run holds by default (``b24sync.planning.windows``): the
+results of one window are in memory at a time, plus the linked values later windows read."""
 
 
 def required_secrets(plan: Plan) -> list[str]:
@@ -124,19 +136,26 @@ class Executor:
     clock: Callable[[], float] = time.monotonic
     journal: Journal = field(default_factory=NoJournal)
     """Told of every request before it is sent and of what its answer settled (``b24sync.run.journal``)."""
+    window: int = WINDOW_COMMANDS
+    """Commands per window: the run goes a window of batches at a time and keeps, of a finished
+    window, only its outcomes (``StepResult``) and the linked values later windows read."""
+    results: ReportResults = "full"
+    """How much of each command's result its ``StepResult`` keeps: ``full`` (the result, or a summary),
+    or ``ids`` / ``none`` (the created id only, as a lean report file writes it)."""
 
     def __post_init__(self) -> None:
+        self.windows: list[Window] = cut_windows(self.plan.batches, self.window) if self.plan.batches else []
+        self.total = sum(window.commands for window in self.windows)
         self.steps: dict[str, _Step] = {}
-        for batch in self.plan.batches:
-            for command in batch.commands:
-                self.steps[command.key] = _Step(command, batch.index)
-        for key, result in self.recorded.items():
-            if key in self.steps:
-                self.steps[key].status, self.steps[key].result = "succeeded", result
+        """The commands of the current window, and those of earlier windows a later one still reads."""
         self.linked: dict[str, set[tuple[str | int, ...]]] = {}
-        for each in self.steps.values():
-            for link in each.command.links:
+        for command in self.plan.commands():
+            for link in command.links:
                 self.linked.setdefault(link.target, set()).add(link.path)
+        self.finished: list[StepResult] = []
+        self.done = 0
+        """Commands of the finished windows."""
+        self.current: list[str] = []
         check_secrets(self.plan, self.secrets)
         self.redact = Redactor(*self.secrets.values())
         self.batch_results: list[BatchResult] = []
@@ -150,27 +169,20 @@ class Executor:
     def run(self) -> Execution:
         """Send every batch, then account for every command."""
         client_retries, client_waited = self.client.stats.retries, self.client.stats.waited
-        try:
-            for batch in self.plan.batches:
-                if self.stopped:
-                    break
-                self._run_batch(batch.index, [c.key for c in batch.commands])
-        except (KeyboardInterrupt, Interrupted):
-            # Interrupted: the client stopped in a wait, before sending; what waited did not run
-            self.interrupted = self.stopped = True
-        self._close_remaining()
+        for window in self.windows:
+            keys = self._open(window)
+            try:
+                for batch in window.batches:
+                    if self.stopped:
+                        break
+                    self._run_batch(batch.index, [c.key for c in batch.commands])
+            except (KeyboardInterrupt, Interrupted):
+                # Interrupted: the client stopped in a wait, before sending; what waited did not run
+                self.interrupted = self.stopped = True
+            self._close_remaining(keys)
+            self._finish(window, keys)
         return Execution(
-            steps=[
-                *unsent_results(self.plan.unsent),
-                # issue 17: a crm.item.batchImport command reports one entry per record (run/importing.py)
-                *(
-                    each
-                    for step in self.steps.values()
-                    for each in per_instance(
-                        self._step_result(step), self.plan.imports.get(step.command.key, ())
-                    )
-                ),
-            ],
+            steps=[*unsent_results(self.plan.unsent), *self.finished],
             batches=self.batch_results,
             requests=self.requests,
             retries=self.client.stats.retries - client_retries,
@@ -178,6 +190,39 @@ class Executor:
             interrupted=self.interrupted,
             fatal=self.fatal,
         )
+
+    def _open(self, window: Window) -> list[str]:
+        """Make the window's commands current (those ``recorded`` by an earlier run already succeeded)."""
+        keys: list[str] = []
+        for batch in window.batches:
+            for command in batch.commands:
+                step = _Step(command, batch.index)
+                if command.key in self.recorded:
+                    step.status, step.result = "succeeded", self.recorded[command.key]
+                self.steps[command.key] = step
+                keys.append(command.key)
+        self.current = keys
+        return keys
+
+    def _finish(self, window: Window, keys: list[str]) -> None:
+        """Turn the window's commands into report entries and forget all that no later window reads."""
+        kept: dict[str, set[tuple[str | int, ...]]] = {}
+        for target, path in window.keep:
+            kept.setdefault(target, set()).add(path)
+        for key in keys:
+            # issue 17: a crm.item.batchImport command reports one entry per record (run/importing.py)
+            entries = per_instance(self._step_result(self.steps[key]), self.plan.imports.get(key, ()))
+            self.finished.extend(compact(entry) for entry in entries)
+        for key in list(self.steps):
+            if key in kept:
+                step = self.steps[key]
+                step.result = pruned(step.result, kept[key])
+            elif key not in window.depended:
+                del self.steps[key]
+            else:
+                self.steps[key].result = None  # only its outcome is read later
+        self.done += len(keys)
+        self.current = []
 
     def _run_batch(self, index: int, keys: list[str]) -> None:
         started = self.clock()
@@ -223,7 +268,7 @@ class Executor:
             if blocker is not None:
                 self._settle(step, "skipped", reason=blocker)
                 continue
-            if any(self.steps[d].status is None and d not in request for d in command.depends_on):
+            if any(self._status(d) is None and d not in request for d in command.depends_on):
                 continue  # its dependency is waiting for a later request
             replacements: dict[str, Any] = {}
             in_request = False
@@ -232,8 +277,8 @@ class Executor:
                     if link.target in request:
                         in_request = True
                         continue
-                    target = self.steps[link.target]
-                    replacements[link.marker] = follow(target.result, link.path)
+                    target = self.steps.get(link.target)
+                    replacements[link.marker] = follow(None if target is None else target.result, link.path)
                 params = (
                     substitute(command.params, replacements, self._secret)
                     if replacements or command.secrets
@@ -254,12 +299,17 @@ class Executor:
             request[key] = _Prepared(command, params, in_request)
         return request
 
+    def _status(self, key: str) -> StepStatus | None:
+        # a command of a later window (only a plan out of dependency order waits for one) has not run
+        step = self.steps.get(key)
+        return None if step is None else step.status
+
     def _secret(self, name: str) -> str:
         return self.secrets[name]  # check_secrets made sure every one is there
 
     def _blocker(self, command: Command, blocking: frozenset[str] = _BAD) -> str | None:
         for dep in command.depends_on:
-            status = self.steps[dep].status
+            status = self._status(dep)
             if status in blocking:
                 word = {
                     "failed": "failed",
@@ -352,8 +402,8 @@ class Executor:
 
     def _succeed(self, step: _Step, result: JsonValue) -> None:
         for link in step.command.links:
-            target = self.steps[link.target]
-            if target.status != "succeeded":
+            target = self.steps.get(link.target)
+            if target is None or target.status != "succeeded":
                 continue
             try:
                 follow(target.result, link.path)
@@ -405,7 +455,7 @@ class Executor:
         step.skip_reason = reason
         step.result = self._redact_json(result)
 
-    def _close_remaining(self) -> None:
+    def _close_remaining(self, keys: list[str]) -> None:
         why = (
             "interrupted"
             if self.interrupted
@@ -413,7 +463,8 @@ class Executor:
             if self.fatal is not None
             else "the run stopped after a failure (halt on error)"
         )
-        for step in self.steps.values():
+        for key in keys:
+            step = self.steps[key]
             if step.status is None:
                 # a dependency that merely did not run leaves its dependents not run, not skipped
                 blocker = self._blocker(step.command, _BAD - {"not_run"})
@@ -425,9 +476,9 @@ class Executor:
     def _report_progress(self, index: int) -> None:
         if self.on_progress is None:
             return
-        done = sum(1 for step in self.steps.values() if step.status is not None)
+        done = self.done + sum(1 for key in self.current if self.steps[key].status is not None)
         self.on_progress(
-            Progress(done, len(self.steps), index + 1, len(self.plan.batches), self.client.stats.waited)
+            Progress(done, self.total, index + 1, len(self.plan.batches), self.client.stats.waited)
         )
 
     def _redact_json(self, value: JsonValue) -> JsonValue:
@@ -445,7 +496,8 @@ class Executor:
         command = step.command
         status = step.status or "not_run"
         ident = created_id(command.method, step.result) if status == "succeeded" else None
-        summary = summarize_result(step.result) if status == "succeeded" and ident is None else None
+        full = self.results == "full"
+        summary = summarize_result(step.result) if full and status == "succeeded" and ident is None else None
         return StepResult(
             step=command.step,
             instance=command.instance,
@@ -459,7 +511,7 @@ class Executor:
             error_code=step.error_code,
             error_description=step.error_description,
             skip_reason=step.skip_reason if status in ("skipped", "not_run") else None,
-            result=step.result if status == "succeeded" else None,
+            result=step.result if full and status == "succeeded" else None,
         )
 
 

@@ -34,6 +34,7 @@ from b24sync.planning.planner import plan as plan_pipeline
 from b24sync.planning.select import select_steps
 from b24sync.report.files import write_output, write_report
 from b24sync.report.model import (
+    LEAN_ABOVE,
     HeldDelete,
     PipelineRef,
     ReportResults,
@@ -43,9 +44,9 @@ from b24sync.report.model import (
     format_utc,
     redacted,
 )
-from b24sync.report.render import render_junit, render_markdown
+from b24sync.report.render import iter_junit, render_markdown
 from b24sync.run.contract import Contract, enforce, needs_portal
-from b24sync.run.executor import Progress, check_secrets, execute, required_secrets
+from b24sync.run.executor import WINDOW_COMMANDS, Progress, check_secrets, execute, required_secrets
 from b24sync.run.importing import refuse_resume
 from b24sync.run.journal import JournalWriter, NoJournal, journal_path
 from b24sync.run.lock import DEFAULT_LOCK_TIMEOUT, run_lock
@@ -170,6 +171,7 @@ def apply(
     journal: str | os.PathLike[str] | None = None,
     applied_ids: Sequence[str] = (),
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    window: int = WINDOW_COMMANDS,
 ) -> Applied:
     """Run a pipeline file, a saved plan file (``.json``) or a ``Plan`` against ``portal``.
 
@@ -189,6 +191,11 @@ def apply(
 
     Runs of one pipeline against one portal take turns on this machine (``b24sync.run.lock``): a
     second waits up to ``lock_timeout`` seconds for the first, then stops before reading the portal.
+
+    The run goes ``window`` commands at a time (``b24sync.run.executor``): of a finished window only
+    the report entries and the linked values later windows read stay in memory; the requests are
+    those of the one plan. A lean ``report_results`` (``ids``, also the default above 10,000 commands)
+    also keeps no results in the returned report's entries.
     """
     if portal is None:
         raise UsageError(NO_PORTAL)
@@ -217,6 +224,7 @@ def apply(
                 journal,
                 applied_ids,
                 report_results,
+                window,
             )
     finally:
         if connection is not portal:
@@ -251,6 +259,7 @@ def _apply(
     journal: str | os.PathLike[str] | None,
     applied_ids: Sequence[str],
     report_results: ReportResults | None,
+    window: int,
 ) -> Applied:
     reads_before = connection.client.stats.requests
     if (select or exclude) and (isinstance(source, Plan) or str(source).endswith(".json")):
@@ -301,6 +310,7 @@ def _apply(
         run_redactor(environ, plan=the_plan, base=connection.client.redact),
         read_requests,
         report_results,
+        window,
     )
 
 
@@ -464,6 +474,7 @@ def _run(
     redact: Redactor,
     read_requests: int = 0,
     report_results: ReportResults | None = None,
+    window: int = WINDOW_COMMANDS,
 ) -> Applied:
     started_wall = datetime.now(timezone.utc)
     started = time.monotonic()
@@ -472,6 +483,7 @@ def _run(
     if should_stop is not None:
         client.stop_waits_when(should_stop)
     halt = the_plan.halt_on_error if halt_on_error is None else halt_on_error
+    results = entry_results(the_plan, report_results)
     writer: JournalWriter | None = None
     if outputs.journal is not None:
         writer = JournalWriter(outputs.journal, redact)
@@ -492,6 +504,8 @@ def _run(
             should_stop=should_stop or (lambda: False),
             on_progress=on_progress,
             journal=writer or NoJournal(),
+            window=window,
+            results=results,
         )
     finally:
         if writer is not None:
@@ -521,13 +535,22 @@ def _run(
     )
     report = redacted(report, redact)  # portal texts and results may echo the code or a secret
     if outputs.report is not None:
-        write_report(report, outputs.report, report_results)
+        write_report(report, outputs.report, results)
     if outputs.junit is not None:
-        write_output(outputs.junit, render_junit(report), what="JUnit report")
+        write_output(outputs.junit, iter_junit(report), what="JUnit report")
     if outputs.markdown is not None:
         write_output(outputs.markdown, render_markdown(report) + "\n", what="Markdown summary", append=True)
     kept = outputs.settle(report.status == "succeeded")
     return Applied(the_plan, report, execution.fatal, kept)
+
+
+def entry_results(the_plan: Plan, asked: ReportResults | None) -> ReportResults:
+    """How much of each result the run keeps in memory: what the report file will hold
+    (``report.model.results_kept``: ``ids`` above ``LEAN_ABOVE`` commands unless asked otherwise)."""
+    if asked is not None:
+        return asked
+    commands = sum(len(batch.commands) for batch in the_plan.batches)
+    return "ids" if commands > LEAN_ABOVE else "full"
 
 
 def git_commit(path: str) -> str | None:

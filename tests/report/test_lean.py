@@ -90,3 +90,51 @@ def test_big_runs_are_lean_by_default_and_small_ones_full() -> None:
     assert json.loads(text)["results"] == "ids"
     assert '"result"' not in text
     assert json.loads(dump_report(big, "full"))["results"] == "full"
+
+
+def test_compact_entries_share_their_field_set_and_write_the_same_report() -> None:
+    from b24sync.report.model import compact
+
+    plain = mixed_steps()
+    shared = [compact(each.model_copy()) for each in mixed_steps()]
+    assert [each.model_dump() for each in shared] == [each.model_dump() for each in plain]
+    assert [each.model_fields_set for each in shared] == [each.model_fields_set for each in plain]
+    same = [each for each in shared if each.model_fields_set == shared[3].model_fields_set]  # d and e
+    assert len(same) > 1 and all(
+        each.__pydantic_fields_set__ is same[0].__pydantic_fields_set__ for each in same
+    )
+    changed = shared[0].model_copy(update={"attempts": 9})
+    assert changed.attempts == 9 and "attempts" in changed.model_fields_set
+    assert shared[0].model_fields_set == plain[0].model_fields_set  # the shared set was not touched
+    for results in ("full", "ids", "none"):
+        assert dump_report(report(shared), results) == dump_report(report(plain), results)
+
+
+def test_a_secret_in_any_chunk_of_a_big_report_is_redacted() -> None:
+    from b24sync.client.redaction import Redactor
+    from b24sync.report.model import redacted
+
+    entries = [step(f"s{i}", created_id=i, attempts=1) for i in range(4_500)]
+    clean = report(entries)
+    redact = Redactor("hunter2-secret")
+    assert redacted(clean, redact) is clean
+    entries[4_321] = step(
+        "late", "failed", error_code="E", error_description="echoed hunter2-secret", attempts=1
+    )
+    dirty = redacted(report(entries), redact)
+    assert dirty.steps[4_321].error_description == "echoed ***" and "hunter2" not in dirty.model_dump_json()
+
+
+def test_a_report_written_in_pieces_is_the_same_bytes_as_one_text(tmp_path: Path) -> None:
+    from b24sync.report.files import iter_report
+
+    big = report([step(f"s{i}", created_id=i, attempts=1) for i in range(3)] + mixed_steps())
+    for results in ("full", "ids", "none", None):
+        pieces = list(iter_report(big, results))
+        assert len(pieces) > 1 or results in ("full", None)
+        path = tmp_path / f"r-{results}.json"
+        write_report(big, path, results)
+        assert path.read_text(encoding="utf-8") == "".join(pieces) == dump_report(big, results)
+        assert read_report(path).steps[0].created_id == (None if results == "none" else 0)
+    empty = report([])
+    assert "".join(iter_report(empty, "ids")) == dump_report(empty, "full").replace('"full"', '"ids"')
