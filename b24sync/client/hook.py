@@ -161,10 +161,11 @@ class B24Hook:
         """How this client retries; the executor's per-command limit retries follow it too."""
         return self._retry
 
-    def stop_waits_when(self, should_stop: Callable[[], bool]) -> None:
+    def stop_waits_when(self, should_stop: Callable[[], bool] | None) -> None:
         """Let ``should_stop`` (a first Ctrl-C) end a wait for a limit or a retry before the next request.
 
         The wait then raises ``Interrupted``: nothing more is sent, so what was waiting did not run.
+        ``None`` lets waits run to their end again.
         """
         self._should_stop = should_stop
 

@@ -510,6 +510,8 @@ def _run(
     finally:
         if writer is not None:
             writer.close()
+        if should_stop is not None:
+            client.stop_waits_when(None)  # a later run on this client is not stopped by this run's signal
     report = build_report(
         run_id=run_id,
         pipeline=PipelineRef(

@@ -106,10 +106,9 @@ def _stop_and_resume(folder: Path, window: int) -> tuple[list[Any], list[dict[st
     client = B24Hook(emu.webhook_url, session=session, rate_limit=None)
     report = folder / f"r{window}.json"
     options: dict[str, Any] = {"report": str(report), "contract": False, "window": window}
-    stopping = [True]  # the client keeps the stop callback: it is turned off for the resumed run
-    stopped = apply(str(pipeline), client, should_stop=lambda: stopping[0] and len(bodies) >= 2, **options)
+    # the first run's stop signal stays raised: the resumed run on the same client must not see it
+    stopped = apply(str(pipeline), client, should_stop=lambda: len(bodies) >= 2, **options)
     assert stopped.status == "interrupted" and len(bodies) == 2
-    stopping[0] = False
     done = apply(str(pipeline), client, resume=str(report), **options)
     assert done.status == "succeeded"
     return bodies, [step.model_dump() for step in done.report.steps]
