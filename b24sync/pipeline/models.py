@@ -301,7 +301,7 @@ class StepSpec(Frozen):
     mode: Literal["import"] | None = Field(
         None,
         description="import: send the crm.item.add instances (of an upsert step: its creates) of this "
-        "for_each step as crm.item.batchImport, 20 records a command (1,000 a request); automation rules "
+        "for_each step as crm.item.batchImport, 20 records a command (840 a request); automation rules "
         "and workflows do not run for them.",
     )
 

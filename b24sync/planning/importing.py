@@ -2,10 +2,11 @@
 
 A ``mode: import`` step is planned like any ``crm.item.add`` step first, one command per instance;
 this module then packs its instances (of an upsert step: the ones it creates), 20 at a time (the
-documented maximum), into one ``crm.item.batchImport`` command each, so that a request of 50
-commands carries 1,000 records. The instances are recorded in the plan (``Plan.imports``, by command
-key, in the order of ``data``), so the executor can give each its own outcome
-(``b24sync.run.importing``). An upsert's import commands keep the action ``create``.
+documented maximum), into one ``crm.item.batchImport`` command each, at most
+``MAX_IMPORTS_PER_REQUEST`` such commands a request (840 records), so that one request stays inside
+the 60 s a cloud request may take (protocol §7.3). The instances are recorded in the plan
+(``Plan.imports``, by command key, in the order of ``data``), so the executor can give each its own
+outcome (``b24sync.run.importing``). An upsert's import commands keep the action ``create``.
 
 Links into an imported instance are resolved by b24sync, never by the portal: ``$result[...]``
 into a list element silently falls back to the deepest existing node when the element failed
@@ -31,6 +32,10 @@ from b24sync.planning.model import Batch, Command, Imported, Link, Plan
 IMPORT_METHOD = "crm.item.batchImport"
 MAX_IMPORT = 20
 """protocol §9.8b: at most 20 records per ``crm.item.batchImport``."""
+MAX_IMPORTS_PER_REQUEST = 42
+"""Import commands in one request: a cloud portal spends about 65 ms on an imported record (the
+emulator's cloud figure, docs/emulator.md), so 42 x 20 records is about 55 s of server time, inside the
+60 s one cloud request may take (protocol §7.3); 50 such commands would be 65 s."""
 _PARAMS = frozenset({"entityTypeId", "fields"})
 _LINKABLE = (("item", "id"), ("item",))
 """What a ``crm.item.batchImport`` element answers: ``{"item": {"id": N}}`` and nothing more."""
@@ -197,13 +202,17 @@ def _pack(commands: Iterable[Command], batch_size: int) -> list[Batch]:
     size = min(batch_size, MAX_BATCH)
     batches: list[list[Command]] = [[]]
     current: set[str] = set()
+    imports = 0
     for command in commands:
         needs_earlier = any(link.resolution == "client" and link.target in current for link in command.links)
-        if len(batches[-1]) == size or needs_earlier:
+        importing = command.method == IMPORT_METHOD
+        if len(batches[-1]) == size or needs_earlier or (importing and imports == MAX_IMPORTS_PER_REQUEST):
             batches.append([])
             current = set()
+            imports = 0
         batches[-1].append(command)
         current.add(command.key)
+        imports += importing
     packed: list[Batch] = []
     for index, members in enumerate(b for b in batches if b):
         keys = {c.key for c in members}
