@@ -47,6 +47,7 @@ ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT))
 
 from b24sync.client import B24Hook  # noqa: E402
+from b24sync.planning.importing import MAX_IMPORTS_PER_REQUEST  # noqa: E402
 from tests.bench.compare_report import render  # noqa: E402
 
 TOOLS = ("b24sync", "fast_bitrix24", "b24pysdk")
@@ -360,7 +361,8 @@ def expected_requests(workload: str, count: int) -> int:
     if "chains" in workload:
         return math.ceil(4 * count / 50)
     if workload.endswith("import"):
-        return math.ceil(count / (50 * 20))  # 20 records per crm.item.batchImport, 50 of those a request
+        # 20 records per crm.item.batchImport, at most 42 of those a request (planning/importing.py)
+        return math.ceil(count / (MAX_IMPORTS_PER_REQUEST * 20))
     if workload == "read":
         return math.ceil((count // 50 + 1) / 50)  # pages, the last one short or empty, 50 a request
     return math.ceil(count / 50)
