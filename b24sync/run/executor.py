@@ -14,7 +14,7 @@ Rules, in the order they matter:
 - A request that held writes and lost its answer stops the run: those writes are ``unknown`` and
   nothing is sent twice. Any other portal failure stops the run and is returned as ``fatal``.
 - With ``parallel`` > 1, up to that many batches are in flight at once: a batch goes out once every
-  earlier batch of its window that it links to or depends on has settled (``_Scheduler``). All the
+  earlier batch of its window that it links to or depends on has settled (``_run_parallel``). All the
   bookkeeping runs under one lock, released only while a request (or a limit wait) is on the wire, so
   each request is still journaled before it is sent. A stop (a failure with ``halt_on_error``, a lost
   answer, Ctrl-C) sends nothing new; the requests in flight get their answers and settle.
