@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,9 @@ import requests
 from b24sync.client import B24Hook
 from b24sync.emulator import Emulator
 from b24sync.errors import UsageError
-from b24sync.run.workflow import Applied, apply
+from b24sync.run.executor import execute
+from b24sync.run.journal import Outcome
+from b24sync.run.workflow import Applied, apply, plan
 
 ROWS = 130
 PIPELINE = """\
@@ -177,6 +180,19 @@ def test_requests_in_flight_never_exceed_parallel_and_a_batch_waits_for_what_it_
             assert needs[key] <= answered, (key, needs[key] - answered)
 
 
+class Recorder:
+    """A journal that keeps, in order, each request it is told of and what its answer settled."""
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, dict[str, str]]] = []
+
+    def record_sending(self, request_id: int, keys: Sequence[str], repeatable: Collection[str]) -> None:
+        self.lines.append(("sending", dict.fromkeys(keys, "")))
+
+    def record_answer(self, request_id: int, outcomes: Mapping[str, Outcome]) -> None:
+        self.lines.append(("answer", {key: outcome.status for key, outcome in outcomes.items()}))
+
+
 def test_a_failure_with_halt_on_error_sends_nothing_new_and_the_rest_is_not_run(tmp_path: Path) -> None:
     folder = tmp_path
     _pipeline(folder)
@@ -192,15 +208,17 @@ def test_a_failure_with_halt_on_error_sends_nothing_new_and_the_rest_is_not_run(
     emulator = Emulator(wall_clock=lambda: 1_800_000_000.0)
     watched = Watched(emulator, meet=3)  # the failing batch and the next two are in flight together
     client = B24Hook(emulator.webhook_url, session=watched.session, rate_limit=None)
-    done = apply(str(folder / "p.yaml"), client, report=str(folder / "r.json"), contract=False, parallel=3)
-    totals = done.report.totals
-    assert done.status == "failed" and totals.failed == 1
-    assert len(watched.bodies) == 3  # nothing after the failure; the two in flight settled
-    assert totals.succeeded == 6 + 100
-    assert totals.not_run + totals.skipped + totals.succeeded + totals.failed == len(
-        list(done.plan.commands())
-    )
-    assert totals.not_run > 0
+    the_plan = plan(str(folder / "p.yaml"), client, contract=False)
+    journal = Recorder()
+    done = execute(the_plan, client, journal=journal, halt_on_error=True, parallel=3)
+    statuses = Counter(step.status for step in done.steps)
+    assert statuses["failed"] == 1 and statuses["not_run"] > 0
+    assert sum(statuses.values()) == len(list(the_plan.commands()))
+    # once the failure is settled nothing more goes out; the batches in flight with it settled
+    settled = next(i for i, (kind, keys) in enumerate(journal.lines) if keys.get("company_6") == "failed")
+    assert [kind for kind, _ in journal.lines[settled:]].count("sending") == 0
+    assert len(watched.bodies) >= 3 and statuses["succeeded"] >= 6 + 100
+    assert all(kind == "answer" for kind, _ in journal.lines[settled:])
 
 
 @pytest.mark.parametrize("bad", [0, -1, 11])
@@ -211,3 +229,14 @@ def test_parallel_out_of_range_is_refused_before_anything_is_sent(tmp_path: Path
     with pytest.raises(UsageError, match="from 1 to 10"):
         apply(str(_pipeline(tmp_path)), client, contract=False, parallel=bad)
     assert watched.bodies == []
+
+
+def test_a_paced_parallel_run_is_never_refused_by_the_bucket(tmp_path: Path) -> None:
+    # a small, fast bucket (burst 3, 50 requests/s) that four threads would overrun without pacing
+    emulator = Emulator(rate_limit="3/50")
+    watched = Watched(emulator, meet=2)
+    client = B24Hook(emulator.webhook_url, session=watched.session, rate_limit="3/50")
+    done = apply(str(_pipeline(tmp_path)), client, contract=False, parallel=4)
+    assert done.status == "succeeded"
+    assert len(watched.bodies) == len(done.plan.batches)  # not one request refused and sent again
+    assert client.stats.by_status == {200: len(done.plan.batches)}
