@@ -586,6 +586,15 @@ def plan_command(
     metavar="SECONDS",
     help="Wait this long for another apply of the same pipeline to the same portal on this machine.",
 )
+@click.option(
+    "--parallel",
+    type=int,
+    default=1,
+    show_default=True,
+    metavar="N",
+    help="Requests in flight at once (1 to 10): batches with no link or dependency between them go "
+    "out together; journal, report and --resume are those of a serial run.",
+)
 @click.option("--progress/--no-progress", default=True, help="Show progress on stderr.")
 @_no_contract_option
 @allow_env_option
@@ -609,6 +618,7 @@ def apply(
     rate_limit: str | None,
     allow_delete: bool,
     lock_timeout: float,
+    parallel: int,
     progress: bool,
     no_contract: bool,
     allow_env: tuple[str, ...],
@@ -665,6 +675,7 @@ def apply(
                 journal=journal,
                 applied_ids=applied_ids,
                 lock_timeout=lock_timeout,
+                parallel=parallel,
             )
     finally:
         if shown is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -136,6 +137,10 @@ class B24Hook:
         self._should_stop: Callable[[], bool] | None = None
         self._rng = rng or random.Random()
         self.stats = ClientStats()
+        self._gate = threading.Lock()
+        """Held from the limit check to the bucket's count: with parallel requests (``apply --parallel``)
+        one request at a time is admitted, so no two plan on the same room (protocol §7.1, §7.2)."""
+        self._counting = threading.Lock()
         LOG_REDACTION.register(self.redact)
 
     @classmethod
@@ -257,14 +262,16 @@ class B24Hook:
     def _try(self, method: str, body: bytes, demand: Mapping[str, int], tries: _Tries) -> Exchange:
         """Wait for both limits, then make one exchange and count it."""
         before = self._clock()
-        self._wait(self._budget.delay(demand), f"operating-time budget of {', '.join(demand)}")
-        if self._bucket is not None:
-            self._wait(self._bucket.delay(), "request rate limit")
-        self._check_stop("a stop was asked for")
-        if self._bucket is not None:
-            self._bucket.take()
+        with self._gate:
+            self._wait(self._budget.delay(demand), f"operating-time budget of {', '.join(demand)}")
+            if self._bucket is not None:
+                self._wait(self._bucket.delay(), "request rate limit")
+            self._check_stop("a stop was asked for")
+            if self._bucket is not None:
+                self._bucket.take()
+            self._budget.sending(demand)
+            self.stats.requests += 1
         tries.limit_waited += self._clock() - before
-        self.stats.requests += 1
         got = exchange(
             self._session,
             self._webhook.method_url(method),
@@ -276,7 +283,8 @@ class B24Hook:
         )
         if got.answer is not None:
             status = got.answer.status
-            self.stats.by_status[status] = self.stats.by_status.get(status, 0) + 1
+            with self._counting:
+                self.stats.by_status[status] = self.stats.by_status.get(status, 0) + 1
         return got
 
     def _attempt_timeout(self, tries: _Tries) -> float | tuple[float, float]:
@@ -370,15 +378,18 @@ class B24Hook:
     def call_method(self, method: str, params: Mapping[str, Any] | None = None) -> AjaxResult:
         """Call one method; a method-level error is returned in the result, not raised."""
         encode_command(method)  # checks the method name before anything is sent
-        answer = self._post(
-            method,
-            dict(params or {}),
-            safe=is_safe_to_repeat(method, params),
-            methods=[method],
-            commands=[method],
-        )
-        body = answer.body
-        self._budget.observe(method, body.get("time"))
+        try:
+            answer = self._post(
+                method,
+                dict(params or {}),
+                safe=is_safe_to_repeat(method, params),
+                methods=[method],
+                commands=[method],
+            )
+            body = answer.body
+            self._budget.observe(method, body.get("time"))
+        finally:
+            self._budget.answered()
         if "error" in body:
             error = CommandError(
                 str(body["error"]),
@@ -413,14 +424,27 @@ class B24Hook:
         demand: dict[str, int] = {}
         for name in methods.values():
             demand[name] = demand.get(name, 0) + 1
-        answer = self._post(
-            "batch",
-            payload,
-            safe=safe,
-            methods=sorted(demand),
-            commands=list(commands),
-            demand=dict(sorted(demand.items())),
-        )
+        try:
+            answer = self._post(
+                "batch",
+                payload,
+                safe=safe,
+                methods=sorted(demand),
+                commands=list(commands),
+                demand=dict(sorted(demand.items())),
+            )
+            return self._decode_batch(commands, methods, safe, as_list, answer)
+        finally:
+            self._budget.answered()  # its time blocks are observed: no longer planned as in flight
+
+    def _decode_batch(
+        self,
+        commands: Mapping[str, str],
+        methods: Mapping[str, str],
+        safe: bool,
+        as_list: bool,
+        answer: Answer,
+    ) -> BatchReply:
         body = answer.body
         if "error" in body:
             raise ApiError(

@@ -24,6 +24,7 @@ trusted, and the client's own clock stands in for it.
 from __future__ import annotations
 
 import math
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -92,6 +93,10 @@ class OperatingBudget:
         self._basket = window / BASKETS
         self._wall_clock = wall_clock
         self._ledgers: dict[str, _Ledger] = {}
+        self._in_flight: dict[int, dict[str, int]] = {}
+        """Commands per method of the requests other threads have sent and not yet observed: with
+        parallel requests (``apply --parallel``) their cost is in no answer yet, so it is planned for."""
+        self._lock = threading.RLock()
 
     def _ledger(self, method: str) -> _Ledger:
         return self._ledgers.setdefault(method.lower(), _Ledger())
@@ -104,6 +109,20 @@ class OperatingBudget:
         """Record one command's (or one call's) ``time`` block: its cost and the portal's figures."""
         if not isinstance(time_block, Mapping):
             return
+        with self._lock:
+            self._observe(method, time_block)
+
+    def sending(self, demand: Mapping[str, int]) -> None:
+        """This thread's request is going out now with ``demand``: others plan for it until ``answered``."""
+        with self._lock:
+            self._in_flight[threading.get_ident()] = dict(demand)
+
+    def answered(self) -> None:
+        """This thread's request was answered and its ``time`` blocks observed (or it failed)."""
+        with self._lock:
+            self._in_flight.pop(threading.get_ident(), None)
+
+    def _observe(self, method: str, time_block: Mapping[str, Any]) -> None:
         now = self._wall_clock()
         ledger = self._ledger(method)
         processing = _number(time_block.get("processing"))
@@ -151,11 +170,16 @@ class OperatingBudget:
 
     def reset_at(self, method: str) -> float | None:
         """When the oldest basket of ``method`` expires, as last reported; None if never seen."""
-        ledger = self._ledgers.get(method.lower())
-        return ledger.reset_at if ledger is not None else None
+        with self._lock:
+            ledger = self._ledgers.get(method.lower())
+            return ledger.reset_at if ledger is not None else None
 
     def block(self, method: str, reset_at: float | None, unknown_wait: float = 10.0) -> float:
         """A 429: block ``method`` until ``reset_at`` + 1 s (protocol §7.4); return the seconds to wait."""
+        with self._lock:
+            return self._block(method, reset_at, unknown_wait)
+
+    def _block(self, method: str, reset_at: float | None, unknown_wait: float) -> float:
         now = self._wall_clock()
         until = now + unknown_wait if reset_at is None else max(reset_at + SAFETY, now + unknown_wait)
         # the oldest basket expires within one window: a later reset time from the portal is wrong
@@ -167,17 +191,23 @@ class OperatingBudget:
     def delay(self, demand: Mapping[str, int] | Iterable[str]) -> float:
         """Seconds to wait before a request with ``demand`` (commands per method) may be sent."""
         counts = demand if isinstance(demand, Mapping) else dict.fromkeys(demand, 1)
-        now = self._wall_clock()
-        waits = [0.0]
-        for method, commands in counts.items():
-            ledger = self._ledgers.get(method.lower())
-            if ledger is not None:
-                waits.append(ledger.blocked_until - now)
-                # the command that crosses the limit still completes (protocol §7.2): only the
-                # commands before the last one must find the window below it
-                cost = max(0, commands - 1) * ledger.per_command()
-                waits.append(self._fits_after(ledger, cost, now) - now)
-        return max(waits)
+        with self._lock:
+            now = self._wall_clock()
+            me = threading.get_ident()
+            waits = [0.0]
+            for method, commands in counts.items():
+                ledger = self._ledgers.get(method.lower())
+                if ledger is not None:
+                    waits.append(ledger.blocked_until - now)
+                    # the command that crosses the limit still completes (protocol §7.2): only the
+                    # commands before the last one must find the window below it; those of requests
+                    # still in flight in other threads are charged in full
+                    flying = sum(
+                        other.get(method, 0) for thread, other in self._in_flight.items() if thread != me
+                    )
+                    cost = (flying + max(0, commands - 1)) * ledger.per_command()
+                    waits.append(self._fits_after(ledger, cost, now) - now)
+            return max(waits)
 
     def _fits_after(self, ledger: _Ledger, cost: float, now: float) -> float:
         """The first moment the window holds ``cost`` more and stays below the limit less the margin.

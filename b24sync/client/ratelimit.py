@@ -13,6 +13,7 @@ Clocks are parameters: ``clock`` is monotonic seconds, ``wall_clock`` is unix ti
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -58,6 +59,7 @@ class LeakyBucket:
         self._clock = clock
         self._level = 0.0
         self._at = clock()
+        self._lock = threading.Lock()
 
     def _drain(self) -> float:
         now = self._clock()
@@ -67,16 +69,22 @@ class LeakyBucket:
 
     def delay(self) -> float:
         """Seconds to wait before the next request may be sent."""
+        with self._lock:
+            return self._delay()
+
+    def _delay(self) -> float:
         self._drain()
         ceiling = max(1.0, self.limit.burst - self.HEADROOM)
         return max(0.0, (self._level + 1 - ceiling) / self.limit.rate)
 
     def take(self) -> None:
         """Count one request as sent now."""
-        self._drain()
-        self._level += 1
+        with self._lock:
+            self._drain()
+            self._level += 1
 
     def fill(self) -> None:
         """The portal said the bucket is full: assume it, so the next requests wait."""
-        self._drain()
-        self._level = max(self._level, self.limit.burst)
+        with self._lock:
+            self._drain()
+            self._level = max(self._level, self.limit.burst)

@@ -13,12 +13,20 @@ Rules, in the order they matter:
   ``not_run``. Limit errors inside ``result_error`` are waited out and resent for those commands only.
 - A request that held writes and lost its answer stops the run: those writes are ``unknown`` and
   nothing is sent twice. Any other portal failure stops the run and is returned as ``fatal``.
+- With ``parallel`` > 1, up to that many batches are in flight at once: a batch goes out once every
+  earlier batch of its window that it links to or depends on has settled (``_run_parallel``). All the
+  bookkeeping runs under one lock, released only while a request (or a limit wait) is on the wire, so
+  each request is still journaled before it is sent. A stop (a failure with ``halt_on_error``, a lost
+  answer, Ctrl-C) sends nothing new; the requests in flight get their answers and settle.
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +40,7 @@ from b24sync.client.hook import B24Hook
 from b24sync.client.redaction import Redactor
 from b24sync.client.results import BatchReply
 from b24sync.errors import Interrupted, OutcomeUnknownError, PortalError, ProtocolError, UsageError
-from b24sync.planning.model import Command, Plan
+from b24sync.planning.model import Batch, Command, Plan
 from b24sync.planning.windows import Window, cut_windows
 from b24sync.report.model import (
     BatchResult,
@@ -60,6 +68,19 @@ _BAD = frozenset({"failed", "skipped", "not_run", "unknown"})
 WINDOW_COMMANDS = 5_000
 """How many commands a window of the run holds by default (``b24sync.planning.windows``): the
 results of one window are in memory at a time, plus the linked values later windows read."""
+
+
+MAX_PARALLEL = 10
+"""The most requests ``parallel`` puts in flight: the HTTP session keeps 10 connections to a host
+(``requests``' pool), and a portal serves a few requests of one webhook at a time (issue 17)."""
+
+
+def check_parallel(parallel: int) -> None:
+    """Refuse a ``parallel`` outside 1..``MAX_PARALLEL`` with one line of advice."""
+    if not 1 <= parallel <= MAX_PARALLEL:
+        raise UsageError(
+            f"--parallel {parallel}: give a number of requests in flight from 1 to {MAX_PARALLEL}"
+        )
 
 
 def required_secrets(plan: Plan) -> list[str]:
@@ -142,8 +163,13 @@ class Executor:
     results: ReportResults = "full"
     """How much of each command's result its ``StepResult`` keeps: ``full`` (the result, or a summary),
     or ``ids`` / ``none`` (the created id only, as a lean report file writes it)."""
+    parallel: int = 1
+    """How many requests may be in flight at once: independent batches of a window go out together."""
 
     def __post_init__(self) -> None:
+        check_parallel(self.parallel)
+        self._lock = threading.RLock()
+        """Held by whoever touches the run's state; released only around a request on the wire."""
         self.windows: list[Window] = cut_windows(self.plan.batches, self.window) if self.plan.batches else []
         self.total = sum(window.commands for window in self.windows)
         self.steps: dict[str, _Step] = {}
@@ -169,18 +195,24 @@ class Executor:
     def run(self) -> Execution:
         """Send every batch, then account for every command."""
         client_retries, client_waited = self.client.stats.retries, self.client.stats.waited
-        for window in self.windows:
-            keys = self._open(window)
-            try:
-                for batch in window.batches:
-                    if self.stopped:
-                        break
-                    self._run_batch(batch.index, [c.key for c in batch.commands])
-            except (KeyboardInterrupt, Interrupted):
-                # Interrupted: the client stopped in a wait, before sending; what waited did not run
-                self.interrupted = self.stopped = True
-            self._close_remaining(keys)
-            self._finish(window, keys)
+        with self._lock:
+            for window in self.windows:
+                keys = self._open(window)
+                try:
+                    if self.parallel > 1:
+                        with self._released():
+                            self._run_parallel(window.batches)
+                    else:
+                        for batch in window.batches:
+                            if self.stopped:
+                                break
+                            self._run_batch(batch.index, [c.key for c in batch.commands])
+                except (KeyboardInterrupt, Interrupted):
+                    # Interrupted: the client stopped in a wait, before sending; what waited did not run
+                    self.interrupted = self.stopped = True
+                self._close_remaining(keys)
+                self._finish(window, keys)
+        self.batch_results.sort(key=lambda batch: batch.index)  # parallel batches end in any order
         return Execution(
             steps=[*unsent_results(self.plan.unsent), *self.finished],
             batches=self.batch_results,
@@ -190,6 +222,52 @@ class Executor:
             interrupted=self.interrupted,
             fatal=self.fatal,
         )
+
+    @contextmanager
+    def _released(self) -> Iterator[None]:
+        """Let other threads at the run's state while this one waits on the portal."""
+        self._lock.release()
+        try:
+            yield
+        finally:
+            self._lock.acquire()
+
+    def _run_parallel(self, batches: tuple[Batch, ...]) -> None:
+        """Run a window's batches, up to ``parallel`` at once, each once what it needs has settled."""
+        waiting = list(batches)
+        needs = _needs(batches)
+        settled: set[int] = set()
+        running: dict[Future[None], int] = {}
+        with ThreadPoolExecutor(self.parallel, thread_name_prefix="b24sync-apply") as pool:
+            try:
+                while waiting or running:
+                    with self._lock:
+                        if not self.stopped and self.should_stop():
+                            self.interrupted = self.stopped = True
+                        stopped = self.stopped
+                    for batch in [] if stopped else [b for b in waiting if needs[b.index] <= settled]:
+                        if len(running) == self.parallel:
+                            break
+                        waiting.remove(batch)
+                        running[pool.submit(self._run_one, batch)] = batch.index
+                    if not running:
+                        break  # stopped (an earlier batch always becomes sendable: needs point back)
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        settled.add(running.pop(future))
+                        future.result()  # a bug in a worker stops the run as it would a serial one
+            except BaseException:
+                with self._lock:
+                    self.stopped = True  # nothing new is sent; the pool waits for what is in flight
+                _drain(running)
+                raise
+
+    def _run_one(self, batch: Batch) -> None:
+        with self._lock:
+            try:
+                self._run_batch(batch.index, [c.key for c in batch.commands])
+            except Interrupted:
+                self.interrupted = self.stopped = True
 
     def _open(self, window: Window) -> list[str]:
         """Make the window's commands current (those ``recorded`` by an earlier run already succeeded)."""
@@ -345,7 +423,8 @@ class Executor:
         self.requests += 1
         try:
             try:
-                reply = self.client.send_batch(encoded, halt=halt, methods=methods, safe=safe)
+                with self._released():
+                    reply = self.client.send_batch(encoded, halt=halt, methods=methods, safe=safe)
             except OutcomeUnknownError as error:
                 self._lost(request, str(error))
                 return
@@ -398,7 +477,8 @@ class Executor:
         elif limited:
             first = self.steps[limited[0]]
             code = reply.errors[limited[0]].code
-            self.client.wait_for_limit(code, [first.command.method], first.limit_retries)
+            with self._released():
+                self.client.wait_for_limit(code, [first.command.method], first.limit_retries)
 
     def _succeed(self, step: _Step, result: JsonValue) -> None:
         for link in step.command.links:
@@ -513,6 +593,26 @@ class Executor:
             skip_reason=step.skip_reason if status in ("skipped", "not_run") else None,
             result=step.result if full and status == "succeeded" else None,
         )
+
+
+def _needs(batches: tuple[Batch, ...]) -> dict[int, set[int]]:
+    """For every batch, the earlier batches of the window it links to or depends on."""
+    position = {command.key: batch.index for batch in batches for command in batch.commands}
+    needs: dict[int, set[int]] = {}
+    for batch in batches:
+        targets = {t for c in batch.commands for t in (*(link.target for link in c.links), *c.depends_on)}
+        needs[batch.index] = {position[t] for t in targets if position.get(t, batch.index) < batch.index}
+    return needs
+
+
+def _drain(running: Mapping[Future[None], int]) -> None:
+    """Wait for the requests in flight to settle, through further Ctrl-Cs: their answers are recorded."""
+    while True:
+        try:
+            wait(running)
+            return
+        except KeyboardInterrupt:
+            continue
 
 
 def execute(plan: Plan, client: B24Hook, **options: Any) -> Execution:

@@ -46,7 +46,14 @@ from b24sync.report.model import (
 )
 from b24sync.report.render import iter_junit, render_markdown
 from b24sync.run.contract import Contract, enforce, needs_portal
-from b24sync.run.executor import WINDOW_COMMANDS, Progress, check_secrets, execute, required_secrets
+from b24sync.run.executor import (
+    WINDOW_COMMANDS,
+    Progress,
+    check_parallel,
+    check_secrets,
+    execute,
+    required_secrets,
+)
 from b24sync.run.importing import refuse_resume
 from b24sync.run.journal import JournalWriter, NoJournal, journal_path
 from b24sync.run.lock import DEFAULT_LOCK_TIMEOUT, run_lock
@@ -172,6 +179,7 @@ def apply(
     applied_ids: Sequence[str] = (),
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     window: int = WINDOW_COMMANDS,
+    parallel: int = 1,
 ) -> Applied:
     """Run a pipeline file, a saved plan file (``.json``) or a ``Plan`` against ``portal``.
 
@@ -196,9 +204,13 @@ def apply(
     the report entries and the linked values later windows read stay in memory; the requests are
     those of the one plan. A lean ``report_results`` (``ids``, also the default above 10,000 commands)
     also keeps no results in the returned report's entries.
+
+    ``parallel`` (1 to ``MAX_PARALLEL``) batches with no link or dependency between them are in flight
+    at once; the requests, the journal, the report's entries and a resume are those of a serial run.
     """
     if portal is None:
         raise UsageError(NO_PORTAL)
+    check_parallel(parallel)
     connection = Portal.of(portal)
     environ = environ or {}
     try:
@@ -225,6 +237,7 @@ def apply(
                 applied_ids,
                 report_results,
                 window,
+                parallel,
             )
     finally:
         if connection is not portal:
@@ -260,6 +273,7 @@ def _apply(
     applied_ids: Sequence[str],
     report_results: ReportResults | None,
     window: int,
+    parallel: int,
 ) -> Applied:
     reads_before = connection.client.stats.requests
     if (select or exclude) and (isinstance(source, Plan) or str(source).endswith(".json")):
@@ -311,6 +325,7 @@ def _apply(
         read_requests,
         report_results,
         window,
+        parallel,
     )
 
 
@@ -475,6 +490,7 @@ def _run(
     read_requests: int = 0,
     report_results: ReportResults | None = None,
     window: int = WINDOW_COMMANDS,
+    parallel: int = 1,
 ) -> Applied:
     started_wall = datetime.now(timezone.utc)
     started = time.monotonic()
@@ -506,6 +522,7 @@ def _run(
             journal=writer or NoJournal(),
             window=window,
             results=results,
+            parallel=parallel,
         )
     finally:
         if writer is not None:

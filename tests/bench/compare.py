@@ -308,6 +308,7 @@ def run_tool(
     pipeline: str | None,
     profile: bool = False,
     operating: str | None = None,
+    parallel: int = 1,
 ) -> dict[str, Any]:
     command = [
         sys.executable,
@@ -327,6 +328,8 @@ def run_tool(
         command.append("--profile")
     if operating and tool == "b24sync":
         command += ["--operating", operating]
+    if parallel > 1 and tool == "b24sync":
+        command += ["--parallel", str(parallel)]
     # this tree first; what PYTHONPATH held before (peers installed with pip --target) after it
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
     env = {**os.environ, "REQUESTS_CA_BUNDLE": certificate, "PYTHONPATH": path}

@@ -94,6 +94,7 @@ def b24sync_tool(
     rate_limit: str,
     pipeline: str | None,
     operating: tuple[float, float] | None = None,
+    parallel: int = 1,
 ) -> Callable[[], dict[str, Any]]:
     """b24sync through ``b24sync.apply`` of a pipeline file (the read workload: the library)."""
     import tempfile
@@ -117,7 +118,9 @@ def b24sync_tool(
         def applied() -> dict[str, Any]:
             # what `b24sync apply FILE --report report.json` does, the field check left out (it
             # would add its two requests to every workload's count)
-            run = b24sync.apply(source, hook, report=folder / "report.json", contract=False)
+            run = b24sync.apply(
+                source, hook, report=folder / "report.json", contract=False, parallel=parallel
+            )
             steps = run.report.steps
             bad = [s for s in steps if s.status != "succeeded"]
             created = [
@@ -374,13 +377,16 @@ def main() -> None:
         "--operating",
         help="LIMIT/WINDOW seconds of the portal's operating budget, for b24sync's client to pace to",
     )
+    parser.add_argument("--parallel", type=int, default=1, help="b24sync: apply --parallel N")
     args = parser.parse_args()
     out: dict[str, Any] = {"tool": args.tool, "workload": args.workload}
     try:
         if args.tool == "b24sync":
             limit, _, window = (args.operating or "").partition("/")
             operating = (float(limit), float(window)) if args.operating else None
-            run = b24sync_tool(args.url, args.workload, args.count, args.rate_limit, args.pipeline, operating)
+            run = b24sync_tool(
+                args.url, args.workload, args.count, args.rate_limit, args.pipeline, operating, args.parallel
+            )
         else:
             run = TOOLS[args.tool](args.url, args.workload, args.count, args.rate_limit, args.pipeline)
     except Exception as error:  # a peer that cannot even be set up is reported, not dropped

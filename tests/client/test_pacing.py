@@ -170,3 +170,31 @@ def test_the_ledger_holds_baskets_not_commands() -> None:
     ledger = budget._ledgers["crm.item.add"]
     assert len(ledger.charges) <= 2 * 10 + 1
     assert ledger.live() == pytest.approx(100.0)
+
+
+def test_commands_in_flight_in_another_thread_are_planned_for_until_their_answer() -> None:
+    import threading
+
+    clock = Clock()
+    budget = OperatingBudget(clock, limit=10)
+    commands(budget, "crm.item.add", 3, 1.5, T + 1, 0.0)  # 4.5 s in the window
+    assert budget.delay({"crm.item.add": 2}) == 0  # 4.5 + 1.5 <= 9.9
+    sent, answer = threading.Event(), threading.Event()
+
+    def request() -> None:  # another thread's request of 3 adds: ~4.5 s on the wire, not yet charged
+        budget.sending({"crm.item.add": 3})
+        sent.set()
+        answer.wait(timeout=20)
+        budget.answered()
+
+    other = threading.Thread(target=request)
+    other.start()
+    assert sent.wait(timeout=20)
+    # 4.5 + 3 in flight x 1.5 + 1.5 > 9.9: wait for the basket of minute 100 to expire
+    assert budget.delay({"crm.item.add": 2}) == pytest.approx(T + 600 + 1 - clock.now)
+    budget.sending({"crm.item.add": 2})  # this thread's own request is not counted against itself
+    assert budget.delay({"crm.item.add": 2}) == pytest.approx(T + 600 + 1 - clock.now)
+    assert budget.delay({"crm.item.update": 50}) == 0  # another method is not held by them
+    answer.set()
+    other.join(timeout=20)
+    assert budget.delay({"crm.item.add": 2}) == 0  # answered: its charges come from its time blocks

@@ -226,3 +226,45 @@ def test_a_killed_resume_is_resumed_again(server: str, tmp_path: Path) -> None:
     out, err = last.communicate(timeout=120)
     assert last.returncode == 0, out + err
     _assert_exactly_once(server)
+
+
+@pytest.mark.parametrize(
+    ("seed", "text"), [(11, PLAIN), (12, PLAIN), (13, PIPELINE)], ids=["adds-11", "adds-12", "upsert-13"]
+)
+def test_a_parallel_run_killed_at_a_random_point_resumes_to_every_record_once(
+    server: str, tmp_path: Path, seed: int, text: str
+) -> None:
+    # four requests in flight when the kill lands: the journal names each of them before it left
+    rng = random.Random(seed)
+    pipeline = _project(tmp_path, text)
+    report = tmp_path / "report.json"
+    journal = tmp_path / "report.json.journal"
+    killed = _apply(server, pipeline, report, "--parallel", "4")
+    _stop_at_random(killed, journal, rng, signal.SIGKILL)
+    killed.communicate(timeout=60)
+    assert killed.returncode == -signal.SIGKILL
+    assert not report.exists() and journal.exists()
+    _settle_in_flight()
+    resumed = _apply(server, pipeline, report, "--resume", str(report), "--parallel", "4")
+    out, err = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, out + err
+    assert json.loads(report.read_text())["status"] == "succeeded"
+    _assert_exactly_once(server)
+
+
+def test_sigterm_on_a_parallel_run_settles_every_request_in_flight(server: str, tmp_path: Path) -> None:
+    rng = random.Random(14)
+    pipeline = _project(tmp_path)
+    report = tmp_path / "report.json"
+    journal = tmp_path / "report.json.journal"
+    stopped = _apply(server, pipeline, report, "--parallel", "4")
+    _stop_at_random(stopped, journal, rng, signal.SIGTERM)
+    _, err = stopped.communicate(timeout=60)
+    assert stopped.returncode == 143, err
+    written = json.loads(report.read_text())
+    assert written["status"] == "interrupted"
+    assert written["totals"]["unknown"] == 0  # every request in flight got its answer and was recorded
+    resumed = _apply(server, pipeline, report, "--resume", str(report), "--parallel", "4")
+    out, err = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, out + err
+    _assert_exactly_once(server)
