@@ -27,7 +27,7 @@ from typing import Any
 from b24sync.client.encoding import encode_command
 from b24sync.client.hook import B24Hook
 from b24sync.client.redaction import Redactor
-from b24sync.errors import B24SyncError, PortalError, UsageError
+from b24sync.errors import B24SyncError, Interrupted, PortalError, UsageError
 from b24sync.pipeline.loader import load_pipeline
 from b24sync.planning.model import Plan
 from b24sync.planning.planner import plan as plan_pipeline
@@ -46,12 +46,13 @@ from b24sync.report.model import (
 )
 from b24sync.report.render import iter_junit, render_markdown
 from b24sync.run.contract import Contract, enforce, needs_portal
-from b24sync.run.executor import WINDOW_COMMANDS, Progress, check_secrets, execute, required_secrets
+from b24sync.run.executor import WINDOW_COMMANDS, Executor, Progress, check_secrets, required_secrets
 from b24sync.run.importing import refuse_resume
 from b24sync.run.journal import JournalWriter, NoJournal, journal_path
 from b24sync.run.lock import DEFAULT_LOCK_TIMEOUT, run_lock
 from b24sync.run.outputs import Outputs, choose_journal
 from b24sync.run.portal import Portal, PortalLike
+from b24sync.run.preflight import check_portal, needs_preflight
 from b24sync.run.redacting import run_redactor
 from b24sync.run.resume import Assume, fill_left_out, resume_state
 from b24sync.upsert.state import read_state
@@ -484,6 +485,16 @@ def _run(
         client.stop_waits_when(should_stop)
     halt = the_plan.halt_on_error if halt_on_error is None else halt_on_error
     results = entry_results(the_plan, report_results)
+    refused: PortalError | None = None
+    stopped = False
+    retries, waited = client.stats.retries, client.stats.waited
+    if needs_preflight(the_plan, recorded):
+        try:
+            check_portal(the_plan, client)  # before the first write: the host, the code, the scopes
+        except PortalError as error:
+            refused = error
+        except (Interrupted, KeyboardInterrupt):
+            stopped = True  # stopped before the first write: every command not run
     writer: JournalWriter | None = None
     if outputs.journal is not None:
         writer = JournalWriter(outputs.journal, redact)
@@ -495,7 +506,7 @@ def _run(
         )
         writer.record_carried(recorded)
     try:
-        execution = execute(
+        executor = Executor(
             the_plan,
             client,
             halt_on_error=halt,
@@ -507,6 +518,14 @@ def _run(
             window=window,
             results=results,
         )
+        if refused is not None:  # every command not run, with the refusal as the reason
+            executor.fatal, executor.stopped = refused, True
+        if stopped:
+            executor.interrupted = executor.stopped = True
+        execution = executor.run()
+        # the pre-flight call's retries and waits are the run's too
+        execution.retries = client.stats.retries - retries
+        execution.waited_s = client.stats.waited - waited
     finally:
         if writer is not None:
             writer.close()
