@@ -40,5 +40,6 @@ def test_an_unreachable_portal_is_one_clean_line_and_its_retries_are_not_limit_w
     shown = result.stdout + result.stderr
     assert result.exit_code == 3, shown
     assert "could not reach 127.0.0.1: connection refused" in result.stderr, shown  # the cause, whole
+    assert shown.count("connection refused") == 1, shown  # once: the not-run line points at it
     assert "HTTPConnectionPool" not in shown and "NewConnectionError" not in shown and "..." not in shown
     assert "0.0 s waited for limits" in shown and " 0 retries" not in shown  # backoff is not a limit wait

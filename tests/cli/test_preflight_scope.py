@@ -89,6 +89,9 @@ def test_a_file_server_is_not_a_portal_exit_3_before_any_write(
     assert seen and set(seen) == {"POST /rest/1/s3cr3tcode/scope HTTP/1.1"}  # a read (retried), no batch
     errors = [line for line in err.splitlines() if line.startswith("b24sync: error:")]
     assert len(errors) == 1 and "check that B24_WEBHOOK_URL is a Bitrix24 inbound webhook URL" in errors[0]
+    # printed once: the summary's not-run line points at the error line instead of repeating it
+    assert (out + err).count("HTTP 501") == 1
+    assert "  the run stopped (the error below): company, task, me\n" in out
     # the run still leaves its record for CI: every step not run, none unknown
     written = json.loads(report.read_text())
     assert written["status"] == "failed"
