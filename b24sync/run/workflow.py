@@ -14,6 +14,7 @@ these return; Python code gets the same values::
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import subprocess
 import time
@@ -268,17 +269,23 @@ def _apply(
     if isinstance(source, Plan):
         the_plan = source
     else:
-        the_plan = load_plan(
-            str(source),
-            variables,
-            environ,
-            lambda: connection,
-            allow_delete,
-            select,
-            exclude,
-            contract,
-            allow_env,
-        )
+        started = datetime.now(timezone.utc)
+        try:
+            the_plan = load_plan(
+                str(source),
+                variables,
+                environ,
+                lambda: connection,
+                allow_delete,
+                select,
+                exclude,
+                contract,
+                allow_env,
+            )
+        except PortalError as error:  # reading the portal (upsert state, fields) failed: nothing sent
+            if report is not None:
+                _report_failure(str(source), connection, environ, report, started, error)
+            raise
     read_requests = connection.client.stats.requests - reads_before
     if resume is not None:
         refuse_resume(the_plan)  # issue 17: an import command would be sent whole again
@@ -313,6 +320,36 @@ def _apply(
         report_results,
         window,
     )
+
+
+def _report_failure(
+    source: str,
+    connection: Portal,
+    environ: Mapping[str, str],
+    report: str | os.PathLike[str],
+    started: datetime,
+    error: PortalError,
+) -> None:
+    """Write the report of a run that failed before it had steps: status failed, the cause in ``error``."""
+    try:
+        with open(source, "rb") as stream:
+            sha256 = hashlib.sha256(stream.read()).hexdigest()
+    except OSError:
+        return
+    redact = run_redactor(environ, base=connection.client.redact)
+    now = datetime.now(timezone.utc)
+    failed = build_report(
+        run_id=uuid.uuid4().hex,
+        pipeline=PipelineRef(path=source, sha256=sha256, git_commit=git_commit(source)),
+        target=connection.client.redacted_url,
+        started_at=format_utc(started),
+        finished_at=format_utc(max(now, started)),
+        duration_s=round((now - started).total_seconds(), 3),
+        steps=(),
+        read_requests=connection.client.stats.requests,
+        error=redact(str(error)),
+    )
+    write_report(redacted(failed, redact), report, "full")
 
 
 def load_plan(
