@@ -685,7 +685,8 @@ def apply(
     if output_format == "json":
         say(render_summary_json(applied.report, report_path=report_path))
     else:
-        say(render_text(applied.report, report_path=report_path))
+        fatal = None if applied.fatal is None else str(applied.fatal)
+        say(render_text(applied.report, report_path=report_path, fatal=fatal))  # the error once, below
     if applied.fatal is not None:
         say(f"b24sync: error: {applied.fatal}", err=True)
     totals = applied.report.totals

@@ -191,6 +191,8 @@ class RunReport(_ReportModel):
     held_deletes: tuple[HeldDelete, ...] = ()
     results: ReportResults = "full"
     """``full``: every entry as recorded; ``ids``: outcome, created id and error only; ``none``: no ids."""
+    error: str | None = None
+    """Why the run failed before it had steps (reading the portal's state failed); status ``failed``."""
 
     @field_validator("started_at", "finished_at")
     @classmethod
@@ -214,7 +216,10 @@ class RunReport(_ReportModel):
         )
         if derived != self.totals:
             raise ValueError("totals do not match the steps and batches they count")
-        if self.status != "interrupted" and self.status != run_status(self.steps, interrupted=False):
+        if self.error is not None:
+            if self.status != "failed":
+                raise ValueError(f"status {self.status!r} of a run that stopped with an error")
+        elif self.status != "interrupted" and self.status != run_status(self.steps, interrupted=False):
             raise ValueError(f"status {self.status!r} does not match the step statuses")
         return self
 
@@ -280,8 +285,10 @@ def build_report(
     interrupted: bool = False,
     read_requests: int = 0,
     held_deletes: Iterable[HeldDelete] = (),
+    error: str | None = None,
 ) -> RunReport:
-    """A report whose totals and status are derived from ``steps`` and ``batches``."""
+    """A report whose totals and status are derived from ``steps`` and ``batches`` (``failed`` with an
+    ``error``: a run that stopped before it had steps)."""
     step_list = tuple(steps)
     batch_list = tuple(batches)
     return RunReport(
@@ -291,13 +298,14 @@ def build_report(
         started_at=started_at,
         finished_at=finished_at,
         duration_s=duration_s,
-        status=run_status(step_list, interrupted=interrupted),
+        status="failed" if error is not None else run_status(step_list, interrupted=interrupted),
         totals=build_totals(
             step_list, batch_list, retries=retries, limit_wait_s=limit_wait_s, read_requests=read_requests
         ),
         batches=batch_list,
         steps=step_list,
         held_deletes=tuple(held_deletes),
+        error=error,
     )
 
 

@@ -109,8 +109,14 @@ def _requests_line(report: RunReport) -> str:
     )
 
 
-def render_text(report: RunReport, report_path: str | None = None, limit: int = MAX_LISTED) -> str:
-    """A terminal summary: counts, failed and unknown steps with errors, skips by reason, created ids."""
+def render_text(
+    report: RunReport, report_path: str | None = None, limit: int = MAX_LISTED, fatal: str | None = None
+) -> str:
+    """A terminal summary: counts, failed and unknown steps with errors, skips by reason, created ids.
+
+    ``fatal``: the error that stopped the run, printed on its own line after the summary; a not-run
+    reason that quotes it points there instead of printing it a second time (the report keeps it whole).
+    """
     totals = report.totals
     counts = ", ".join(f"{count} {_word(status)}" for status, count in step_counts(report).items())
     pipeline = report.pipeline
@@ -140,6 +146,8 @@ def render_text(report: RunReport, report_path: str | None = None, limit: int = 
         if steps:
             lines.append(f"{_word(status)} ({len(steps)}):")
             for reason, names in _grouped_by_reason(steps).items():
+                if fatal and reason.endswith(f": {fatal}"):
+                    reason = f"{reason[: -len(fatal) - 2]} (the error below)"
                 lines.append(f"  {reason}: {_some(names, limit)}")
     changed = [changes for changes in step_changes(report) if _changed(changes)]
     if changed:

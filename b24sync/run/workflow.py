@@ -14,6 +14,7 @@ these return; Python code gets the same values::
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import subprocess
 import time
@@ -27,7 +28,7 @@ from typing import Any
 from b24sync.client.encoding import encode_command
 from b24sync.client.hook import B24Hook
 from b24sync.client.redaction import Redactor
-from b24sync.errors import B24SyncError, PortalError, UsageError
+from b24sync.errors import B24SyncError, Interrupted, PortalError, UsageError
 from b24sync.pipeline.loader import load_pipeline
 from b24sync.planning.model import Plan
 from b24sync.planning.planner import plan as plan_pipeline
@@ -48,10 +49,10 @@ from b24sync.report.render import iter_junit, render_markdown
 from b24sync.run.contract import Contract, enforce, needs_portal
 from b24sync.run.executor import (
     WINDOW_COMMANDS,
+    Executor,
     Progress,
     check_parallel,
     check_secrets,
-    execute,
     required_secrets,
 )
 from b24sync.run.importing import refuse_resume
@@ -59,6 +60,7 @@ from b24sync.run.journal import JournalWriter, NoJournal, journal_path
 from b24sync.run.lock import DEFAULT_LOCK_TIMEOUT, run_lock
 from b24sync.run.outputs import Outputs, choose_journal
 from b24sync.run.portal import Portal, PortalLike
+from b24sync.run.preflight import check_portal, needs_preflight
 from b24sync.run.redacting import run_redactor
 from b24sync.run.resume import Assume, fill_left_out, resume_state
 from b24sync.upsert.state import read_state
@@ -281,17 +283,23 @@ def _apply(
     if isinstance(source, Plan):
         the_plan = source
     else:
-        the_plan = load_plan(
-            str(source),
-            variables,
-            environ,
-            lambda: connection,
-            allow_delete,
-            select,
-            exclude,
-            contract,
-            allow_env,
-        )
+        started = datetime.now(timezone.utc)
+        try:
+            the_plan = load_plan(
+                str(source),
+                variables,
+                environ,
+                lambda: connection,
+                allow_delete,
+                select,
+                exclude,
+                contract,
+                allow_env,
+            )
+        except PortalError as error:  # reading the portal (upsert state, fields) failed: nothing sent
+            if report is not None:
+                _report_failure(str(source), connection, environ, report, started, error)
+            raise
     read_requests = connection.client.stats.requests - reads_before
     if resume is not None:
         refuse_resume(the_plan)  # issue 17: an import command would be sent whole again
@@ -327,6 +335,36 @@ def _apply(
         window,
         parallel,
     )
+
+
+def _report_failure(
+    source: str,
+    connection: Portal,
+    environ: Mapping[str, str],
+    report: str | os.PathLike[str],
+    started: datetime,
+    error: PortalError,
+) -> None:
+    """Write the report of a run that failed before it had steps: status failed, the cause in ``error``."""
+    try:
+        with open(source, "rb") as stream:
+            sha256 = hashlib.sha256(stream.read()).hexdigest()
+    except OSError:
+        return
+    redact = run_redactor(environ, base=connection.client.redact)
+    now = datetime.now(timezone.utc)
+    failed = build_report(
+        run_id=uuid.uuid4().hex,
+        pipeline=PipelineRef(path=source, sha256=sha256, git_commit=git_commit(source)),
+        target=connection.client.redacted_url,
+        started_at=format_utc(started),
+        finished_at=format_utc(max(now, started)),
+        duration_s=round((now - started).total_seconds(), 3),
+        steps=(),
+        read_requests=connection.client.stats.requests,
+        error=redact(str(error)),
+    )
+    write_report(redacted(failed, redact), report, "full")
 
 
 def load_plan(
@@ -500,6 +538,16 @@ def _run(
         client.stop_waits_when(should_stop)
     halt = the_plan.halt_on_error if halt_on_error is None else halt_on_error
     results = entry_results(the_plan, report_results)
+    refused: PortalError | None = None
+    stopped = False
+    retries, waited = client.stats.retries, client.stats.waited
+    if needs_preflight(the_plan, recorded):
+        try:
+            check_portal(the_plan, client)  # before the first write: the host, the code, the scopes
+        except PortalError as error:
+            refused = error
+        except (Interrupted, KeyboardInterrupt):
+            stopped = True  # stopped before the first write: every command not run
     writer: JournalWriter | None = None
     if outputs.journal is not None:
         writer = JournalWriter(outputs.journal, redact)
@@ -511,7 +559,7 @@ def _run(
         )
         writer.record_carried(recorded)
     try:
-        execution = execute(
+        executor = Executor(
             the_plan,
             client,
             halt_on_error=halt,
@@ -524,6 +572,14 @@ def _run(
             results=results,
             parallel=parallel,
         )
+        if refused is not None:  # every command not run, with the refusal as the reason
+            executor.fatal, executor.stopped = refused, True
+        if stopped:
+            executor.interrupted = executor.stopped = True
+        execution = executor.run()
+        # the pre-flight call's retries and waits are the run's too
+        execution.retries = client.stats.retries - retries
+        execution.waited_s = client.stats.waited - waited
     finally:
         if writer is not None:
             writer.close()

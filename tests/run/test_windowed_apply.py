@@ -56,7 +56,8 @@ def _run(pipeline: Path, report: Path, **options: Any) -> tuple[list[Any], list[
     bodies: list[Any] = []
 
     def post(*args: Any, **kwargs: Any) -> requests.Response:
-        bodies.append(kwargs.get("data"))
+        if str(args[0]).endswith("/batch"):  # the batches (not the pre-flight `scope`)
+            bodies.append(kwargs.get("data"))
         return original(*args, **kwargs)
 
     session.post = post  # type: ignore[method-assign]
@@ -99,7 +100,8 @@ def _stop_and_resume(folder: Path, window: int) -> tuple[list[Any], list[dict[st
     bodies: list[Any] = []
 
     def post(*args: Any, **kwargs: Any) -> requests.Response:
-        bodies.append(kwargs.get("data"))
+        if str(args[0]).endswith("/batch"):  # the batches (not the pre-flight `scope`)
+            bodies.append(kwargs.get("data"))
         return original(*args, **kwargs)
 
     session.post = post  # type: ignore[method-assign]
