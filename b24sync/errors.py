@@ -91,7 +91,15 @@ class PortalError(B24SyncError):
 
 
 class TransportError(PortalError):
-    """No usable HTTP answer: refused, reset, timed out, or not Bitrix24 JSON."""
+    """No usable HTTP answer: refused, reset, timed out, or not Bitrix24 JSON.
+
+    ``answered`` is true when a server did answer, only not as Bitrix24 does (an HTML page, a 5xx
+    without JSON): the host is up but may not be a portal at all.
+    """
+
+    def __init__(self, message: str, *, answered: bool = False) -> None:
+        self.answered = answered
+        super().__init__(message)
 
 
 class OutcomeUnknownError(TransportError):

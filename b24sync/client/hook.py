@@ -347,7 +347,7 @@ class B24Hook:
                     self.redact(str(answer.body.get("error_description", problem))),
                     answer.status,
                 )
-            raise TransportError(f"could not reach {self.host}: {problem}")
+            raise TransportError(f"could not reach {self.host}: {problem}", answered=answer is not None)
         tries.failures += 1
         self.stats.retries += 1
         self._wait(backoff, f"{problem}; retry {tries.failures} of {self._retry.attempts}", backoff=True)

@@ -36,7 +36,7 @@ def check_portal(plan: Plan, client: B24Hook) -> None:
     except OutcomeUnknownError as error:  # a read: cannot happen, but never mistaken for a write
         raise TransportError(str(error)) from None
     except TransportError as error:
-        if "HTTP " not in str(error):
+        if not error.answered:
             raise  # unreachable: the cause is the advice
         # a server answered, but not as Bitrix24 does (a file server, a proxy's page)
         raise TransportError(f"{error}: {NOT_A_PORTAL}") from None
