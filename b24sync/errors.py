@@ -157,5 +157,9 @@ class ServerError(ApiError):
     """A 5xx answer that outlasted the retries."""
 
 
+class DataChanged(B24SyncError):
+    """A data file a streamed run reads again changed since the run read it first: the rest is not sent."""
+
+
 class Interrupted(B24SyncError):
     """The user interrupted the run."""
