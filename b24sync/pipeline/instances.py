@@ -230,6 +230,8 @@ class Scan:
     """No two names give the same command key stem (``key_stem``)."""
     uniform: bool
     """Every instance uses the same links and secrets as the first: one shape of dependencies."""
+    links: tuple[LinkUse, ...] = ()
+    """The links of the first instance (of every instance, when ``uniform``)."""
     names: array[int] = field(default_factory=lambda: array("q"))
     """The hash of every instance's name, in order: a second pass must give the same names."""
 
@@ -275,7 +277,7 @@ def scan(step: StepTemplates, items: Iterable[Item], renderer: Renderer, report:
     names = _HashedNames(problems)
     count = 0
     uniform = True
-    first: tuple[object, object] | None = None
+    first: tuple[tuple[LinkUse, ...], tuple[str, ...]] | None = None
     for instance in _instances(step, items, renderer, problems, names):
         count += 1
         signature = (instance.links, instance.secrets)
@@ -284,7 +286,8 @@ def scan(step: StepTemplates, items: Iterable[Item], renderer: Renderer, report:
         elif uniform and signature != first:
             uniform = False
     problems.flush()
-    return Scan(count, _distinct(names.hashes), _distinct(names.stems), uniform, names.hashes)
+    links = () if first is None else first[0]
+    return Scan(count, _distinct(names.hashes), _distinct(names.stems), uniform, links, names.hashes)
 
 
 class StreamedInstances:

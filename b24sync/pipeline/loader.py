@@ -546,10 +546,11 @@ class _Loading:
             return steps
         needed = {t for s in steps for t in s.spec.depends_on if t in streamed}
         for step in steps:
-            if step.spec.id not in streamed:
-                needed.update(
-                    u.ref.step for i in step.expansion.instances for u in i.links if u.ref.step in streamed
-                )
+            instances = step.expansion.instances
+            if isinstance(instances, StreamedInstances) and instances.scan.uniform:
+                needed.update(u.ref.step for u in instances.scan.links if u.ref.step in streamed)
+            else:  # a streamed step whose instances link differently is read once more here
+                needed.update(u.ref.step for i in instances for u in i.links if u.ref.step in streamed)
         if not needed:
             return steps
         kept = self.stream_above

@@ -52,6 +52,19 @@ class StreamedPlan:
         return self._rest
 
 
+def materialized(pipeline: Pipeline) -> Pipeline:
+    """``pipeline`` with the instances of every streamed step rendered once and kept, to plan whole."""
+    if not any(isinstance(s.expansion.instances, StreamedInstances) for s in pipeline.steps):
+        return pipeline
+    steps = tuple(
+        replace(s, expansion=Expansion(tuple(s.expansion.instances), s.expansion.dropped))
+        if isinstance(s.expansion.instances, StreamedInstances)
+        else s
+        for s in pipeline.steps
+    )
+    return replace(pipeline, steps=steps)
+
+
 def streamed_step(pipeline: Pipeline) -> Step | None:
     """The step ``stream_plan`` can plan a window at a time, if the pipeline has one."""
     streamed = [s for s in pipeline.steps if isinstance(s.expansion.instances, StreamedInstances)]

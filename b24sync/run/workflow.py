@@ -33,6 +33,7 @@ from b24sync.pipeline.loader import load_pipeline
 from b24sync.planning.model import Plan
 from b24sync.planning.planner import plan as plan_pipeline
 from b24sync.planning.select import select_steps
+from b24sync.planning.streaming import StreamedPlan, materialized, stream_plan
 from b24sync.report.files import write_output, write_report
 from b24sync.report.model import (
     LEAN_ABOVE,
@@ -83,10 +84,14 @@ class Applied:
     """What ``apply`` did: the plan it ran, the run report, and the error that stopped it, if any."""
 
     plan: Plan
+    """The plan it ran; of a streamed run (``streamed``), its head: the batches before the rest."""
     report: RunReport
-    fatal: PortalError | None = None
+    fatal: B24SyncError | None = None
     journal: Path | None = None
     """The run's journal when it was kept (no report file holds what it says): pass it to ``--resume``."""
+    streamed: bool = False
+    """Whether the plan was made while the run went, a window at a time (``b24sync.planning.streaming``):
+    a ``for_each`` data file of more rows than two windows, read twice instead of kept."""
 
     @property
     def status(self) -> RunStatus:
@@ -121,16 +126,18 @@ def plan(
     """
     opened: list[Portal] = []
     try:
-        result = _plan_file(
-            str(source),
-            variables,
-            environ,
-            _opener(portal, NEEDS_STATE, opened),
-            allow_delete,
-            select,
-            exclude,
-            contract,
-            allow_env,
+        result = _whole(
+            _plan_file(
+                str(source),
+                variables,
+                environ,
+                _opener(portal, NEEDS_STATE, opened),
+                allow_delete,
+                select,
+                exclude,
+                contract,
+                allow_env,
+            )
         )
     finally:
         for each in opened:
@@ -280,12 +287,15 @@ def _apply(
     reads_before = connection.client.stats.requests
     if (select or exclude) and (isinstance(source, Plan) or str(source).endswith(".json")):
         raise UsageError("--select and --exclude choose steps when planning: pass them to `b24sync plan`")
+    streamed: StreamedPlan | None = None
     if isinstance(source, Plan):
         the_plan = source
     else:
         started = datetime.now(timezone.utc)
+        # a big data file is planned a window at a time; a resume or a selection plans it whole
+        stream = window if resume is None and not (select or exclude) else None
         try:
-            the_plan = load_plan(
+            loaded = load_plan(
                 str(source),
                 variables,
                 environ,
@@ -295,7 +305,12 @@ def _apply(
                 exclude,
                 contract,
                 allow_env,
+                stream,
             )
+            if isinstance(loaded, StreamedPlan):
+                streamed, the_plan = loaded, loaded.head
+            else:
+                the_plan = loaded
         except PortalError as error:  # reading the portal (upsert state, fields) failed: nothing sent
             if report is not None:
                 _report_failure(str(source), connection, environ, report, started, error)
@@ -334,6 +349,7 @@ def _apply(
         report_results,
         window,
         parallel,
+        streamed,
     )
 
 
@@ -377,15 +393,19 @@ def load_plan(
     exclude: Sequence[str] = (),
     contract: Contract = True,
     allow_env: Collection[str] = (),
-) -> Plan:
-    """A saved plan file (``.json``, refused when edited by hand), or the plan of a pipeline file."""
+    stream: int | None = None,
+) -> Plan | StreamedPlan:
+    """A saved plan file (``.json``, refused when edited by hand), or the plan of a pipeline file.
+
+    With ``stream`` (a window of commands), a big ``for_each`` data file may give a ``StreamedPlan``.
+    """
     if not source.endswith(".json"):
         return _plan_file(
-            source, variables, environ, portal, allow_delete, select, exclude, contract, allow_env
+            source, variables, environ, portal, allow_delete, select, exclude, contract, allow_env, stream
         )
     try:
-        with open(source, encoding="utf-8") as stream:
-            saved = Plan.model_validate_json(stream.read())
+        with open(source, encoding="utf-8") as text:
+            saved = Plan.model_validate_json(text.read())
     except OSError as error:
         raise UsageError(f"cannot read plan {source}: {error.strerror or error}") from None
     except ValueError as error:
@@ -433,7 +453,9 @@ def check_fresh(
     again = "plan again: `b24sync plan PIPELINE --out PLAN.json`, then apply the new plan"
     pipeline = saved.pipeline.path
     try:
-        fresh = _plan_file(pipeline, variables, environ, portal, allow_delete, (), (), contract, allow_env)
+        fresh = _whole(
+            _plan_file(pipeline, variables, environ, portal, allow_delete, (), (), contract, allow_env)
+        )
     except UsageError as error:
         raise UsageError(f"{source} cannot be checked against {pipeline} ({error}): {again}") from None
     if fresh.pipeline.sha256 != saved.pipeline.sha256:
@@ -471,7 +493,9 @@ def _plan_file(
     exclude: Sequence[str] = (),
     contract: Contract = True,
     allow_env: Collection[str] = (),
-) -> Plan:
+    stream: int | None = None,
+) -> Plan | StreamedPlan:
+    """The plan of a pipeline file; with ``stream`` (a window), a ``StreamedPlan`` where one can be made."""
     clients: list[B24Hook] = []
 
     def client() -> B24Hook:
@@ -480,7 +504,10 @@ def _plan_file(
             clients.append(Portal.of(portal()).client)
         return clients[0]
 
-    pipeline = load_pipeline(source, variables=variables, environ=environ, portal=client, allow_env=allow_env)
+    above = None if stream is None else STREAM_WINDOWS * stream
+    pipeline = load_pipeline(
+        source, variables=variables, environ=environ, portal=client, allow_env=allow_env, stream_above=above
+    )
     selection = select_steps(pipeline, select, exclude) if select or exclude else None
     upserts = any(step.spec.upsert is not None for step in pipeline.steps)
     known: B24Hook | None = clients[0] if clients else None
@@ -493,10 +520,23 @@ def _plan_file(
     # the fields are read and checked before any record is: a refused pipeline costs those reads only
     enforce(pipeline, known, contract)
     if known is None or not upserts:
-        return plan_pipeline(pipeline, selection=selection)
+        streamed = stream_plan(pipeline, stream) if stream is not None else None
+        if streamed is not None:
+            return streamed
+        return plan_pipeline(materialized(pipeline), selection=selection)
+    pipeline = materialized(pipeline)
     return plan_pipeline(
         pipeline, read_state(pipeline, known), allow_delete=allow_delete, selection=selection
     )
+
+
+def _whole(planned: Plan | StreamedPlan) -> Plan:
+    assert isinstance(planned, Plan)  # only a call with ``stream`` streams
+    return planned
+
+
+STREAM_WINDOWS = 2
+"""An apply streams a ``for_each`` data file of more rows than this many windows."""
 
 
 def _opener(portal: PortalSource, missing: str, opened: list[Portal]) -> Callable[[], Portal]:
@@ -529,6 +569,7 @@ def _run(
     report_results: ReportResults | None = None,
     window: int = WINDOW_COMMANDS,
     parallel: int = 1,
+    streamed: StreamedPlan | None = None,
 ) -> Applied:
     started_wall = datetime.now(timezone.utc)
     started = time.monotonic()
@@ -537,7 +578,7 @@ def _run(
     if should_stop is not None:
         client.stop_waits_when(should_stop)
     halt = the_plan.halt_on_error if halt_on_error is None else halt_on_error
-    results = entry_results(the_plan, report_results)
+    results = entry_results(the_plan, report_results, None if streamed is None else streamed.commands)
     refused: PortalError | None = None
     stopped = False
     retries, waited = client.stats.retries, client.stats.waited
@@ -571,6 +612,7 @@ def _run(
             window=window,
             results=results,
             parallel=parallel,
+            streamed=streamed,
         )
         if refused is not None:  # every command not run, with the refusal as the reason
             executor.fatal, executor.stopped = refused, True
@@ -616,15 +658,17 @@ def _run(
     if outputs.markdown is not None:
         write_output(outputs.markdown, render_markdown(report) + "\n", what="Markdown summary", append=True)
     kept = outputs.settle(report.status == "succeeded")
-    return Applied(the_plan, report, execution.fatal, kept)
+    return Applied(the_plan, report, execution.fatal, kept, streamed is not None)
 
 
-def entry_results(the_plan: Plan, asked: ReportResults | None) -> ReportResults:
+def entry_results(the_plan: Plan, asked: ReportResults | None, commands: int | None = None) -> ReportResults:
     """How much of each result the run keeps in memory: what the report file will hold
-    (``report.model.results_kept``: ``ids`` above ``LEAN_ABOVE`` commands unless asked otherwise)."""
+    (``report.model.results_kept``: ``ids`` above ``LEAN_ABOVE`` commands unless asked otherwise).
+    ``commands`` counts the run's commands when ``the_plan`` is only a streamed plan's head."""
     if asked is not None:
         return asked
-    commands = sum(len(batch.commands) for batch in the_plan.batches)
+    if commands is None:
+        commands = sum(len(batch.commands) for batch in the_plan.batches)
     return "ids" if commands > LEAN_ABOVE else "full"
 
 
