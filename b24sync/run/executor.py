@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -52,6 +52,7 @@ from b24sync.planning.streaming import StreamedPlan
 from b24sync.planning.windows import Window, cut_windows
 from b24sync.report.model import (
     BatchResult,
+    Entries,
     ReportResults,
     StepResult,
     StepStatus,
@@ -142,7 +143,7 @@ class _Prepared:
 class Execution:
     """What a run did: one entry per command, one per batch, and why it stopped early if it did."""
 
-    steps: list[StepResult]
+    steps: Sequence[StepResult]
     batches: list[BatchResult]
     requests: int
     retries: int
@@ -193,7 +194,8 @@ class Executor:
         for command in self.plan.commands():
             for link in command.links:
                 self.linked.setdefault(link.target, set()).add(link.path)
-        self.finished: list[StepResult] = []
+        # a lean run keeps its entries in columns (a million of them in 60 MB, not 730)
+        self.finished: list[StepResult] | Entries = [] if self.results == "full" else Entries()
         self.done = 0
         """Commands of the finished windows."""
         self.current: list[str] = []
@@ -235,8 +237,18 @@ class Executor:
                 self._close_remaining(keys)
                 self._finish(window, keys)
         self.batch_results.sort(key=lambda batch: batch.index)  # parallel batches end in any order
+        steps: Sequence[StepResult]
+        if isinstance(self.finished, Entries):
+            steps = self.finished
+            if self.plan.unsent:
+                columns = Entries()
+                columns.extend(unsent_results(self.plan.unsent))
+                columns.extend(self.finished)
+                steps = columns
+        else:
+            steps = [*unsent_results(self.plan.unsent), *self.finished]
         return Execution(
-            steps=[*unsent_results(self.plan.unsent), *self.finished],
+            steps=steps,
             batches=self.batch_results,
             requests=self.requests,
             retries=self.client.stats.retries - client_retries,
