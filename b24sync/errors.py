@@ -157,7 +157,11 @@ class ServerError(ApiError):
     """A 5xx answer that outlasted the retries."""
 
 
-class DataChanged(B24SyncError):
+class StreamStopped(B24SyncError):
+    """The rest of a streamed run could not be planned: what was sent is recorded, the rest was not sent."""
+
+
+class DataChanged(StreamStopped):
     """A data file a streamed run reads again changed since the run read it first: the rest is not sent."""
 
 

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from itertools import islice
 
-from b24sync.errors import PipelineError, Problem
+from b24sync.errors import PipelineError, Problem, StreamStopped
 from b24sync.pipeline.instances import Expansion, Instance, StreamedInstances, key_stem
 from b24sync.pipeline.loader import Pipeline, Step
 from b24sync.planning.graph import Node
@@ -169,8 +169,8 @@ def _rest(
             node.after = tuple(sorted(set(targets)))
             node.batch = index
             command, in_batch = build_command(node, others, key_of, pipeline, problems)
-            if problems:
-                raise PipelineError(problems)
+            if problems:  # a value the first read could render but not encode: nothing of this batch goes
+                raise StreamStopped(f"{PipelineError(problems)}; nothing from {node.key} on was sent")
             commands.append(command)
             halt = halt or in_batch
             position += 1

@@ -332,7 +332,8 @@ class RunReport(_ReportModel):
     results: ReportResults = "full"
     """``full``: every entry as recorded; ``ids``: outcome, created id and error only; ``none``: no ids."""
     error: str | None = None
-    """Why the run failed before it had steps (reading the portal's state failed); status ``failed``."""
+    """Why the run failed before it had steps (reading the portal's state failed), or before a streamed
+    run had planned them all (its data file changed during the run); status ``failed``."""
 
     @field_validator("started_at", "finished_at")
     @classmethod

@@ -28,7 +28,7 @@ from typing import Any
 from b24sync.client.encoding import encode_command
 from b24sync.client.hook import B24Hook
 from b24sync.client.redaction import Redactor
-from b24sync.errors import B24SyncError, Interrupted, PortalError, UsageError
+from b24sync.errors import B24SyncError, Interrupted, PortalError, StreamStopped, UsageError
 from b24sync.pipeline.loader import load_pipeline
 from b24sync.planning.model import Plan
 from b24sync.planning.planner import plan as plan_pipeline
@@ -649,6 +649,7 @@ def _run(
             for each in the_plan.unsent
             if each.action == "delete"
         ],
+        error=_unplanned(execution.fatal, streamed, len(execution.steps)),
     )
     report = redacted(report, redact)  # portal texts and results may echo the code or a secret
     if outputs.report is not None:
@@ -659,6 +660,14 @@ def _run(
         write_output(outputs.markdown, render_markdown(report) + "\n", what="Markdown summary", append=True)
     kept = outputs.settle(report.status == "succeeded")
     return Applied(the_plan, report, execution.fatal, kept, streamed is not None)
+
+
+def _unplanned(fatal: B24SyncError | None, streamed: StreamedPlan | None, entries: int) -> str | None:
+    """Why a streamed run has entries for only some of its commands: the rest could not be planned."""
+    if not isinstance(fatal, StreamStopped) or streamed is None:
+        return None
+    left = streamed.commands - entries
+    return f"{fatal} ({left} of {streamed.commands} commands were never planned, so none of them was sent)"
 
 
 def entry_results(the_plan: Plan, asked: ReportResults | None, commands: int | None = None) -> ReportResults:
