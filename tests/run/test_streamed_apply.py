@@ -84,7 +84,9 @@ def _run(
 
 @pytest.mark.parametrize("batch_size", [50, 7])
 @pytest.mark.parametrize("window", [49, 100, 333])
-def test_the_streamed_plan_is_the_whole_plan_batch_for_batch(tmp_path: Path, window: int, batch_size: int) -> None:
+def test_the_streamed_plan_is_the_whole_plan_batch_for_batch(
+    tmp_path: Path, window: int, batch_size: int
+) -> None:
     pipeline = _project(tmp_path, batch_size)
     whole = plan(load_pipeline(str(pipeline)))
     streamed = stream_plan(load_pipeline(str(pipeline), stream_above=window), window)
@@ -133,7 +135,9 @@ def test_a_duplicate_key_in_a_big_file_names_both_rows(tmp_path: Path) -> None:
     pipeline = _project(tmp_path)
     with (tmp_path / "rows.csv").open("a", encoding="utf-8") as rows:
         rows.write("Again,p3@example.com\n")
-    with pytest.raises(PipelineError, match=r"duplicate key 'p3@example.com' \(first at for_each .*rows.csv:5"):
+    with pytest.raises(
+        PipelineError, match=r"duplicate key 'p3@example.com' \(first at for_each .*rows.csv:5"
+    ):
         _run(pipeline, tmp_path / "r.json", window=100)
 
 
@@ -174,7 +178,10 @@ def test_a_value_changed_during_the_run_is_found_before_the_last_window(tmp_path
 
 def test_a_pipeline_the_streamed_planner_cannot_prove_is_planned_whole(tmp_path: Path) -> None:
     # a step after the big one: the whole plan places it after the last row
-    text = STEPS + "  - id: note\n    method: crm.item.add\n    params: {entityTypeId: 4, fields: {title: Done}}\n"
+    text = (
+        STEPS
+        + "  - id: note\n    method: crm.item.add\n    params: {entityTypeId: 4, fields: {title: Done}}\n"
+    )
     pipeline = _project(tmp_path, text=text)
     one_bodies, _ = _run(pipeline, tmp_path / "one.json", window=10**9)
     many_bodies, many = _run(pipeline, tmp_path / "many.json", window=100)
