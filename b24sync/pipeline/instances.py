@@ -232,6 +232,8 @@ class Scan:
     """Every instance uses the same links and secrets as the first: one shape of dependencies."""
     links: tuple[LinkUse, ...] = ()
     """The links of the first instance (of every instance, when ``uniform``)."""
+    first: Instance | None = None
+    """The first instance: with ``uniform``, every check of links it passes, all of them pass."""
     names: array[int] = field(default_factory=lambda: array("q"))
     """The hash of every instance's name, in order: a second pass must give the same names."""
 
@@ -278,16 +280,18 @@ def scan(step: StepTemplates, items: Iterable[Item], renderer: Renderer, report:
     count = 0
     uniform = True
     first: tuple[tuple[LinkUse, ...], tuple[str, ...]] | None = None
+    one: Instance | None = None
     for instance in _instances(step, items, renderer, problems, names):
         count += 1
         signature = (instance.links, instance.secrets)
         if first is None:
-            first = signature
+            first, one = signature, instance
         elif uniform and signature != first:
             uniform = False
     problems.flush()
     links = () if first is None else first[0]
-    return Scan(count, _distinct(names.hashes), _distinct(names.stems), uniform, links, names.hashes)
+    hashes = names.hashes
+    return Scan(count, _distinct(hashes), _distinct(names.stems), uniform, links, one, hashes)
 
 
 class StreamedInstances:

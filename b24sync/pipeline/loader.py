@@ -16,7 +16,7 @@ import difflib
 import hashlib
 import os
 import time
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -688,36 +688,65 @@ def _check_links(steps: list[Step], document: YamlDocument, problems: list[Probl
         for step in steps
     }
     for step in steps:
-        for instance in step.expansion.instances:
-            for link in instance.links:
-                ref = link.ref
-                target = by_id.get(ref.step)
-                if target is None:
-                    continue
-                if (
-                    ref.instance is None
-                    and ref.path[:1]
-                    and isinstance(ref.path[0], int)
-                    and returns_object(target.spec.method)
-                ):
-                    message = (
-                        f"the result of {target.spec.method} is not a list: use steps.{ref.step}.PATH "
-                        "(an index like [0] reads the list a method such as user.get returns)"
-                    )
-                elif target.spec.upsert is not None and ref.path != ("id",):
-                    picked = "[...]" if ref.instance is not None else ""
-                    message = (
-                        f"the result of upsert step {ref.step!r} is its record id: "
-                        f"use steps.{ref.step}{picked}.id"
-                    )
-                elif ref.instance in names[ref.step]:
-                    continue
-                elif ref.instance is None:
-                    message = f"step {ref.step!r} is dropped by its when"
-                elif ref.instance in target.expansion.dropped:
-                    message = f"instance {ref.instance!r} of step {ref.step!r} is dropped by its when"
-                else:
-                    message = f"step {ref.step!r} has no instance {ref.instance!r}"
-                origin = f" (for_each {instance.origin})" if instance.origin else ""
-                where = ("steps", step.index, *params_path(step.spec, ("params", *link.path)))
-                problems.append(document.problem(where, message + origin, code="bad-link"))
+        _check_step_links(step, by_id, names, document, problems)
+
+
+def _check_step_links(
+    step: Step,
+    by_id: Mapping[str, Step],
+    names: Mapping[str, set[str | None]],
+    document: YamlDocument,
+    problems: list[Problem],
+) -> None:
+    instances: Any = step.expansion.instances
+    if isinstance(instances, StreamedInstances) and instances.scan.uniform and instances.scan.first:
+        # every instance links as the first: it alone shows whether they all pass, without a read
+        found = len(problems)
+        _check_instance_links(step, (instances.scan.first,), by_id, names, document, problems)
+        if len(problems) == found:
+            return
+        del problems[found:]  # a problem: every instance reports its own, as without streaming
+    _check_instance_links(step, instances, by_id, names, document, problems)
+
+
+def _check_instance_links(
+    step: Step,
+    instances: Iterable[Instance],
+    by_id: Mapping[str, Step],
+    names: Mapping[str, set[str | None]],
+    document: YamlDocument,
+    problems: list[Problem],
+) -> None:
+    for instance in instances:
+        for link in instance.links:
+            ref = link.ref
+            target = by_id.get(ref.step)
+            if target is None:
+                continue
+            if (
+                ref.instance is None
+                and ref.path[:1]
+                and isinstance(ref.path[0], int)
+                and returns_object(target.spec.method)
+            ):
+                message = (
+                    f"the result of {target.spec.method} is not a list: use steps.{ref.step}.PATH "
+                    "(an index like [0] reads the list a method such as user.get returns)"
+                )
+            elif target.spec.upsert is not None and ref.path != ("id",):
+                picked = "[...]" if ref.instance is not None else ""
+                message = (
+                    f"the result of upsert step {ref.step!r} is its record id: "
+                    f"use steps.{ref.step}{picked}.id"
+                )
+            elif ref.instance in names[ref.step]:
+                continue
+            elif ref.instance is None:
+                message = f"step {ref.step!r} is dropped by its when"
+            elif ref.instance in target.expansion.dropped:
+                message = f"instance {ref.instance!r} of step {ref.step!r} is dropped by its when"
+            else:
+                message = f"step {ref.step!r} has no instance {ref.instance!r}"
+            origin = f" (for_each {instance.origin})" if instance.origin else ""
+            where = ("steps", step.index, *params_path(step.spec, ("params", *link.path)))
+            problems.append(document.problem(where, message + origin, code="bad-link"))
