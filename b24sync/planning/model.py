@@ -181,6 +181,10 @@ class Plan(Frozen):
     imports: dict[str, tuple[Imported, ...]] = Field(default_factory=dict)
     """The ``crm.item.batchImport`` commands of ``mode: import`` steps, by key: their instances in the
     order of ``data`` (``b24sync.planning.importing``). A plan file leaves it out when empty."""
+    created_matches: dict[str, dict[str, JsonValue]] = Field(default_factory=dict, exclude=True)
+    """The match values of each create of an upsert step, by command key: after the run the portal is
+    read for them again to find duplicates a concurrent writer made. Never in a plan file: a saved
+    plan gets them when it is checked against the portal (``b24sync.run.workflow.check_fresh``)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Plan:

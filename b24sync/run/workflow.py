@@ -29,7 +29,7 @@ from b24sync.client.encoding import encode_command
 from b24sync.client.hook import B24Hook
 from b24sync.client.redaction import Redactor
 from b24sync.errors import B24SyncError, Interrupted, PortalError, UsageError
-from b24sync.pipeline.loader import load_pipeline
+from b24sync.pipeline.loader import Pipeline, load_pipeline
 from b24sync.planning.model import Plan
 from b24sync.planning.planner import plan as plan_pipeline
 from b24sync.planning.select import select_steps
@@ -47,6 +47,7 @@ from b24sync.report.model import (
 )
 from b24sync.report.render import iter_junit, render_markdown
 from b24sync.run.contract import Contract, enforce, needs_portal
+from b24sync.run.duplicates import check_duplicates
 from b24sync.run.executor import (
     WINDOW_COMMANDS,
     Executor,
@@ -401,7 +402,10 @@ def load_plan(
                 "matches its params): plan the pipeline again instead of editing"
             )
     if _decisions(saved):
-        check_fresh(saved, source, variables, environ, portal, allow_delete, contract, allow_env)
+        fresh = check_fresh(saved, source, variables, environ, portal, allow_delete, contract, allow_env)
+        creates = {command.key for command in saved.commands() if command.action == "create"}
+        matches = {key: value for key, value in fresh.created_matches.items() if key in creates}
+        return saved.model_copy(update={"created_matches": matches})
     return saved
 
 
@@ -423,12 +427,13 @@ def check_fresh(
     allow_delete: bool,
     contract: Contract = True,
     allow_env: Collection[str] = (),
-) -> None:
+) -> Plan:
     """Refuse a saved plan of upsert steps that the portal (or the pipeline) has moved on from.
 
     The pipeline is planned again against the portal as it is now; any upsert decision that differs
     (a record created or deleted since, a field changed, the pipeline or its data edited) makes the
     saved plan stale, as Terraform refuses a stale saved plan: applying it could duplicate records.
+    Returns the fresh plan.
     """
     again = "plan again: `b24sync plan PIPELINE --out PLAN.json`, then apply the new plan"
     pipeline = saved.pipeline.path
@@ -451,6 +456,7 @@ def check_fresh(
         raise StalePlan(
             f"{source} is stale: the portal changed since it was planned ({shown}{more}): {again}"
         )
+    return fresh
 
 
 def _shown(action: str, record: int | None) -> str:
@@ -494,9 +500,28 @@ def _plan_file(
     enforce(pipeline, known, contract)
     if known is None or not upserts:
         return plan_pipeline(pipeline, selection=selection)
-    return plan_pipeline(
+    planned = plan_pipeline(
         pipeline, read_state(pipeline, known), allow_delete=allow_delete, selection=selection
     )
+    return planned.model_copy(update={"created_matches": created_matches(pipeline, planned)})
+
+
+def created_matches(pipeline: Pipeline, the_plan: Plan) -> dict[str, dict[str, Any]]:
+    """The match values of every create of an upsert step, by command key (``Plan.created_matches``)."""
+    steps = {step.spec.id: step for step in pipeline.steps if step.spec.upsert is not None}
+    by_name: dict[str, dict[str | None, Any]] = {}
+    found: dict[str, dict[str, Any]] = {}
+    for command in the_plan.commands():
+        step = steps.get(command.step)
+        if command.action != "create" or step is None:
+            continue
+        if command.step not in by_name:
+            by_name[command.step] = {each.name: each for each in step.expansion.instances}
+        instance = by_name[command.step].get(command.instance)
+        params: Any = None if instance is None else instance.params
+        if isinstance(params, Mapping) and isinstance(params.get("match"), Mapping):
+            found[command.key] = dict(params["match"])
+    return found
 
 
 def _opener(portal: PortalSource, missing: str, opened: list[Portal]) -> Callable[[], Portal]:
@@ -577,6 +602,12 @@ def _run(
         if stopped:
             executor.interrupted = executor.stopped = True
         execution = executor.run()
+        if the_plan.created_matches and execution.fatal is None and not execution.interrupted:
+            # a concurrent writer may have created what this run did: read the match values again
+            before = client.stats.requests
+            with contextlib.suppress(PortalError):  # the writes stand as reported if the check fails
+                execution.steps = check_duplicates(the_plan, execution.steps, client)
+            read_requests += client.stats.requests - before
         # the pre-flight call's retries and waits are the run's too
         execution.retries = client.stats.retries - retries
         execution.waited_s = client.stats.waited - waited
