@@ -147,10 +147,16 @@ class Source(Frozen):
 
 
 class PipelineInfo(Frozen):
-    """Where a plan came from."""
+    """Where a plan came from: the pipeline, its data and the portal it read."""
 
     path: str
     sha256: str
+    data_sha256: str | None = None
+    """The sha256 of the ``sha256`` of its file and SQL sources, one a line in reading order (portal
+    sources are left out: a run's own writes change them); ``None`` in a plan made before it existed."""
+    target: str | None = None
+    """The portal the plan read (upsert state, portal sources, the field contract), its webhook code
+    shown as ``***``; ``None`` when it read none."""
 
 
 class LeftOut(Frozen):

@@ -30,7 +30,7 @@ from b24sync.client.hook import B24Hook
 from b24sync.client.redaction import Redactor
 from b24sync.errors import B24SyncError, Interrupted, PortalError, UsageError
 from b24sync.pipeline.loader import Pipeline, load_pipeline
-from b24sync.planning.model import Plan
+from b24sync.planning.model import Plan, Source
 from b24sync.planning.planner import plan as plan_pipeline
 from b24sync.planning.select import select_steps
 from b24sync.report.files import write_output, write_report
@@ -63,7 +63,7 @@ from b24sync.run.outputs import Outputs, choose_journal
 from b24sync.run.portal import Portal, PortalLike
 from b24sync.run.preflight import check_portal, needs_preflight
 from b24sync.run.redacting import run_redactor
-from b24sync.run.resume import Assume, fill_left_out, resume_state
+from b24sync.run.resume import Assume, fill_left_out, resume_state, same_portal
 from b24sync.upsert.state import read_state
 
 PortalSource = PortalLike | Callable[[], PortalLike] | None
@@ -401,12 +401,32 @@ def load_plan(
                 f"{source}: command {command.key} was edited (its query no longer "
                 "matches its params): plan the pipeline again instead of editing"
             )
+    check_target(saved, source, portal)
     if _decisions(saved):
         fresh = check_fresh(saved, source, variables, environ, portal, allow_delete, contract, allow_env)
         creates = {command.key for command in saved.commands() if command.action == "create"}
         matches = {key: value for key, value in fresh.created_matches.items() if key in creates}
         return saved.model_copy(update={"created_matches": matches})
     return saved
+
+
+def check_target(saved: Plan, source: str, portal: Callable[[], PortalLike]) -> None:
+    """Refuse a saved plan that read another portal than the one it is applied to.
+
+    Its upsert decisions and portal sources came from that portal. A plan that read neither (only
+    the field contract, or nothing) is applied anywhere: its target is information only.
+    """
+    planned = saved.pipeline.target
+    reads = bool(_decisions(saved)) or any(each.kind == "portal" for each in saved.sources)
+    if planned is None or not reads:
+        return
+    current = Portal.of(portal()).client.redacted_url
+    if not same_portal(planned, current):
+        raise UsageError(
+            f"{source} was planned against {planned}, not {current}: its decisions were read from that "
+            "portal; plan again against this one (`b24sync plan PIPELINE --out PLAN.json`), or apply it "
+            "with the webhook of the portal it was planned against"
+        )
 
 
 def _decisions(the_plan: Plan) -> dict[str, tuple[str, int | None]]:
@@ -443,6 +463,13 @@ def check_fresh(
         raise UsageError(f"{source} cannot be checked against {pipeline} ({error}): {again}") from None
     if fresh.pipeline.sha256 != saved.pipeline.sha256:
         raise StalePlan(f"{source} is stale: {pipeline} was edited since it was planned: {again}")
+    if saved.pipeline.data_sha256 is not None and fresh.pipeline.data_sha256 != saved.pipeline.data_sha256:
+        before = {(each.where, each.name): each.sha256 for each in saved.sources}
+        edited = [each.name for each in fresh.sources if before.get((each.where, each.name)) != each.sha256]
+        shown = ", ".join(dict.fromkeys(edited)) or "a source"
+        raise StalePlan(
+            f"{source} is stale: the data of {pipeline} changed since it was planned ({shown}): {again}"
+        )
     now = _decisions(fresh)
     changed = []
     for key, (action, record) in _decisions(saved).items():
@@ -499,11 +526,25 @@ def _plan_file(
     # the fields are read and checked before any record is: a refused pipeline costs those reads only
     enforce(pipeline, known, contract)
     if known is None or not upserts:
-        return plan_pipeline(pipeline, selection=selection)
-    planned = plan_pipeline(
-        pipeline, read_state(pipeline, known), allow_delete=allow_delete, selection=selection
+        planned = plan_pipeline(pipeline, selection=selection)
+        matches: dict[str, dict[str, Any]] = {}
+    else:
+        state = read_state(pipeline, known)
+        planned = plan_pipeline(pipeline, state, allow_delete=allow_delete, selection=selection)
+        matches = created_matches(pipeline, planned)
+    info = planned.pipeline.model_copy(
+        update={
+            "data_sha256": data_sha256(planned.sources),
+            "target": clients[0].redacted_url if clients else None,
+        }
     )
-    return planned.model_copy(update={"created_matches": created_matches(pipeline, planned)})
+    return planned.model_copy(update={"pipeline": info, "created_matches": matches})
+
+
+def data_sha256(sources: Sequence[Source]) -> str:
+    """``PipelineInfo.data_sha256``: the sha256 of the file and SQL sources' sha256, one a line."""
+    lines = "".join(f"{each.sha256}\n" for each in sources if each.kind != "portal")
+    return hashlib.sha256(lines.encode("ascii")).hexdigest()
 
 
 def created_matches(pipeline: Pipeline, the_plan: Plan) -> dict[str, dict[str, Any]]:
@@ -578,7 +619,11 @@ def _run(
         writer = JournalWriter(outputs.journal, redact)
         writer.start(
             run_id,
-            {"path": the_plan.pipeline.path, "sha256": the_plan.pipeline.sha256},
+            {
+                "path": the_plan.pipeline.path,
+                "sha256": the_plan.pipeline.sha256,
+                "data_sha256": the_plan.pipeline.data_sha256,
+            },
             client.redacted_url,
             format_utc(started_wall),
         )
@@ -622,6 +667,7 @@ def _run(
             path=the_plan.pipeline.path,
             sha256=the_plan.pipeline.sha256,
             git_commit=git_commit(origin),
+            data_sha256=the_plan.pipeline.data_sha256,
         ),
         target=client.redacted_url,
         started_at=format_utc(started_wall),
