@@ -161,3 +161,16 @@ def test_a_saved_plan_whose_data_changed_is_stale_naming_the_file(tmp_path: Path
     ):
         b24sync.apply(tmp_path / "plan.json", emu)
     assert not emu.store.items(3)
+
+
+def test_an_old_saved_plan_without_data_or_target_still_applies(tmp_path: Path) -> None:
+    emu = Emulator()
+    path = _project(tmp_path, UPSERT)
+    b24sync.plan(path, emu, out=tmp_path / "plan.json")
+    old = json.loads((tmp_path / "plan.json").read_text())
+    del old["pipeline"]["data_sha256"], old["pipeline"]["target"]  # as versions before them wrote plans
+    (tmp_path / "plan.json").write_text(json.dumps(old), encoding="utf-8")
+    other = Emulator()
+    with other.serve() as url:
+        applied = b24sync.apply(tmp_path / "plan.json", url)  # no target recorded: not refused
+    assert applied.status == "succeeded" and len(other.store.items(3)) == 2
