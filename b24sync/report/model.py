@@ -73,6 +73,8 @@ class PipelineRef(_ReportModel):
     path: str
     sha256: str
     git_commit: str | None = None
+    data_sha256: str | None = None
+    """The plan's ``pipeline.data_sha256``: its file and SQL data; ``None`` in older reports."""
 
 
 class StepResult(_ReportModel):

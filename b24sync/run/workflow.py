@@ -29,8 +29,8 @@ from b24sync.client.encoding import encode_command
 from b24sync.client.hook import B24Hook
 from b24sync.client.redaction import Redactor
 from b24sync.errors import B24SyncError, Interrupted, PortalError, StreamStopped, UsageError
-from b24sync.pipeline.loader import load_pipeline
-from b24sync.planning.model import Plan
+from b24sync.pipeline.loader import Pipeline, load_pipeline
+from b24sync.planning.model import Plan, Source
 from b24sync.planning.planner import plan as plan_pipeline
 from b24sync.planning.select import select_steps
 from b24sync.planning.streaming import StreamedPlan, materialized, stream_plan
@@ -48,6 +48,7 @@ from b24sync.report.model import (
 )
 from b24sync.report.render import iter_junit, render_markdown
 from b24sync.run.contract import Contract, enforce, needs_portal
+from b24sync.run.duplicates import check_duplicates
 from b24sync.run.executor import (
     WINDOW_COMMANDS,
     Executor,
@@ -63,7 +64,7 @@ from b24sync.run.outputs import Outputs, choose_journal
 from b24sync.run.portal import Portal, PortalLike
 from b24sync.run.preflight import check_portal, needs_preflight
 from b24sync.run.redacting import run_redactor
-from b24sync.run.resume import Assume, fill_left_out, resume_state
+from b24sync.run.resume import Assume, fill_left_out, resume_state, same_portal
 from b24sync.upsert.state import read_state
 
 PortalSource = PortalLike | Callable[[], PortalLike] | None
@@ -420,9 +421,32 @@ def load_plan(
                 f"{source}: command {command.key} was edited (its query no longer "
                 "matches its params): plan the pipeline again instead of editing"
             )
+    check_target(saved, source, portal)
     if _decisions(saved):
-        check_fresh(saved, source, variables, environ, portal, allow_delete, contract, allow_env)
+        fresh = check_fresh(saved, source, variables, environ, portal, allow_delete, contract, allow_env)
+        creates = {command.key for command in saved.commands() if command.action == "create"}
+        matches = {key: value for key, value in fresh.created_matches.items() if key in creates}
+        return saved.model_copy(update={"created_matches": matches})
     return saved
+
+
+def check_target(saved: Plan, source: str, portal: Callable[[], PortalLike]) -> None:
+    """Refuse a saved plan that read another portal than the one it is applied to.
+
+    Its upsert decisions and portal sources came from that portal. A plan that read neither (only
+    the field contract, or nothing) is applied anywhere: its target is information only.
+    """
+    planned = saved.pipeline.target
+    reads = bool(_decisions(saved)) or any(each.kind == "portal" for each in saved.sources)
+    if planned is None or not reads:
+        return
+    current = Portal.of(portal()).client.redacted_url
+    if not same_portal(planned, current):
+        raise UsageError(
+            f"{source} was planned against {planned}, not {current}: its decisions were read from that "
+            "portal; plan again against this one (`b24sync plan PIPELINE --out PLAN.json`), or apply it "
+            "with the webhook of the portal it was planned against"
+        )
 
 
 def _decisions(the_plan: Plan) -> dict[str, tuple[str, int | None]]:
@@ -443,12 +467,13 @@ def check_fresh(
     allow_delete: bool,
     contract: Contract = True,
     allow_env: Collection[str] = (),
-) -> None:
+) -> Plan:
     """Refuse a saved plan of upsert steps that the portal (or the pipeline) has moved on from.
 
     The pipeline is planned again against the portal as it is now; any upsert decision that differs
     (a record created or deleted since, a field changed, the pipeline or its data edited) makes the
     saved plan stale, as Terraform refuses a stale saved plan: applying it could duplicate records.
+    Returns the fresh plan.
     """
     again = "plan again: `b24sync plan PIPELINE --out PLAN.json`, then apply the new plan"
     pipeline = saved.pipeline.path
@@ -460,6 +485,13 @@ def check_fresh(
         raise UsageError(f"{source} cannot be checked against {pipeline} ({error}): {again}") from None
     if fresh.pipeline.sha256 != saved.pipeline.sha256:
         raise StalePlan(f"{source} is stale: {pipeline} was edited since it was planned: {again}")
+    if saved.pipeline.data_sha256 is not None and fresh.pipeline.data_sha256 != saved.pipeline.data_sha256:
+        before = {(each.where, each.name): each.sha256 for each in saved.sources}
+        edited = [each.name for each in fresh.sources if before.get((each.where, each.name)) != each.sha256]
+        shown = ", ".join(dict.fromkeys(edited)) or "a source"
+        raise StalePlan(
+            f"{source} is stale: the data of {pipeline} changed since it was planned ({shown}): {again}"
+        )
     now = _decisions(fresh)
     changed = []
     for key, (action, record) in _decisions(saved).items():
@@ -473,6 +505,7 @@ def check_fresh(
         raise StalePlan(
             f"{source} is stale: the portal changed since it was planned ({shown}{more}): {again}"
         )
+    return fresh
 
 
 def _shown(action: str, record: int | None) -> str:
@@ -522,12 +555,52 @@ def _plan_file(
     if known is None or not upserts:
         streamed = stream_plan(pipeline, stream) if stream is not None else None
         if streamed is not None:
+            streamed.head = _identified(streamed.head, clients, {})
             return streamed
-        return plan_pipeline(materialized(pipeline), selection=selection)
-    pipeline = materialized(pipeline)
-    return plan_pipeline(
-        pipeline, read_state(pipeline, known), allow_delete=allow_delete, selection=selection
+        pipeline = materialized(pipeline)
+        planned = plan_pipeline(pipeline, selection=selection)
+        matches: dict[str, dict[str, Any]] = {}
+    else:
+        pipeline = materialized(pipeline)
+        state = read_state(pipeline, known)
+        planned = plan_pipeline(pipeline, state, allow_delete=allow_delete, selection=selection)
+        matches = created_matches(pipeline, planned)
+    return _identified(planned, clients, matches)
+
+
+def _identified(planned: Plan, clients: Sequence[B24Hook], matches: dict[str, dict[str, Any]]) -> Plan:
+    """The plan with its data and target recorded (``PipelineInfo``) and the match values of its creates."""
+    info = planned.pipeline.model_copy(
+        update={
+            "data_sha256": data_sha256(planned.sources),
+            "target": clients[0].redacted_url if clients else None,
+        }
     )
+    return planned.model_copy(update={"pipeline": info, "created_matches": matches})
+
+
+def data_sha256(sources: Sequence[Source]) -> str:
+    """``PipelineInfo.data_sha256``: the sha256 of the file and SQL sources' sha256, one a line."""
+    lines = "".join(f"{each.sha256}\n" for each in sources if each.kind != "portal")
+    return hashlib.sha256(lines.encode("ascii")).hexdigest()
+
+
+def created_matches(pipeline: Pipeline, the_plan: Plan) -> dict[str, dict[str, Any]]:
+    """The match values of every create of an upsert step, by command key (``Plan.created_matches``)."""
+    steps = {step.spec.id: step for step in pipeline.steps if step.spec.upsert is not None}
+    by_name: dict[str, dict[str | None, Any]] = {}
+    found: dict[str, dict[str, Any]] = {}
+    for command in the_plan.commands():
+        step = steps.get(command.step)
+        if command.action != "create" or step is None:
+            continue
+        if command.step not in by_name:
+            by_name[command.step] = {each.name: each for each in step.expansion.instances}
+        instance = by_name[command.step].get(command.instance)
+        params: Any = None if instance is None else instance.params
+        if isinstance(params, Mapping) and isinstance(params.get("match"), Mapping):
+            found[command.key] = dict(params["match"])
+    return found
 
 
 def _whole(planned: Plan | StreamedPlan) -> Plan:
@@ -594,7 +667,11 @@ def _run(
         writer = JournalWriter(outputs.journal, redact)
         writer.start(
             run_id,
-            {"path": the_plan.pipeline.path, "sha256": the_plan.pipeline.sha256},
+            {
+                "path": the_plan.pipeline.path,
+                "sha256": the_plan.pipeline.sha256,
+                "data_sha256": the_plan.pipeline.data_sha256,
+            },
             client.redacted_url,
             format_utc(started_wall),
         )
@@ -619,6 +696,12 @@ def _run(
         if stopped:
             executor.interrupted = executor.stopped = True
         execution = executor.run()
+        if the_plan.created_matches and execution.fatal is None and not execution.interrupted:
+            # a concurrent writer may have created what this run did: read the match values again
+            before = client.stats.requests
+            with contextlib.suppress(PortalError):  # the writes stand as reported if the check fails
+                execution.steps = check_duplicates(the_plan, execution.steps, client)
+            read_requests += client.stats.requests - before
         # the pre-flight call's retries and waits are the run's too
         execution.retries = client.stats.retries - retries
         execution.waited_s = client.stats.waited - waited
@@ -633,6 +716,7 @@ def _run(
             path=the_plan.pipeline.path,
             sha256=the_plan.pipeline.sha256,
             git_commit=git_commit(origin),
+            data_sha256=the_plan.pipeline.data_sha256,
         ),
         target=client.redacted_url,
         started_at=format_utc(started_wall),
