@@ -26,7 +26,7 @@ from pydantic import ConfigDict, Field, JsonValue, TypeAdapter, field_validator,
 from b24sync.bitrix.methods import change_kind
 from b24sync.client.redaction import Redactor
 from b24sync.errors import UsageError
-from b24sync.pipeline.instances import instance_name
+from b24sync.pipeline.instances import instance_name, key_stem
 from b24sync.pipeline.models import Frozen
 
 REPORT_SCHEMA_VERSION: Literal[1] = 1
@@ -265,7 +265,11 @@ _STATUS_CODE: dict[str, int] = {status: code for code, status in enumerate(STEP_
 
 
 def _key(step: str, instance: str | None) -> str:
-    return step if instance is None else f"{step}_{instance}"
+    """The command key ``planning.keys`` gives an instance whose key takes no suffix (protocol §3.2)."""
+    if instance is None:
+        return step
+    stem = key_stem(instance, 0)
+    return f"{step}_{stem}" if stem != "0" or instance == "0" else ""
 
 
 class BatchResult(_ReportModel):
