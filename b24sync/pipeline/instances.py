@@ -248,20 +248,27 @@ _KEY_LENGTH = 40
 
 
 class _HashedNames(_Names):
-    """Names kept as 8-byte hashes: a million of them fit in 8 MB, not the 150 MB of a dict."""
+    """Names checked exactly up to ``exact_up_to``, then kept as 8-byte hashes only: a million of
+    them fit in 8 MB, not the 150 MB of a dict of names."""
 
-    def __init__(self, problems: _Deduplicated) -> None:
+    def __init__(self, problems: _Deduplicated, exact_up_to: int) -> None:
         super().__init__(problems)
         self.hashes = array("q")
         self.stems = array("q")
+        self.exact = True
+        self._limit = exact_up_to
 
     def drop(self, name: str) -> None:
-        pass  # nothing links into a streamed step by name (the loader checks), so no message needs it
+        if self.exact:  # past the limit nothing links into the step by name (the loader checks)
+            super().drop(name)
 
     def take(self, name: str, origin: str) -> bool:
         self.hashes.append(hash(name))
         self.stems.append(hash(key_stem(name, len(self.stems))))
-        return True
+        if self.exact and len(self.hashes) > self._limit:
+            self.exact = False
+            self.first_origin, self.dropped = {}, set()
+        return super().take(name, origin) if self.exact else True
 
 
 def _distinct(hashes: array[int]) -> bool:
@@ -269,20 +276,28 @@ def _distinct(hashes: array[int]) -> bool:
     return all(a != b for a, b in pairwise(ordered))
 
 
-def scan(step: StepTemplates, items: Iterable[Item], renderer: Renderer, report: Report) -> Scan:
-    """Render every instance of a ``for_each`` step once, to find its problems; keep only counts.
+def scan(
+    step: StepTemplates, items: Iterable[Item], renderer: Renderer, report: Report, keep_up_to: int
+) -> tuple[Scan, Expansion | None]:
+    """Render every instance of a ``for_each`` step once: its problems, counts, and the expansion
+    itself when there are no more than ``keep_up_to`` instances (exactly what ``expand`` gives).
 
-    Problems go to ``report`` as with ``expand``, except duplicate names: ``Scan.unique`` is false
-    then, and ``expand`` (which names both rows) must look again.
+    Past ``keep_up_to`` nothing is kept and names are compared by hash: ``Scan.unique`` is false
+    when two may be the same, and ``expand`` (which names both rows) must look again.
     """
     problems = _Deduplicated(report)
-    names = _HashedNames(problems)
+    names = _HashedNames(problems, keep_up_to)
     count = 0
     uniform = True
     first: tuple[tuple[LinkUse, ...], tuple[str, ...]] | None = None
     one: Instance | None = None
+    kept: list[Instance] | None = []
     for instance in _instances(step, items, renderer, problems, names):
         count += 1
+        if kept is not None:
+            kept = kept if names.exact else None
+            if kept is not None:
+                kept.append(instance)
         signature = (instance.links, instance.secrets)
         if first is None:
             first, one = signature, instance
@@ -291,7 +306,10 @@ def scan(step: StepTemplates, items: Iterable[Item], renderer: Renderer, report:
     problems.flush()
     links = () if first is None else first[0]
     hashes = names.hashes
-    return Scan(count, _distinct(hashes), _distinct(names.stems), uniform, links, one, hashes)
+    found = Scan(count, _distinct(hashes), _distinct(names.stems), uniform, links, one, hashes)
+    if kept is None:
+        return found, None
+    return found, Expansion(tuple(kept), frozenset(names.dropped - set(names.first_origin)))
 
 
 class StreamedInstances:

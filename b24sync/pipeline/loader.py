@@ -456,13 +456,13 @@ class _Loading:
                 )
             failed: list[bool] = []
             length_used = self.renderer.uses_loop_length([step.key, step.when, dict(params)])
-            streamed = None
+            scanned = None
             if self.stream_above is not None and not length_used and self._streamable(step, source):
-                streamed = self._scan(templates, source, opened, where, report)
-                if streamed is None:
-                    opened, _ = self._open(source, where)  # too few rows, or a name twice: read again
-            if streamed is not None:
-                expansion = Expansion(streamed, frozenset())
+                scanned = self._scan(templates, source, opened, where, report)
+                if scanned is None:
+                    opened, _ = self._open(source, where)  # a name may be there twice: read again
+            if scanned is not None:
+                expansion = scanned
             elif opened is not None:
                 rows: Any = self._stream(opened, where, failed)
                 length = None
@@ -497,25 +497,30 @@ class _Loading:
 
     def _scan(
         self, templates: StepTemplates, source: Source, opened: RowSource, where: Path, report: Any
-    ) -> StreamedInstances | None:
-        """A first pass over a data file's rows: its problems, counts, and no instances kept.
+    ) -> Expansion | None:
+        """One pass over a data file's rows: its problems, and the expansion, kept when it has no
+        more than ``stream_above`` instances, else a ``StreamedInstances`` that keeps nothing.
 
-        ``None`` when the rows are better kept (no more than ``stream_above``) or when a name may be
-        there twice (``expand`` names both rows): the caller reads the file again then.
+        ``None`` when a name may be there twice among many (``expand`` names both rows): the caller
+        reads the file again then.
         """
         failed: list[bool] = []
         before = len(self.problems)
-        found = scan(templates, self._stream(opened, where, failed), self.renderer, report)
-        if failed or len(self.problems) > before:
-            self._finish(opened, failed)  # the load fails with these problems: nothing is planned
-            return StreamedInstances(lambda: iter(()), found)
         assert self.stream_above is not None
-        if found.count <= self.stream_above or not found.unique:
+        rows = self._stream(opened, where, failed)
+        found, kept = scan(templates, rows, self.renderer, report, self.stream_above)
+        self._finish(opened, failed)
+        if kept is not None:
+            return kept
+        if failed or len(self.problems) > before:
+            return Expansion(StreamedInstances(lambda: iter(()), found), frozenset())  # the load fails
+        if not found.unique:
+            self.reads.pop()  # read again, by expand
             return None
-        first = opened.summary()
-        self.reads.append(first)
+        first = self.reads[-1]
         names = found.names
-        return StreamedInstances(lambda: self._again(templates, source, where, first, names), found)
+        produce = lambda: self._again(templates, source, where, first, names)  # noqa: E731
+        return Expansion(StreamedInstances(produce, found), frozenset())
 
     def _again(
         self, templates: StepTemplates, source: Source, where: Path, first: SourceRead, names: Any
