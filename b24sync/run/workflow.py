@@ -93,6 +93,8 @@ class Applied:
     streamed: bool = False
     """Whether the plan was made while the run went, a window at a time (``b24sync.planning.streaming``):
     a ``for_each`` data file of more rows than two windows, read twice instead of kept."""
+    warnings: tuple[str, ...] = ()
+    """What the run could not check, a line each (the CLI prints them as ``b24sync: warning: ...``)."""
 
     @property
     def status(self) -> RunStatus:
@@ -654,6 +656,7 @@ def _run(
     results = entry_results(the_plan, report_results, None if streamed is None else streamed.commands)
     refused: PortalError | None = None
     stopped = False
+    warnings: list[str] = []
     retries, waited = client.stats.retries, client.stats.waited
     if needs_preflight(the_plan, recorded):
         try:
@@ -699,8 +702,14 @@ def _run(
         if the_plan.created_matches and execution.fatal is None and not execution.interrupted:
             # a concurrent writer may have created what this run did: read the match values again
             before = client.stats.requests
-            with contextlib.suppress(PortalError):  # the writes stand as reported if the check fails
+            try:
                 execution.steps = check_duplicates(the_plan, execution.steps, client)
+            except PortalError as error:  # the writes stand as reported; the user is told it was not checked
+                warnings.append(
+                    f"could not read the portal again to look for records a concurrent writer duplicated "
+                    f"({error}): check the upsert steps' records in the portal, or run again (a rerun "
+                    "finds them as AMBIGUOUS_MATCH)"
+                )
             read_requests += client.stats.requests - before
         # the pre-flight call's retries and waits are the run's too
         execution.retries = client.stats.retries - retries
@@ -743,7 +752,9 @@ def _run(
     if outputs.markdown is not None:
         write_output(outputs.markdown, render_markdown(report) + "\n", what="Markdown summary", append=True)
     kept = outputs.settle(report.status == "succeeded")
-    return Applied(the_plan, report, execution.fatal, kept, streamed is not None)
+    return Applied(
+        the_plan, report, execution.fatal, kept, streamed is not None, tuple(redact(w) for w in warnings)
+    )
 
 
 def _unplanned(fatal: B24SyncError | None, streamed: StreamedPlan | None, entries: int) -> str | None:

@@ -148,3 +148,24 @@ def test_a_saved_plan_gets_its_match_values_when_checked(tmp_path: Path) -> None
     assert {e.command_key for e in applied.report.steps if e.error_code == "DUPLICATE_AFTER_RUN"} == {
         "contact_3"
     }
+
+
+def test_a_re_read_that_fails_says_the_duplicates_were_not_checked(tmp_path: Path) -> None:
+    emu = Emulator()
+    handle: Callable[[HttpRequest], HttpResponse] = emu.handle
+    writes: list[bytes] = []
+
+    def refuse_after_the_writes(request: HttpRequest) -> HttpResponse:
+        if writes and b"crm.item.list" in request.body:  # the re-read after the run
+            return HttpResponse(
+                401, b'{"error":"expired_token","error_description":"The access token expired"}'
+            )
+        if b"crm.item.add" in request.body:
+            writes.append(request.body)
+        return handle(request)
+
+    emu.handle = refuse_after_the_writes  # type: ignore[method-assign]
+    applied = b24sync.apply(_project(tmp_path), emu, report=tmp_path / "r.json")
+    assert writes and applied.status == "succeeded"  # the writes stand as the run saw them
+    assert len(applied.warnings) == 1
+    assert applied.warnings[0].startswith("could not read the portal again to look for records")
