@@ -22,6 +22,7 @@ from pydantic_core import PydanticSerializationError
 from b24sync.errors import UsageError
 from b24sync.report.model import (
     REPORT_SCHEMA_VERSION,
+    Entries,
     ReportResults,
     RunReport,
     lean_entry,
@@ -64,8 +65,12 @@ def iter_report(report: RunReport, results: ReportResults | None = None) -> Iter
     before, after = head.split(_EMPTY_STEPS, 1)
     yield before + '\n  "steps": [\n'
     last = len(report.steps) - 1
-    for position, step in enumerate(report.steps):
-        yield "    " + lean_entry(step, kept) + (",\n" if position < last else "\n")
+    steps = report.steps
+    lines = (
+        steps.lean_lines(kept) if isinstance(steps, Entries) else (lean_entry(step, kept) for step in steps)
+    )
+    for position, line in enumerate(lines):
+        yield "    " + line + (",\n" if position < last else "\n")
     yield "  ],\n" + after
 
 

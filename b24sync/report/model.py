@@ -17,11 +17,12 @@ from __future__ import annotations
 import json
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, Literal, get_args, overload
 
 from pydantic import ConfigDict, Field, JsonValue, TypeAdapter, field_validator, model_validator
+from pydantic_core import to_json
 
 from b24sync.bitrix.methods import change_kind
 from b24sync.client.redaction import Redactor
@@ -200,6 +201,69 @@ class Entries(Sequence[StepResult]):
     def counts(self) -> Counter[StepStatus]:
         """How many entries have each status."""
         return Counter(self._counts)
+
+    def finds(self, found: Callable[[str], bool]) -> bool:
+        """Whether ``found`` (``Redactor.finds``) sees a secret in any entry, read off the columns: the
+        texts and names are searched as they are and as JSON, the entries kept whole as JSON."""
+        texts = "\n".join(text for text in self._texts if text is not None)
+        names = self._names.decode("utf-8", "surrogatepass")
+        for text in (texts, names):
+            if found(text) or found(json.dumps(text, ensure_ascii=False)):
+                return True
+        special = tuple(self._special.values())
+        return any(
+            found(
+                _ENTRIES.dump_json(special[start : start + _REDACT_CHUNK]).decode("utf-8", "backslashreplace")
+            )
+            for start in range(0, len(special), _REDACT_CHUNK)
+        )
+
+    def lean_lines(self, results: ReportResults) -> Iterator[str]:
+        """Each entry as ``lean_entry`` writes it, made from the columns (no model for a plain one)."""
+        with_ids = "created_id" not in _LEAN_DROPPED[results]
+        names, ends, fields, numbers = self._names, self._ends, self._fields, self._numbers
+        texts = [None if text is None else to_json(text).decode() for text in self._texts]
+        statuses = [to_json(status).decode() for status in STEP_STATUSES]
+        start = 0
+        for position in range(len(self)):
+            end = ends[position]
+            special = self._special.get(position)
+            if special is not None:
+                yield lean_entry(special, results)
+                start = end
+                continue
+            instance = names[start:end].decode("utf-8", "surrogatepass")
+            start = end
+            step, method, code, description, reason = fields[5 * position : 5 * position + 5]
+            batch_index, attempts, created = numbers[3 * position : 3 * position + 3]
+            step_text = self._texts[step]
+            assert step_text is not None
+            parts = [
+                '{"step":',
+                texts[step],
+                ',"instance":',
+                to_json(instance).decode(),
+                ',"command_key":',
+                to_json(_key(step_text, instance)).decode(),
+                ',"method":',
+                texts[method],
+                ',"status":',
+                statuses[self._status[position]],
+                f',"batch_index":{batch_index}',
+            ]
+            if attempts:
+                parts.append(f',"attempts":{attempts}')
+            if with_ids and created != _NO_ID:
+                parts.append(f',"created_id":{created}')
+            for name, text in (
+                ("error_code", code),
+                ("error_description", description),
+                ("skip_reason", reason),
+            ):
+                if text:
+                    parts += [f',"{name}":', texts[text]]
+            parts.append("}")
+            yield "".join(parts)  # type: ignore[arg-type]
 
     def __len__(self) -> int:
         return len(self._status)
@@ -580,6 +644,8 @@ def _holds_secret(report: RunReport, redact: Redactor) -> bool:
     if redact.finds(report.model_copy(update={"steps": ()}).model_dump_json()):
         return True
     steps = report.steps
+    if isinstance(steps, Entries):
+        return steps.finds(redact.finds)
     return any(
         redact.finds(
             _ENTRIES.dump_json(steps[start : start + _REDACT_CHUNK]).decode("utf-8", "backslashreplace")

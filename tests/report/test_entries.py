@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+from b24sync.client.redaction import Redactor
+from b24sync.pipeline.instances import key_stem
 from b24sync.report.files import iter_report
-from b24sync.report.model import Entries, PipelineRef, StepResult, build_report
+from b24sync.report.model import Entries, PipelineRef, StepResult, build_report, lean_entry
 
 ENTRIES = [
     StepResult(
@@ -106,3 +108,47 @@ def test_a_report_of_columns_writes_the_same_file_as_one_of_models() -> None:
     whole = build_report(steps=ENTRIES, **common)  # type: ignore[arg-type]
     assert lean.status == whole.status == "failed" and lean.totals == whole.totals
     assert "".join(iter_report(lean, "ids")) == "".join(iter_report(whole, "ids"))
+
+
+ODD = [
+    StepResult(
+        step="contact",
+        instance=name,
+        command_key=f"contact_{key_stem(name, 0)}",
+        method="crm.item.add",
+        status="failed" if "\n" in name else "succeeded",
+        batch_index=9,
+        attempts=1,
+        created_id=None if "\n" in name else 10,
+        error_code="" if "\n" in name else None,
+        error_description='a "quoted"\ttext, \u0436 and \U0001f600' if "\n" in name else None,
+    )
+    for name in ['Ann "Q" Öz', "line\nbreak\\", "x" * 60, "a\u2028b", "日本"]
+]
+
+
+def test_a_lean_line_made_from_the_columns_is_the_one_the_model_gives() -> None:
+    columns = Entries()
+    columns.extend([*ENTRIES, *ODD])
+    assert set(columns._special) & set(range(len(ENTRIES), len(columns))) == {
+        len(columns) - 1
+    }  # only 日本 (no stem)
+    for results in ("ids", "none"):
+        assert list(columns.lean_lines(results)) == [lean_entry(e, results) for e in [*ENTRIES, *ODD]]
+
+
+def test_a_secret_in_a_name_or_a_message_is_found_in_the_columns() -> None:
+    columns = Entries()
+    columns.extend(ENTRIES)
+    assert not columns.finds(Redactor("s3cr3t-value").finds)
+    named = Entries()
+    named.extend(
+        [
+            *ENTRIES,
+            ENTRIES[1].model_copy(update={"instance": "s3cr3t-value", "command_key": "contact_s3cr3t_value"}),
+        ]
+    )
+    assert named.finds(Redactor("s3cr3t-value").finds)
+    told = Entries()
+    told.extend([*ENTRIES, ENTRIES[2].model_copy(update={"error_description": "token s3cr3t-value refused"})])
+    assert told.finds(Redactor("s3cr3t-value").finds)
