@@ -166,6 +166,7 @@ def _instances(
     problems: _Deduplicated,
     names: _Names,
     length: int | None = None,
+    names_only: bool = False,
 ) -> Iterator[Instance]:
     rows = items if items is not None else [Item(None, "")]
     shape = compile_shape(step.method, step.params, renderer) if step.method is not None else None
@@ -193,6 +194,9 @@ def _instances(
             name = _instance_name(step, index0, scope, renderer, problems, row)
             if name is None or not names.take(name, row.origin):
                 continue
+        if names_only:  # which instances there are, not what they send
+            yield Instance(name, {}, (), (), row.origin)
+            continue
         fast = render_shape(shape, renderer, scope) if shape is not None else None
         if fast is not None:
             yield Instance(
@@ -319,12 +323,17 @@ class StreamedInstances:
     reads the source again and raises when it no longer gives what the first pass read.
     """
 
-    def __init__(self, produce: Callable[[], Iterator[Instance]], found: Scan) -> None:
+    def __init__(self, produce: Callable[[bool], Iterator[Instance]], found: Scan) -> None:
         self._produce = produce
         self.scan = found
 
     def __iter__(self) -> Iterator[Instance]:
-        return self._produce()
+        return self._produce(False)
+
+    def names(self) -> Iterator[Instance]:
+        """The instances with their names and origins only (nothing else rendered): what a stopped
+        run needs of the ones it will not send, at a fraction of the cost."""
+        return self._produce(True)
 
     def __len__(self) -> int:
         return self.scan.count
@@ -334,7 +343,12 @@ class StreamedInstances:
 
 
 def stream_again(
-    step: StepTemplates, items: Iterable[Item], renderer: Renderer, report: Report, names: array[int]
+    step: StepTemplates,
+    items: Iterable[Item],
+    renderer: Renderer,
+    report: Report,
+    names: array[int],
+    names_only: bool = False,
 ) -> Iterator[Instance]:
     """The instances of ``step`` again, for ``StreamedInstances``; problems go to ``report`` at once.
 
@@ -353,7 +367,7 @@ def stream_again(
         return True
 
     checked.take = same  # type: ignore[method-assign]
-    for instance in _instances(step, items, renderer, problems, checked):
+    for instance in _instances(step, items, renderer, problems, checked, names_only=names_only):
         problems.flush()
         renderer.rearm()  # the first pass rendered all this within the total budget
         yield instance

@@ -513,17 +513,23 @@ class _Loading:
         if kept is not None:
             return kept
         if failed or len(self.problems) > before:
-            return Expansion(StreamedInstances(lambda: iter(()), found), frozenset())  # the load fails
+            return Expansion(StreamedInstances(lambda _: iter(()), found), frozenset())  # the load fails
         if not found.unique:
             self.reads.pop()  # read again, by expand
             return None
         first = self.reads[-1]
         names = found.names
-        produce = lambda: self._again(templates, source, where, first, names)  # noqa: E731
+        produce = lambda only: self._again(templates, source, where, first, names, only)  # noqa: E731
         return Expansion(StreamedInstances(produce, found), frozenset())
 
     def _again(
-        self, templates: StepTemplates, source: Source, where: Path, first: SourceRead, names: Any
+        self,
+        templates: StepTemplates,
+        source: Source,
+        where: Path,
+        first: SourceRead,
+        names: Any,
+        names_only: bool = False,
     ) -> Iterator[Instance]:
         """The instances of a streamed step, from its file read again; ``DataChanged`` if it changed."""
         opened, _ = self._open(source, where)
@@ -534,7 +540,8 @@ class _Loading:
             raise DataChanged(f"{first.name} changed during the run ({message})")
 
         failed: list[bool] = []
-        yield from stream_again(templates, self._stream(opened, where, failed), self.renderer, changed, names)
+        rows = self._stream(opened, where, failed)
+        yield from stream_again(templates, rows, self.renderer, changed, names, names_only)
         if failed or opened.problems:
             problem = (self.problems if failed else opened.problems)[-1]
             raise DataChanged(f"{first.name} changed during the run ({problem.message})")

@@ -45,11 +45,17 @@ class StreamedPlan:
     """Batches of the whole run."""
     linked: frozenset[Stored]
     """The values of the head every later batch links to: kept until the run ends."""
-    _rest: Iterator[Batch]
+    _rest: _Rest | None = None
 
     def rest(self) -> Iterator[Batch]:
         """The batches after the head, in order, made as they are asked for (once)."""
-        return self._rest
+        return iter(()) if self._rest is None else self._rest.batches()
+
+    def unsent(self) -> Iterator[Batch]:
+        """The batches ``rest`` has not made yet, with only what a report entry of a command that
+        is never sent needs (key, step, instance, method, what it depends on): for a stopped run,
+        whose entries of these say ``not_run``, without rendering or encoding what they would send."""
+        return iter(()) if self._rest is None else self._rest.unsent()
 
 
 def materialized(pipeline: Pipeline) -> Pipeline:
@@ -98,19 +104,20 @@ def stream_plan(pipeline: Pipeline, window: int) -> StreamedPlan | None:
     total = len(step.expansion.instances)
     head, nodes, key_of = _head(pipeline, step, taken)
     if len(taken) == total:
-        return StreamedPlan(head, _count(head), len(head.batches), frozenset(), iter(()))
+        return StreamedPlan(head, _count(head), len(head.batches), frozenset())
     last = head.batches[-1].commands
     if _ends_with(last, key_of, step, taken) and len(last) < batch_size:
         taken.extend(islice(instances, batch_size - len(last)))  # fill the head's last batch
         head, nodes, key_of = _head(pipeline, step, taken)
         last = head.batches[-1].commands
     if len(taken) == total:
-        return StreamedPlan(head, _count(head), len(head.batches), frozenset(), iter(()))
+        return StreamedPlan(head, _count(head), len(head.batches), frozenset())
     if not _ends_with(last, key_of, step, taken) or len(last) != batch_size:
         return None  # another step's command comes after the last instance taken: plan it whole
     others = [node for node in nodes if node.step is not step]
     linked = frozenset((key_of[(use.ref.step, use.ref.instance)], use.ref.path) for use in taken[-1].links)
-    rest = _rest(pipeline, step, instances, others, key_of, len(taken), head.batches[-1].index + 1)
+    rest = _Rest(pipeline, step, instances, others, key_of, len(taken), head.batches[-1].index + 1)
+    rest.depends_on = last[-1].depends_on  # every instance waits for the same commands
     remaining = total - len(taken)
     batches = len(head.batches) + -(-remaining // batch_size)
     return StreamedPlan(head, _count(head) + remaining, batches, linked, rest)
@@ -135,44 +142,91 @@ def _head(
     return head, graph.nodes, keys_by_ref(graph)
 
 
-def _rest(
-    pipeline: Pipeline,
-    step: Step,
-    instances: Iterator[Instance],
-    others: list[Node],
-    key_of: dict[tuple[str, str | None], str],
-    position: int,
-    index: int,
-) -> Iterator[Batch]:
+class _Rest:
     """The batches after the head: ``batch_size`` instances each, linking to the head's commands."""
-    batch_size = pipeline.spec.defaults.batch_size
-    order = {(node.step.spec.id, node.instance.name): node.order for node in others}
-    problems: list[Problem] = []
-    while True:
-        chunk = list(islice(instances, batch_size))
-        if not chunk:
-            return
-        commands = []
-        halt = False
-        for instance in chunk:
-            name = instance.name or str(position)
-            targets = tuple(order[(use.ref.step, use.ref.instance)] for use in instance.links)
-            node = Node(
-                len(others),
-                step,
-                instance,
-                f"{step.spec.id}_{key_stem(name, position)}",
-                step.spec.method,
-                None,
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        step: Step,
+        instances: Iterator[Instance],
+        others: list[Node],
+        key_of: dict[tuple[str, str | None], str],
+        position: int,
+        index: int,
+    ) -> None:
+        self.pipeline, self.step, self.instances = pipeline, step, instances
+        self.others, self.key_of = others, key_of
+        self.position, self.index = position, index
+        """The next instance's position in the step, and the next batch's index."""
+        self.depends_on: tuple[str, ...] = ()
+
+    def _key(self, instance: Instance, position: int) -> str:
+        return f"{self.step.spec.id}_{key_stem(instance.name or str(position), position)}"
+
+    def batches(self) -> Iterator[Batch]:
+        batch_size = self.pipeline.spec.defaults.batch_size
+        order = {(node.step.spec.id, node.instance.name): node.order for node in self.others}
+        problems: list[Problem] = []
+        while True:
+            chunk = list(islice(self.instances, batch_size))
+            if not chunk:
+                return
+            commands = []
+            halt = False
+            for offset, instance in enumerate(chunk):
+                position = self.position + offset
+                targets = tuple(order[(use.ref.step, use.ref.instance)] for use in instance.links)
+                node = Node(
+                    len(self.others),
+                    self.step,
+                    instance,
+                    self._key(instance, position),
+                    self.step.spec.method,
+                    None,
+                )
+                node.targets = targets
+                node.after = tuple(sorted(set(targets)))
+                node.batch = self.index
+                command, in_batch = build_command(node, self.others, self.key_of, self.pipeline, problems)
+                if problems:  # a value the first read could render but not encode: nothing of this batch goes
+                    raise StreamStopped(f"{PipelineError(problems)}; nothing from {node.key} on was sent")
+                commands.append(command)
+                halt = halt or in_batch
+            batch = built(Batch, {"index": self.index, "halt": halt, "commands": tuple(commands)})
+            self.position, self.index = self.position + len(chunk), self.index + 1  # before the yield:
+            yield batch  # a stopped run goes on from here with ``unsent``
+
+    def unsent(self) -> Iterator[Batch]:
+        streamed = self.step.expansion.instances
+        assert isinstance(streamed, StreamedInstances)
+        names = islice(streamed.names(), self.position, None)
+        batch_size = self.pipeline.spec.defaults.batch_size
+        spec = self.step.spec
+        while True:
+            chunk = list(islice(names, batch_size))
+            if not chunk:
+                return
+            commands = tuple(
+                built(
+                    Command,
+                    {
+                        "key": self._key(instance, self.position + offset),
+                        "step": spec.id,
+                        "instance": instance.name,
+                        "method": spec.method,
+                        "params": {},
+                        "query": "",
+                        "links": (),
+                        "depends_on": self.depends_on,
+                        "secrets": (),
+                        "action": "call",
+                        "record_id": None,
+                        "diff": {},
+                    },
+                )
+                for offset, instance in enumerate(chunk)
             )
-            node.targets = targets
-            node.after = tuple(sorted(set(targets)))
-            node.batch = index
-            command, in_batch = build_command(node, others, key_of, pipeline, problems)
-            if problems:  # a value the first read could render but not encode: nothing of this batch goes
-                raise StreamStopped(f"{PipelineError(problems)}; nothing from {node.key} on was sent")
-            commands.append(command)
-            halt = halt or in_batch
-            position += 1
-        yield built(Batch, {"index": index, "halt": halt, "commands": tuple(commands)})
-        index += 1
+            batch = built(Batch, {"index": self.index, "halt": False, "commands": commands})
+            self.position, self.index = self.position + len(chunk), self.index + 1
+            yield batch

@@ -267,7 +267,7 @@ class Executor:
             yield replace(window, keep=window.keep | linked)
         batches: list[Batch] = []
         filled = 0
-        for batch in self.streamed.rest():
+        for batch in self._rest():
             batches.append(batch)
             filled += len(batch.commands)
             if filled >= self.window:
@@ -275,6 +275,18 @@ class Executor:
                 batches, filled = [], 0
         if batches:
             yield Window(tuple(batches), linked, frozenset())
+
+    def _rest(self) -> Iterator[Batch]:
+        """A streamed plan's batches after its head; once the run has stopped, only what the report
+        entries of the commands it will not send need (``StreamedPlan.unsent``)."""
+        assert self.streamed is not None
+        made = self.streamed.rest()
+        while not self.stopped:
+            batch = next(made, None)
+            if batch is None:
+                return
+            yield batch
+        yield from self.streamed.unsent()
 
     @contextmanager
     def _released(self) -> Iterator[None]:

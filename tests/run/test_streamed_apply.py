@@ -186,3 +186,26 @@ def test_a_pipeline_the_streamed_planner_cannot_prove_is_planned_whole(tmp_path:
     one_bodies, _ = _run(pipeline, tmp_path / "one.json", window=10**9)
     many_bodies, many = _run(pipeline, tmp_path / "many.json", window=100)
     assert not many.streamed and many.status == "succeeded" and many_bodies == one_bodies
+
+
+@pytest.mark.parametrize("results", ["ids", "full"])
+def test_a_stopped_streamed_run_reports_what_a_stopped_whole_run_does(tmp_path: Path, results: str) -> None:
+    # the rest of a stopped streamed run is never rendered: its entries come from the names alone
+    pipeline = _project(tmp_path)
+    runs = []
+    for window in (10**9, 100):
+        bodies: list[Any] = []
+        done = _run(
+            pipeline,
+            tmp_path / f"{window}.json",
+            on_post=bodies.append,
+            window=window,
+            report_results=results,
+            should_stop=lambda bodies=bodies: len(bodies) >= 4,
+        )[1]
+        runs.append(done)
+    whole, streamed = runs
+    assert streamed.streamed and whole.status == streamed.status == "interrupted"
+    assert [s.model_dump() for s in streamed.report.steps] == [s.model_dump() for s in whole.report.steps]
+    not_run = streamed.report.totals.not_run
+    assert not_run > 900 and streamed.report.totals.succeeded + not_run == streamed.report.totals.steps
