@@ -52,7 +52,8 @@ def test_a_second_apply_gives_up_after_the_lock_timeout_having_sent_nothing(
 ) -> None:
     pipeline = _project(tmp_path)
     journal = tmp_path / "one.json.journal"
-    first = _apply(server, pipeline, tmp_path / "one.json")
+    # four requests a second: the first run holds the lock for seconds, whatever the second's start-up costs
+    first = _apply(server, pipeline, tmp_path / "one.json", "--rate-limit", "1/4")
     while _sent(journal) < 1 and first.poll() is None:
         pass
     second = _apply(server, pipeline, tmp_path / "two.json", "--lock-timeout", "0.2")
