@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from b24sync.bitrix.limits import OPERATING_LIMIT, OPERATING_WINDOW
+from b24sync.bitrix.limits import OPERATING_LIMIT, OPERATING_WINDOW, REQUEST_DEADLINE
 
 BASKETS = 10
 """protocol §7.2: the window is ten baskets."""
@@ -40,6 +40,8 @@ RECENT = 50
 """Commands of a method whose server time predicts the next ones (the largest of them is used)."""
 PACING_MARGIN = 1.0
 """Seconds of the budget left unplanned, for commands that cost more than the recent ones did."""
+POLL = 0.25
+"""Seconds between looks at the requests in flight while a request waits for one of their answers."""
 _EPSILON = 1e-6
 
 
@@ -189,7 +191,10 @@ class OperatingBudget:
         return ledger.blocked_until - now
 
     def delay(self, demand: Mapping[str, int] | Iterable[str]) -> float:
-        """Seconds to wait before a request with ``demand`` (commands per method) may be sent."""
+        """Seconds to wait before a request with ``demand`` (commands per method) may be sent.
+
+        Ask again after waiting: an answer that arrived in the meantime may change it.
+        """
         counts = demand if isinstance(demand, Mapping) else dict.fromkeys(demand, 1)
         with self._lock:
             now = self._wall_clock()
@@ -197,6 +202,15 @@ class OperatingBudget:
             waits = [0.0]
             for method, commands in counts.items():
                 ledger = self._ledgers.get(method.lower())
+                if ledger is None or not ledger.recent:
+                    # what this method's commands cost is in no answer yet: a request in flight costs
+                    # at most the REQUEST_DEADLINE it may run, so no more of them than that fits go
+                    # out before the first answer (the first one always goes)
+                    flying = sum(
+                        1 for thread, other in self._in_flight.items() if thread != me and other.get(method)
+                    )
+                    if flying and (flying + 1) * REQUEST_DEADLINE > self.limit - self.margin:
+                        waits.append(POLL)
                 if ledger is not None:
                     waits.append(ledger.blocked_until - now)
                     # the command that crosses the limit still completes (protocol §7.2): only the

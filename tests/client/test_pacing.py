@@ -198,3 +198,65 @@ def test_commands_in_flight_in_another_thread_are_planned_for_until_their_answer
     answer.set()
     other.join(timeout=20)
     assert budget.delay({"crm.item.add": 2}) == 0  # answered: its charges come from its time blocks
+
+
+def test_before_any_answer_of_a_method_only_what_fits_at_a_full_request_each_is_in_flight() -> None:
+    import threading
+
+    from b24sync.bitrix.limits import REQUEST_DEADLINE
+    from b24sync.client.pacing import POLL
+
+    clock = Clock()
+    budget = OperatingBudget(clock)  # 480 s: 7 requests of up to 60 s each fit below 479 s, 8 do not
+    assert budget.delay({"crm.item.batchImport": 42}) == 0  # the first one always goes
+    release = threading.Event()
+    started: list[threading.Event] = []
+
+    def request() -> None:
+        budget.sending({"crm.item.batchImport": 42})
+        started[-1].set()
+        release.wait(timeout=20)
+        budget.answered()
+
+    threads = []
+    for _ in range(6):
+        started.append(threading.Event())
+        threads.append(threading.Thread(target=request))
+        threads[-1].start()
+        assert started[-1].wait(timeout=20)
+        assert budget.delay({"crm.item.batchImport": 42}) == 0
+    started.append(threading.Event())
+    threads.append(threading.Thread(target=request))
+    threads[-1].start()
+    assert started[-1].wait(timeout=20)
+    assert 7 * REQUEST_DEADLINE < 479 < 8 * REQUEST_DEADLINE
+    assert budget.delay({"crm.item.batchImport": 42}) == POLL  # an eighth waits for an answer
+    assert budget.delay({"crm.item.add": 50}) == 0  # another method is not held by them
+    commands(budget, "crm.item.batchImport", 1, 1.3, T + 1, 0.0)  # an answer: now its cost is known
+    assert budget.delay({"crm.item.batchImport": 42}) == 0  # 7 x 42 x 1.3 in flight + 1.3 + 41 x 1.3
+    release.set()
+    for thread in threads:
+        thread.join(timeout=20)
+
+
+def test_on_a_small_budget_a_second_request_of_an_unseen_method_waits_for_the_first_answer() -> None:
+    import threading
+
+    from b24sync.client.pacing import POLL
+
+    budget = OperatingBudget(Clock(), limit=10)
+    sent, answer = threading.Event(), threading.Event()
+
+    def request() -> None:
+        budget.sending({"crm.item.add": 50})
+        sent.set()
+        answer.wait(timeout=20)
+        budget.answered()
+
+    other = threading.Thread(target=request)
+    other.start()
+    assert sent.wait(timeout=20)
+    assert budget.delay({"crm.item.add": 50}) == POLL
+    answer.set()
+    other.join(timeout=20)
+    assert budget.delay({"crm.item.add": 50}) == 0
