@@ -1,7 +1,8 @@
 """b24sync side by side with fast_bitrix24 and b24pysdk on the emulator (issues 8, 16, 17), run by hand.
 
     python tests/bench/compare.py [--quick] [--tools b24sync,fast_bitrix24,b24pysdk]
-                                  [--workloads adds,chains,...] [--merge] [--no-write] [--render]
+                                  [--workloads adds,chains,...] [--count WORKLOAD=N ...]
+                                  [--merge] [--json FILE] [--no-write] [--render] [--merge-files A,B]
 
 Starts one emulator process per portal the chosen workloads need, on loopback (https with a
 self-signed certificate, since b24pysdk only builds https URLs): without limits, at the standard
@@ -14,7 +15,9 @@ pipeline file. The store is reset before every writing run; the read workload se
 and every tool reads the same records. Requests, 503s and refusals by a limit are the emulator's
 counters; stored records and links are read back from the emulator after each run and checked. On
 the cloud profile each workload gets its physical bound (``physical_bound``) and each run its
-wall time over it.
+wall time over it. The cloud workloads default to the sizes of issue 17 (``issue`` of ``WORKLOADS``),
+which take hours in all; ``--count WORKLOAD=N`` runs one smaller, and docs/performance.md says which
+sizes ran. b24sync runs with its default ``--parallel`` (measured from the answers).
 
 Writes docs/performance.md (the tables, the targets, the findings, and tests/bench/scale.json's
 figures when that file exists) and tests/bench/compare.json (raw figures). A peer that is not
@@ -103,16 +106,27 @@ WORKLOADS: dict[str, dict[str, Any]] = {
         "quick": 3000,
         "portal": "limited",
     },
+    # issue 17's sizes: 5,000 adds (past one operating budget: 500 s of crm.item.add), 1,000 chains,
+    # 50,000 adds (ten budgets: about 100 minutes a tool) and 10,000 imported creates
     "cloud_adds": {
         "title": "5. crm.item.add on the cloud profile",
-        "count": 500,
+        "count": 5000,
+        "issue": 5000,
         "quick": 100,
         "portal": "cloud",
     },
     "cloud_chains": {
         "title": "6. chains on the cloud profile",
-        "count": 100,
+        "count": 1000,
+        "issue": 1000,
         "quick": 20,
+        "portal": "cloud",
+    },
+    "cloud_long": {
+        "title": "6b. crm.item.add on the cloud profile, long enough to reach the budget many times",
+        "count": 50000,
+        "issue": 50000,
+        "quick": 1000,
         "portal": "cloud",
     },
     # 900 adds: 18 s of operating time, 1.8 budgets. At 1,000 (exactly 2) a client that keeps any
@@ -126,7 +140,8 @@ WORKLOADS: dict[str, dict[str, Any]] = {
     },
     "cloud_import": {
         "title": "8. creates on the cloud profile, b24sync with mode: import (peers: crm.item.add)",
-        "count": 1000,
+        "count": 10000,
+        "issue": 10000,
         "quick": 200,
         "portal": "cloud",
     },
@@ -308,7 +323,7 @@ def run_tool(
     pipeline: str | None,
     profile: bool = False,
     operating: str | None = None,
-    parallel: int = 1,
+    parallel: int | None = None,
 ) -> dict[str, Any]:
     command = [
         sys.executable,
@@ -328,7 +343,7 @@ def run_tool(
         command.append("--profile")
     if operating and tool == "b24sync":
         command += ["--operating", operating]
-    if parallel > 1 and tool == "b24sync":
+    if parallel is not None and tool == "b24sync":
         command += ["--parallel", str(parallel)]
     # this tree first; what PYTHONPATH held before (peers installed with pip --target) after it
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
@@ -383,12 +398,14 @@ def demand(workload: str, count: int, path: str) -> dict[str, tuple[int, str]]:
 def physical_bound(workload: str, count: int, path: str) -> dict[str, float]:
     """The least wall time any client could take on this portal, and the three limits behind it.
 
-    bucket: the first BURST requests at once, then RATE a second (protocol §7.1). operating: per
-    method, every time its budget is full the client waits for the oldest basket to go, at least
-    nine tenths of the window after it was spent (a charge at the end of a basket leaves ten baskets
-    later), and the rest runs on all workers (§7.2). server: all server time over the workers. The
-    bound is the largest of the three. serial: the server time plus the network latency of each
-    request, which is what a client sending one request at a time cannot go below.
+    bucket: the first BURST requests at once, then RATE a second (protocol §7.1). server: all the
+    server time over the workers, and no less than the average request's, since one request runs
+    on one worker. operating, per method (§7.2): the portal counts a charge until ten baskets after
+    its own basket, so a client that spends a whole budget at full speed (limit / workers seconds)
+    at the very end of a basket waits for the window less one basket after it began; every later
+    budget takes a whole window; the rest runs on all workers. The bound is the largest of the
+    three. serial: the server time plus the network latency of each request, which is what a client
+    sending one request at a time cannot go below.
     """
     from b24sync.emulator.costs import CLOUD
 
@@ -397,9 +414,10 @@ def physical_bound(workload: str, count: int, path: str) -> dict[str, float]:
     workers = float(model.workers or 1)
     limit = float(portal.get("operating_limit", 480.0))
     window = float(portal.get("operating_window", 600.0))
+    basket = window / 10
     methods = demand(workload, count, path)
     if path == "import":
-        requests = math.ceil(count / 1000)
+        requests = math.ceil(count / (MAX_IMPORTS_PER_REQUEST * 20))
     elif "chains" in workload:
         requests = expected_requests(workload, count)
     else:
@@ -408,15 +426,19 @@ def physical_bound(workload: str, count: int, path: str) -> dict[str, float]:
     server = sum(seconds.values()) + requests * model.request
     operating = 0.0
     for spent in seconds.values():
-        refills = math.ceil(spent / limit) - 1 if spent > limit else 0
-        operating = max(operating, refills * window * 0.9 + (spent - refills * limit) / workers)
+        if spent <= limit:
+            continue
+        refills = math.ceil(spent / limit) - 1
+        full_speed = limit / workers
+        first = window - basket + (full_speed if full_speed <= basket else 0.0)
+        operating = max(operating, first + (refills - 1) * window + (spent - refills * limit) / workers)
     bucket = max(0, requests - BURST) / RATE
     return {
-        "bound_s": max(bucket, operating, server / workers),
+        "bound_s": max(bucket, operating, server / workers, server / requests),
         "bucket_s": bucket,
         "operating_s": operating,
         "server_s": server,
-        "server_over_workers_s": server / workers,
+        "server_over_workers_s": max(server / workers, server / requests),
         "serial_s": server + requests * model.latency,
         "workers": workers,
         "requests": requests,
@@ -585,16 +607,51 @@ def main() -> None:
         action="store_true",
         help="keep the other workloads of tests/bench/compare.json and replace only those run now",
     )
+    parser.add_argument(
+        "--count",
+        action="append",
+        default=[],
+        metavar="WORKLOAD=N",
+        help="run WORKLOAD with N records instead of its own count (the issue's size for the cloud ones)",
+    )
+    parser.add_argument(
+        "--json",
+        default=str(HERE / "compare.json"),
+        metavar="FILE",
+        help="where the raw figures go (and, with --merge, come from); docs/performance.md is "
+        "written only when it is tests/bench/compare.json",
+    )
+    parser.add_argument(
+        "--merge-files",
+        metavar="A,B",
+        help="only merge the workloads of these JSON files (runs made with --json) into "
+        "tests/bench/compare.json and write docs/performance.md from it",
+    )
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve(args.serve)
         return
+    if args.merge_files:
+        merged = json.loads((HERE / "compare.json").read_text())
+        for name in args.merge_files.split(","):
+            figures = json.loads(Path(name).read_text())
+            # the header (date, machine, versions) of the newest run; every workload keeps its own date
+            merged.update({k: v for k, v in figures.items() if k != "workloads"})
+            merged["workloads"].update(figures["workloads"])
+        (HERE / "compare.json").write_text(json.dumps(merged, indent=1, sort_keys=True) + "\n")
+        args.render = True
     if args.render:
         (ROOT / "docs" / "performance.md").write_text(
             render(json.loads((HERE / "compare.json").read_text()), scale_figures())
         )
         return
+    counts: dict[str, int] = {}
+    for spec in args.count:
+        name, _, number = spec.partition("=")
+        if name not in WORKLOADS or not number.isdigit() or int(number) < 1:
+            parser.error(f"--count {spec!r}: give WORKLOAD=N with one of {', '.join(WORKLOADS)}")
+        counts[name] = int(number)
     tools = [t for t in args.tools.split(",") if t]
     chosen = [w for w in args.workloads.split(",") if w]
     unknown = sorted(set(chosen) - set(WORKLOADS)) + sorted(set(tools) - set(TOOLS))
@@ -611,6 +668,7 @@ def main() -> None:
         },
         "versions": {t: installed(t) or "not installed" for t in TOOLS},
         "rate_limit": {"burst": BURST, "rate": RATE},
+        "issue_sizes": {name: spec["issue"] for name, spec in WORKLOADS.items() if "issue" in spec},
         "workloads": {},
     }
     commit = subprocess.run(
@@ -625,9 +683,10 @@ def main() -> None:
     ).stdout.strip()
     commit = f"{commit or 'unknown'}{' with uncommitted changes' if dirty else ''}"
     results["versions"]["b24sync"] = f"{installed('b24sync') or '?'} (this tree, commit {commit})"
-    if args.merge and (HERE / "compare.json").exists():
+    output = Path(args.json)
+    if args.merge and output.exists():
         # keep the workloads not run this time from the last full run, with its header
-        previous = json.loads((HERE / "compare.json").read_text())
+        previous = json.loads(output.read_text())
         previous["workloads"].update(results["workloads"])
         results["workloads"] = previous["workloads"]
     with contextlib.ExitStack() as stack:
@@ -635,7 +694,7 @@ def main() -> None:
         portals: dict[str, tuple[str, str]] = {}
         for workload in chosen:
             spec = WORKLOADS[workload]
-            count = spec["quick"] if args.quick else spec["count"]
+            count = counts.get(workload) or (spec["quick"] if args.quick else spec["count"])
             if spec["portal"] not in portals:
                 portals[spec["portal"]] = stack.enter_context(
                     emulator(spec["portal"], folder / f"{spec['portal']}.log")
@@ -651,6 +710,7 @@ def main() -> None:
                 "measured": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                 "commit": commit,
                 "count": count,
+                "issue_count": spec.get("issue"),
                 "rate_limit": rate_limit(workload),
                 "portal": spec["portal"],
                 "portal_options": PORTALS[spec["portal"]],
@@ -681,9 +741,12 @@ def main() -> None:
     if args.no_write:
         print(text)
         return
-    (HERE / "compare.json").write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+    output.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+    if output.resolve() != (HERE / "compare.json").resolve():
+        print(f"wrote {output}", file=sys.stderr)
+        return
     (ROOT / "docs" / "performance.md").write_text(text)
-    print(f"wrote {ROOT / 'docs' / 'performance.md'} and {HERE / 'compare.json'}", file=sys.stderr)
+    print(f"wrote {ROOT / 'docs' / 'performance.md'} and {output}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -60,11 +60,15 @@ limit every tool runs with its defaults; b24sync's client is told the operating 
 **The cloud profile** (`Emulator(profile="cloud")`, docs/emulator.md) gives every command a server time
 by its method's class, every request an overhead and a network latency, serves a bounded number of
 requests at once, and charges each method's operating budget. The **bound** of a workload is the
-least wall time any client could take there: the largest of the leaky-bucket bound (the first burst at
-once, then the drain rate), the operating bound (per method: each time its budget is full, nine
-tenths of the window pass before the oldest basket goes, and the rest runs on all workers) and the
-server time over the workers. The **serial** time is the server time plus one latency per request:
-what a client sending one request at a time cannot go below.
+least wall time any client could take there with that many requests: the largest of the
+leaky-bucket bound (the first burst at once, then the drain rate), the operating bound (per method: a
+charge counts until ten baskets after its own basket began, so a client that spends a whole budget at
+full speed, limit / workers seconds, at the very end of a basket waits the window less one basket
+after it began; every later budget takes a whole window; the rest runs on all workers) and the
+server time over the workers (no less than the average request's, as one request runs on one
+worker). The **serial** time is the server time plus one latency per request: what a client sending
+one request at a time cannot go below. b24sync runs with its default `--parallel`, measured from the
+server time its answers report.
 """
 
 
@@ -154,6 +158,8 @@ def _section(name: str, entry: dict[str, Any]) -> list[str]:
     runs = entry["runs"]
     ours = next((r for r in runs if r["tool"] == "b24sync" and "wall_s" in r), None)
     title = f"### {entry['title']}: {entry['count']:,}"
+    if entry.get("issue_count") and entry["issue_count"] != entry["count"]:
+        title += f" (issue 17's size is {entry['issue_count']:,}: not measured at that size)"
     if "bound_s" in entry:
         title += f" (leaky-bucket bound {entry['bound_s']:.1f} s for {entry['expected_requests']} requests)"
     lines = [title, ""]
@@ -343,11 +349,31 @@ def _findings(results: dict[str, Any]) -> list[str]:
     ]
     if over_serial:
         lines.append(
-            "- **One request at a time.** b24sync sends its requests one after another: where the operating "
-            f"budget did not hold it back it took {min(over_serial):.2f} to {max(over_serial):.2f} x the serial "
-            "time; the bound needs requests in parallel on the portal's workers."
+            "- **Against one request at a time.** Where the operating budget did not hold it back, b24sync "
+            f"took {min(over_serial):.2f} to {max(over_serial):.2f} x the serial time, below which a client "
+            "sending one request at a time cannot go (below 1: requests in parallel on the portal's workers)."
         )
     return lines
+
+
+def _sizes(results: dict[str, Any]) -> list[str]:
+    """Which of issue 17's sizes of the cloud workloads were measured, and which were not."""
+    wanted = results.get("issue_sizes") or {}
+    if not wanted:
+        return []
+    lines = ["Issue 17's sizes on the cloud profile, and what was measured:", ""]
+    for name, size in wanted.items():
+        entry = results["workloads"].get(name)
+        if entry is None:
+            lines.append(f"- `{name}` ({size:,}): not measured")
+        elif entry["count"] == size:
+            lines.append(f"- `{name}` ({size:,}): measured at that size on {entry.get('measured', '?')}")
+        else:
+            lines.append(
+                f"- `{name}` ({size:,}): not measured at that size; measured at {entry['count']:,} "
+                f"on {entry.get('measured', '?')}"
+            )
+    return [*lines, ""]
 
 
 def _cell(value: Any) -> str:
@@ -412,6 +438,7 @@ def render(results: dict[str, Any], scale: Any = None) -> str:
         "shows the run of median wall time with the median CPU time, and is marked wrong if any repeat was.",
         "",
     ]
+    lines += _sizes(results)
     for name, entry in _ordered(results["workloads"]).items():
         lines += _section(name, entry)
     ordered = {**results, "workloads": _ordered(results["workloads"])}
