@@ -302,7 +302,7 @@ class Executor:
         ``request_interval`` seconds, so ``ceil(server seconds / interval)`` of them keep it busy.
 
         The server seconds are those of the last answer. Before the run's first answer the number
-        starts at 1 and doubles every interval once the oldest request has been out for two (a
+        is 1 until the oldest request has been out for two intervals, then ``2 ** intervals`` (a
         slow start: requests that stay out that long are slow ones, and an instant portal never
         gets a second request in flight).
         """
@@ -312,7 +312,7 @@ class Executor:
         else:
             oldest = max((self.clock() - at for at in started), default=0.0)
             intervals = math.floor(oldest / interval)
-            wanted = 2 ** min(intervals - 1, 8) if intervals >= 2 else 1
+            wanted = 2 ** min(intervals, 8) if intervals >= 2 else 1
         return max(1, min(MAX_PARALLEL, wanted))
 
     def _run_one(self, batch: Batch) -> None:
