@@ -203,13 +203,14 @@ class OperatingBudget:
             for method, commands in counts.items():
                 ledger = self._ledgers.get(method.lower())
                 if ledger is None or not ledger.recent:
-                    # what this method's commands cost is in no answer yet: a request in flight costs
-                    # at most the REQUEST_DEADLINE it may run, so no more of them than that fits go
-                    # out before the first answer (the first one always goes)
+                    # what this method's commands cost is in no answer yet: a request costs at most
+                    # the REQUEST_DEADLINE it may run, so before the first answer no more go out than
+                    # fit the limit at that each (the command that reaches the limit completes, so
+                    # no margin: 8 of 480 s); the first one always goes
                     flying = sum(
                         1 for thread, other in self._in_flight.items() if thread != me and other.get(method)
                     )
-                    if flying and (flying + 1) * REQUEST_DEADLINE > self.limit - self.margin:
+                    if flying and (flying + 1) * REQUEST_DEADLINE > self.limit + _EPSILON:
                         waits.append(POLL)
                 if ledger is not None:
                     waits.append(ledger.blocked_until - now)

@@ -207,7 +207,7 @@ def test_before_any_answer_of_a_method_only_what_fits_at_a_full_request_each_is_
     from b24sync.client.pacing import POLL
 
     clock = Clock()
-    budget = OperatingBudget(clock)  # 480 s: 7 requests of up to 60 s each fit below 479 s, 8 do not
+    budget = OperatingBudget(clock)  # 480 s: 8 requests of up to 60 s each fit, 9 do not
     assert budget.delay({"crm.item.batchImport": 42}) == 0  # the first one always goes
     release = threading.Event()
     started: list[threading.Event] = []
@@ -219,7 +219,7 @@ def test_before_any_answer_of_a_method_only_what_fits_at_a_full_request_each_is_
         budget.answered()
 
     threads = []
-    for _ in range(6):
+    for _ in range(7):
         started.append(threading.Event())
         threads.append(threading.Thread(target=request))
         threads[-1].start()
@@ -229,11 +229,13 @@ def test_before_any_answer_of_a_method_only_what_fits_at_a_full_request_each_is_
     threads.append(threading.Thread(target=request))
     threads[-1].start()
     assert started[-1].wait(timeout=20)
-    assert 7 * REQUEST_DEADLINE < 479 < 8 * REQUEST_DEADLINE
-    assert budget.delay({"crm.item.batchImport": 42}) == POLL  # an eighth waits for an answer
+    assert 8 * REQUEST_DEADLINE <= 480 < 9 * REQUEST_DEADLINE
+    assert budget.delay({"crm.item.batchImport": 42}) == POLL  # a ninth waits for an answer
     assert budget.delay({"crm.item.add": 50}) == 0  # another method is not held by them
     commands(budget, "crm.item.batchImport", 1, 1.3, T + 1, 0.0)  # an answer: now its cost is known
-    assert budget.delay({"crm.item.batchImport": 42}) == 0  # 7 x 42 x 1.3 in flight + 1.3 + 41 x 1.3
+    # 8 x 42 x 1.3 s in flight + 1.3 s charged + 41 x 1.3 s > 479 s: now it waits for the basket
+    assert budget.delay({"crm.item.batchImport": 42}) == pytest.approx(T + 600 + 1 - clock.now)
+    assert budget.delay({"crm.item.batchImport": 20}) == 0  # 436.8 + 1.3 + 19 x 1.3 fits
     release.set()
     for thread in threads:
         thread.join(timeout=20)
