@@ -137,9 +137,9 @@ class OperatingBudget:
         reset_at = _number(time_block.get("operating_reset_at"))
         if operating is not None and reset_at is not None:
             ledger.reset_at = reset_at
-            self._reconcile(ledger, operating, reset_at, now)
+            self._reconcile(method, ledger, operating, reset_at, now)
 
-    def _reconcile(self, ledger: _Ledger, operating: float, reset_at: float, now: float) -> None:
+    def _reconcile(self, method: str, ledger: _Ledger, operating: float, reset_at: float, now: float) -> None:
         """Make the ledger agree with the portal's ``operating``, expiring no later than it says."""
         ledger.expire(now)
         oldest = reset_at + SAFETY
@@ -149,8 +149,13 @@ class OperatingBudget:
             del ledger.charges[expires]
             ledger.add(oldest, seconds)
         ours = ledger.live()
-        if operating > ours + _EPSILON:
-            self._spread(ledger, operating - ours, oldest, self._expiry(now))
+        # the portal may count commands of requests still in flight in other threads already; those
+        # are planned for in full until their own answers place them, so they are not spread here
+        me = threading.get_ident()
+        flying = sum(other.get(method, 0) for thread, other in self._in_flight.items() if thread != me)
+        unexplained = operating - ours - flying * ledger.per_command()
+        if unexplained > _EPSILON:
+            self._spread(ledger, unexplained, oldest, self._expiry(now))
         elif operating < ours - _EPSILON:
             # the portal counts less: what it no longer counts is the oldest (or was never charged)
             excess = ours - operating

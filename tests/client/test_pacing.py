@@ -262,3 +262,30 @@ def test_on_a_small_budget_a_second_request_of_an_unseen_method_waits_for_the_fi
     answer.set()
     other.join(timeout=20)
     assert budget.delay({"crm.item.add": 50}) == 0
+
+
+def test_what_the_portal_counts_of_requests_still_in_flight_is_not_spread_over_the_window() -> None:
+    # the portal's `operating` may hold the commands of another thread's request before its answer;
+    # spread over the baskets, part of it would seem to expire with the oldest one, and the request
+    # sent then was refused with OPERATION_TIME_LIMIT (10,000 imports at --parallel 10: 1 command)
+    import threading
+
+    budget = OperatingBudget(Clock())
+    sent, answer = threading.Event(), threading.Event()
+
+    def request() -> None:
+        budget.sending({"crm.item.batchImport": 42})
+        sent.set()
+        answer.wait(timeout=20)
+        budget.answered()
+
+    other = threading.Thread(target=request)
+    other.start()
+    assert sent.wait(timeout=20)
+    budget.observe(
+        "crm.item.batchImport",
+        {"processing": 1.3, "finish": T + 1, "operating": 1.3 + 42 * 1.3, "operating_reset_at": T + 600},
+    )
+    assert budget._ledgers["crm.item.batchimport"].live() == pytest.approx(1.3)
+    answer.set()
+    other.join(timeout=20)
