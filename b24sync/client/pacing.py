@@ -40,6 +40,13 @@ RECENT = 50
 """Commands of a method whose server time predicts the next ones (the largest of them is used)."""
 PACING_MARGIN = 1.0
 """Seconds of the budget left unplanned, for commands that cost more than the recent ones did."""
+UNKNOWN_SECONDS = 0.5
+"""Server seconds a record of a method never answered is taken to cost at most: a write takes tens to
+hundreds of milliseconds on a cloud portal (issue 17; docs/emulator.md), an imported record as much.
+So 10 requests of 50 adds (250 s) go out at once under the 480-s budget, and 8 of 42 imports (60 s
+each, the ``REQUEST_DEADLINE``)."""
+_RECORDS = {"crm.item.batchimport": 20}
+"""Records one command of a method carries at most (protocol §9.8b: 20 a ``crm.item.batchImport``)."""
 POLL = 0.25
 """Seconds between looks at the requests in flight while a request waits for one of their answers."""
 _EPSILON = 1e-6
@@ -208,14 +215,17 @@ class OperatingBudget:
             for method, commands in counts.items():
                 ledger = self._ledgers.get(method.lower())
                 if ledger is None or not ledger.recent:
-                    # what this method's commands cost is in no answer yet: a request costs at most
-                    # the REQUEST_DEADLINE it may run, so before the first answer no more go out than
-                    # fit the limit at that each (the command that reaches the limit completes, so
-                    # no margin: 8 of 480 s); the first one always goes
-                    flying = sum(
-                        1 for thread, other in self._in_flight.items() if thread != me and other.get(method)
-                    )
-                    if flying and (flying + 1) * REQUEST_DEADLINE > self.limit + _EPSILON:
+                    # what this method's commands cost is in no answer yet: each request of it in
+                    # flight is taken at its worst (``_unknown_cost``), so before the first answer
+                    # no more go out than fit the limit (the command that reaches the limit
+                    # completes: no margin); the first one always goes
+                    others = [
+                        other[method]
+                        for thread, other in self._in_flight.items()
+                        if thread != me and other.get(method)
+                    ]
+                    cost = sum(_unknown_cost(method, n) for n in others) + _unknown_cost(method, commands)
+                    if others and cost > self.limit + _EPSILON:
                         waits.append(POLL)
                 if ledger is not None:
                     waits.append(ledger.blocked_until - now)
@@ -245,6 +255,13 @@ class OperatingBudget:
             live -= seconds
             at = expires
         return at
+
+
+def _unknown_cost(method: str, commands: int) -> float:
+    """The most a request of ``commands`` of a method never answered may charge: ``UNKNOWN_SECONDS``
+    per record, and never more than the ``REQUEST_DEADLINE`` the request may run."""
+    records = commands * _RECORDS.get(method.lower(), 1)
+    return min(REQUEST_DEADLINE, records * UNKNOWN_SECONDS)
 
 
 def _number(value: Any) -> float | None:

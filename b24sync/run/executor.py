@@ -302,9 +302,9 @@ class Executor:
         ``request_interval`` seconds, so ``ceil(server seconds / interval)`` of them keep it busy.
 
         The server seconds are those of the last answer. Before the run's first answer the number
-        is 1 until the oldest request has been out for two intervals, then ``2 ** intervals`` (a
-        slow start: requests that stay out that long are slow ones, and an instant portal never
-        gets a second request in flight).
+        is 1 until the oldest request has been out for one interval, then ``2 ** (intervals + 1)``
+        (a slow start: 4, 8, 10 at the standard limit; an answer in milliseconds, as an instant
+        portal gives, never lets a second request go).
         """
         interval = self.client.request_interval
         if self.answers:
@@ -312,7 +312,7 @@ class Executor:
         else:
             oldest = max((self.clock() - at for at in started), default=0.0)
             intervals = math.floor(oldest / interval)
-            wanted = 2 ** min(intervals, 8) if intervals >= 2 else 1
+            wanted = 2 ** min(intervals + 1, 8) if intervals >= 1 else 1
         return max(1, min(MAX_PARALLEL, wanted))
 
     def _run_one(self, batch: Batch) -> None:

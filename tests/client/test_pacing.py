@@ -289,3 +289,31 @@ def test_what_the_portal_counts_of_requests_still_in_flight_is_not_spread_over_t
     assert budget._ledgers["crm.item.batchimport"].live() == pytest.approx(1.3)
     answer.set()
     other.join(timeout=20)
+
+
+def test_before_any_answer_ten_requests_of_fifty_adds_fit_the_budget_at_their_worst() -> None:
+    import threading
+
+    from b24sync.client.pacing import UNKNOWN_SECONDS
+
+    budget = OperatingBudget(Clock())
+    release = threading.Event()
+    ready: list[threading.Event] = []
+
+    def request() -> None:
+        budget.sending({"crm.item.add": 50})
+        ready[-1].set()
+        release.wait(timeout=20)
+        budget.answered()
+
+    threads = []
+    for _ in range(9):
+        ready.append(threading.Event())
+        threads.append(threading.Thread(target=request))
+        threads[-1].start()
+        assert ready[-1].wait(timeout=20)
+    assert 10 * 50 * UNKNOWN_SECONDS <= 480
+    assert budget.delay({"crm.item.add": 50}) == 0  # the tenth goes: 10 x 25 s at the worst
+    release.set()
+    for thread in threads:
+        thread.join(timeout=20)
