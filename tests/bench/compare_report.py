@@ -72,6 +72,11 @@ server time its answers report.
 """
 
 
+def _peer(tool: str) -> bool:
+    """A peer's row, not one of b24sync's (``b24sync-parallel10`` is b24sync with ``--parallel 10``)."""
+    return not tool.startswith("b24sync")
+
+
 def _num(value: Any, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
@@ -123,7 +128,7 @@ def _run_row(run: dict[str, Any], ours: dict[str, Any] | None) -> str:
 
 def path_of(run: dict[str, Any], workload: str) -> str:
     """Which bound a run is measured against: b24sync imports on the import workload, all else adds."""
-    return "import" if workload.endswith("import") and run["tool"] == "b24sync" else "adds"
+    return "import" if workload.endswith("import") and not _peer(run["tool"]) else "adds"
 
 
 def _cloud_row(run: dict[str, Any], ours: dict[str, Any] | None, entry: dict[str, Any], workload: str) -> str:
@@ -218,9 +223,9 @@ def _targets(results: dict[str, Any]) -> list[str]:
             f"| requests = the minimum | {entry['title']} | {ours['requests']} (minimum {want}) | "
             f"{_yes(ours['requests'] == want)} |"
         )
-        peers = [r for t, r in runs.items() if t != "b24sync" and "wall_s" in r and r["correct"]]
+        peers = [r for t, r in runs.items() if _peer(t) and "wall_s" in r and r["correct"]]
         if name == "chains":
-            for peer in (r for t, r in runs.items() if t != "b24sync" and "wall_s" in r):
+            for peer in (r for t, r in runs.items() if _peer(t) and "wall_s" in r):
                 ratio = peer["requests"] / ours["requests"] if ours["requests"] else 0
                 lines.append(
                     f"| at least 3x fewer requests than {peer['tool']} | {entry['title']} | "
@@ -279,7 +284,7 @@ def _findings(results: dict[str, Any]) -> list[str]:
     workloads = results["workloads"]
     chains, small = _run(results, "chains", "b24sync"), _run(results, "chains_small", "b24sync")
     peer_chains = [
-        r for r in workloads.get("chains", {}).get("runs", []) if r["tool"] != "b24sync" and "wall_s" in r
+        r for r in workloads.get("chains", {}).get("runs", []) if _peer(r["tool"]) and "wall_s" in r
     ]
     if chains and peer_chains and "requests" in chains:
         count = workloads["chains"]["count"]
@@ -299,7 +304,7 @@ def _findings(results: dict[str, Any]) -> list[str]:
         )
     for entry in workloads.values():
         for run in entry["runs"]:
-            if run["tool"] != "b24sync" and "wall_s" in run and not run["correct"]:
+            if _peer(run["tool"]) and "wall_s" in run and not run["correct"]:
                 lines.append(
                     f"- **{run['tool']} was wrong on {entry['title']}:** {'; '.join(map(_short, run['problems']))}."
                 )
