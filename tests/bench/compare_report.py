@@ -61,12 +61,10 @@ limit every tool runs with its defaults; b24sync's client is told the operating 
 by its method's class, every request an overhead and a network latency, serves a bounded number of
 requests at once, and charges each method's operating budget. The **bound** of a workload is the
 least wall time any client could take there with that many requests: the largest of the
-leaky-bucket bound (the first burst at once, then the drain rate), the operating bound (per method: a
-charge counts until ten baskets after its own basket began, so a client that spends a whole budget at
-full speed, limit / workers seconds, at the very end of a basket waits the window less one basket
-after it began; every later budget takes a whole window; the rest runs on all workers) and the
-server time over the workers (no less than the average request's, as one request runs on one
-worker). The **serial** time is the server time plus one latency per request: what a client sending
+leaky-bucket bound (the first burst at once, then the drain rate), the operating bound (per method: each
+time its budget is full, nine tenths of the window pass before the oldest basket goes, and the rest
+runs on all workers) and the server time over the workers (no less than the average request's, as
+one request runs on one worker). The **serial** time is the server time plus one latency per request: what a client sending
 one request at a time cannot go below. b24sync runs with its default `--parallel`, measured from the
 server time its answers report.
 """
