@@ -404,7 +404,9 @@ def physical_bound(workload: str, count: int, path: str) -> dict[str, float]:
     server time over the workers, and no less than the average request's, since one request runs
     on one worker. operating, per method (§7.2): every time its budget is full the client waits for
     the oldest basket to go, at least nine tenths of the window after it was spent (a charge at the
-    end of a basket leaves ten baskets later), and the rest runs on all workers. (Waiting for the
+    end of a basket leaves ten baskets later); a budget holds a whole number of the workload's
+    requests (all of one size), and those left after the last refill run on as many workers as
+    there are of them, none in less than one request's time. (Waiting for the
     whole first budget to expire instead, as a first cut of this bound did, is no bound: b24sync
     took 588 s for 5,000 adds against such a "bound" of 590 s, since the rest needs only the room of
     the charges made first.) The bound is the largest of the three. serial: the server time plus the
@@ -429,8 +431,16 @@ def physical_bound(workload: str, count: int, path: str) -> dict[str, float]:
     server = sum(seconds.values()) + requests * model.request
     operating = 0.0
     for spent in seconds.values():
-        refills = math.ceil(spent / limit) - 1 if spent > limit else 0
-        operating = max(operating, refills * window * 0.9 + (spent - refills * limit) / workers)
+        if spent <= limit:
+            operating = max(operating, spent / workers)
+            continue
+        # the workload's requests are of one size: a budget holds `fits` of them whole, and the
+        # requests left after the last refill run on at most that many workers, none faster than one
+        each = spent / requests
+        fits = max(1, math.floor(limit / each))
+        refills = math.ceil(requests / fits) - 1
+        left = requests - refills * fits
+        operating = max(operating, refills * window * 0.9 + max(left * each / min(workers, left), each))
     bucket = max(0, requests - BURST) / RATE
     return {
         "bound_s": max(bucket, operating, server / workers, server / requests),
