@@ -543,7 +543,14 @@ def combine(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def measure(
-    workload: str, tools: list[str], count: int, url: str, certificate: str, folder: Path, repeat: int
+    workload: str,
+    tools: list[str],
+    count: int,
+    url: str,
+    certificate: str,
+    folder: Path,
+    repeat: int,
+    variants: bool = True,
 ) -> list[dict[str, Any]]:
     hook = checker(url, certificate, rate_limit(workload))
     pipeline = None
@@ -555,7 +562,7 @@ def measure(
     if workload == "read":
         control(url, certificate, "/_emulator/reset", post=True)
         digest = seed(hook, count)
-    if WORKLOADS[workload]["portal"] in ("cloud", "budget") and "b24sync" in tools:
+    if variants and WORKLOADS[workload]["portal"] in ("cloud", "budget") and "b24sync" in tools:
         tools = [
             *tools[: tools.index("b24sync") + 1],
             "b24sync-parallel10",
@@ -644,6 +651,11 @@ def main() -> None:
         help="only merge the workloads of these JSON files (runs made with --json) into "
         "tests/bench/compare.json and write docs/performance.md from it",
     )
+    parser.add_argument(
+        "--no-parallel10",
+        action="store_true",
+        help="leave out the b24sync-parallel10 row (b24sync with --parallel 10) on the cloud workloads",
+    )
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -726,7 +738,7 @@ def main() -> None:
             # workloads at a rate limit run once: they are paced by the portal, not by the machine
             paced = rate_limit(workload) == "standard"
             repeat = 1 if paced else args.repeat or (1 if args.quick else 3)
-            runs = measure(workload, tools, count, url, certificate, folder, repeat)
+            runs = measure(workload, tools, count, url, certificate, folder, repeat, not args.no_parallel10)
             entry: dict[str, Any] = {
                 "title": spec["title"],
                 "measured": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
