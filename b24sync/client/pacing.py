@@ -105,6 +105,9 @@ class OperatingBudget:
         self._in_flight: dict[int, dict[str, int]] = {}
         """Commands per method of the requests other threads have sent and not yet observed: with
         parallel requests (``apply --parallel``) their cost is in no answer yet, so it is planned for."""
+        self._sent = 0
+        """Requests sent so far; ``_sent_as`` gives each thread's request in flight its number."""
+        self._sent_as: dict[int, int] = {}
         self._lock = threading.RLock()
 
     def _ledger(self, method: str) -> _Ledger:
@@ -125,11 +128,14 @@ class OperatingBudget:
         """This thread's request is going out now with ``demand``: others plan for it until ``answered``."""
         with self._lock:
             self._in_flight[threading.get_ident()] = dict(demand)
+            self._sent += 1
+            self._sent_as[threading.get_ident()] = self._sent
 
     def answered(self) -> None:
         """This thread's request was answered and its ``time`` blocks observed (or it failed)."""
         with self._lock:
             self._in_flight.pop(threading.get_ident(), None)
+            self._sent_as.pop(threading.get_ident(), None)
 
     def _observe(self, method: str, time_block: Mapping[str, Any]) -> None:
         now = self._wall_clock()
@@ -163,8 +169,12 @@ class OperatingBudget:
         unexplained = operating - ours - flying * ledger.per_command()
         if unexplained > _EPSILON:
             self._spread(ledger, unexplained, oldest, self._expiry(now))
-        elif operating < ours - _EPSILON:
-            # the portal counts less: what it no longer counts is the oldest (or was never charged)
+        elif operating < ours - _EPSILON and self._sent_as.get(me, self._sent) == self._sent:
+            # the portal counts less: what it no longer counts is the oldest (or was never charged).
+            # Not when a request was sent after this one: the figure dates from this request's
+            # commands, and the ledger may already hold that later request's (answered first), which
+            # taken off the oldest basket made the ledger count less than the portal (a 429 in 10,000
+            # adds at --parallel 10)
             excess = ours - operating
             for expires, seconds in ledger.oldest_first():
                 if excess <= _EPSILON:

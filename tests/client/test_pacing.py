@@ -317,3 +317,35 @@ def test_before_any_answer_ten_requests_of_fifty_adds_fit_the_budget_at_their_wo
     release.set()
     for thread in threads:
         thread.join(timeout=20)
+
+
+def test_a_figure_older_than_a_request_answered_first_takes_nothing_off_the_ledger() -> None:
+    # request A goes, then B; B is answered first (its figure counts A's commands too, as the portal
+    # charges a command when it runs); A's figure dates from before B, so it counts less than the
+    # ledger holds: that is no sign of charges the portal no longer counts
+    import threading
+
+    budget = OperatingBudget(Clock())
+    a_sent, b_done, a_done = threading.Event(), threading.Event(), threading.Event()
+
+    def request_a() -> None:
+        budget.sending({"crm.item.add": 1})
+        a_sent.set()
+        assert b_done.wait(timeout=20)
+        block = {"processing": 5.0, "finish": T + 1, "operating": 5.0, "operating_reset_at": T + 600}
+        budget.observe("crm.item.add", block)
+        budget.answered()
+        a_done.set()
+
+    other = threading.Thread(target=request_a)
+    other.start()
+    assert a_sent.wait(timeout=20)
+    budget.sending({"crm.item.add": 1})
+    budget.observe(
+        "crm.item.add", {"processing": 5.0, "finish": T + 1, "operating": 10.0, "operating_reset_at": T + 600}
+    )
+    budget.answered()
+    b_done.set()
+    assert a_done.wait(timeout=20)
+    other.join(timeout=20)
+    assert budget._ledgers["crm.item.add"].live() == pytest.approx(10.0)
