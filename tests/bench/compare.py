@@ -668,6 +668,11 @@ def main() -> None:
             # the header (date, machine, versions) of the newest run; every workload keeps its own date
             merged.update({k: v for k, v in figures.items() if k != "workloads"})
             merged["workloads"].update(figures["workloads"])
+        commits = {entry.get("commit") for entry in merged["workloads"].values()}
+        if len(commits) > 1:  # runs of several commits: the header names none of them
+            merged["versions"]["b24sync"] = (
+                f"{installed('b24sync') or '?'} (this tree; each workload names the commit it was measured at)"
+            )
         for name, entry in merged["workloads"].items():
             if "bounds" in entry:  # the bound is a function of the workload alone: always today's
                 entry["bounds"] = {
