@@ -157,5 +157,13 @@ class ServerError(ApiError):
     """A 5xx answer that outlasted the retries."""
 
 
+class StreamStopped(B24SyncError):
+    """The rest of a streamed run could not be planned: what was sent is recorded, the rest was not sent."""
+
+
+class DataChanged(StreamStopped):
+    """A data file a streamed run reads again changed since the run read it first: the rest is not sent."""
+
+
 class Interrupted(B24SyncError):
     """The user interrupted the run."""

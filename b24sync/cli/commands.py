@@ -690,6 +690,8 @@ def apply(
     else:
         fatal = None if applied.fatal is None else str(applied.fatal)
         say(render_text(applied.report, report_path=report_path, fatal=fatal))  # the error once, below
+    for warning in applied.warnings:
+        say(f"b24sync: warning: {warning}", err=True)
     if applied.fatal is not None:
         say(f"b24sync: error: {applied.fatal}", err=True)
     totals = applied.report.totals

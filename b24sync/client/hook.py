@@ -72,6 +72,9 @@ class RetryPolicy:
     deadline: float = 120.0
     """Seconds one call may spend on attempts that fail and on backing off between them; waits for
     limits do not count. Against a portal that never answers, a call gives up after about this long."""
+    unproven_retries: int = 1
+    """Retries of a 5xx page that is not JSON while the host has never given a Bitrix24 answer: such a
+    host is most likely no portal (a file server's 501, a proxy's 502), so it is not retried for long."""
 
 
 @dataclass
@@ -96,6 +99,8 @@ class _Tries:
     limit_waits: int = 0
     redirects: int = 0
     limit_waited: float = 0.0
+    strange: int = 0
+    """5xx answers that were not JSON while the host has never given a Bitrix24 answer."""
 
 
 class B24Hook:
@@ -137,6 +142,8 @@ class B24Hook:
         self._should_stop: Callable[[], bool] | None = None
         self._rng = rng or random.Random()
         self.stats = ClientStats()
+        self._spoke_bitrix = False
+        """Whether the host ever answered with a JSON object (as Bitrix24 does, errors and all)."""
         self._gate = threading.Lock()
         """Held from the limit check to the bucket's count: with parallel requests (``apply --parallel``)
         one request at a time is admitted, so no two plan on the same room (protocol §7.1, §7.2)."""
@@ -252,6 +259,7 @@ class B24Hook:
                 continue
             if got.json:
                 assert answer is not None
+                self._spoke_bitrix = True
                 code = answer.code
                 if code in LIMIT_CODES:
                     self._wait_out_limit(answer, methods, tries)
@@ -264,6 +272,16 @@ class B24Hook:
                 raise TransportError(
                     f"{self.host} is not answering like Bitrix24: {self.redact(got.problem or '')}"
                 )
+            elif answer is not None and not self._spoke_bitrix:
+                # a page of a server that never answered as Bitrix24 does (a file server's 501, a
+                # proxy with no portal behind it): one retry for a passing hiccup, never until the deadline
+                tries.strange += 1
+                if tries.strange > self._retry.unproven_retries and (safe or not got.sent):
+                    raise TransportError(
+                        f"{self.host} is not answering like Bitrix24: {self.redact(got.problem or '')}, "
+                        "twice, and it has never given a Bitrix24 answer",
+                        answered=True,
+                    )
             self._after_failure(got, safe, commands, tries)
 
     def _try(self, method: str, body: bytes, demand: Mapping[str, int], tries: _Tries) -> Exchange:

@@ -150,11 +150,16 @@ def _values(
     pipeline: Pipeline, target: Target, entity: EntityFields, snapshot: FieldSnapshot
 ) -> list[Problem]:
     seen: dict[tuple[Written, str], list[str]] = {}
-    for origin, written, section in target.values():
+    limited: dict[str, Mapping[str, str]] = {}
+    for written in target.written:
         info = lookup(entity, target, written.name)
-        if info is None or info.read_only:
-            continue
-        allowed = _allowed(info, snapshot)
+        allowed = None if info is None or info.read_only else _allowed(info, snapshot)
+        if allowed is not None:
+            limited[written.name] = allowed
+    if not limited:
+        return []  # no field with a list of values: the instances need not be read (a streamed step)
+    for origin, written, section in target.values():
+        allowed = limited.get(written.name)
         if allowed is None:
             continue
         for value in _scalars(section[written.name]):

@@ -8,7 +8,7 @@ plain steps calling ``crm.item.add/update`` with a literal ``entityTypeId``, the
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -44,16 +44,17 @@ class Target:
     updates: bool
     fields_at: Path
 
-    def values(self) -> list[tuple[str, Written, dict[str, Any]]]:
-        """(instance origin, written name, the instance's rendered mapping) for every instance."""
-        found = []
+    def values(self) -> Iterator[tuple[str, Written, Mapping[str, Any]]]:
+        """(instance origin, written name, the instance's rendered mapping) for every instance.
+
+        A generator: a streamed step's million instances pass through one at a time.
+        """
         for instance in self.step.expansion.instances:
             params: Any = instance.params
             for written in self.written:
                 section = params.get(written.where[-1]) if self.step.spec.upsert else params.get("fields")
                 if isinstance(section, Mapping) and written.name in section:
-                    found.append((instance.origin, written, dict(section)))
-        return found
+                    yield instance.origin, written, section
 
 
 def targets(pipeline: Pipeline) -> list[Target]:

@@ -190,6 +190,10 @@ class Budget:
         self._total_until: float | None = None
         self.start(0)
 
+    def again(self) -> None:
+        """Start the pipeline's total time anew: for a second pass over rows the first pass rendered."""
+        self._total_until = None
+
     def start(self, source_length: int) -> None:
         """A new rendering of a template of ``source_length`` characters begins."""
         # Literal text printed in a loop is not seen here: fewer steps for a long template bound it.

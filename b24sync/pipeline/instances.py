@@ -7,8 +7,11 @@ path relative to the step, so the caller can point at the pipeline file.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+import re
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from itertools import pairwise
 
 from b24sync.pipeline.shapes import Shape, compile_shape, render_shape
 from b24sync.pipeline.sources.base import Place
@@ -67,7 +70,8 @@ class StepTemplates:
 class Expansion:
     """The instances a step expands to, and the keys of the items ``when`` dropped."""
 
-    instances: tuple[Instance, ...]
+    instances: tuple[Instance, ...] | StreamedInstances
+    """Rendered, or for a big ``for_each`` step in a streaming load, rendered on each iteration."""
     dropped: frozenset[str]
 
 
@@ -102,6 +106,8 @@ class _Deduplicated:
         for (path, message, at_key), (place, count) in self.at_rows.items():
             more = f" (and {count - 1} more rows)" if count > 1 else ""
             self.report(path, message + more, at_key, place)
+        self.seen.clear()
+        self.at_rows.clear()
 
 
 def _truthy(value: object) -> bool:
@@ -124,9 +130,43 @@ def expand(
     exist only when ``length`` (the number of items) is given.
     """
     problems = _Deduplicated(report)
-    instances: list[Instance] = []
-    dropped: set[str] = set()
-    first_origin: dict[str, str] = {}
+    names = _Names(problems)
+    instances = tuple(_instances(step, items, renderer, problems, names, length))
+    problems.flush()
+    return Expansion(instances, frozenset(names.dropped - set(names.first_origin)))
+
+
+class _Names:
+    """The names seen so far, to refuse a duplicate key, and the names ``when`` dropped."""
+
+    def __init__(self, problems: _Deduplicated) -> None:
+        self.problems = problems
+        self.first_origin: dict[str, str] = {}
+        self.dropped: set[str] = set()
+
+    def drop(self, name: str) -> None:
+        self.dropped.add(name)
+
+    def take(self, name: str, origin: str) -> bool:
+        """Whether ``name`` is new; a duplicate is a problem of the step."""
+        first = self.first_origin.get(name)
+        if first is not None:
+            self.problems.add(
+                ("key",), f"duplicate key {name!r} (first at for_each {first}, again at {origin})", False, ""
+            )
+            return False
+        self.first_origin[name] = origin
+        return True
+
+
+def _instances(
+    step: StepTemplates,
+    items: Iterable[Item] | None,
+    renderer: Renderer,
+    problems: _Deduplicated,
+    names: _Names,
+    length: int | None = None,
+) -> Iterator[Instance]:
     rows = items if items is not None else [Item(None, "")]
     shape = compile_shape(step.method, step.params, renderer) if step.method is not None else None
     for index0, row in enumerate(rows):
@@ -146,35 +186,24 @@ def expand(
                 quiet = _Deduplicated(lambda path, message, at_key, place: None)
                 dropped_name = _instance_name(step, index0, scope, renderer, quiet, row)
                 if dropped_name is not None:
-                    dropped.add(dropped_name)
+                    names.drop(dropped_name)
             continue
         name: str | None = None
         if items is not None:
             name = _instance_name(step, index0, scope, renderer, problems, row)
-            if name is None:
+            if name is None or not names.take(name, row.origin):
                 continue
-            if name in first_origin:
-                problems.add(
-                    ("key",),
-                    f"duplicate key {name!r} (first at for_each {first_origin[name]}, again at {row.origin})",
-                    False,
-                    "",
-                )
-                continue
-            first_origin[name] = row.origin
         fast = render_shape(shape, renderer, scope) if shape is not None else None
         if fast is not None:
-            instances.append(
-                Instance(
-                    name,
-                    fast.params,
-                    fast.links,
-                    fast.secrets,
-                    row.origin,
-                    fast.text_paths,
-                    shape,
-                    fast.values,
-                )
+            yield Instance(
+                name,
+                fast.params,
+                fast.links,
+                fast.secrets,
+                row.origin,
+                fast.text_paths,
+                shape,
+                fast.values,
             )
             continue
         tree = TreeRenderer(renderer, scope, links_allowed=True)
@@ -185,13 +214,152 @@ def expand(
             else:
                 problems.add(("params", *problem.path), problem.message, problem.in_key, row.origin)
         if isinstance(params, dict):
-            instances.append(
-                Instance(
-                    name, params, tuple(tree.links), tuple(tree.secrets), row.origin, tuple(tree.text_paths)
-                )
+            yield Instance(
+                name, params, tuple(tree.links), tuple(tree.secrets), row.origin, tuple(tree.text_paths)
             )
+
+
+@dataclass(frozen=True)
+class Scan:
+    """What a first pass over a big ``for_each`` step found, keeping none of its instances."""
+
+    count: int
+    unique: bool
+    """No two instances share a name (names are compared by hash: a clash means look again exactly)."""
+    stems_unique: bool
+    """No two names give the same command key stem (``key_stem``)."""
+    uniform: bool
+    """Every instance uses the same links and secrets as the first: one shape of dependencies."""
+    links: tuple[LinkUse, ...] = ()
+    """The links of the first instance (of every instance, when ``uniform``)."""
+    first: Instance | None = None
+    """The first instance: with ``uniform``, every check of links it passes, all of them pass."""
+    names: array[int] = field(default_factory=lambda: array("q"))
+    """The hash of every instance's name, in order: a second pass must give the same names."""
+
+
+def key_stem(name: str, position: int) -> str:
+    """The part of a command key made from an instance name (protocol §3.2): ``<step>_<stem>``."""
+    return _KEY_CHARS.sub("_", name).strip("_")[:_KEY_LENGTH].rstrip("_") or str(position)
+
+
+_KEY_CHARS = re.compile(r"[^A-Za-z0-9]+")
+_KEY_LENGTH = 40
+
+
+class _HashedNames(_Names):
+    """Names checked exactly up to ``exact_up_to``, then kept as 8-byte hashes only: a million of
+    them fit in 8 MB, not the 150 MB of a dict of names."""
+
+    def __init__(self, problems: _Deduplicated, exact_up_to: int) -> None:
+        super().__init__(problems)
+        self.hashes = array("q")
+        self.stems = array("q")
+        self.exact = True
+        self._limit = exact_up_to
+
+    def drop(self, name: str) -> None:
+        if self.exact:  # past the limit nothing links into the step by name (the loader checks)
+            super().drop(name)
+
+    def take(self, name: str, origin: str) -> bool:
+        self.hashes.append(hash(name))
+        self.stems.append(hash(key_stem(name, len(self.stems))))
+        if self.exact and len(self.hashes) > self._limit:
+            self.exact = False
+            self.first_origin, self.dropped = {}, set()
+        return super().take(name, origin) if self.exact else True
+
+
+def _distinct(hashes: array[int]) -> bool:
+    ordered = sorted(hashes)
+    return all(a != b for a, b in pairwise(ordered))
+
+
+def scan(
+    step: StepTemplates, items: Iterable[Item], renderer: Renderer, report: Report, keep_up_to: int
+) -> tuple[Scan, Expansion | None]:
+    """Render every instance of a ``for_each`` step once: its problems, counts, and the expansion
+    itself when there are no more than ``keep_up_to`` instances (exactly what ``expand`` gives).
+
+    Past ``keep_up_to`` nothing is kept and names are compared by hash: ``Scan.unique`` is false
+    when two may be the same, and ``expand`` (which names both rows) must look again.
+    """
+    problems = _Deduplicated(report)
+    names = _HashedNames(problems, keep_up_to)
+    count = 0
+    uniform = True
+    first: tuple[tuple[LinkUse, ...], tuple[str, ...]] | None = None
+    one: Instance | None = None
+    kept: list[Instance] | None = []
+    for instance in _instances(step, items, renderer, problems, names):
+        count += 1
+        if kept is not None:
+            kept = kept if names.exact else None
+            if kept is not None:
+                kept.append(instance)
+        signature = (instance.links, instance.secrets)
+        if first is None:
+            first, one = signature, instance
+        elif uniform and signature != first:
+            uniform = False
     problems.flush()
-    return Expansion(tuple(instances), frozenset(dropped - set(first_origin)))
+    links = () if first is None else first[0]
+    hashes = names.hashes
+    found = Scan(count, _distinct(hashes), _distinct(names.stems), uniform, links, one, hashes)
+    if kept is None:
+        return found, None
+    return found, Expansion(tuple(kept), frozenset(names.dropped - set(names.first_origin)))
+
+
+class StreamedInstances:
+    """The instances of a big ``for_each`` step, rendered again from its source on every iteration.
+
+    A million rendered instances take gigabytes; this takes nothing between iterations. ``produce``
+    reads the source again and raises when it no longer gives what the first pass read.
+    """
+
+    def __init__(self, produce: Callable[[], Iterator[Instance]], found: Scan) -> None:
+        self._produce = produce
+        self.scan = found
+
+    def __iter__(self) -> Iterator[Instance]:
+        return self._produce()
+
+    def __len__(self) -> int:
+        return self.scan.count
+
+    def __bool__(self) -> bool:
+        return self.scan.count > 0
+
+
+def stream_again(
+    step: StepTemplates, items: Iterable[Item], renderer: Renderer, report: Report, names: array[int]
+) -> Iterator[Instance]:
+    """The instances of ``step`` again, for ``StreamedInstances``; problems go to ``report`` at once.
+
+    Each name must be the one the first pass found at its position (``names``): a row added,
+    removed or renamed since is reported before its instance is made.
+    """
+    problems = _Deduplicated(report)
+    checked = _Names(problems)
+    position = 0
+
+    def same(name: str, origin: str) -> bool:
+        nonlocal position
+        if position >= len(names) or names[position] != hash(name):
+            problems.add(("key",), f"{origin} is not the row the first read found there", False, "")
+        position += 1
+        return True
+
+    checked.take = same  # type: ignore[method-assign]
+    for instance in _instances(step, items, renderer, problems, checked):
+        problems.flush()
+        renderer.rearm()  # the first pass rendered all this within the total budget
+        yield instance
+    if position != len(names):
+        problems.add(("key",), f"the source has {position} rows now, not {len(names)}", False, "")
+    problems.flush()
 
 
 def _instance_name(

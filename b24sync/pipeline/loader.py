@@ -16,7 +16,7 @@ import difflib
 import hashlib
 import os
 import time
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -24,11 +24,20 @@ from pydantic import ValidationError
 
 from b24sync.bitrix.methods import NOT_IN_BATCH
 from b24sync.bitrix.results import returns_object
-from b24sync.errors import PipelineError, Problem, format_path
+from b24sync.errors import DataChanged, PipelineError, Problem, format_path
 from b24sync.pipeline.budget import Budget
 from b24sync.pipeline.envrule import EnvRule, secret_names_in
 from b24sync.pipeline.gcpause import paused_gc
-from b24sync.pipeline.instances import Expansion, Item, StepTemplates, expand
+from b24sync.pipeline.instances import (
+    Expansion,
+    Instance,
+    Item,
+    StepTemplates,
+    StreamedInstances,
+    expand,
+    scan,
+    stream_again,
+)
 from b24sync.pipeline.models import (
     MODEL_KEYS,
     FileSource,
@@ -94,6 +103,7 @@ def load_pipeline(
     environ: Mapping[str, str] | None = None,
     portal: PortalOpener | None = None,
     allow_env: Collection[str] = (),
+    stream_above: int | None = None,
 ) -> Pipeline:
     """Load, check and render the pipeline file at ``path``; raise ``PipelineError`` with every problem.
 
@@ -101,9 +111,15 @@ def load_pipeline(
     ``pipeline.envrule`` (names in ``allow_env`` lift its name list, nothing lifts the rest).
     ``portal`` opens the portal for portal sources; without it they are checked but not read
     (``Pipeline.pending``).
+
+    With ``stream_above``, a ``for_each`` step over a data file of more rows than that is read
+    twice instead of kept: once now, for every problem (nothing is sent before all are known), then
+    each time its instances are iterated (``StreamedInstances``), the file's sha256 proving it is
+    the same. An upsert or import step, a step another step links into by name, or rows of a
+    database or the portal are always kept.
     """
     with paused_gc():
-        return _load(path, variables, environ, portal, allow_env)
+        return _load(path, variables, environ, portal, allow_env, stream_above)
 
 
 def _load(
@@ -112,6 +128,7 @@ def _load(
     environ: Mapping[str, str] | None,
     portal: PortalOpener | None,
     allow_env: Collection[str],
+    stream_above: int | None = None,
 ) -> Pipeline:
     if "\0" in path:
         raise PipelineError([Problem(repr(path), 1, 1, "", "a file name cannot hold a NUL character")])
@@ -150,10 +167,11 @@ def _load(
         env_rule=rule,
         budget=Budget(time.monotonic),
     )
-    loading = _Loading(document, renderer, environ, portal, problems)
+    loading = _Loading(document, renderer, environ, portal, problems, stream_above)
     loading.load_lookups(spec)
     steps = [loading.load_step(index, step) for index, step in valid]
     steps = _hold_dependents(steps)
+    steps = loading.keep_linked(steps)
     if rule.conflicts():
         # a computed secret() name that env() read first: only this is reported, since other
         # messages may quote what env() returned
@@ -287,7 +305,9 @@ class _Loading:
         environ: Mapping[str, str],
         portal: PortalOpener | None,
         problems: list[Problem],
+        stream_above: int | None = None,
     ) -> None:
+        self.stream_above = stream_above
         self.document = document
         self.renderer = renderer
         self.environ = environ
@@ -435,13 +455,24 @@ class _Loading:
                     index, step, line, col, Expansion((), frozenset()), complete=False, pending=pending
                 )
             failed: list[bool] = []
-            rows: Any = self._stream(opened, where, failed)
-            length = None
-            if self.renderer.uses_loop_length([step.key, step.when, dict(params)]):
-                rows = list(rows)  # loop.length needs every row first; otherwise they stream
-                length = len(rows)
-            expansion = expand(templates, rows, self.renderer, report, length)
-            self._finish(opened, failed)
+            length_used = self.renderer.uses_loop_length([step.key, step.when, dict(params)])
+            scanned = None
+            if self.stream_above is not None and not length_used and self._streamable(step, source):
+                scanned = self._scan(templates, source, opened, where, report)
+                if scanned is None:
+                    opened, _ = self._open(source, where)  # a name may be there twice: read again
+            if scanned is not None:
+                expansion = scanned
+            elif opened is not None:
+                rows: Any = self._stream(opened, where, failed)
+                length = None
+                if length_used:
+                    rows = list(rows)  # loop.length needs every row first; otherwise they stream
+                    length = len(rows)
+                expansion = expand(templates, rows, self.renderer, report, length)
+                self._finish(opened, failed)
+            else:
+                expansion = Expansion((), frozenset())  # the file went away between two reads
         else:
             items = self._listed(step, base)
             if items is None and step.for_each is not None:
@@ -455,6 +486,92 @@ class _Loading:
         problems.extend(upsert_problems(index, step, expansion.instances, document))
         # A step that already has a problem may lack instances: links to it would only repeat that.
         return Step(index, step, line, col, expansion, complete=len(problems) == before)
+
+    def _streamable(self, step: StepSpec, source: Source) -> bool:
+        """Whether a step's instances may be rendered again from its source instead of kept.
+
+        A data file can be read again (its sha256 proves it is the same); a database or the portal
+        may answer differently. Upserts read the portal for every instance, imports pack them.
+        """
+        return isinstance(source, FileSource) and step.upsert is None and step.mode is None
+
+    def _scan(
+        self, templates: StepTemplates, source: Source, opened: RowSource, where: Path, report: Any
+    ) -> Expansion | None:
+        """One pass over a data file's rows: its problems, and the expansion, kept when it has no
+        more than ``stream_above`` instances, else a ``StreamedInstances`` that keeps nothing.
+
+        ``None`` when a name may be there twice among many (``expand`` names both rows): the caller
+        reads the file again then.
+        """
+        failed: list[bool] = []
+        before = len(self.problems)
+        assert self.stream_above is not None
+        rows = self._stream(opened, where, failed)
+        found, kept = scan(templates, rows, self.renderer, report, self.stream_above)
+        self._finish(opened, failed)
+        if kept is not None:
+            return kept
+        if failed or len(self.problems) > before:
+            return Expansion(StreamedInstances(lambda: iter(()), found), frozenset())  # the load fails
+        if not found.unique:
+            self.reads.pop()  # read again, by expand
+            return None
+        first = self.reads[-1]
+        names = found.names
+        produce = lambda: self._again(templates, source, where, first, names)  # noqa: E731
+        return Expansion(StreamedInstances(produce, found), frozenset())
+
+    def _again(
+        self, templates: StepTemplates, source: Source, where: Path, first: SourceRead, names: Any
+    ) -> Iterator[Instance]:
+        """The instances of a streamed step, from its file read again; ``DataChanged`` if it changed."""
+        opened, _ = self._open(source, where)
+        if opened is None:
+            raise DataChanged(f"{first.name} can no longer be read: {self.problems[-1].message}")
+
+        def changed(path: tuple[str | int, ...], message: str, at_key: bool, place: Place | None) -> None:
+            raise DataChanged(f"{first.name} changed during the run ({message})")
+
+        failed: list[bool] = []
+        yield from stream_again(templates, self._stream(opened, where, failed), self.renderer, changed, names)
+        if failed or opened.problems:
+            problem = (self.problems if failed else opened.problems)[-1]
+            raise DataChanged(f"{first.name} changed during the run ({problem.message})")
+        now = opened.summary()
+        if now.sha256 != first.sha256 or now.rows != first.rows:
+            raise DataChanged(
+                f"{first.name} changed during the run (sha256 {first.sha256[:12]}, now {now.sha256[:12]})"
+            )
+
+    def keep_linked(self, steps: list[Step]) -> list[Step]:
+        """Streamed steps that another step links into or depends on, rendered and kept after all."""
+        streamed = {s.spec.id for s in steps if isinstance(s.expansion.instances, StreamedInstances)}
+        if not streamed:
+            return steps
+        needed = {t for s in steps for t in s.spec.depends_on if t in streamed}
+        for step in steps:
+            instances = step.expansion.instances
+            if isinstance(instances, StreamedInstances) and instances.scan.uniform:
+                needed.update(u.ref.step for u in instances.scan.links if u.ref.step in streamed)
+            else:  # a streamed step whose instances link differently is read once more here
+                needed.update(u.ref.step for i in instances for u in i.links if u.ref.step in streamed)
+        if not needed:
+            return steps
+        kept = self.stream_above
+        self.stream_above = None
+        try:
+            for position, step in enumerate(steps):
+                if step.spec.id not in needed:
+                    continue
+                where = format_path(("steps", step.index, "for_each"))
+                at = next(n for n, read in enumerate(self.reads) if read.where == where)
+                del self.reads[at]
+                steps[position] = self.load_step(step.index, step.spec)
+                self.reads.insert(at, self.reads.pop())  # where the first read was
+        finally:
+            self.stream_above = kept
+        return steps
 
     def _needs_unread_lookup(self, step: StepSpec, templates: StepTemplates) -> bool:
         if not self.unread:
@@ -568,38 +685,73 @@ def params_path(step: StepSpec, path: tuple[str | int, ...]) -> tuple[str | int,
 def _check_links(steps: list[Step], document: YamlDocument, problems: list[Problem]) -> None:
     """Every link must name an instance that exists (unless its step already has a problem)."""
     by_id = {step.spec.id: step for step in steps if step.complete}
-    names = {step.spec.id: {i.name for i in step.expansion.instances} for step in steps}
+    # a streamed step is never linked into by name (``keep_linked``): its million names are not needed
+    names = {
+        step.spec.id: set()
+        if isinstance(step.expansion.instances, StreamedInstances)
+        else {i.name for i in step.expansion.instances}
+        for step in steps
+    }
     for step in steps:
-        for instance in step.expansion.instances:
-            for link in instance.links:
-                ref = link.ref
-                target = by_id.get(ref.step)
-                if target is None:
-                    continue
-                if (
-                    ref.instance is None
-                    and ref.path[:1]
-                    and isinstance(ref.path[0], int)
-                    and returns_object(target.spec.method)
-                ):
-                    message = (
-                        f"the result of {target.spec.method} is not a list: use steps.{ref.step}.PATH "
-                        "(an index like [0] reads the list a method such as user.get returns)"
-                    )
-                elif target.spec.upsert is not None and ref.path != ("id",):
-                    picked = "[...]" if ref.instance is not None else ""
-                    message = (
-                        f"the result of upsert step {ref.step!r} is its record id: "
-                        f"use steps.{ref.step}{picked}.id"
-                    )
-                elif ref.instance in names[ref.step]:
-                    continue
-                elif ref.instance is None:
-                    message = f"step {ref.step!r} is dropped by its when"
-                elif ref.instance in target.expansion.dropped:
-                    message = f"instance {ref.instance!r} of step {ref.step!r} is dropped by its when"
-                else:
-                    message = f"step {ref.step!r} has no instance {ref.instance!r}"
-                origin = f" (for_each {instance.origin})" if instance.origin else ""
-                where = ("steps", step.index, *params_path(step.spec, ("params", *link.path)))
-                problems.append(document.problem(where, message + origin, code="bad-link"))
+        _check_step_links(step, by_id, names, document, problems)
+
+
+def _check_step_links(
+    step: Step,
+    by_id: Mapping[str, Step],
+    names: Mapping[str, set[str | None]],
+    document: YamlDocument,
+    problems: list[Problem],
+) -> None:
+    instances: Any = step.expansion.instances
+    if isinstance(instances, StreamedInstances) and instances.scan.uniform and instances.scan.first:
+        # every instance links as the first: it alone shows whether they all pass, without a read
+        found = len(problems)
+        _check_instance_links(step, (instances.scan.first,), by_id, names, document, problems)
+        if len(problems) == found:
+            return
+        del problems[found:]  # a problem: every instance reports its own, as without streaming
+    _check_instance_links(step, instances, by_id, names, document, problems)
+
+
+def _check_instance_links(
+    step: Step,
+    instances: Iterable[Instance],
+    by_id: Mapping[str, Step],
+    names: Mapping[str, set[str | None]],
+    document: YamlDocument,
+    problems: list[Problem],
+) -> None:
+    for instance in instances:
+        for link in instance.links:
+            ref = link.ref
+            target = by_id.get(ref.step)
+            if target is None:
+                continue
+            if (
+                ref.instance is None
+                and ref.path[:1]
+                and isinstance(ref.path[0], int)
+                and returns_object(target.spec.method)
+            ):
+                message = (
+                    f"the result of {target.spec.method} is not a list: use steps.{ref.step}.PATH "
+                    "(an index like [0] reads the list a method such as user.get returns)"
+                )
+            elif target.spec.upsert is not None and ref.path != ("id",):
+                picked = "[...]" if ref.instance is not None else ""
+                message = (
+                    f"the result of upsert step {ref.step!r} is its record id: "
+                    f"use steps.{ref.step}{picked}.id"
+                )
+            elif ref.instance in names[ref.step]:
+                continue
+            elif ref.instance is None:
+                message = f"step {ref.step!r} is dropped by its when"
+            elif ref.instance in target.expansion.dropped:
+                message = f"instance {ref.instance!r} of step {ref.step!r} is dropped by its when"
+            else:
+                message = f"step {ref.step!r} has no instance {ref.instance!r}"
+            origin = f" (for_each {instance.origin})" if instance.origin else ""
+            where = ("steps", step.index, *params_path(step.spec, ("params", *link.path)))
+            problems.append(document.problem(where, message + origin, code="bad-link"))

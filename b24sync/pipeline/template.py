@@ -322,6 +322,10 @@ class Renderer:
                 return None
         return found
 
+    def rearm(self) -> None:
+        """Start the total template time anew (``Budget.again``), for a second pass over rendered rows."""
+        self._env.budget.again()
+
     def uses_loop_length(self, value: object) -> bool:
         """Whether templates in ``value`` need the number of rows (``loop.length``, ``last``, ``revindex``).
 

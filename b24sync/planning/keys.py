@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import re
-
+from b24sync.pipeline.instances import key_stem
 from b24sync.pipeline.loader import Pipeline
-
-_KEY_CHARS = re.compile(r"[^A-Za-z0-9]+")
-_KEY_LENGTH = 40
 
 
 def command_keys(pipeline: Pipeline) -> dict[tuple[int, str | None], str]:
@@ -25,7 +21,7 @@ def command_keys(pipeline: Pipeline) -> dict[tuple[int, str | None], str]:
             continue
         for position, instance in enumerate(step.expansion.instances):
             name = instance.name or str(position)
-            stem = _KEY_CHARS.sub("_", name).strip("_")[:_KEY_LENGTH].rstrip("_") or str(position)
+            stem = key_stem(name, position)
             key = f"{step.spec.id}_{stem}"
             suffix = 2
             while key in used:

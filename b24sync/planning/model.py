@@ -147,10 +147,16 @@ class Source(Frozen):
 
 
 class PipelineInfo(Frozen):
-    """Where a plan came from."""
+    """Where a plan came from: the pipeline, its data and the portal it read."""
 
     path: str
     sha256: str
+    data_sha256: str | None = None
+    """The sha256 of the ``sha256`` of its file and SQL sources, one a line in reading order (portal
+    sources are left out: a run's own writes change them); ``None`` in a plan made before it existed."""
+    target: str | None = None
+    """The portal the plan read (upsert state, portal sources, the field contract), its webhook code
+    shown as ``***``; ``None`` when it read none."""
 
 
 class LeftOut(Frozen):
@@ -181,6 +187,10 @@ class Plan(Frozen):
     imports: dict[str, tuple[Imported, ...]] = Field(default_factory=dict)
     """The ``crm.item.batchImport`` commands of ``mode: import`` steps, by key: their instances in the
     order of ``data`` (``b24sync.planning.importing``). A plan file leaves it out when empty."""
+    created_matches: dict[str, dict[str, JsonValue]] = Field(default_factory=dict, exclude=True)
+    """The match values of each create of an upsert step, by command key: after the run the portal is
+    read for them again to find duplicates a concurrent writer made. Never in a plan file: a saved
+    plan gets them when it is checked against the portal (``b24sync.run.workflow.check_fresh``)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Plan:

@@ -23,7 +23,7 @@ from b24sync.pipeline.gcpause import paused_gc
 from b24sync.pipeline.loader import Pipeline, load_pipeline
 from b24sync.pipeline.sources import SourceRead
 from b24sync.pipeline.template import Part, SecretRef, Text
-from b24sync.planning.graph import Node, build_graph
+from b24sync.planning.graph import Graph, Node, build_graph
 from b24sync.planning.importing import lower_imports
 from b24sync.planning.keys import command_keys
 from b24sync.planning.linkrules import client_reason
@@ -66,12 +66,8 @@ def plan(
 def _plan(
     pipeline: Pipeline, state: UpsertState | None, allow_delete: bool, selection: Selection | None
 ) -> Plan:
-    keys = command_keys(pipeline)
     keep = frozenset(selection.kept) if selection is not None and selection.left_out else None
-    graph = build_graph(pipeline, keys, state, allow_delete, keep)
-    schedule(graph.nodes, pipeline.spec.defaults.batch_size, pipeline)
-    key_of = {ref: graph.nodes[order].key for ref, order in graph.index_of.items()}
-    result = _build(pipeline, graph.nodes, key_of, graph.unsent, selection)
+    result, graph = planned(pipeline, state, allow_delete, selection, keep)
     # issue 17: mode: import steps become crm.item.batchImport commands (planning/importing.py)
     result = lower_imports(result, pipeline)
     if keep is None or selection is None:
@@ -79,6 +75,25 @@ def _plan(
     counts = Counter(node.step.spec.id for node in graph.nodes if node.outside)
     left_out = [LeftOut(step=step, commands=counts[step]) for step in selection.left_out]
     return result.model_copy(update={"left_out": tuple(left_out), "selected_by": selection.why})
+
+
+def planned(
+    pipeline: Pipeline,
+    state: UpsertState | None = None,
+    allow_delete: bool = False,
+    selection: Selection | None = None,
+    keep: frozenset[str] | None = None,
+) -> tuple[Plan, Graph]:
+    """The plan of ``pipeline`` before imports are lowered, and the scheduled graph it was built from."""
+    keys = command_keys(pipeline)
+    graph = build_graph(pipeline, keys, state, allow_delete, keep)
+    schedule(graph.nodes, pipeline.spec.defaults.batch_size, pipeline)
+    return _build(pipeline, graph.nodes, keys_by_ref(graph), graph.unsent, selection), graph
+
+
+def keys_by_ref(graph: Graph) -> dict[tuple[str, str | None], str]:
+    """The command key of every instance of the graph, by (step id, instance name)."""
+    return {ref: graph.nodes[order].key for ref, order in graph.index_of.items()}
 
 
 def _build(
@@ -94,7 +109,7 @@ def _build(
     current: list[Command] = []
     halt = False
     for position, node in enumerate(ordered):
-        command, in_batch = _command(node, nodes, key_of, pipeline, problems, selection)
+        command, in_batch = build_command(node, nodes, key_of, pipeline, problems, selection)
         current.append(command)
         halt = halt or in_batch
         if position + 1 == len(ordered) or ordered[position + 1].batch != node.batch:
@@ -129,7 +144,7 @@ def _source(read: SourceRead) -> Source:
     )
 
 
-def _command(
+def build_command(
     node: Node,
     nodes: list[Node],
     key_of: Mapping[tuple[str, str | None], str],

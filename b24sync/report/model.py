@@ -15,17 +15,18 @@ the portal, which may echo them.
 from __future__ import annotations
 
 import json
+from array import array
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Any, Literal, get_args
+from typing import Any, Literal, get_args, overload
 
 from pydantic import ConfigDict, Field, JsonValue, TypeAdapter, field_validator, model_validator
 
 from b24sync.bitrix.methods import change_kind
 from b24sync.client.redaction import Redactor
 from b24sync.errors import UsageError
-from b24sync.pipeline.instances import instance_name
+from b24sync.pipeline.instances import instance_name, key_stem
 from b24sync.pipeline.models import Frozen
 
 REPORT_SCHEMA_VERSION: Literal[1] = 1
@@ -72,6 +73,8 @@ class PipelineRef(_ReportModel):
     path: str
     sha256: str
     git_commit: str | None = None
+    data_sha256: str | None = None
+    """The plan's ``pipeline.data_sha256``: its file and SQL data; ``None`` in older reports."""
 
 
 class StepResult(_ReportModel):
@@ -125,6 +128,164 @@ def compact(step: StepResult) -> StepResult:
     shared = _FIELD_SETS.setdefault(given, set(given))
     object.__setattr__(step, "__pydantic_fields_set__", shared)
     return step
+
+
+class Entries(Sequence[StepResult]):
+    """Report entries kept in columns: about 40 bytes an entry instead of a ``StepResult``'s 730.
+
+    A lean run (``ids`` or ``none``: no results, no summaries) of a million commands keeps a million
+    entries until its report is written; as pydantic models they alone would take 730 MB. Here each
+    is a few numbers and its instance name; texts (step, method, error code and description, skip
+    reason) are kept once each, and an entry is made into a ``StepResult`` only when it is read. An
+    entry with a result or a summary (never in a lean run) is kept as it is.
+    """
+
+    def __init__(self) -> None:
+        self._texts: list[str | None] = [None]
+        self._text_ids: dict[str | None, int] = {None: 0}
+        self._names = bytearray()
+        self._ends = array("Q")
+        self._fields = array("I")
+        """Per entry: step, method, error code, error description and skip reason (text ids)."""
+        self._status = array("B")
+        self._numbers = array("q")
+        """Per entry: batch index, attempts and created id (``_NO_ID`` for none)."""
+        self._special: dict[int, StepResult] = {}
+        """Entries kept whole: with a result, a summary, a text created id, or a key not made of its name."""
+        self._counts: Counter[StepStatus] = Counter()
+
+    def _text(self, value: str | None) -> int:
+        found = self._text_ids.get(value)
+        if found is None:
+            found = self._text_ids[value] = len(self._texts)
+            self._texts.append(value)
+        return found
+
+    def append(self, step: StepResult) -> None:
+        """Add an entry at the end."""
+        position = len(self._status)
+        self._counts[step.status] += 1
+        self._status.append(_STATUS_CODE[step.status])
+        created = step.created_id
+        plain = (
+            step.result is None
+            and step.summary is None
+            and (created is None or (isinstance(created, int) and -_NO_ID < created < _NO_ID))
+            and step.command_key == _key(step.step, step.instance)
+        )
+        name = b"" if step.instance is None else step.instance.encode("utf-8", "surrogatepass")
+        self._names += name
+        self._ends.append(len(self._names))
+        if not plain:
+            self._special[position] = step
+        self._fields.extend(
+            (
+                self._text(step.step),
+                self._text(step.method),
+                self._text(step.error_code),
+                self._text(step.error_description),
+                self._text(step.skip_reason),
+            )
+        )
+        number = created if plain and isinstance(created, int) else _NO_ID
+        self._numbers.extend((step.batch_index, step.attempts, number))
+        if step.instance is None:
+            self._special.setdefault(position, step)  # a step without for_each: one entry, kept whole
+
+    def extend(self, steps: Iterable[StepResult]) -> None:
+        """Add entries at the end."""
+        for step in steps:
+            self.append(step)
+
+    def counts(self) -> Counter[StepStatus]:
+        """How many entries have each status."""
+        return Counter(self._counts)
+
+    def __len__(self) -> int:
+        return len(self._status)
+
+    @overload
+    def __getitem__(self, index: int) -> StepResult: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[StepResult, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> StepResult | tuple[StepResult, ...]:
+        if isinstance(index, slice):
+            return tuple(self._entry(i) for i in range(*index.indices(len(self))))
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("report entry out of range")
+        return self._entry(index)
+
+    def __iter__(self) -> Iterator[StepResult]:
+        return (self._entry(i) for i in range(len(self)))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (Entries, tuple, list)):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def _entry(self, position: int) -> StepResult:
+        special = self._special.get(position)
+        if special is not None:
+            return special
+        start = self._ends[position - 1] if position else 0
+        instance = self._names[start : self._ends[position]].decode("utf-8", "surrogatepass")
+        step, method, code, description, reason = (
+            self._texts[i] for i in self._fields[5 * position : 5 * position + 5]
+        )
+        batch_index, attempts, created = self._numbers[3 * position : 3 * position + 3]
+        assert step is not None and method is not None
+        given = frozenset(
+            _BASE_FIELDS | {name for name, value in _optional(created, code, description, reason) if value}
+        )
+        # every field given: model_construct then resolves no default (12 us an entry otherwise, 4.7 now)
+        return StepResult.model_construct(
+            _fields_set=_FIELD_SETS.setdefault(given, set(given)),
+            step=step,
+            instance=instance,
+            command_key=_key(step, instance),
+            method=method,
+            status=STEP_STATUSES[self._status[position]],
+            batch_index=batch_index,
+            attempts=attempts,
+            created_id=None if created == _NO_ID else created,
+            summary=None,
+            error_code=code,
+            error_description=description,
+            skip_reason=reason,
+            result=None,
+        )
+
+
+_BASE_FIELDS = frozenset({"step", "instance", "command_key", "method", "status", "batch_index", "attempts"})
+
+
+def _optional(
+    created: int, code: str | None, description: str | None, reason: str | None
+) -> tuple[tuple[str, bool], ...]:
+    return (
+        ("created_id", created != _NO_ID),
+        ("error_code", code is not None),
+        ("error_description", description is not None),
+        ("skip_reason", reason is not None),
+    )
+
+
+_NO_ID = 2**63 - 1
+_STATUS_CODE: dict[str, int] = {status: code for code, status in enumerate(STEP_STATUSES)}
+
+
+def _key(step: str, instance: str | None) -> str:
+    """The command key ``planning.keys`` gives an instance whose key takes no suffix (protocol §3.2)."""
+    if instance is None:
+        return step
+    stem = key_stem(instance, 0)
+    return f"{step}_{stem}" if stem != "0" or instance == "0" else ""
 
 
 class BatchResult(_ReportModel):
@@ -188,11 +349,13 @@ class RunReport(_ReportModel):
     totals: Totals
     batches: tuple[BatchResult, ...] = ()
     steps: tuple[StepResult, ...] = ()
+    """Every entry in plan order; of a lean run (``ids``, ``none``) an ``Entries``, read the same way."""
     held_deletes: tuple[HeldDelete, ...] = ()
     results: ReportResults = "full"
     """``full``: every entry as recorded; ``ids``: outcome, created id and error only; ``none``: no ids."""
     error: str | None = None
-    """Why the run failed before it had steps (reading the portal's state failed); status ``failed``."""
+    """Why the run failed before it had steps (reading the portal's state failed), or before a streamed
+    run had planned them all (its data file changed during the run); status ``failed``."""
 
     @field_validator("started_at", "finished_at")
     @classmethod
@@ -246,7 +409,7 @@ def build_totals(
     read off the entries (a batch's later attempts may be requeued commands after a halt rather than
     retries; records are read before the first batch).
     """
-    per_status = Counter(step.status for step in steps)
+    per_status = steps.counts() if isinstance(steps, Entries) else Counter(step.status for step in steps)
     batch_list = list(batches)
     return Totals(
         steps=sum(per_status.values()),
@@ -289,8 +452,37 @@ def build_report(
 ) -> RunReport:
     """A report whose totals and status are derived from ``steps`` and ``batches`` (``failed`` with an
     ``error``: a run that stopped before it had steps)."""
-    step_list = tuple(steps)
     batch_list = tuple(batches)
+    if isinstance(steps, Entries):
+        # a lean run's entries, kept in columns: a validated model would make a million of them at once;
+        # the totals and the status are derived here exactly as the validator derives them
+        totals = build_totals(
+            steps, batch_list, retries=retries, limit_wait_s=limit_wait_s, read_requests=read_requests
+        )
+        status: RunStatus = (
+            "failed"
+            if error is not None
+            else "interrupted"
+            if interrupted
+            else "succeeded"
+            if totals.succeeded == totals.steps
+            else "failed"
+        )
+        return RunReport.model_construct(
+            run_id=run_id,
+            pipeline=pipeline,
+            target=target,
+            started_at=_check_utc(started_at),
+            finished_at=_check_utc(finished_at),
+            duration_s=duration_s,
+            status=status,
+            totals=totals,
+            batches=batch_list,
+            steps=steps,  # type: ignore[arg-type]  # a Sequence of StepResult, read like the tuple
+            held_deletes=tuple(held_deletes),
+            error=error,
+        )
+    step_list = tuple(steps)
     return RunReport(
         run_id=run_id,
         pipeline=pipeline,
@@ -379,6 +571,8 @@ def redacted(report: RunReport, redact: Redactor) -> RunReport:
     """
     if not redact or not _holds_secret(report, redact):
         return report
+    if isinstance(report.steps, Entries):
+        report = report.model_copy(update={"steps": tuple(report.steps)})
     return RunReport.model_validate(redact.data(report.model_dump(mode="json")))
 
 

@@ -27,10 +27,10 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic import JsonValue
@@ -42,11 +42,20 @@ from b24sync.client.encoding import encode_command
 from b24sync.client.hook import B24Hook
 from b24sync.client.redaction import Redactor
 from b24sync.client.results import BatchReply
-from b24sync.errors import Interrupted, OutcomeUnknownError, PortalError, ProtocolError, UsageError
+from b24sync.errors import (
+    B24SyncError,
+    Interrupted,
+    OutcomeUnknownError,
+    PortalError,
+    ProtocolError,
+    UsageError,
+)
 from b24sync.planning.model import Batch, Command, Plan
+from b24sync.planning.streaming import StreamedPlan
 from b24sync.planning.windows import Window, cut_windows
 from b24sync.report.model import (
     BatchResult,
+    Entries,
     ReportResults,
     StepResult,
     StepStatus,
@@ -155,13 +164,13 @@ class _Prepared:
 class Execution:
     """What a run did: one entry per command, one per batch, and why it stopped early if it did."""
 
-    steps: list[StepResult]
+    steps: Sequence[StepResult]
     batches: list[BatchResult]
     requests: int
     retries: int
     waited_s: float
     interrupted: bool = False
-    fatal: PortalError | None = None
+    fatal: B24SyncError | None = None
 
 
 @dataclass
@@ -187,20 +196,28 @@ class Executor:
     parallel: int = 1
     """How many requests may be in flight at once: independent batches of a window go out together;
     ``PARALLEL_AUTO``: as many as the measured server time and the rate limit call for (``_slots``)."""
+    streamed: StreamedPlan | None = None
+    """A plan made while the run goes (``b24sync.planning.streaming``): ``plan`` is its head, and
+    the batches of ``streamed.rest()`` follow, a window at a time."""
 
     def __post_init__(self) -> None:
         check_parallel(self.parallel)
         self._lock = threading.RLock()
         """Held by whoever touches the run's state; released only around a request on the wire."""
-        self.windows: list[Window] = cut_windows(self.plan.batches, self.window) if self.plan.batches else []
-        self.total = sum(window.commands for window in self.windows)
+        head = cut_windows(self.plan.batches, self.window) if self.plan.batches else []
+        self.total = sum(window.commands for window in head)
+        self.batches_total = len(self.plan.batches)
+        if self.streamed is not None:
+            self.total, self.batches_total = self.streamed.commands, self.streamed.batches
+        self.windows: Iterator[Window] = self._windows(head)
         self.steps: dict[str, _Step] = {}
         """The commands of the current window, and those of earlier windows a later one still reads."""
         self.linked: dict[str, set[tuple[str | int, ...]]] = {}
         for command in self.plan.commands():
             for link in command.links:
                 self.linked.setdefault(link.target, set()).add(link.path)
-        self.finished: list[StepResult] = []
+        # a lean run keeps its entries in columns (a million of them in 60 MB, not 730)
+        self.finished: list[StepResult] | Entries = [] if self.results == "full" else Entries()
         self.done = 0
         """Commands of the finished windows."""
         self.current: list[str] = []
@@ -209,7 +226,7 @@ class Executor:
         self.batch_results: list[BatchResult] = []
         self.requests = 0
         self.interrupted = False
-        self.fatal: PortalError | None = None
+        self.fatal: B24SyncError | None = None
         self.stopped = False
         self.server_seconds = 0.0
         """The server time of the last answered request (its ``time.duration``): what ``_slots`` measures."""
@@ -222,7 +239,14 @@ class Executor:
         """Send every batch, then account for every command."""
         client_retries, client_waited = self.client.stats.retries, self.client.stats.waited
         with self._lock:
-            for window in self.windows:
+            while True:
+                try:
+                    window = next(self.windows, None)
+                except B24SyncError as error:  # the rest of a streamed plan cannot be made
+                    self.fatal, self.stopped = error, True
+                    break
+                if window is None:
+                    break
                 keys = self._open(window)
                 try:
                     if self.parallel != 1:
@@ -239,8 +263,18 @@ class Executor:
                 self._close_remaining(keys)
                 self._finish(window, keys)
         self.batch_results.sort(key=lambda batch: batch.index)  # parallel batches end in any order
+        steps: Sequence[StepResult]
+        if isinstance(self.finished, Entries):
+            steps = self.finished
+            if self.plan.unsent:
+                columns = Entries()
+                columns.extend(unsent_results(self.plan.unsent))
+                columns.extend(self.finished)
+                steps = columns
+        else:
+            steps = [*unsent_results(self.plan.unsent), *self.finished]
         return Execution(
-            steps=[*unsent_results(self.plan.unsent), *self.finished],
+            steps=steps,
             batches=self.batch_results,
             requests=self.requests,
             retries=self.client.stats.retries - client_retries,
@@ -248,6 +282,25 @@ class Executor:
             interrupted=self.interrupted,
             fatal=self.fatal,
         )
+
+    def _windows(self, head: list[Window]) -> Iterator[Window]:
+        """The windows of the plan, then those of a streamed plan's rest, made as they are reached."""
+        if self.streamed is None:
+            yield from head
+            return
+        linked = self.streamed.linked  # every later window reads these: kept to the end
+        for window in head:
+            yield replace(window, keep=window.keep | linked)
+        batches: list[Batch] = []
+        filled = 0
+        for batch in self.streamed.rest():
+            batches.append(batch)
+            filled += len(batch.commands)
+            if filled >= self.window:
+                yield Window(tuple(batches), linked, frozenset())
+                batches, filled = [], 0
+        if batches:
+            yield Window(tuple(batches), linked, frozenset())
 
     @contextmanager
     def _released(self) -> Iterator[None]:
@@ -612,9 +665,7 @@ class Executor:
         if self.on_progress is None:
             return
         done = self.done + sum(1 for key in self.current if self.steps[key].status is not None)
-        self.on_progress(
-            Progress(done, self.total, index + 1, len(self.plan.batches), self.client.stats.waited)
-        )
+        self.on_progress(Progress(done, self.total, index + 1, self.batches_total, self.client.stats.waited))
 
     def _redact_json(self, value: JsonValue) -> JsonValue:
         if not self.secrets or value is None:

@@ -3,7 +3,8 @@
 The journal is a text file of JSON lines, appended to and never rewritten, kept beside the report
 (``REPORT.journal``, see ``journal_path``). Four kinds of line:
 
-- ``{"run": RUN_ID, "pipeline": {"path": ..., "sha256": ...}, "target": URL, "started_at": TIME}``:
+- ``{"run": RUN_ID, "pipeline": {"path": ..., "sha256": ..., "data_sha256": ...}, "target": URL,
+  "started_at": TIME}``:
   a run begins (a resumed run appends its own, so one journal can hold several runs of one report);
 - ``{"sending": N, "keys": [...], "repeatable": [...]}``: request ``N`` of the run is about to go out
   with these commands (``repeatable``: those safe to send twice). The line is forced to disk
@@ -187,6 +188,8 @@ class RunHeader:
     pipeline_path: str
     pipeline_sha256: str
     target: str
+    data_sha256: str | None = None
+    """The plan's ``pipeline.data_sha256``; ``None`` in a journal written before it was recorded."""
 
 
 @dataclass
@@ -240,7 +243,13 @@ def _replay(entry: Any, state: JournalState, sent: dict[int, tuple[list[str], se
     if "run" in entry:
         pipeline = entry["pipeline"]
         state.runs.append(
-            RunHeader(str(entry["run"]), str(pipeline["path"]), str(pipeline["sha256"]), str(entry["target"]))
+            RunHeader(
+                str(entry["run"]),
+                str(pipeline["path"]),
+                str(pipeline["sha256"]),
+                str(entry["target"]),
+                None if pipeline.get("data_sha256") is None else str(pipeline["data_sha256"]),
+            )
         )
         sent.clear()  # request numbers start again with each run
     elif "sending" in entry:

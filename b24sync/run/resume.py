@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import JsonValue
 
@@ -44,6 +45,10 @@ class Previous:
     """Writes whose outcome is unknown, by key, with the name the report gave them (if it did)."""
     sha256: list[str] = field(default_factory=list)
     """The sha256 of the pipeline of each run, oldest first."""
+    data_sha256: list[str] = field(default_factory=list)
+    """The ``data_sha256`` of each run that recorded one (older reports and journals did not)."""
+    targets: list[str] = field(default_factory=list)
+    """The portal of each run, its webhook code shown as ``***``."""
     journal: Path | None = None
 
 
@@ -62,6 +67,9 @@ def read_previous(path: str | os.PathLike[str]) -> Previous:
     if has_report:
         report = read_report(text)
         previous.sha256.append(report.pipeline.sha256)
+        if report.pipeline.data_sha256 is not None:
+            previous.data_sha256.append(report.pipeline.data_sha256)
+        previous.targets.append(report.target)
         for step in report.steps:
             if step.status == "succeeded":
                 previous.results[step.command_key] = step.result
@@ -70,6 +78,8 @@ def read_previous(path: str | os.PathLike[str]) -> Previous:
     if previous.journal is not None:
         state = read_journal(previous.journal)
         previous.sha256.extend(run.pipeline_sha256 for run in state.runs)
+        previous.data_sha256.extend(run.data_sha256 for run in state.runs if run.data_sha256 is not None)
+        previous.targets.extend(run.target for run in state.runs)
         for key, outcome in state.outcomes.items():
             previous.unknown.pop(key, None)
             previous.results.pop(key, None)
@@ -83,8 +93,10 @@ def read_previous(path: str | os.PathLike[str]) -> Previous:
     return previous
 
 
-def check_same_pipeline(previous: Previous, plan: Plan) -> None:
-    """Refuse to resume from the run of another pipeline, or of this one before it was edited."""
+def check_same_pipeline(previous: Previous, plan: Plan, target: str | None = None) -> None:
+    """Refuse to resume from the run of another pipeline, of this one before it or its data was
+    edited, or of a run against another portal than ``target``. A report or journal that did not
+    record the data (older versions) is not refused for it."""
     other = next((sha for sha in previous.sha256 if sha != plan.pipeline.sha256), None)
     if other is not None:
         raise UsageError(
@@ -92,6 +104,36 @@ def check_same_pipeline(previous: Previous, plan: Plan) -> None:
             f"{plan.pipeline.path} (sha256 {other[:12]}, now {plan.pipeline.sha256[:12]}): resume only "
             "the pipeline that wrote it, or run without --resume"
         )
+    data = plan.pipeline.data_sha256
+    other = next((sha for sha in previous.data_sha256 if data is not None and sha != data), None)
+    if other is not None and data is not None:
+        names = ", ".join(dict.fromkeys(s.name for s in plan.sources if s.kind != "portal")) or "its data"
+        raise UsageError(
+            f"{previous.source} is the report of a run of {plan.pipeline.path} with other data: {names} "
+            f"changed since (data sha256 {other[:12]}, now {data[:12]}): restore the data that run read "
+            "to finish it, or plan again and run without --resume"
+        )
+    elsewhere = next(
+        (url for url in previous.targets if target is not None and not same_portal(url, target)), None
+    )
+    if elsewhere is not None:
+        raise UsageError(
+            f"{previous.source} is the report of a run against another portal ({elsewhere}, now {target}): "
+            "pass the webhook of that portal to finish it, or run without --resume"
+        )
+
+
+def same_portal(one: str, other: str) -> bool:
+    """Whether two webhook URLs (codes shown as ``***`` or not) name one portal: its host name.
+
+    A portal is its host (``example.bitrix24.ru``); another user's webhook, another port or scheme
+    of that host is the same portal. A text that names no host says nothing: taken as the same."""
+    first, second = _host_of(one), _host_of(other)
+    return not first or not second or first == second
+
+
+def _host_of(url: str) -> str:
+    return (urlsplit(url.strip()).hostname or "").lower().rstrip(".")
 
 
 def resume_state(
@@ -109,7 +151,7 @@ def resume_state(
     ``applied_ids`` (``KEY=ID``) give the ids of what ``Assume.APPLIED`` takes as written.
     """
     previous = read_previous(path)
-    check_same_pipeline(previous, plan)
+    check_same_pipeline(previous, plan, None if client is None else client.redacted_url)
     names = {command.key: instance_name(command.step, command.instance) for command in plan.commands()}
     plain = {command.key for command in plan.commands() if command.action == "call"}
     plain |= {link.target for _, link in plan.outside_links()}

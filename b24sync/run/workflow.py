@@ -28,11 +28,12 @@ from typing import Any
 from b24sync.client.encoding import encode_command
 from b24sync.client.hook import B24Hook
 from b24sync.client.redaction import Redactor
-from b24sync.errors import B24SyncError, Interrupted, PortalError, UsageError
-from b24sync.pipeline.loader import load_pipeline
-from b24sync.planning.model import Plan
+from b24sync.errors import B24SyncError, Interrupted, PortalError, StreamStopped, UsageError
+from b24sync.pipeline.loader import Pipeline, load_pipeline
+from b24sync.planning.model import Plan, Source
 from b24sync.planning.planner import plan as plan_pipeline
 from b24sync.planning.select import select_steps
+from b24sync.planning.streaming import StreamedPlan, materialized, stream_plan
 from b24sync.report.files import write_output, write_report
 from b24sync.report.model import (
     LEAN_ABOVE,
@@ -47,6 +48,7 @@ from b24sync.report.model import (
 )
 from b24sync.report.render import iter_junit, render_markdown
 from b24sync.run.contract import Contract, enforce, needs_portal
+from b24sync.run.duplicates import check_duplicates
 from b24sync.run.executor import (
     WINDOW_COMMANDS,
     Executor,
@@ -62,7 +64,7 @@ from b24sync.run.outputs import Outputs, choose_journal
 from b24sync.run.portal import Portal, PortalLike
 from b24sync.run.preflight import check_portal, needs_preflight
 from b24sync.run.redacting import run_redactor
-from b24sync.run.resume import Assume, fill_left_out, resume_state
+from b24sync.run.resume import Assume, fill_left_out, resume_state, same_portal
 from b24sync.upsert.state import read_state
 
 PortalSource = PortalLike | Callable[[], PortalLike] | None
@@ -83,10 +85,16 @@ class Applied:
     """What ``apply`` did: the plan it ran, the run report, and the error that stopped it, if any."""
 
     plan: Plan
+    """The plan it ran; of a streamed run (``streamed``), its head: the batches before the rest."""
     report: RunReport
-    fatal: PortalError | None = None
+    fatal: B24SyncError | None = None
     journal: Path | None = None
     """The run's journal when it was kept (no report file holds what it says): pass it to ``--resume``."""
+    streamed: bool = False
+    """Whether the plan was made while the run went, a window at a time (``b24sync.planning.streaming``):
+    a ``for_each`` data file of more rows than two windows, read twice instead of kept."""
+    warnings: tuple[str, ...] = ()
+    """What the run could not check, a line each (the CLI prints them as ``b24sync: warning: ...``)."""
 
     @property
     def status(self) -> RunStatus:
@@ -121,16 +129,18 @@ def plan(
     """
     opened: list[Portal] = []
     try:
-        result = _plan_file(
-            str(source),
-            variables,
-            environ,
-            _opener(portal, NEEDS_STATE, opened),
-            allow_delete,
-            select,
-            exclude,
-            contract,
-            allow_env,
+        result = _whole(
+            _plan_file(
+                str(source),
+                variables,
+                environ,
+                _opener(portal, NEEDS_STATE, opened),
+                allow_delete,
+                select,
+                exclude,
+                contract,
+                allow_env,
+            )
         )
     finally:
         for each in opened:
@@ -280,12 +290,15 @@ def _apply(
     reads_before = connection.client.stats.requests
     if (select or exclude) and (isinstance(source, Plan) or str(source).endswith(".json")):
         raise UsageError("--select and --exclude choose steps when planning: pass them to `b24sync plan`")
+    streamed: StreamedPlan | None = None
     if isinstance(source, Plan):
         the_plan = source
     else:
         started = datetime.now(timezone.utc)
+        # a big data file is planned a window at a time; a resume or a selection plans it whole
+        stream = window if resume is None and not (select or exclude) else None
         try:
-            the_plan = load_plan(
+            loaded = load_plan(
                 str(source),
                 variables,
                 environ,
@@ -295,7 +308,12 @@ def _apply(
                 exclude,
                 contract,
                 allow_env,
+                stream,
             )
+            if isinstance(loaded, StreamedPlan):
+                streamed, the_plan = loaded, loaded.head
+            else:
+                the_plan = loaded
         except PortalError as error:  # reading the portal (upsert state, fields) failed: nothing sent
             if report is not None:
                 _report_failure(str(source), connection, environ, report, started, error)
@@ -334,6 +352,7 @@ def _apply(
         report_results,
         window,
         parallel,
+        streamed,
     )
 
 
@@ -377,15 +396,19 @@ def load_plan(
     exclude: Sequence[str] = (),
     contract: Contract = True,
     allow_env: Collection[str] = (),
-) -> Plan:
-    """A saved plan file (``.json``, refused when edited by hand), or the plan of a pipeline file."""
+    stream: int | None = None,
+) -> Plan | StreamedPlan:
+    """A saved plan file (``.json``, refused when edited by hand), or the plan of a pipeline file.
+
+    With ``stream`` (a window of commands), a big ``for_each`` data file may give a ``StreamedPlan``.
+    """
     if not source.endswith(".json"):
         return _plan_file(
-            source, variables, environ, portal, allow_delete, select, exclude, contract, allow_env
+            source, variables, environ, portal, allow_delete, select, exclude, contract, allow_env, stream
         )
     try:
-        with open(source, encoding="utf-8") as stream:
-            saved = Plan.model_validate_json(stream.read())
+        with open(source, encoding="utf-8") as text:
+            saved = Plan.model_validate_json(text.read())
     except OSError as error:
         raise UsageError(f"cannot read plan {source}: {error.strerror or error}") from None
     except ValueError as error:
@@ -400,9 +423,32 @@ def load_plan(
                 f"{source}: command {command.key} was edited (its query no longer "
                 "matches its params): plan the pipeline again instead of editing"
             )
+    check_target(saved, source, portal)
     if _decisions(saved):
-        check_fresh(saved, source, variables, environ, portal, allow_delete, contract, allow_env)
+        fresh = check_fresh(saved, source, variables, environ, portal, allow_delete, contract, allow_env)
+        creates = {command.key for command in saved.commands() if command.action == "create"}
+        matches = {key: value for key, value in fresh.created_matches.items() if key in creates}
+        return saved.model_copy(update={"created_matches": matches})
     return saved
+
+
+def check_target(saved: Plan, source: str, portal: Callable[[], PortalLike]) -> None:
+    """Refuse a saved plan that read another portal than the one it is applied to.
+
+    Its upsert decisions and portal sources came from that portal. A plan that read neither (only
+    the field contract, or nothing) is applied anywhere: its target is information only.
+    """
+    planned = saved.pipeline.target
+    reads = bool(_decisions(saved)) or any(each.kind == "portal" for each in saved.sources)
+    if planned is None or not reads:
+        return
+    current = Portal.of(portal()).client.redacted_url
+    if not same_portal(planned, current):
+        raise UsageError(
+            f"{source} was planned against {planned}, not {current}: its decisions were read from that "
+            "portal; plan again against this one (`b24sync plan PIPELINE --out PLAN.json`), or apply it "
+            "with the webhook of the portal it was planned against"
+        )
 
 
 def _decisions(the_plan: Plan) -> dict[str, tuple[str, int | None]]:
@@ -423,21 +469,31 @@ def check_fresh(
     allow_delete: bool,
     contract: Contract = True,
     allow_env: Collection[str] = (),
-) -> None:
+) -> Plan:
     """Refuse a saved plan of upsert steps that the portal (or the pipeline) has moved on from.
 
     The pipeline is planned again against the portal as it is now; any upsert decision that differs
     (a record created or deleted since, a field changed, the pipeline or its data edited) makes the
     saved plan stale, as Terraform refuses a stale saved plan: applying it could duplicate records.
+    Returns the fresh plan.
     """
     again = "plan again: `b24sync plan PIPELINE --out PLAN.json`, then apply the new plan"
     pipeline = saved.pipeline.path
     try:
-        fresh = _plan_file(pipeline, variables, environ, portal, allow_delete, (), (), contract, allow_env)
+        fresh = _whole(
+            _plan_file(pipeline, variables, environ, portal, allow_delete, (), (), contract, allow_env)
+        )
     except UsageError as error:
         raise UsageError(f"{source} cannot be checked against {pipeline} ({error}): {again}") from None
     if fresh.pipeline.sha256 != saved.pipeline.sha256:
         raise StalePlan(f"{source} is stale: {pipeline} was edited since it was planned: {again}")
+    if saved.pipeline.data_sha256 is not None and fresh.pipeline.data_sha256 != saved.pipeline.data_sha256:
+        before = {(each.where, each.name): each.sha256 for each in saved.sources}
+        edited = [each.name for each in fresh.sources if before.get((each.where, each.name)) != each.sha256]
+        shown = ", ".join(dict.fromkeys(edited)) or "a source"
+        raise StalePlan(
+            f"{source} is stale: the data of {pipeline} changed since it was planned ({shown}): {again}"
+        )
     now = _decisions(fresh)
     changed = []
     for key, (action, record) in _decisions(saved).items():
@@ -451,6 +507,7 @@ def check_fresh(
         raise StalePlan(
             f"{source} is stale: the portal changed since it was planned ({shown}{more}): {again}"
         )
+    return fresh
 
 
 def _shown(action: str, record: int | None) -> str:
@@ -471,7 +528,9 @@ def _plan_file(
     exclude: Sequence[str] = (),
     contract: Contract = True,
     allow_env: Collection[str] = (),
-) -> Plan:
+    stream: int | None = None,
+) -> Plan | StreamedPlan:
+    """The plan of a pipeline file; with ``stream`` (a window), a ``StreamedPlan`` where one can be made."""
     clients: list[B24Hook] = []
 
     def client() -> B24Hook:
@@ -480,7 +539,10 @@ def _plan_file(
             clients.append(Portal.of(portal()).client)
         return clients[0]
 
-    pipeline = load_pipeline(source, variables=variables, environ=environ, portal=client, allow_env=allow_env)
+    above = None if stream is None else STREAM_WINDOWS * stream
+    pipeline = load_pipeline(
+        source, variables=variables, environ=environ, portal=client, allow_env=allow_env, stream_above=above
+    )
     selection = select_steps(pipeline, select, exclude) if select or exclude else None
     upserts = any(step.spec.upsert is not None for step in pipeline.steps)
     known: B24Hook | None = clients[0] if clients else None
@@ -493,10 +555,63 @@ def _plan_file(
     # the fields are read and checked before any record is: a refused pipeline costs those reads only
     enforce(pipeline, known, contract)
     if known is None or not upserts:
-        return plan_pipeline(pipeline, selection=selection)
-    return plan_pipeline(
-        pipeline, read_state(pipeline, known), allow_delete=allow_delete, selection=selection
+        streamed = stream_plan(pipeline, stream) if stream is not None else None
+        if streamed is not None:
+            streamed.head = _identified(streamed.head, clients, {})
+            return streamed
+        pipeline = materialized(pipeline)
+        planned = plan_pipeline(pipeline, selection=selection)
+        matches: dict[str, dict[str, Any]] = {}
+    else:
+        pipeline = materialized(pipeline)
+        state = read_state(pipeline, known)
+        planned = plan_pipeline(pipeline, state, allow_delete=allow_delete, selection=selection)
+        matches = created_matches(pipeline, planned)
+    return _identified(planned, clients, matches)
+
+
+def _identified(planned: Plan, clients: Sequence[B24Hook], matches: dict[str, dict[str, Any]]) -> Plan:
+    """The plan with its data and target recorded (``PipelineInfo``) and the match values of its creates."""
+    info = planned.pipeline.model_copy(
+        update={
+            "data_sha256": data_sha256(planned.sources),
+            "target": clients[0].redacted_url if clients else None,
+        }
     )
+    return planned.model_copy(update={"pipeline": info, "created_matches": matches})
+
+
+def data_sha256(sources: Sequence[Source]) -> str:
+    """``PipelineInfo.data_sha256``: the sha256 of the file and SQL sources' sha256, one a line."""
+    lines = "".join(f"{each.sha256}\n" for each in sources if each.kind != "portal")
+    return hashlib.sha256(lines.encode("ascii")).hexdigest()
+
+
+def created_matches(pipeline: Pipeline, the_plan: Plan) -> dict[str, dict[str, Any]]:
+    """The match values of every create of an upsert step, by command key (``Plan.created_matches``)."""
+    steps = {step.spec.id: step for step in pipeline.steps if step.spec.upsert is not None}
+    by_name: dict[str, dict[str | None, Any]] = {}
+    found: dict[str, dict[str, Any]] = {}
+    for command in the_plan.commands():
+        step = steps.get(command.step)
+        if command.action != "create" or step is None:
+            continue
+        if command.step not in by_name:
+            by_name[command.step] = {each.name: each for each in step.expansion.instances}
+        instance = by_name[command.step].get(command.instance)
+        params: Any = None if instance is None else instance.params
+        if isinstance(params, Mapping) and isinstance(params.get("match"), Mapping):
+            found[command.key] = dict(params["match"])
+    return found
+
+
+def _whole(planned: Plan | StreamedPlan) -> Plan:
+    assert isinstance(planned, Plan)  # only a call with ``stream`` streams
+    return planned
+
+
+STREAM_WINDOWS = 2
+"""An apply streams a ``for_each`` data file of more rows than this many windows."""
 
 
 def _opener(portal: PortalSource, missing: str, opened: list[Portal]) -> Callable[[], Portal]:
@@ -529,6 +644,7 @@ def _run(
     report_results: ReportResults | None = None,
     window: int = WINDOW_COMMANDS,
     parallel: int = 1,
+    streamed: StreamedPlan | None = None,
 ) -> Applied:
     started_wall = datetime.now(timezone.utc)
     started = time.monotonic()
@@ -537,9 +653,10 @@ def _run(
     if should_stop is not None:
         client.stop_waits_when(should_stop)
     halt = the_plan.halt_on_error if halt_on_error is None else halt_on_error
-    results = entry_results(the_plan, report_results)
+    results = entry_results(the_plan, report_results, None if streamed is None else streamed.commands)
     refused: PortalError | None = None
     stopped = False
+    warnings: list[str] = []
     retries, waited = client.stats.retries, client.stats.waited
     if needs_preflight(the_plan, recorded):
         try:
@@ -553,7 +670,11 @@ def _run(
         writer = JournalWriter(outputs.journal, redact)
         writer.start(
             run_id,
-            {"path": the_plan.pipeline.path, "sha256": the_plan.pipeline.sha256},
+            {
+                "path": the_plan.pipeline.path,
+                "sha256": the_plan.pipeline.sha256,
+                "data_sha256": the_plan.pipeline.data_sha256,
+            },
             client.redacted_url,
             format_utc(started_wall),
         )
@@ -571,12 +692,25 @@ def _run(
             window=window,
             results=results,
             parallel=parallel,
+            streamed=streamed,
         )
         if refused is not None:  # every command not run, with the refusal as the reason
             executor.fatal, executor.stopped = refused, True
         if stopped:
             executor.interrupted = executor.stopped = True
         execution = executor.run()
+        if the_plan.created_matches and execution.fatal is None and not execution.interrupted:
+            # a concurrent writer may have created what this run did: read the match values again
+            before = client.stats.requests
+            try:
+                execution.steps = check_duplicates(the_plan, execution.steps, client)
+            except PortalError as error:  # the writes stand as reported; the user is told it was not checked
+                warnings.append(
+                    f"could not read the portal again to look for records a concurrent writer duplicated "
+                    f"({error}): check the upsert steps' records in the portal, or run again (a rerun "
+                    "finds them as AMBIGUOUS_MATCH)"
+                )
+            read_requests += client.stats.requests - before
         # the pre-flight call's retries and waits are the run's too
         execution.retries = client.stats.retries - retries
         execution.waited_s = client.stats.waited - waited
@@ -591,6 +725,7 @@ def _run(
             path=the_plan.pipeline.path,
             sha256=the_plan.pipeline.sha256,
             git_commit=git_commit(origin),
+            data_sha256=the_plan.pipeline.data_sha256,
         ),
         target=client.redacted_url,
         started_at=format_utc(started_wall),
@@ -607,6 +742,7 @@ def _run(
             for each in the_plan.unsent
             if each.action == "delete"
         ],
+        error=_unplanned(execution.fatal, streamed, len(execution.steps)),
     )
     report = redacted(report, redact)  # portal texts and results may echo the code or a secret
     if outputs.report is not None:
@@ -616,15 +752,27 @@ def _run(
     if outputs.markdown is not None:
         write_output(outputs.markdown, render_markdown(report) + "\n", what="Markdown summary", append=True)
     kept = outputs.settle(report.status == "succeeded")
-    return Applied(the_plan, report, execution.fatal, kept)
+    return Applied(
+        the_plan, report, execution.fatal, kept, streamed is not None, tuple(redact(w) for w in warnings)
+    )
 
 
-def entry_results(the_plan: Plan, asked: ReportResults | None) -> ReportResults:
+def _unplanned(fatal: B24SyncError | None, streamed: StreamedPlan | None, entries: int) -> str | None:
+    """Why a streamed run has entries for only some of its commands: the rest could not be planned."""
+    if not isinstance(fatal, StreamStopped) or streamed is None:
+        return None
+    left = streamed.commands - entries
+    return f"{fatal} ({left} of {streamed.commands} commands were never planned, so none of them was sent)"
+
+
+def entry_results(the_plan: Plan, asked: ReportResults | None, commands: int | None = None) -> ReportResults:
     """How much of each result the run keeps in memory: what the report file will hold
-    (``report.model.results_kept``: ``ids`` above ``LEAN_ABOVE`` commands unless asked otherwise)."""
+    (``report.model.results_kept``: ``ids`` above ``LEAN_ABOVE`` commands unless asked otherwise).
+    ``commands`` counts the run's commands when ``the_plan`` is only a streamed plan's head."""
     if asked is not None:
         return asked
-    commands = sum(len(batch.commands) for batch in the_plan.batches)
+    if commands is None:
+        commands = sum(len(batch.commands) for batch in the_plan.batches)
     return "ids" if commands > LEAN_ABOVE else "full"
 
 

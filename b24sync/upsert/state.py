@@ -307,3 +307,25 @@ def _read_all(client: B24Hook, queries: list[dict[str, Any]]) -> Iterable[dict[s
     for page, _ in _send_all(client, "crm.item.list", queries):
         rows = page.get("items", []) if isinstance(page, Mapping) else []
         yield from rows
+
+
+def duplicates(
+    client: B24Hook, creates: Sequence[tuple[str, int, Mapping[str, Any]]]
+) -> dict[str, tuple[int, ...]]:
+    """The creates whose match values now find more than one record: the ids of all, by command key.
+
+    ``creates`` holds (command key, entity type id, match values) of creates that succeeded. They are
+    read as the state is (``read_matches``: 50 values a command, 50 commands a request), grouped by
+    entity type and match fields, so 10,000 creates cost 4 requests (14 with an e-mail match).
+    """
+    groups: dict[tuple[int, tuple[str, ...]], list[Wanted]] = defaultdict(list)
+    for key, entity_type_id, match in creates:
+        groups[(entity_type_id, tuple(sorted(match)))].append(Wanted(key, match, {}))
+    found: dict[str, tuple[int, ...]] = {}
+    for (entity_type_id, names), wanted in groups.items():
+        records = read_matches(client, entity_type_id, wanted)
+        for item in wanted:
+            ids = tuple(sorted({int(row["id"]) for row in records.get(match_key(item.match, names), [])}))
+            if len(ids) > 1:
+                found[item.key] = ids
+    return found

@@ -14,9 +14,11 @@ per field, tests/bench/bench_plan.py's pipeline). Two fresh child processes per 
 
 Prints one line per size and writes every figure to ``--out`` (default tests/bench/scale.json) for
 docs/performance.md; sizes measured by an earlier run stay in the file, each with its ``measured_at``
-(``apply_measured`` is false for a size run with ``--no-apply``). Targets (issue 16): load + plan <= 30 us per command at every size; apply of
-100,000 rows under 200 MiB and of 1,000,000 under 400 MiB peak RSS (the executor runs in windows;
-the whole plan is still built first, and alone it is over both targets).
+(``apply_measured`` is false for a size run with ``--no-apply``). Targets (issue 16): load + plan
+<= 30 us per command at every size (the ``plan`` process: the whole plan, as ``b24sync plan`` builds
+it); apply of 100,000 rows under 200 MiB and of 1,000,000 under 400 MiB peak RSS (``apply`` plans
+a file of more than 10,000 rows a window at a time, ``b24sync.planning.streaming``, and keeps its
+report entries in columns, ``report.model.Entries``).
 """
 
 from __future__ import annotations

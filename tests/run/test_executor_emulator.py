@@ -93,7 +93,8 @@ def test_html_500s_on_reads_are_retried_and_on_writes_are_unknown() -> None:
     emu = Emulator(fail_rate=0.5, seed=4, clock=fake.monotonic, wall_clock=fake.wall)
     reads = execute(
         contacts_plan(200, method="crm.item.list"),
-        client_for(emu, fake, rate_limit=None, retry=RetryPolicy(attempts=10)),
+        # HTML 500s from the very first request: retried as a portal's (RetryPolicy.unproven_retries)
+        client_for(emu, fake, rate_limit=None, retry=RetryPolicy(attempts=10, unproven_retries=10)),
     )
     assert {s.status for s in reads.steps} == {"succeeded"} and reads.retries > 0
     broken = Emulator(fail_rate=1.0, seed=4, clock=fake.monotonic, wall_clock=fake.wall)
