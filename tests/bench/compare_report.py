@@ -253,9 +253,9 @@ def _targets(results: dict[str, Any]) -> list[str]:
         )
         for key, label in keys:
             if not peers:
-                lines.append(
-                    f"| {label} no slower than the fastest peer | {entry['title']} | no peer finished correctly | - |"
-                )
+                ran = any(_peer(t) and "wall_s" in r for t, r in runs.items())
+                why = "no peer finished correctly" if ran else "no peer was run (b24sync alone)"
+                lines.append(f"| {label} no slower than the fastest peer | {entry['title']} | {why} | - |")
                 continue
             best = min(peers, key=lambda r: r[key])
             lines.append(
