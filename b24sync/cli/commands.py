@@ -589,11 +589,12 @@ def plan_command(
 @click.option(
     "--parallel",
     type=int,
-    default=1,
-    show_default=True,
+    default=None,
     metavar="N",
     help="Requests in flight at once (1 to 10): batches with no link or dependency between them go "
-    "out together; journal, report and --resume are those of a serial run.",
+    "out together; journal, report and --resume are those of a serial run. Default: measured, from 1 "
+    "up to the requests the rate limit admits while one is on the server (the server time each "
+    "answer reports over the bucket's interval, 0.5 s at the standard limit).",
 )
 @click.option("--progress/--no-progress", default=True, help="Show progress on stderr.")
 @_no_contract_option
@@ -618,7 +619,7 @@ def apply(
     rate_limit: str | None,
     allow_delete: bool,
     lock_timeout: float,
-    parallel: int,
+    parallel: int | None,
     progress: bool,
     no_contract: bool,
     allow_env: tuple[str, ...],
@@ -636,6 +637,7 @@ def apply(
     """
     from b24sync.cli.progress import ProgressLine, StopFlag
     from b24sync.report.render import render_summary_json, render_text
+    from b24sync.run.executor import given_parallel
     from b24sync.run.journal import journal_path
     from b24sync.run.outputs import choose_journal
     from b24sync.run.resume import Assume
@@ -643,6 +645,7 @@ def apply(
 
     if assume_applied and assume_not_applied:
         raise UsageError("choose one of --assume-applied and --assume-not-applied")
+    in_flight = given_parallel(parallel)
     assume = (
         Assume.APPLIED if assume_applied else Assume.NOT_APPLIED if assume_not_applied else Assume.NOTHING
     )
@@ -675,7 +678,7 @@ def apply(
                 journal=journal,
                 applied_ids=applied_ids,
                 lock_timeout=lock_timeout,
-                parallel=parallel,
+                parallel=in_flight,
             )
     finally:
         if shown is not None:

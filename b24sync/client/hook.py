@@ -21,7 +21,7 @@ import requests
 
 from b24sync.bitrix.advice import advice
 from b24sync.bitrix.codes import AUTH_CODES, LIMIT_CODES, METHOD_NOT_FOUND, OVERLOAD_LIMIT, QUERY_LIMIT
-from b24sync.bitrix.limits import MAX_BATCH, OPERATING_LIMIT, OPERATING_WINDOW
+from b24sync.bitrix.limits import MAX_BATCH, OPERATING_LIMIT, OPERATING_WINDOW, STANDARD_RATE
 from b24sync.bitrix.methods import is_safe_to_repeat
 from b24sync.client.batching import BatchCall, normalize_calls, referenced_keys
 from b24sync.client.encoding import batch_payload, encode_command, response_maps
@@ -169,6 +169,13 @@ class B24Hook:
         return self._webhook.redacted_url
 
     @property
+    def request_interval(self) -> float:
+        """Seconds between two requests the rate limit admits once its burst is spent: ``1 / rate``
+        of this client's bucket, or of the standard one when it has none (protocol §7.1)."""
+        rate = self._bucket.limit.rate if self._bucket is not None else STANDARD_RATE[1]
+        return 1.0 / rate
+
+    @property
     def retry(self) -> RetryPolicy:
         """How this client retries; the executor's per-command limit retries follow it too."""
         return self._retry
@@ -281,7 +288,8 @@ class B24Hook:
         """Wait for both limits, then make one exchange and count it."""
         before = self._clock()
         with self._gate:
-            self._wait(self._budget.delay(demand), f"operating-time budget of {', '.join(demand)}")
+            while (budget_wait := self._budget.delay(demand)) > 0:
+                self._wait(budget_wait, f"operating-time budget of {', '.join(demand)}")
             if self._bucket is not None:
                 self._wait(self._bucket.delay(), "request rate limit")
             self._check_stop("a stop was asked for")

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from b24sync.bitrix.limits import OPERATING_LIMIT, OPERATING_WINDOW
+from b24sync.bitrix.limits import OPERATING_LIMIT, OPERATING_WINDOW, REQUEST_DEADLINE
 
 BASKETS = 10
 """protocol §7.2: the window is ten baskets."""
@@ -40,6 +40,15 @@ RECENT = 50
 """Commands of a method whose server time predicts the next ones (the largest of them is used)."""
 PACING_MARGIN = 1.0
 """Seconds of the budget left unplanned, for commands that cost more than the recent ones did."""
+UNKNOWN_SECONDS = 0.5
+"""Server seconds a record of a method never answered is taken to cost at most: a write takes tens to
+hundreds of milliseconds on a cloud portal (issue 17; docs/emulator.md), an imported record as much.
+So 10 requests of 50 adds (250 s) go out at once under the 480-s budget, and 8 of 42 imports (60 s
+each, the ``REQUEST_DEADLINE``)."""
+_RECORDS = {"crm.item.batchimport": 20}
+"""Records one command of a method carries at most (protocol §9.8b: 20 a ``crm.item.batchImport``)."""
+POLL = 0.25
+"""Seconds between looks at the requests in flight while a request waits for one of their answers."""
 _EPSILON = 1e-6
 
 
@@ -96,6 +105,9 @@ class OperatingBudget:
         self._in_flight: dict[int, dict[str, int]] = {}
         """Commands per method of the requests other threads have sent and not yet observed: with
         parallel requests (``apply --parallel``) their cost is in no answer yet, so it is planned for."""
+        self._sent = 0
+        """Requests sent so far; ``_sent_as`` gives each thread's request in flight its number."""
+        self._sent_as: dict[int, int] = {}
         self._lock = threading.RLock()
 
     def _ledger(self, method: str) -> _Ledger:
@@ -116,11 +128,14 @@ class OperatingBudget:
         """This thread's request is going out now with ``demand``: others plan for it until ``answered``."""
         with self._lock:
             self._in_flight[threading.get_ident()] = dict(demand)
+            self._sent += 1
+            self._sent_as[threading.get_ident()] = self._sent
 
     def answered(self) -> None:
         """This thread's request was answered and its ``time`` blocks observed (or it failed)."""
         with self._lock:
             self._in_flight.pop(threading.get_ident(), None)
+            self._sent_as.pop(threading.get_ident(), None)
 
     def _observe(self, method: str, time_block: Mapping[str, Any]) -> None:
         now = self._wall_clock()
@@ -135,9 +150,9 @@ class OperatingBudget:
         reset_at = _number(time_block.get("operating_reset_at"))
         if operating is not None and reset_at is not None:
             ledger.reset_at = reset_at
-            self._reconcile(ledger, operating, reset_at, now)
+            self._reconcile(method, ledger, operating, reset_at, now)
 
-    def _reconcile(self, ledger: _Ledger, operating: float, reset_at: float, now: float) -> None:
+    def _reconcile(self, method: str, ledger: _Ledger, operating: float, reset_at: float, now: float) -> None:
         """Make the ledger agree with the portal's ``operating``, expiring no later than it says."""
         ledger.expire(now)
         oldest = reset_at + SAFETY
@@ -147,10 +162,19 @@ class OperatingBudget:
             del ledger.charges[expires]
             ledger.add(oldest, seconds)
         ours = ledger.live()
-        if operating > ours + _EPSILON:
-            self._spread(ledger, operating - ours, oldest, self._expiry(now))
-        elif operating < ours - _EPSILON:
-            # the portal counts less: what it no longer counts is the oldest (or was never charged)
+        # the portal may count commands of requests still in flight in other threads already; those
+        # are planned for in full until their own answers place them, so they are not spread here
+        me = threading.get_ident()
+        flying = sum(other.get(method, 0) for thread, other in self._in_flight.items() if thread != me)
+        unexplained = operating - ours - flying * ledger.per_command()
+        if unexplained > _EPSILON:
+            self._spread(ledger, unexplained, oldest, self._expiry(now))
+        elif operating < ours - _EPSILON and self._sent_as.get(me, self._sent) == self._sent:
+            # the portal counts less: what it no longer counts is the oldest (or was never charged).
+            # Not when a request was sent after this one: the figure dates from this request's
+            # commands, and the ledger may already hold that later request's (answered first), which
+            # taken off the oldest basket made the ledger count less than the portal (a 429 in 10,000
+            # adds at --parallel 10)
             excess = ours - operating
             for expires, seconds in ledger.oldest_first():
                 if excess <= _EPSILON:
@@ -189,7 +213,10 @@ class OperatingBudget:
         return ledger.blocked_until - now
 
     def delay(self, demand: Mapping[str, int] | Iterable[str]) -> float:
-        """Seconds to wait before a request with ``demand`` (commands per method) may be sent."""
+        """Seconds to wait before a request with ``demand`` (commands per method) may be sent.
+
+        Ask again after waiting: an answer that arrived in the meantime may change it.
+        """
         counts = demand if isinstance(demand, Mapping) else dict.fromkeys(demand, 1)
         with self._lock:
             now = self._wall_clock()
@@ -197,6 +224,19 @@ class OperatingBudget:
             waits = [0.0]
             for method, commands in counts.items():
                 ledger = self._ledgers.get(method.lower())
+                if ledger is None or not ledger.recent:
+                    # what this method's commands cost is in no answer yet: each request of it in
+                    # flight is taken at its worst (``_unknown_cost``), so before the first answer
+                    # no more go out than fit the limit (the command that reaches the limit
+                    # completes: no margin); the first one always goes
+                    others = [
+                        other[method]
+                        for thread, other in self._in_flight.items()
+                        if thread != me and other.get(method)
+                    ]
+                    cost = sum(_unknown_cost(method, n) for n in others) + _unknown_cost(method, commands)
+                    if others and cost > self.limit + _EPSILON:
+                        waits.append(POLL)
                 if ledger is not None:
                     waits.append(ledger.blocked_until - now)
                     # the command that crosses the limit still completes (protocol §7.2): only the
@@ -225,6 +265,13 @@ class OperatingBudget:
             live -= seconds
             at = expires
         return at
+
+
+def _unknown_cost(method: str, commands: int) -> float:
+    """The most a request of ``commands`` of a method never answered may charge: ``UNKNOWN_SECONDS``
+    per record, and never more than the ``REQUEST_DEADLINE`` the request may run."""
+    records = commands * _RECORDS.get(method.lower(), 1)
+    return min(REQUEST_DEADLINE, records * UNKNOWN_SECONDS)
 
 
 def _number(value: Any) -> float | None:

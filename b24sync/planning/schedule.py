@@ -1,7 +1,18 @@
-"""Packing the graph into batches: ready nodes in file order, strict links to a later batch.
+"""Packing the graph into batches: whole chains of dependents together, links across batches far apart.
 
 protocol §3.3 and §4.3 rule 4: a batch holds at most 50 commands and references never cross
 requests, so a command whose link the portal may not resolve waits for a batch after its target's.
+
+Every batch is filled while any command is ready, so a plan without such links has the fewest
+requests, ceil(commands / 50). Which ready command goes next:
+
+- a command whose dependencies all sit in the batch being filled goes right after them (depth
+  first: the rest of its chain is resolved by the portal, ``$result[...]``, with no wait);
+- else a command with no dependencies, in file order;
+- a command left ready when its dependencies' batch closed (a chain cut by the end of a batch, a
+  strict link) goes ``SPREAD`` batches later, or sooner when nothing else is ready. So a batch
+  depends on batches ``SPREAD`` back, not on the one before it: ``apply --parallel`` can keep that
+  many requests in flight, where a plan of all heads first and all tails after is two long lines.
 """
 
 from __future__ import annotations
@@ -12,31 +23,59 @@ from b24sync.errors import PipelineError, Problem
 from b24sync.pipeline.loader import Pipeline, Step
 from b24sync.planning.graph import Node
 
+SPREAD = 10
+"""Batches between a chain cut by a batch's end and its rest: the most requests ``apply --parallel``
+puts in flight (``b24sync.run.executor.MAX_PARALLEL``)."""
+
 
 def schedule(nodes: list[Node], batch_size: int, pipeline: Pipeline) -> None:
-    """Pack nodes greedily into batches: ready nodes in file order, strict links to a later batch.
+    """Pack nodes into batches as the module says; each node gets its ``batch`` and ``sequence``.
 
     Nodes ``outside`` a selection are not placed (nothing placed waits for them).
     """
     waiting = [len(node.after) for node in nodes]
-    ready = [node.order for node in nodes if not node.after and not node.outside]
+    root = [node.order for node in nodes]
+    """The node whose chain each node continues: ready nodes are taken by (root, order)."""
+    released = [-1] * len(nodes)
+    """The batch in which each node's last dependency was placed."""
+    ready = [(node.order, node.order) for node in nodes if not node.after and not node.outside]
     heapq.heapify(ready)
+    later: list[tuple[int, int, int]] = []
+    """(first batch it goes in unless nothing else is ready, root, order): dependencies all closed."""
     deferred: list[int] = []
+    """Strict followers of a node of this batch: they go in a later one."""
     batch = 0
     filled = 0
     placed = 0
     total = sum(1 for node in nodes if not node.outside)
     while placed < total:
-        if not ready or filled == batch_size:
-            if not deferred and not ready:
+        if filled < batch_size and not ready and later:
+            # nothing else is ready: what waits for a later batch may go in this one
+            _, rank, order = heapq.heappop(later)
+            heapq.heappush(ready, (rank, order))
+        if filled == batch_size or not ready:
+            if not ready and not deferred and not later:
                 raise PipelineError(_cycle_problems(nodes, pipeline))
+            # what this batch released and it did not take depends on it now: SPREAD batches later
+            kept = []
+            for rank, order in ready:
+                if released[order] == batch:
+                    later.append((batch + SPREAD, rank, order))
+                else:
+                    kept.append((rank, order))
+            later.extend((batch + SPREAD, root[order], order) for order in deferred)
+            heapq.heapify(later)
+            ready = kept
+            heapq.heapify(ready)
+            deferred = []
             batch += 1
             filled = 0
-            for order in deferred:
-                heapq.heappush(ready, order)
-            deferred = []
+            while later and later[0][0] <= batch:
+                _, rank, order = heapq.heappop(later)
+                heapq.heappush(ready, (rank, order))
             continue
-        node = nodes[heapq.heappop(ready)]
+        _, order = heapq.heappop(ready)
+        node = nodes[order]
         node.batch = batch
         node.sequence = placed
         filled += 1
@@ -46,10 +85,12 @@ def schedule(nodes: list[Node], batch_size: int, pipeline: Pipeline) -> None:
             if waiting[dependent]:
                 continue
             follower = nodes[dependent]
+            root[dependent] = root[order]
+            released[dependent] = batch
             if follower.strict and any(nodes[target].batch == batch for target in follower.strict):
                 deferred.append(dependent)
             else:
-                heapq.heappush(ready, dependent)
+                heapq.heappush(ready, (root[order], dependent))
 
 
 def _cycle_problems(nodes: list[Node], pipeline: Pipeline) -> list[Problem]:

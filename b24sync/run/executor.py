@@ -14,7 +14,9 @@ Rules, in the order they matter:
 - A request that held writes and lost its answer stops the run: those writes are ``unknown`` and
   nothing is sent twice. Any other portal failure stops the run and is returned as ``fatal``.
 - With ``parallel`` > 1, up to that many batches are in flight at once: a batch goes out once every
-  earlier batch of its window that it links to or depends on has settled (``_run_parallel``). All the
+  earlier batch of its window that it links to or depends on has settled (``_run_parallel``). With
+  ``PARALLEL_AUTO`` the number is measured (``_slots``): as many requests as the rate limit can feed
+  while one is on the server, from the server time the answers report. All the
   bookkeeping runs under one lock, released only while a request (or a limit wait) is on the wire, so
   each request is still journaled before it is sent. A stop (a failure with ``halt_on_error``, a lost
   answer, Ctrl-C) sends nothing new; the requests in flight get their answers and settle.
@@ -22,9 +24,10 @@ Rules, in the order they matter:
 
 from __future__ import annotations
 
+import math
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -84,12 +87,30 @@ MAX_PARALLEL = 10
 (``requests``' pool), and a portal serves a few requests of one webhook at a time (issue 17)."""
 
 
+PARALLEL_AUTO = 0
+"""``parallel`` for a measured number of requests in flight (``apply --parallel``'s default): it starts
+at 1 and becomes ``ceil(server seconds of a request / request_interval)`` (``Executor._slots``), at
+most ``MAX_PARALLEL``: the requests the rate limit admits while one of them is on the server."""
+_POLL = 0.25
+"""Seconds between looks at the requests in flight while the measured number may grow."""
+
+
 def check_parallel(parallel: int) -> None:
-    """Refuse a ``parallel`` outside 1..``MAX_PARALLEL`` with one line of advice."""
+    """Refuse a ``parallel`` outside 1..``MAX_PARALLEL`` (or ``PARALLEL_AUTO``) with one line of advice."""
+    if parallel != PARALLEL_AUTO:
+        given_parallel(parallel)
+
+
+def given_parallel(parallel: int | None) -> int:
+    """``--parallel``: ``PARALLEL_AUTO`` when not given, else a number from 1 to ``MAX_PARALLEL``."""
+    if parallel is None:
+        return PARALLEL_AUTO
     if not 1 <= parallel <= MAX_PARALLEL:
         raise UsageError(
-            f"--parallel {parallel}: give a number of requests in flight from 1 to {MAX_PARALLEL}"
+            f"--parallel {parallel}: give a number of requests in flight from 1 to {MAX_PARALLEL}, "
+            "or leave it out to have it measured"
         )
+    return parallel
 
 
 def required_secrets(plan: Plan) -> list[str]:
@@ -173,7 +194,8 @@ class Executor:
     """How much of each command's result its ``StepResult`` keeps: ``full`` (the result, or a summary),
     or ``ids`` / ``none`` (the created id only, as a lean report file writes it)."""
     parallel: int = 1
-    """How many requests may be in flight at once: independent batches of a window go out together."""
+    """How many requests may be in flight at once: independent batches of a window go out together;
+    ``PARALLEL_AUTO``: as many as the measured server time and the rate limit call for (``_slots``)."""
     streamed: StreamedPlan | None = None
     """A plan made while the run goes (``b24sync.planning.streaming``): ``plan`` is its head, and
     the batches of ``streamed.rest()`` follow, a window at a time."""
@@ -206,6 +228,10 @@ class Executor:
         self.interrupted = False
         self.fatal: B24SyncError | None = None
         self.stopped = False
+        self.server_seconds = 0.0
+        """The server time of the last answered request (its ``time.duration``): what ``_slots`` measures."""
+        self.answers = 0
+        """Requests answered so far."""
 
     # -- the run -------------------------------------------------------------------------------
 
@@ -223,7 +249,7 @@ class Executor:
                     break
                 keys = self._open(window)
                 try:
-                    if self.parallel > 1:
+                    if self.parallel != 1:
                         with self._released():
                             self._run_parallel(window.batches)
                     else:
@@ -303,29 +329,56 @@ class Executor:
         needs = _needs(batches)
         settled: set[int] = set()
         running: dict[Future[None], int] = {}
-        with ThreadPoolExecutor(self.parallel, thread_name_prefix="b24sync-apply") as pool:
+        started: dict[Future[None], float] = {}
+        auto = self.parallel == PARALLEL_AUTO
+        with ThreadPoolExecutor(
+            MAX_PARALLEL if auto else self.parallel, thread_name_prefix="b24sync-apply"
+        ) as pool:
             try:
                 while waiting or running:
                     with self._lock:
                         if not self.stopped and self.should_stop():
                             self.interrupted = self.stopped = True
                         stopped = self.stopped
+                        slots = self._slots(started.values()) if auto else self.parallel
                     for batch in [] if stopped else [b for b in waiting if needs[b.index] <= settled]:
-                        if len(running) == self.parallel:
+                        if len(running) >= slots:
                             break
                         waiting.remove(batch)
-                        running[pool.submit(self._run_one, batch)] = batch.index
+                        future = pool.submit(self._run_one, batch)
+                        running[future], started[future] = batch.index, self.clock()
                     if not running:
                         break  # stopped (an earlier batch always becomes sendable: needs point back)
-                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    # measured: look again now and then, a request that stays long may make room
+                    grow = auto and waiting and len(running) < MAX_PARALLEL
+                    done, _ = wait(running, timeout=_POLL if grow else None, return_when=FIRST_COMPLETED)
                     for future in done:
                         settled.add(running.pop(future))
+                        del started[future]
                         future.result()  # a bug in a worker stops the run as it would a serial one
             except BaseException:
                 with self._lock:
                     self.stopped = True  # nothing new is sent; the pool waits for what is in flight
                 _drain(running)
                 raise
+
+    def _slots(self, started: Iterable[float]) -> int:
+        """The measured number of requests in flight: the rate limit admits one every
+        ``request_interval`` seconds, so ``ceil(server seconds / interval)`` of them keep it busy.
+
+        The server seconds are those of the last answer. Before the run's first answer the number
+        is 1 until the oldest request has been out for one interval, then ``2 ** (intervals + 1)``
+        (a slow start: 4, 8, 10 at the standard limit; an answer in milliseconds, as an instant
+        portal gives, never lets a second request go).
+        """
+        interval = self.client.request_interval
+        if self.answers:
+            wanted = math.ceil(self.server_seconds / interval - 1e-9)
+        else:
+            oldest = max((self.clock() - at for at in started), default=0.0)
+            intervals = math.floor(oldest / interval)
+            wanted = 2 ** min(intervals + 1, 8) if intervals >= 1 else 1
+        return max(1, min(MAX_PARALLEL, wanted))
 
     def _run_one(self, batch: Batch) -> None:
         with self._lock:
@@ -490,6 +543,8 @@ class Executor:
             try:
                 with self._released():
                     reply = self.client.send_batch(encoded, halt=halt, methods=methods, safe=safe)
+                self.server_seconds = _duration(reply.time, self.server_seconds)
+                self.answers += 1
             except OutcomeUnknownError as error:
                 self._lost(request, str(error))
                 return
@@ -666,6 +721,14 @@ def _needs(batches: tuple[Batch, ...]) -> dict[int, set[int]]:
         targets = {t for c in batch.commands for t in (*(link.target for link in c.links), *c.depends_on)}
         needs[batch.index] = {position[t] for t in targets if position.get(t, batch.index) < batch.index}
     return needs
+
+
+def _duration(block: Mapping[str, Any] | None, default: float) -> float:
+    """The server seconds of a request from its ``time`` block (``duration``), else ``default``."""
+    value = block.get("duration") if isinstance(block, Mapping) else None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    return default
 
 
 def _drain(running: Mapping[Future[None], int]) -> None:

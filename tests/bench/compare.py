@@ -1,7 +1,8 @@
 """b24sync side by side with fast_bitrix24 and b24pysdk on the emulator (issues 8, 16, 17), run by hand.
 
     python tests/bench/compare.py [--quick] [--tools b24sync,fast_bitrix24,b24pysdk]
-                                  [--workloads adds,chains,...] [--merge] [--no-write] [--render]
+                                  [--workloads adds,chains,...] [--count WORKLOAD=N ...]
+                                  [--merge] [--json FILE] [--no-write] [--render] [--merge-files A,B]
 
 Starts one emulator process per portal the chosen workloads need, on loopback (https with a
 self-signed certificate, since b24pysdk only builds https URLs): without limits, at the standard
@@ -14,7 +15,9 @@ pipeline file. The store is reset before every writing run; the read workload se
 and every tool reads the same records. Requests, 503s and refusals by a limit are the emulator's
 counters; stored records and links are read back from the emulator after each run and checked. On
 the cloud profile each workload gets its physical bound (``physical_bound``) and each run its
-wall time over it.
+wall time over it. The cloud workloads default to the sizes of issue 17 (``issue`` of ``WORKLOADS``),
+which take hours in all; ``--count WORKLOAD=N`` runs one smaller, and docs/performance.md says which
+sizes ran. b24sync runs with its default ``--parallel`` (measured from the answers).
 
 Writes docs/performance.md (the tables, the targets, the findings, and tests/bench/scale.json's
 figures when that file exists) and tests/bench/compare.json (raw figures). A peer that is not
@@ -53,7 +56,9 @@ from tests.bench.compare_report import render  # noqa: E402
 TOOLS = ("b24sync", "fast_bitrix24", "b24pysdk")
 # fast_bitrix24 as its README says (results in item order) and, on the chains, as a wary user who
 # matches each result to its item by the name it echoes back, since the order does not hold
-VARIANTS = {"fast_bitrix24-matched": "fast_bitrix24"}
+VARIANTS = {"fast_bitrix24-matched": "fast_bitrix24", "b24sync-parallel10": "b24sync"}
+"""b24sync-parallel10: b24sync with an explicit ``--parallel 10`` beside its measured default, on the
+cloud workloads (the row of the target checks is the default's)."""
 BURST, RATE = 50, 2.0
 # the portals the workloads run on: emulator options, and the budget b24sync's client is told of
 PORTALS: dict[str, dict[str, Any]] = {
@@ -103,16 +108,27 @@ WORKLOADS: dict[str, dict[str, Any]] = {
         "quick": 3000,
         "portal": "limited",
     },
+    # issue 17's sizes: 5,000 adds (past one operating budget: 500 s of crm.item.add), 1,000 chains,
+    # 50,000 adds (ten budgets: about 100 minutes a tool) and 10,000 imported creates
     "cloud_adds": {
         "title": "5. crm.item.add on the cloud profile",
-        "count": 500,
+        "count": 5000,
+        "issue": 5000,
         "quick": 100,
         "portal": "cloud",
     },
     "cloud_chains": {
         "title": "6. chains on the cloud profile",
-        "count": 100,
+        "count": 1000,
+        "issue": 1000,
         "quick": 20,
+        "portal": "cloud",
+    },
+    "cloud_long": {
+        "title": "6b. crm.item.add on the cloud profile, long enough to reach the budget many times",
+        "count": 50000,
+        "issue": 50000,
+        "quick": 1000,
         "portal": "cloud",
     },
     # 900 adds: 18 s of operating time, 1.8 budgets. At 1,000 (exactly 2) a client that keeps any
@@ -126,7 +142,8 @@ WORKLOADS: dict[str, dict[str, Any]] = {
     },
     "cloud_import": {
         "title": "8. creates on the cloud profile, b24sync with mode: import (peers: crm.item.add)",
-        "count": 1000,
+        "count": 10000,
+        "issue": 10000,
         "quick": 200,
         "portal": "cloud",
     },
@@ -308,7 +325,7 @@ def run_tool(
     pipeline: str | None,
     profile: bool = False,
     operating: str | None = None,
-    parallel: int = 1,
+    parallel: int | None = None,
 ) -> dict[str, Any]:
     command = [
         sys.executable,
@@ -328,7 +345,7 @@ def run_tool(
         command.append("--profile")
     if operating and tool == "b24sync":
         command += ["--operating", operating]
-    if parallel > 1 and tool == "b24sync":
+    if parallel is not None and tool == "b24sync":
         command += ["--parallel", str(parallel)]
     # this tree first; what PYTHONPATH held before (peers installed with pip --target) after it
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
@@ -383,12 +400,18 @@ def demand(workload: str, count: int, path: str) -> dict[str, tuple[int, str]]:
 def physical_bound(workload: str, count: int, path: str) -> dict[str, float]:
     """The least wall time any client could take on this portal, and the three limits behind it.
 
-    bucket: the first BURST requests at once, then RATE a second (protocol §7.1). operating: per
-    method, every time its budget is full the client waits for the oldest basket to go, at least
-    nine tenths of the window after it was spent (a charge at the end of a basket leaves ten baskets
-    later), and the rest runs on all workers (§7.2). server: all server time over the workers. The
-    bound is the largest of the three. serial: the server time plus the network latency of each
-    request, which is what a client sending one request at a time cannot go below.
+    bucket: the first BURST requests at once, then RATE a second (protocol §7.1). server: all the
+    server time over the workers, and no less than the average request's, since one request runs
+    on one worker. operating, per method (§7.2): every time its budget is full the client waits for
+    the oldest basket to go, at least nine tenths of the window after it was spent (a charge at the
+    end of a basket leaves ten baskets later); a budget holds a whole number of the workload's
+    requests (all of one size), and those left after the last refill run on as many workers as
+    there are of them, none in less than one request's time. (Waiting for the
+    whole first budget to expire instead, as a first cut of this bound did, is no bound: b24sync
+    took 588 s for 5,000 adds against such a "bound" of 590 s, since the rest needs only the room of
+    the charges made first.) The bound is the largest of the three. serial: the server time plus the
+    network latency of each request, which is what a client sending one request at a time cannot
+    go below.
     """
     from b24sync.emulator.costs import CLOUD
 
@@ -399,7 +422,7 @@ def physical_bound(workload: str, count: int, path: str) -> dict[str, float]:
     window = float(portal.get("operating_window", 600.0))
     methods = demand(workload, count, path)
     if path == "import":
-        requests = math.ceil(count / 1000)
+        requests = math.ceil(count / (MAX_IMPORTS_PER_REQUEST * 20))
     elif "chains" in workload:
         requests = expected_requests(workload, count)
     else:
@@ -408,15 +431,23 @@ def physical_bound(workload: str, count: int, path: str) -> dict[str, float]:
     server = sum(seconds.values()) + requests * model.request
     operating = 0.0
     for spent in seconds.values():
-        refills = math.ceil(spent / limit) - 1 if spent > limit else 0
-        operating = max(operating, refills * window * 0.9 + (spent - refills * limit) / workers)
+        if spent <= limit:
+            operating = max(operating, spent / workers)
+            continue
+        # the workload's requests are of one size: a budget holds `fits` of them whole, and the
+        # requests left after the last refill run on at most that many workers, none faster than one
+        each = spent / requests
+        fits = max(1, math.floor(limit / each))
+        refills = math.ceil(requests / fits) - 1
+        left = requests - refills * fits
+        operating = max(operating, refills * window * 0.9 + max(left * each / min(workers, left), each))
     bucket = max(0, requests - BURST) / RATE
     return {
-        "bound_s": max(bucket, operating, server / workers),
+        "bound_s": max(bucket, operating, server / workers, server / requests),
         "bucket_s": bucket,
         "operating_s": operating,
         "server_s": server,
-        "server_over_workers_s": server / workers,
+        "server_over_workers_s": max(server / workers, server / requests),
         "serial_s": server + requests * model.latency,
         "workers": workers,
         "requests": requests,
@@ -434,7 +465,7 @@ def measure_once(
     digest: str | None,
 ) -> dict[str, Any]:
     package = VARIANTS.get(tool, tool)
-    if tool != "b24sync" and installed(package) is None:
+    if package != "b24sync" and installed(package) is None:
         return {
             "tool": tool,
             "workload": workload,
@@ -447,7 +478,7 @@ def measure_once(
     before = control(url, certificate, "/_emulator/stats")
     print(f"  {tool} ...", end="", flush=True, file=sys.stderr)
     run = run_tool(
-        tool,
+        "b24sync" if package == "b24sync" else tool,
         workload,
         url,
         certificate,
@@ -455,7 +486,9 @@ def measure_once(
         rate_limit(workload),
         pipeline,
         operating=operating_of(workload),
+        parallel=10 if tool == "b24sync-parallel10" else None,
     )
+    run["tool"] = tool
     after = control(url, certificate, "/_emulator/stats")
     run["requests"] = after["requests"] - before["requests"]
     run["commands"] = after["commands"] - before["commands"]
@@ -510,7 +543,14 @@ def combine(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def measure(
-    workload: str, tools: list[str], count: int, url: str, certificate: str, folder: Path, repeat: int
+    workload: str,
+    tools: list[str],
+    count: int,
+    url: str,
+    certificate: str,
+    folder: Path,
+    repeat: int,
+    variants: bool = True,
 ) -> list[dict[str, Any]]:
     hook = checker(url, certificate, rate_limit(workload))
     pipeline = None
@@ -522,6 +562,12 @@ def measure(
     if workload == "read":
         control(url, certificate, "/_emulator/reset", post=True)
         digest = seed(hook, count)
+    if variants and WORKLOADS[workload]["portal"] in ("cloud", "budget") and "b24sync" in tools:
+        tools = [
+            *tools[: tools.index("b24sync") + 1],
+            "b24sync-parallel10",
+            *tools[tools.index("b24sync") + 1 :],
+        ]
     if "chains" in workload and "fast_bitrix24" in tools:
         tools = [
             *tools[: tools.index("fast_bitrix24") + 1],
@@ -585,16 +631,66 @@ def main() -> None:
         action="store_true",
         help="keep the other workloads of tests/bench/compare.json and replace only those run now",
     )
+    parser.add_argument(
+        "--count",
+        action="append",
+        default=[],
+        metavar="WORKLOAD=N",
+        help="run WORKLOAD with N records instead of its own count (the issue's size for the cloud ones)",
+    )
+    parser.add_argument(
+        "--json",
+        default=str(HERE / "compare.json"),
+        metavar="FILE",
+        help="where the raw figures go (and, with --merge, come from); docs/performance.md is "
+        "written only when it is tests/bench/compare.json",
+    )
+    parser.add_argument(
+        "--merge-files",
+        metavar="A,B",
+        help="only merge the workloads of these JSON files (runs made with --json) into "
+        "tests/bench/compare.json and write docs/performance.md from it",
+    )
+    parser.add_argument(
+        "--no-parallel10",
+        action="store_true",
+        help="leave out the b24sync-parallel10 row (b24sync with --parallel 10) on the cloud workloads",
+    )
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve(args.serve)
         return
+    if args.merge_files:
+        merged = json.loads((HERE / "compare.json").read_text())
+        for name in args.merge_files.split(","):
+            figures = json.loads(Path(name).read_text())
+            # the header (date, machine, versions) of the newest run; every workload keeps its own date
+            merged.update({k: v for k, v in figures.items() if k != "workloads"})
+            merged["workloads"].update(figures["workloads"])
+        commits = {entry.get("commit") for entry in merged["workloads"].values()}
+        if len(commits) > 1:  # runs of several commits: the header names none of them
+            merged["versions"]["b24sync"] = (
+                f"{installed('b24sync') or '?'} (this tree; each workload names the commit it was measured at)"
+            )
+        for name, entry in merged["workloads"].items():
+            if "bounds" in entry:  # the bound is a function of the workload alone: always today's
+                entry["bounds"] = {
+                    path: physical_bound(name, entry["count"], path) for path in entry["bounds"]
+                }
+        (HERE / "compare.json").write_text(json.dumps(merged, indent=1, sort_keys=True) + "\n")
+        args.render = True
     if args.render:
         (ROOT / "docs" / "performance.md").write_text(
             render(json.loads((HERE / "compare.json").read_text()), scale_figures())
         )
         return
+    counts: dict[str, int] = {}
+    for spec in args.count:
+        name, _, number = spec.partition("=")
+        if name not in WORKLOADS or not number.isdigit() or int(number) < 1:
+            parser.error(f"--count {spec!r}: give WORKLOAD=N with one of {', '.join(WORKLOADS)}")
+        counts[name] = int(number)
     tools = [t for t in args.tools.split(",") if t]
     chosen = [w for w in args.workloads.split(",") if w]
     unknown = sorted(set(chosen) - set(WORKLOADS)) + sorted(set(tools) - set(TOOLS))
@@ -611,6 +707,7 @@ def main() -> None:
         },
         "versions": {t: installed(t) or "not installed" for t in TOOLS},
         "rate_limit": {"burst": BURST, "rate": RATE},
+        "issue_sizes": {name: spec["issue"] for name, spec in WORKLOADS.items() if "issue" in spec},
         "workloads": {},
     }
     commit = subprocess.run(
@@ -625,9 +722,10 @@ def main() -> None:
     ).stdout.strip()
     commit = f"{commit or 'unknown'}{' with uncommitted changes' if dirty else ''}"
     results["versions"]["b24sync"] = f"{installed('b24sync') or '?'} (this tree, commit {commit})"
-    if args.merge and (HERE / "compare.json").exists():
+    output = Path(args.json)
+    if args.merge and output.exists():
         # keep the workloads not run this time from the last full run, with its header
-        previous = json.loads((HERE / "compare.json").read_text())
+        previous = json.loads(output.read_text())
         previous["workloads"].update(results["workloads"])
         results["workloads"] = previous["workloads"]
     with contextlib.ExitStack() as stack:
@@ -635,7 +733,7 @@ def main() -> None:
         portals: dict[str, tuple[str, str]] = {}
         for workload in chosen:
             spec = WORKLOADS[workload]
-            count = spec["quick"] if args.quick else spec["count"]
+            count = counts.get(workload) or (spec["quick"] if args.quick else spec["count"])
             if spec["portal"] not in portals:
                 portals[spec["portal"]] = stack.enter_context(
                     emulator(spec["portal"], folder / f"{spec['portal']}.log")
@@ -645,12 +743,13 @@ def main() -> None:
             # workloads at a rate limit run once: they are paced by the portal, not by the machine
             paced = rate_limit(workload) == "standard"
             repeat = 1 if paced else args.repeat or (1 if args.quick else 3)
-            runs = measure(workload, tools, count, url, certificate, folder, repeat)
+            runs = measure(workload, tools, count, url, certificate, folder, repeat, not args.no_parallel10)
             entry: dict[str, Any] = {
                 "title": spec["title"],
                 "measured": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                 "commit": commit,
                 "count": count,
+                "issue_count": spec.get("issue"),
                 "rate_limit": rate_limit(workload),
                 "portal": spec["portal"],
                 "portal_options": PORTALS[spec["portal"]],
@@ -667,7 +766,11 @@ def main() -> None:
                 }
             ours = next((r for r in runs if r["tool"] == "b24sync" and r.get("correct")), None)
             # a peer that finished counts here even with a wrong result: if it was faster, say why
-            peers = [r for r in runs if r["tool"] != "b24sync" and "wall_s" in r and "error" not in r]
+            peers = [
+                r
+                for r in runs
+                if VARIANTS.get(r["tool"], r["tool"]) != "b24sync" and "wall_s" in r and "error" not in r
+            ]
             if (
                 not paced
                 and ours is not None
@@ -681,9 +784,12 @@ def main() -> None:
     if args.no_write:
         print(text)
         return
-    (HERE / "compare.json").write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+    output.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+    if output.resolve() != (HERE / "compare.json").resolve():
+        print(f"wrote {output}", file=sys.stderr)
+        return
     (ROOT / "docs" / "performance.md").write_text(text)
-    print(f"wrote {ROOT / 'docs' / 'performance.md'} and {HERE / 'compare.json'}", file=sys.stderr)
+    print(f"wrote {ROOT / 'docs' / 'performance.md'} and {output}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -94,7 +94,7 @@ def b24sync_tool(
     rate_limit: str,
     pipeline: str | None,
     operating: tuple[float, float] | None = None,
-    parallel: int = 1,
+    parallel: int = 0,
 ) -> Callable[[], dict[str, Any]]:
     """b24sync through ``b24sync.apply`` of a pipeline file (the read workload: the library)."""
     import tempfile
@@ -377,7 +377,12 @@ def main() -> None:
         "--operating",
         help="LIMIT/WINDOW seconds of the portal's operating budget, for b24sync's client to pace to",
     )
-    parser.add_argument("--parallel", type=int, default=1, help="b24sync: apply --parallel N")
+    parser.add_argument(
+        "--parallel",
+        type=int,
+        default=0,
+        help="b24sync: apply --parallel N (default 0: measured, as `b24sync apply` without the option)",
+    )
     args = parser.parse_args()
     out: dict[str, Any] = {"tool": args.tool, "workload": args.workload}
     try:

@@ -4,7 +4,7 @@ Runs b24sync alone (through ``compare.py``'s emulator, runner and checks) on the
 ``compare.py`` (adds, chains), once per ``--parallel`` value, and prints one JSON line per run plus a
 table; ``--out FILE`` also writes the rows as JSON. Usage::
 
-    python tests/bench/parallel.py --workloads cloud_adds,cloud_chains --parallel 1,2,4,8
+    python tests/bench/parallel.py --workloads cloud_adds,cloud_chains --parallel 0,1,2,4,8 --count 1000
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from tests.bench import compare
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--workloads", default="cloud_adds,cloud_chains")
-    parser.add_argument("--parallel", default="1,2,4,8")
+    parser.add_argument("--parallel", default="1,2,4,8", help="values to run; 0 is the measured default")
     parser.add_argument("--count", type=int, help="instead of each workload's own count")
     parser.add_argument("--out")
     args = parser.parse_args()
@@ -40,7 +40,7 @@ def main() -> None:
             )
             (folder / "chains.yaml").write_text(compare.PIPELINE)
             pipeline = str(folder / "chains.yaml")
-        bound = compare.physical_bound(workload, count, "adds")
+        bound = compare.physical_bound(workload, count, "import" if workload.endswith("import") else "adds")
         with compare.emulator(spec["portal"], folder / "emulator.log") as (url, certificate):
             hook = compare.checker(url, certificate, compare.rate_limit(workload))
             for parallel in (int(n) for n in args.parallel.split(",")):

@@ -198,3 +198,154 @@ def test_commands_in_flight_in_another_thread_are_planned_for_until_their_answer
     answer.set()
     other.join(timeout=20)
     assert budget.delay({"crm.item.add": 2}) == 0  # answered: its charges come from its time blocks
+
+
+def test_before_any_answer_of_a_method_only_what_fits_at_a_full_request_each_is_in_flight() -> None:
+    import threading
+
+    from b24sync.bitrix.limits import REQUEST_DEADLINE
+    from b24sync.client.pacing import POLL
+
+    clock = Clock()
+    budget = OperatingBudget(clock)  # 480 s: 8 requests of up to 60 s each fit, 9 do not
+    assert budget.delay({"crm.item.batchImport": 42}) == 0  # the first one always goes
+    release = threading.Event()
+    started: list[threading.Event] = []
+
+    def request() -> None:
+        budget.sending({"crm.item.batchImport": 42})
+        started[-1].set()
+        release.wait(timeout=20)
+        budget.answered()
+
+    threads = []
+    for _ in range(7):
+        started.append(threading.Event())
+        threads.append(threading.Thread(target=request))
+        threads[-1].start()
+        assert started[-1].wait(timeout=20)
+        assert budget.delay({"crm.item.batchImport": 42}) == 0
+    started.append(threading.Event())
+    threads.append(threading.Thread(target=request))
+    threads[-1].start()
+    assert started[-1].wait(timeout=20)
+    assert 8 * REQUEST_DEADLINE <= 480 < 9 * REQUEST_DEADLINE
+    assert budget.delay({"crm.item.batchImport": 42}) == POLL  # a ninth waits for an answer
+    assert budget.delay({"crm.item.add": 50}) == 0  # another method is not held by them
+    commands(budget, "crm.item.batchImport", 1, 1.3, T + 1, 0.0)  # an answer: now its cost is known
+    # 8 x 42 x 1.3 s in flight + 1.3 s charged + 41 x 1.3 s > 479 s: now it waits for the basket
+    assert budget.delay({"crm.item.batchImport": 42}) == pytest.approx(T + 600 + 1 - clock.now)
+    assert budget.delay({"crm.item.batchImport": 20}) == 0  # 436.8 + 1.3 + 19 x 1.3 fits
+    release.set()
+    for thread in threads:
+        thread.join(timeout=20)
+
+
+def test_on_a_small_budget_a_second_request_of_an_unseen_method_waits_for_the_first_answer() -> None:
+    import threading
+
+    from b24sync.client.pacing import POLL
+
+    budget = OperatingBudget(Clock(), limit=10)
+    sent, answer = threading.Event(), threading.Event()
+
+    def request() -> None:
+        budget.sending({"crm.item.add": 50})
+        sent.set()
+        answer.wait(timeout=20)
+        budget.answered()
+
+    other = threading.Thread(target=request)
+    other.start()
+    assert sent.wait(timeout=20)
+    assert budget.delay({"crm.item.add": 50}) == POLL
+    answer.set()
+    other.join(timeout=20)
+    assert budget.delay({"crm.item.add": 50}) == 0
+
+
+def test_what_the_portal_counts_of_requests_still_in_flight_is_not_spread_over_the_window() -> None:
+    # the portal's `operating` may hold the commands of another thread's request before its answer;
+    # spread over the baskets, part of it would seem to expire with the oldest one, and the request
+    # sent then was refused with OPERATION_TIME_LIMIT (10,000 imports at --parallel 10: 1 command)
+    import threading
+
+    budget = OperatingBudget(Clock())
+    sent, answer = threading.Event(), threading.Event()
+
+    def request() -> None:
+        budget.sending({"crm.item.batchImport": 42})
+        sent.set()
+        answer.wait(timeout=20)
+        budget.answered()
+
+    other = threading.Thread(target=request)
+    other.start()
+    assert sent.wait(timeout=20)
+    budget.observe(
+        "crm.item.batchImport",
+        {"processing": 1.3, "finish": T + 1, "operating": 1.3 + 42 * 1.3, "operating_reset_at": T + 600},
+    )
+    assert budget._ledgers["crm.item.batchimport"].live() == pytest.approx(1.3)
+    answer.set()
+    other.join(timeout=20)
+
+
+def test_before_any_answer_ten_requests_of_fifty_adds_fit_the_budget_at_their_worst() -> None:
+    import threading
+
+    from b24sync.client.pacing import UNKNOWN_SECONDS
+
+    budget = OperatingBudget(Clock())
+    release = threading.Event()
+    ready: list[threading.Event] = []
+
+    def request() -> None:
+        budget.sending({"crm.item.add": 50})
+        ready[-1].set()
+        release.wait(timeout=20)
+        budget.answered()
+
+    threads = []
+    for _ in range(9):
+        ready.append(threading.Event())
+        threads.append(threading.Thread(target=request))
+        threads[-1].start()
+        assert ready[-1].wait(timeout=20)
+    assert 10 * 50 * UNKNOWN_SECONDS <= 480
+    assert budget.delay({"crm.item.add": 50}) == 0  # the tenth goes: 10 x 25 s at the worst
+    release.set()
+    for thread in threads:
+        thread.join(timeout=20)
+
+
+def test_a_figure_older_than_a_request_answered_first_takes_nothing_off_the_ledger() -> None:
+    # request A goes, then B; B is answered first (its figure counts A's commands too, as the portal
+    # charges a command when it runs); A's figure dates from before B, so it counts less than the
+    # ledger holds: that is no sign of charges the portal no longer counts
+    import threading
+
+    budget = OperatingBudget(Clock())
+    a_sent, b_done, a_done = threading.Event(), threading.Event(), threading.Event()
+
+    def request_a() -> None:
+        budget.sending({"crm.item.add": 1})
+        a_sent.set()
+        assert b_done.wait(timeout=20)
+        block = {"processing": 5.0, "finish": T + 1, "operating": 5.0, "operating_reset_at": T + 600}
+        budget.observe("crm.item.add", block)
+        budget.answered()
+        a_done.set()
+
+    other = threading.Thread(target=request_a)
+    other.start()
+    assert a_sent.wait(timeout=20)
+    budget.sending({"crm.item.add": 1})
+    budget.observe(
+        "crm.item.add", {"processing": 5.0, "finish": T + 1, "operating": 10.0, "operating_reset_at": T + 600}
+    )
+    budget.answered()
+    b_done.set()
+    assert a_done.wait(timeout=20)
+    other.join(timeout=20)
+    assert budget._ledgers["crm.item.add"].live() == pytest.approx(10.0)

@@ -19,7 +19,7 @@ import requests
 from b24sync.client import B24Hook
 from b24sync.emulator import Emulator
 from b24sync.errors import UsageError
-from b24sync.run.executor import execute
+from b24sync.run.executor import MAX_PARALLEL, PARALLEL_AUTO, execute
 from b24sync.run.journal import Outcome
 from b24sync.run.workflow import Applied, apply, plan
 
@@ -100,10 +100,14 @@ def _pipeline(folder: Path) -> Path:
     return folder / "p.yaml"
 
 
-def _run(folder: Path, name: str, meet: int = 0, **options: Any) -> tuple[Watched, Applied, Emulator]:
-    emulator = Emulator(wall_clock=lambda: 1_800_000_000.0)
+def _run(
+    folder: Path, name: str, meet: int = 0, portal: Mapping[str, Any] | None = None, **options: Any
+) -> tuple[Watched, Applied, Emulator]:
+    emulator = Emulator(wall_clock=lambda: 1_800_000_000.0, **(portal or {}))
     watched = Watched(emulator, meet)
-    client = B24Hook(emulator.webhook_url, session=watched.session, rate_limit=None)
+    client = B24Hook(
+        emulator.webhook_url, session=watched.session, rate_limit=options.pop("rate_limit", None)
+    )
     done = apply(
         str(_pipeline(folder)),
         client,
@@ -221,7 +225,7 @@ def test_a_failure_with_halt_on_error_sends_nothing_new_and_the_rest_is_not_run(
     assert all(kind == "answer" for kind, _ in journal.lines[settled:])
 
 
-@pytest.mark.parametrize("bad", [0, -1, 11])
+@pytest.mark.parametrize("bad", [-1, 11])
 def test_parallel_out_of_range_is_refused_before_anything_is_sent(tmp_path: Path, bad: int) -> None:
     emulator = Emulator()
     watched = Watched(emulator)
@@ -242,3 +246,32 @@ def test_a_paced_parallel_run_is_never_refused_by_the_bucket(tmp_path: Path) -> 
     assert len(sent) == len(done.plan.batches)  # not one request refused and sent again
     # every batch and the pre-flight `scope` call answered 200, not one 503
     assert client.stats.by_status == {200: len(done.plan.batches) + 1}
+
+
+# a portal whose batch of 50 adds spends 0.2 s on the server, and a client bucket of 20 requests a
+# second: one request is on the server for four of the bucket's intervals
+SLOW = {"profile": "cloud", "costs": {"add": 0.004, "request": 0.0}}
+
+
+def test_the_measured_default_keeps_as_many_requests_in_flight_as_the_bucket_feeds_meanwhile(
+    tmp_path: Path,
+) -> None:
+    serial, one, _ = _run(tmp_path, "serial", portal=SLOW, rate_limit="50/20", parallel=1)
+    auto, measured, emulator = _run(tmp_path, "auto", portal=SLOW, rate_limit="50/20", parallel=PARALLEL_AUTO)
+    assert serial.most == 1
+    # ceil(0.2 s / 0.05 s) = 4 once the first answer tells 0.2 s: more than one, never more than 4
+    # (plus the few seconds a slow machine adds to a request in flight, counted in whole intervals)
+    assert 1 < auto.most <= MAX_PARALLEL
+    assert Counter(auto.bodies) == Counter(serial.bodies)  # the same requests, each once
+    assert _entries(measured) == _entries(one)  # the report of a serial run, in plan order
+    assert measured.report.status == "succeeded"
+    assert _stored(emulator)["4:all deals written"] == 1
+
+
+def test_on_an_instant_portal_the_measured_default_sends_one_request_at_a_time(tmp_path: Path) -> None:
+    # a bucket of one request every 10 s once its burst is spent: no answer of the in-process
+    # emulator takes that long, so nothing calls for a second request in flight
+    watched, done, _ = _run(tmp_path, "auto", rate_limit="200/0.1", parallel=PARALLEL_AUTO)
+    assert watched.most == 1
+    assert done.report.status == "succeeded"
+    assert len([keys for event, keys in watched.events if event == "send" and keys]) == len(done.plan.batches)
