@@ -436,7 +436,50 @@ def _scale(scale: Any) -> list[str]:
     ]
     for row in rows:
         lines.append("| " + " | ".join(_cell(row.get(c)) for c in columns) + " |")
-    return [*lines, ""]
+    return [*lines, "", *_scale_targets(rows), ""]
+
+
+SCALE_TARGETS = {100_000: ("apply_peak_rss_mib", 200), 1_000_000: ("apply_peak_rss_mib", 400)}
+"""Issue 16's memory targets: peak RSS of ``apply`` in MiB at these sizes."""
+PLAN_TARGET_US = 30.0
+REPORT_TARGET_MB = (100_000, 15.0)
+
+
+def _scale_targets(rows: list[dict[str, Any]]) -> list[str]:
+    """Issue 16's targets against the figures of the table, one sentence each (nothing when unmeasured)."""
+    by_rows = {row.get("rows"): row for row in rows}
+    found = []
+    for size, (column, limit) in SCALE_TARGETS.items():
+        row = by_rows.get(size)
+        if row is not None and row.get("apply_measured", True) and isinstance(row.get(column), (int, float)):
+            verdict = "within" if row[column] <= limit else "over"
+            found.append(
+                f"- apply of {size:,} rows peaked at {row[column]:,} MiB, {verdict} the target of {limit} MiB "
+                f"(measured {row.get('measured_at', 'at an unknown time')})."
+            )
+    speeds = [
+        (row["rows"], row["load_plan_us_per_command"]) for row in rows if "load_plan_us_per_command" in row
+    ]
+    if speeds:
+        over = [f"{size:,}" for size, us in speeds if us > PLAN_TARGET_US]
+        shown = ", ".join(f"{us} us at {size:,}" for size, us in speeds)
+        found.append(
+            f"- load + plan took {shown} per command: "
+            + (
+                f"over the target of {PLAN_TARGET_US:g} us at {', '.join(over)} rows."
+                if over
+                else f"within the target of {PLAN_TARGET_US:g} us at every size."
+            )
+        )
+    size, limit_mb = REPORT_TARGET_MB
+    row = by_rows.get(size)
+    if row is not None and isinstance(row.get("report_mb"), (int, float)):
+        verdict = "within" if row["report_mb"] <= limit_mb else "over"
+        found.append(
+            f"- the report of {size:,} rows ({row.get('report_results', '?')}) is {row['report_mb']} MB, "
+            f"{verdict} the target of {limit_mb:g} MB."
+        )
+    return found
 
 
 def _ordered(workloads: dict[str, Any]) -> dict[str, Any]:
