@@ -11,7 +11,7 @@ import re
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from itertools import pairwise
+from itertools import islice, pairwise
 
 from b24sync.pipeline.shapes import Shape, compile_shape, render_shape
 from b24sync.pipeline.sources.base import Place
@@ -337,6 +337,15 @@ class StreamedInstances:
 
     def __len__(self) -> int:
         return self.scan.count
+
+    def __getitem__(self, index: int) -> Instance:
+        """The instance at ``index``, read up to it (a streamed step is meant to be iterated)."""
+        if index < 0:
+            index += self.scan.count
+        found = next(islice(iter(self), index, None), None) if index >= 0 else None
+        if found is None:
+            raise IndexError("instance index out of range")
+        return found
 
     def __bool__(self) -> bool:
         return self.scan.count > 0

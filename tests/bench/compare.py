@@ -673,10 +673,10 @@ def main() -> None:
             merged["versions"]["b24sync"] = (
                 f"{installed('b24sync') or '?'} (this tree; each workload names the commit it was measured at)"
             )
-        for name, entry in merged["workloads"].items():
-            if "bounds" in entry:  # the bound is a function of the workload alone: always today's
-                entry["bounds"] = {
-                    path: physical_bound(name, entry["count"], path) for path in entry["bounds"]
+        for name, merged_entry in merged["workloads"].items():
+            if "bounds" in merged_entry:  # the bound is a function of the workload alone: always today's
+                merged_entry["bounds"] = {
+                    path: physical_bound(name, merged_entry["count"], path) for path in merged_entry["bounds"]
                 }
         (HERE / "compare.json").write_text(json.dumps(merged, indent=1, sort_keys=True) + "\n")
         args.render = True

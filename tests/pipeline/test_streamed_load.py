@@ -58,6 +58,9 @@ def test_above_the_limit_the_same_instances_come_again_on_every_iteration(tmp_pa
     expected = _instances(path, None)
     assert [(i.name, i.params, i.links, i.origin, i.values) for i in streamed] == expected
     assert [(i.name, i.params, i.links, i.origin, i.values) for i in streamed] == expected  # and again
+    assert streamed[0].name == "p0@x.org" and streamed[-1].name == "p398@x.org"
+    with pytest.raises(IndexError):
+        streamed[320]
 
 
 def test_a_step_linked_into_by_name_is_kept_whatever_its_size(tmp_path: Path) -> None:
