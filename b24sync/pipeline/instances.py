@@ -244,7 +244,18 @@ class Scan:
 
 def key_stem(name: str, position: int) -> str:
     """The part of a command key made from an instance name (protocol §3.2): ``<step>_<stem>``."""
-    return _KEY_CHARS.sub("_", name).strip("_")[:_KEY_LENGTH].rstrip("_") or str(position)
+    return _name_stem(name) or str(position)
+
+
+def plain_key(step: str, name: str) -> str | None:
+    """The command key of instance ``name`` when a name alone gives it (no suffix against a
+    clash, a name with a letter or digit): what ``planning.keys`` gives such an instance."""
+    stem = _name_stem(name)
+    return f"{step}_{stem}" if stem else None
+
+
+def _name_stem(name: str) -> str:
+    return _KEY_CHARS.sub("_", name).strip("_")[:_KEY_LENGTH].rstrip("_")
 
 
 _KEY_CHARS = re.compile(r"[^A-Za-z0-9]+")

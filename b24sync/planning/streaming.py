@@ -30,8 +30,6 @@ from b24sync.planning.model import Batch, Command, Plan, built
 from b24sync.planning.planner import build_command, keys_by_ref, planned
 from b24sync.planning.windows import Stored
 
-PathStep = str | int
-
 
 @dataclass
 class StreamedPlan:
@@ -162,6 +160,7 @@ class _Rest:
         self.depends_on: tuple[str, ...] = ()
 
     def _key(self, instance: Instance, position: int) -> str:
+        # as planning.keys makes it: the streamed step's stems are distinct and no other key shares its prefix
         return f"{self.step.spec.id}_{key_stem(instance.name or str(position), position)}"
 
     def batches(self) -> Iterator[Batch]:

@@ -27,7 +27,7 @@ from pydantic_core import to_json
 from b24sync.bitrix.methods import change_kind
 from b24sync.client.redaction import Redactor
 from b24sync.errors import UsageError
-from b24sync.pipeline.instances import instance_name, key_stem
+from b24sync.pipeline.instances import instance_name, plain_key
 from b24sync.pipeline.models import Frozen
 
 REPORT_SCHEMA_VERSION: Literal[1] = 1
@@ -132,7 +132,7 @@ def compact(step: StepResult) -> StepResult:
 
 
 class Entries(Sequence[StepResult]):
-    """Report entries kept in columns: about 40 bytes an entry instead of a ``StepResult``'s 730.
+    """Report entries kept in columns: about 60 bytes an entry instead of a ``StepResult``'s 730.
 
     A lean run (``ids`` or ``none``: no results, no summaries) of a million commands keeps a million
     entries until its report is written; as pydantic models they alone would take 730 MB. Here each
@@ -152,7 +152,8 @@ class Entries(Sequence[StepResult]):
         self._numbers = array("q")
         """Per entry: batch index, attempts and created id (``_NO_ID`` for none)."""
         self._special: dict[int, StepResult] = {}
-        """Entries kept whole: with a result, a summary, a text created id, or a key not made of its name."""
+        """Entries kept whole: of a step without ``for_each``, with a result, a summary, a text created
+        id, or a key not made of its name alone."""
         self._counts: Counter[StepStatus] = Counter()
 
     def _text(self, value: str | None) -> int:
@@ -169,10 +170,11 @@ class Entries(Sequence[StepResult]):
         self._status.append(_STATUS_CODE[step.status])
         created = step.created_id
         plain = (
-            step.result is None
+            step.instance is not None  # a step without for_each: one entry, kept whole
+            and step.result is None
             and step.summary is None
             and (created is None or (isinstance(created, int) and -_NO_ID < created < _NO_ID))
-            and step.command_key == _key(step.step, step.instance)
+            and step.command_key == plain_key(step.step, step.instance)
         )
         name = b"" if step.instance is None else step.instance.encode("utf-8", "surrogatepass")
         self._names += name
@@ -190,8 +192,6 @@ class Entries(Sequence[StepResult]):
         )
         number = created if plain and isinstance(created, int) else _NO_ID
         self._numbers.extend((step.batch_index, step.attempts, number))
-        if step.instance is None:
-            self._special.setdefault(position, step)  # a step without for_each: one entry, kept whole
 
     def extend(self, steps: Iterable[StepResult]) -> None:
         """Add entries at the end."""
@@ -344,12 +344,9 @@ _NO_ID = 2**63 - 1
 _STATUS_CODE: dict[str, int] = {status: code for code, status in enumerate(STEP_STATUSES)}
 
 
-def _key(step: str, instance: str | None) -> str:
-    """The command key ``planning.keys`` gives an instance whose key takes no suffix (protocol §3.2)."""
-    if instance is None:
-        return step
-    stem = key_stem(instance, 0)
-    return f"{step}_{stem}" if stem != "0" or instance == "0" else ""
+def _key(step: str, instance: str) -> str:
+    """The command key of a plain entry (``plain_key``; an instance without one is kept whole)."""
+    return plain_key(step, instance) or ""
 
 
 class BatchResult(_ReportModel):
