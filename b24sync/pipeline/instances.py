@@ -376,24 +376,33 @@ def stream_again(
     removed or renamed since is reported before its instance is made.
     """
     problems = _Deduplicated(report)
-    checked = _Names(problems)
-    position = 0
-
-    def same(name: str, origin: str) -> bool:
-        nonlocal position
-        if position >= len(names) or names[position] != hash(name):
-            problems.add(("key",), f"{origin} is not the row the first read found there", False, "")
-        position += 1
-        return True
-
-    checked.take = same  # type: ignore[method-assign]
+    checked = _SameNames(problems, names)
     for instance in _instances(step, items, renderer, problems, checked, names_only=names_only):
         problems.flush()
         renderer.rearm()  # the first pass rendered all this within the total budget
         yield instance
-    if position != len(names):
-        problems.add(("key",), f"the source has {position} rows now, not {len(names)}", False, "")
+    if checked.position != len(names):
+        problems.add(("key",), f"the source has {checked.position} rows now, not {len(names)}", False, "")
     problems.flush()
+
+
+class _SameNames(_Names):
+    """Names that must be, position by position, those a first pass found (by hash)."""
+
+    def __init__(self, problems: _Deduplicated, expected: array[int]) -> None:
+        super().__init__(problems)
+        self.expected = expected
+        self.position = 0
+
+    def drop(self, name: str) -> None:
+        pass  # the first pass dropped the same rows: it has no hash of them
+
+    def take(self, name: str, origin: str) -> bool:
+        expected = self.expected
+        if self.position >= len(expected) or expected[self.position] != hash(name):
+            self.problems.add(("key",), f"{origin} is not the row the first read found there", False, "")
+        self.position += 1
+        return True
 
 
 def _instance_name(
