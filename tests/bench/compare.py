@@ -53,7 +53,11 @@ from b24sync.client import B24Hook  # noqa: E402
 from b24sync.planning.importing import MAX_IMPORTS_PER_REQUEST  # noqa: E402
 from tests.bench.compare_report import render  # noqa: E402
 
-TOOLS = ("b24sync", "fast_bitrix24", "b24pysdk")
+TOOLS = ("b24sync", "fast_bitrix24", "b24pysdk", "script")
+PACKAGES = {"script": "requests"}
+"""script: the batches written by hand with requests alone (compare_runner.script_tool), the floor
+b24sync's CPU is held to; it has no pacing and no retries, so it runs only without limits (``SCRIPTED``)."""
+SCRIPTED = ("adds", "chains", "chains_small")
 # fast_bitrix24 as its README says (results in item order) and, on the chains, as a wary user who
 # matches each result to its item by the name it echoes back, since the order does not hold
 VARIANTS = {"fast_bitrix24-matched": "fast_bitrix24", "b24sync-parallel10": "b24sync"}
@@ -464,7 +468,7 @@ def measure_once(
     pipeline: str | None,
     digest: str | None,
 ) -> dict[str, Any]:
-    package = VARIANTS.get(tool, tool)
+    package = PACKAGES.get(VARIANTS.get(tool, tool), VARIANTS.get(tool, tool))
     if package != "b24sync" and installed(package) is None:
         return {
             "tool": tool,
@@ -574,6 +578,8 @@ def measure(
             "fast_bitrix24-matched",
             *tools[tools.index("fast_bitrix24") + 1 :],
         ]
+    if workload not in SCRIPTED:
+        tools = [tool for tool in tools if tool != "script"]
     by_tool: dict[str, list[dict[str, Any]]] = {tool: [] for tool in tools}
     # the tools take turns in every repeat, so that a slow spell of the shared machine hits all alike
     for _ in range(repeat):
@@ -705,7 +711,7 @@ def main() -> None:
             "python": platform.python_version(),
             "system": platform.system(),
         },
-        "versions": {t: installed(t) or "not installed" for t in TOOLS},
+        "versions": {t: installed(PACKAGES.get(t, t)) or "not installed" for t in TOOLS},
         "rate_limit": {"burst": BURST, "rate": RATE},
         "issue_sizes": {name: spec["issue"] for name, spec in WORKLOADS.items() if "issue" in spec},
         "workloads": {},
