@@ -6,7 +6,7 @@ a validated ``PipelineSpec`` into the rendered ``Pipeline`` the planner reads.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -32,6 +32,30 @@ class Frozen(BaseModel):
     """The base of every file model of b24sync: unknown keys refused, values immutable."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+_FIELDS_SET: dict[type[BaseModel], set[str]] = {}
+
+
+def built(cls: type[_Model], values: dict[str, Any]) -> _Model:
+    """A model of values b24sync built itself from validated data: neither validated nor defaulted.
+
+    ``values`` must name every field. ``model_construct`` resolves each default through
+    ``inspect.signature`` and gives each instance its own set of field names; planning 100,000
+    commands spent most of its time there, and the executor's report entries as much. The set is
+    shared: a frozen model never changes it, and ``model_copy`` copies it before adding to it. What
+    is read from a file is validated as before.
+    """
+    fields = _FIELDS_SET.get(cls)
+    if fields is None:
+        fields = _FIELDS_SET[cls] = set(cls.model_fields)
+    model = cls.__new__(cls)
+    object.__setattr__(model, "__dict__", values)
+    object.__setattr__(model, "__pydantic_fields_set__", fields)
+    object.__setattr__(model, "__pydantic_extra__", None)
+    object.__setattr__(model, "__pydantic_private__", None)
+    return model
 
 
 ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"

@@ -24,9 +24,9 @@ keys). ``Command.links`` holds one entry per distinct marker of the command.
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypeVar
+from typing import Literal
 
-from pydantic import BaseModel, Field, JsonValue, model_validator
+from pydantic import Field, JsonValue, model_validator
 
 from b24sync.bitrix.limits import MAX_BATCH
 from b24sync.bitrix.methods import is_read
@@ -50,28 +50,6 @@ __all__ = [
 ]
 
 PathStep = str | int
-
-_Model = TypeVar("_Model", bound=BaseModel)
-_FIELDS_SET: dict[type[BaseModel], set[str]] = {}
-
-
-def built(cls: type[_Model], values: dict[str, Any]) -> _Model:
-    """A model of values the planner built from validated data: neither validated nor defaulted.
-
-    ``values`` must name every field. ``model_construct`` resolves each default through
-    ``inspect.signature`` and gives each instance its own set of field names; planning 100,000
-    commands spent most of its time there. The set is shared: a frozen model never changes it, and
-    ``model_copy`` copies it before adding to it. A plan read from a file is validated as before.
-    """
-    fields = _FIELDS_SET.get(cls)
-    if fields is None:
-        fields = _FIELDS_SET[cls] = set(cls.model_fields)
-    model = cls.__new__(cls)
-    object.__setattr__(model, "__dict__", values)
-    object.__setattr__(model, "__pydantic_fields_set__", fields)
-    object.__setattr__(model, "__pydantic_extra__", None)
-    object.__setattr__(model, "__pydantic_private__", None)
-    return model
 
 
 class Link(Frozen):

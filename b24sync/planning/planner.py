@@ -21,13 +21,14 @@ from b24sync.client.encoding import EncodingError, encode_command
 from b24sync.errors import PipelineError, Problem, format_path
 from b24sync.pipeline.gcpause import paused_gc
 from b24sync.pipeline.loader import Pipeline, load_pipeline
+from b24sync.pipeline.models import built
 from b24sync.pipeline.sources import SourceRead
 from b24sync.pipeline.template import Part, SecretRef, Text
 from b24sync.planning.graph import Graph, Node, build_graph
 from b24sync.planning.importing import lower_imports
 from b24sync.planning.keys import command_keys
 from b24sync.planning.linkrules import client_reason
-from b24sync.planning.model import Batch, Command, LeftOut, Link, PipelineInfo, Plan, Source, built
+from b24sync.planning.model import Batch, Command, LeftOut, Link, PipelineInfo, Plan, Source
 from b24sync.planning.schedule import schedule
 from b24sync.planning.select import Selection
 from b24sync.upsert.lowering import Lowered, UpsertState

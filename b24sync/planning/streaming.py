@@ -25,8 +25,9 @@ from itertools import islice
 from b24sync.errors import PipelineError, Problem, StreamStopped
 from b24sync.pipeline.instances import Expansion, Instance, StreamedInstances, key_stem
 from b24sync.pipeline.loader import Pipeline, Step
+from b24sync.pipeline.models import built
 from b24sync.planning.graph import Node
-from b24sync.planning.model import Batch, Command, Plan, built
+from b24sync.planning.model import Batch, Command, Plan
 from b24sync.planning.planner import build_command, keys_by_ref, planned
 from b24sync.planning.windows import Stored
 

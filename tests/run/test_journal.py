@@ -97,13 +97,13 @@ def test_the_executor_records_each_request_before_sending_it(tmp_path: Path) -> 
     sent_before: list[int] = []
     recorder = _Recorder()
     session = emu.mount(requests.Session())
-    original = session.post
+    original = session.send
 
-    def post(*args: object, **kwargs: object) -> requests.Response:
+    def send(request: requests.PreparedRequest, **kwargs: object) -> requests.Response:
         sent_before.append(len(recorder.lines))  # what the journal held when the request went out
-        return original(*args, **kwargs)  # type: ignore[arg-type]
+        return original(request, **kwargs)  # type: ignore[arg-type]
 
-    session.post = post  # type: ignore[method-assign]
+    session.send = send  # type: ignore[method-assign]
     client = B24Hook(emu.webhook_url, session=session, rate_limit=None)
     execute(the_plan, client, journal=recorder)
     assert recorder.lines[0][0] == "sending" and sent_before[0] == 1

@@ -60,8 +60,8 @@ class Watched:
 
     def __init__(self, emulator: Emulator, meet: int = 0) -> None:
         self.session = emulator.mount(requests.Session())
-        self._post = self.session.post
-        self.session.post = self.post  # type: ignore[method-assign]
+        self._send = self.session.send
+        self.session.send = self.send  # type: ignore[method-assign]
         self.lock = threading.Lock()
         self.in_flight = 0
         self.most = 0
@@ -71,10 +71,10 @@ class Watched:
         self.meeting = threading.Barrier(meet, timeout=20) if meet > 1 else None
         self.met = 0
 
-    def post(self, *args: Any, **kwargs: Any) -> requests.Response:
-        data = kwargs.get("data")
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        data = request.body
         assert isinstance(data, bytes)
-        keys = list(json.loads(data).get("cmd", {})) if args[0].endswith("/batch") else []
+        keys = list(json.loads(data).get("cmd", {})) if str(request.url).endswith("/batch") else []
         with self.lock:
             self.in_flight += 1
             self.most = max(self.most, self.in_flight)
@@ -86,7 +86,7 @@ class Watched:
             if meet:
                 assert self.meeting is not None
                 self.meeting.wait()
-            return self._post(*args, **kwargs)
+            return self._send(request, **kwargs)
         finally:
             with self.lock:
                 self.in_flight -= 1

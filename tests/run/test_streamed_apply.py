@@ -66,17 +66,17 @@ def _run(
     """Apply on a fresh emulator with a fixed clock: the batch request bodies sent, and the run."""
     emu = Emulator(wall_clock=lambda: 1_800_000_000.0)
     session = emu.mount(requests.Session())
-    original = session.post
+    original = session.send
     bodies: list[Any] = []
 
-    def post(*args: Any, **kwargs: Any) -> requests.Response:
-        if str(args[0]).endswith("/batch"):
-            bodies.append(kwargs.get("data"))
+    def send(request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        if str(request.url).endswith("/batch"):
+            bodies.append(request.body)
         if on_post is not None:
             on_post(len(bodies))
-        return original(*args, **kwargs)
+        return original(request, **kwargs)
 
-    session.post = post  # type: ignore[method-assign]
+    session.send = send  # type: ignore[method-assign]
     client = B24Hook(emu.webhook_url, session=session, rate_limit=None)
     done = apply(str(pipeline), client, report=str(report), contract=False, **options)
     return bodies, done

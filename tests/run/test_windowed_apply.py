@@ -52,15 +52,15 @@ def _run(pipeline: Path, report: Path, **options: Any) -> tuple[list[Any], list[
     """Apply on a fresh emulator with a fixed clock: the request bodies sent, the report entries, the run."""
     emu = Emulator(wall_clock=lambda: 1_800_000_000.0)
     session = emu.mount(requests.Session())
-    original = session.post
+    original = session.send
     bodies: list[Any] = []
 
-    def post(*args: Any, **kwargs: Any) -> requests.Response:
-        if str(args[0]).endswith("/batch"):  # the batches (not the pre-flight `scope`)
-            bodies.append(kwargs.get("data"))
-        return original(*args, **kwargs)
+    def send(request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        if str(request.url).endswith("/batch"):  # the batches (not the pre-flight `scope`)
+            bodies.append(request.body)
+        return original(request, **kwargs)
 
-    session.post = post  # type: ignore[method-assign]
+    session.send = send  # type: ignore[method-assign]
     client = B24Hook(emu.webhook_url, session=session, rate_limit=None)
     done = apply(str(pipeline), client, report=str(report), report_results="full", contract=False, **options)
     entries = [step.model_dump() for step in done.report.steps]
@@ -96,15 +96,15 @@ def _stop_and_resume(folder: Path, window: int) -> tuple[list[Any], list[dict[st
     pipeline = _pipeline(folder)
     emu = Emulator(wall_clock=lambda: 1_800_000_000.0)
     session = emu.mount(requests.Session())
-    original = session.post
+    original = session.send
     bodies: list[Any] = []
 
-    def post(*args: Any, **kwargs: Any) -> requests.Response:
-        if str(args[0]).endswith("/batch"):  # the batches (not the pre-flight `scope`)
-            bodies.append(kwargs.get("data"))
-        return original(*args, **kwargs)
+    def send(request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        if str(request.url).endswith("/batch"):  # the batches (not the pre-flight `scope`)
+            bodies.append(request.body)
+        return original(request, **kwargs)
 
-    session.post = post  # type: ignore[method-assign]
+    session.send = send  # type: ignore[method-assign]
     client = B24Hook(emu.webhook_url, session=session, rate_limit=None)
     report = folder / f"r{window}.json"
     options: dict[str, Any] = {"report": str(report), "contract": False, "window": window}
