@@ -6,6 +6,7 @@ again; everything else may already have happened.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -40,6 +41,7 @@ _SCOPES: Final = (
 )
 
 
+@functools.lru_cache(maxsize=4096)
 def is_read(method: str) -> bool:
     """Whether a method only reads (sending it twice, or with a wrong filter, changes nothing)."""
     name = method.lower()
@@ -48,11 +50,20 @@ def is_read(method: str) -> bool:
 
 def is_safe_to_repeat(method: str, params: Mapping[str, Any] | None = None) -> bool:
     """True when sending the call twice leaves the portal as sending it once."""
+    repeat = _repeat(method)
+    return not appends_multifields(params) if repeat is None else repeat
+
+
+@functools.lru_cache(maxsize=4096)
+def _repeat(method: str) -> bool | None:
+    """``is_safe_to_repeat`` of ``method`` whatever its parameters; None when they decide (an update).
+
+    Asked for every command of every request: kept per method name (a pipeline has a handful)."""
     if is_read(method):
         return True
     name = method.lower()
     if name.endswith(".update") or name.endswith(".items.set"):
-        return not appends_multifields(params)
+        return None
     # protocol §9.10: a product-row set replaces every row of its owner, so a repeat changes nothing
     return name in REPLACING_SETS
 

@@ -30,7 +30,7 @@ from b24sync.client.pacing import OperatingBudget
 from b24sync.client.ratelimit import LeakyBucket, RateLimit
 from b24sync.client.redaction import LOG_REDACTION, Redactor
 from b24sync.client.results import AjaxResult, BatchReply, CommandError, Result, as_int, command_error
-from b24sync.client.transport import Answer, Exchange, environment_settings, exchange
+from b24sync.client.transport import Answer, Exchange, Route, exchange
 from b24sync.client.webhook import Webhook, check_webhook_url
 from b24sync.errors import (
     ApiError,
@@ -132,8 +132,8 @@ class B24Hook:
         if verify is not None:
             # a CA bundle path, or False for no check (b24sync.client.tls decides when that is allowed)
             self._session.verify = verify
-        self._settings: dict[str, dict[str, Any]] = {}
-        """``environment_settings`` by URL (a renamed portal gets its own)."""
+        self._routes: dict[str, Route] = {}
+        """Each URL's prepared request (a renamed portal gets its own)."""
         self._timeout = timeout
         limit = RateLimit.parse(rate_limit)
         self._bucket = LeakyBucket(limit, clock) if limit is not None else None
@@ -300,19 +300,15 @@ class B24Hook:
             self._budget.sending(demand)
             self.stats.requests += 1
         tries.limit_waited += self._clock() - before
-        url = self._webhook.method_url(method)
-        settings = self._settings.get(url)
-        if settings is None:
-            settings = self._settings[url] = environment_settings(self._session, url)
         got = exchange(
             self._session,
-            url,
+            self._webhook.method_url(method),
             body,
             _HEADERS,
             timeout=self._attempt_timeout(tries),
             host=self.host,
             redact=self.redact,
-            settings=settings,
+            routes=self._routes,
         )
         if got.answer is not None:
             status = got.answer.status

@@ -65,19 +65,20 @@ def exchange(
     timeout: float | tuple[float, float],
     host: str,
     redact: Callable[[str], str],
-    settings: Mapping[str, Any] | None = None,
+    routes: dict[str, Route] | None = None,
 ) -> Exchange:
     """POST ``body`` to ``url`` once; only a TLS failure raises (nothing else can be decided here).
 
-    ``settings``: what ``session.merge_environment_settings`` gives for ``url`` (proxies and CA
-    bundle from the environment), worked out once by the caller (``environment_settings``); else
-    for this request, as ``session.post`` does.
+    ``routes``: the caller's ``Route`` of each URL, made here on first use and kept there; without
+    it the request is prepared in full, as ``session.post`` does.
     """
     try:
-        prepared = session.prepare_request(requests.Request("POST", url, data=body, headers=headers))
-        if settings is None:
-            settings = environment_settings(session, url)
-        response = session.send(prepared, timeout=timeout, allow_redirects=False, **settings)
+        route = None if routes is None else routes.get(url)
+        if route is None:
+            route = Route(session, url, headers)
+            if routes is not None:
+                routes[url] = route
+        response = session.send(route.prepare(body), timeout=timeout, allow_redirects=False, **route.settings)
     except requests.exceptions.ConnectTimeout:
         return Exchange(None, "connection timed out", sent=False)
     except requests.exceptions.SSLError as error:
@@ -111,14 +112,34 @@ def exchange(
     return Exchange(Answer(status, parsed), None, sent=True)
 
 
-def environment_settings(session: requests.Session, url: str) -> dict[str, Any]:
-    """The proxies, CA bundle and client certificate a request to ``url`` takes from the environment
-    and ``session`` (``HTTPS_PROXY``, ``NO_PROXY``, ``REQUESTS_CA_BUNDLE``...).
+class Route:
+    """What every POST to one URL through one session shares, worked out once.
 
-    ``session.post`` reads them again for every request: the whole environment, twice, a sixth of
-    the CPU of a batch request to a local portal. They do not change during a run.
+    ``session.post`` prepares each request again: it reads the proxies and the CA bundle from the
+    environment (the whole environment, twice, a sixth of a batch request's CPU on a local portal),
+    looks for a ``.netrc`` and merges the session's headers and hooks. None of it changes during a
+    run. The session's cookies may (a portal or a proxy in front of it can set some), so while the
+    session holds any, each request is prepared in full as ``session.post`` would.
     """
-    return dict(session.merge_environment_settings(url, {}, None, None, None))
+
+    def __init__(self, session: requests.Session, url: str, headers: Mapping[str, str]) -> None:
+        self._session = session
+        self._request = requests.Request("POST", url, headers=dict(headers))
+        self._template = session.prepare_request(self._request)
+        self.settings: dict[str, Any] = dict(session.merge_environment_settings(url, {}, None, None, None))
+        """Proxies, CA bundle, client certificate (``HTTPS_PROXY``, ``NO_PROXY``, ``REQUESTS_CA_BUNDLE``)."""
+
+    def prepare(self, body: bytes) -> requests.PreparedRequest:
+        """The request carrying ``body``, as ``session.prepare_request`` makes it."""
+        if self._session.cookies:
+            self._request.data = body
+            try:
+                return self._session.prepare_request(self._request)
+            finally:
+                self._request.data = []
+        prepared = self._template.copy()
+        prepared.prepare_body(body, None)
+        return prepared
 
 
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")

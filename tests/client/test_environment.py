@@ -25,9 +25,11 @@ class Recording(HTTPAdapter):
     def __init__(self) -> None:
         super().__init__()
         self.sent: list[dict[str, Any]] = []
+        self.requests: list[requests.PreparedRequest] = []
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         self.sent.append(kwargs)
+        self.requests.append(request)
         response = requests.Response()
         response.status_code = 200
         response.headers["Content-Type"] = "application/json"
@@ -78,3 +80,24 @@ def test_the_ca_bundle_of_the_environment_verifies_the_portal(
     bundle.write_text("")
     sent = _sent_with(monkeypatch, REQUESTS_CA_BUNDLE=str(bundle))
     assert [s["verify"] for s in sent] == [str(bundle)] * 2
+
+
+def test_each_request_carries_its_own_body_and_the_cookies_the_portal_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    adapter = Recording()
+    session = requests.Session()
+    session.mount("https://", adapter)
+    hook = B24Hook(URL, session=session, rate_limit=None)
+    for n in (1, 2, 3):
+        hook.call_batch({"a": ["crm.item.get", {"entityTypeId": 3, "id": n}]})
+        # as a portal (or a balancer in front of it) setting a cookie in its first answer does
+        session.cookies.set("sticky", "node-2", domain="portal.example.com")
+    hook.close()
+    bodies = [json.loads(r.body or b"{}")["cmd"]["a"] for r in adapter.requests]
+    assert bodies == [f"crm.item.get?entityTypeId=3&id={n}" for n in (1, 2, 3)]
+    assert [r.headers.get("Content-Length") for r in adapter.requests] == [
+        str(len(r.body or b"")) for r in adapter.requests
+    ]
+    # the first request had no cookie yet; the later ones send what the portal set, as requests does
+    assert [r.headers.get("Cookie") for r in adapter.requests] == [None, "sticky=node-2", "sticky=node-2"]
