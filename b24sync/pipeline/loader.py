@@ -56,7 +56,7 @@ from b24sync.pipeline.sources import (
     SourceRead,
     open_source,
 )
-from b24sync.pipeline.sources.base import Place
+from b24sync.pipeline.sources.base import Place, Recorded, Replayed
 from b24sync.pipeline.template import Renderer, TemplateError, TreeRenderer
 from b24sync.pipeline.upserts import upsert_problems
 from b24sync.pipeline.validation import describe, merge_alternatives, problem_from_detail
@@ -168,10 +168,12 @@ def _load(
         budget=Budget(time.monotonic),
     )
     loading = _Loading(document, renderer, environ, portal, problems, stream_above)
+    loading.share(spec)
     loading.load_lookups(spec)
     steps = [loading.load_step(index, step) for index, step in valid]
     steps = _hold_dependents(steps)
     steps = loading.keep_linked(steps)
+    loading.forget_shared()
     if rule.conflicts():
         # a computed secret() name that env() read first: only this is reported, since other
         # messages may quote what env() returned
@@ -316,11 +318,54 @@ class _Loading:
         self.reads: list[SourceRead] = []
         self.unread: set[str] = set()
         self.folder = os.path.dirname(document.file)
+        self._opens: dict[tuple[Any, ...], int] = {}
+        """Opens still to come of each data file read by more than one step or lookup (``share``)."""
+        self._first: dict[tuple[Any, ...], Recorded] = {}
+        """The first read of each such file: the later opens replay its rows."""
+
+    def share(self, spec: PipelineSpec) -> None:
+        """Count the data files that several steps or lookups read, so each is read once.
+
+        Chains over one file (four steps of ``for_each: {file: rows.json}``) read and parsed it four
+        times. Only files read more than once are kept, and each only until its last reader: a file
+        read by one step still streams through as before.
+        """
+        sources = [*spec.lookups.values(), *(step.for_each for step in spec.steps)]
+        for source in sources:
+            if isinstance(source, FileSource):
+                key = self._file_key(source)
+                self._opens[key] = self._opens.get(key, 0) + 1
+        self._opens = {key: count for key, count in self._opens.items() if count > 1}
+
+    def forget_shared(self) -> None:
+        """Let go of the rows kept for readers that never came (a step left without instances)."""
+        self._first.clear()
+        self._opens.clear()
+
+    def _file_key(self, spec: FileSource) -> tuple[Any, ...]:
+        path = os.path.join(self.folder, spec.file) if self.folder else spec.file
+        if "\0" not in path:  # a NUL is refused when the file is opened, with its message
+            path = os.path.realpath(path)
+        return (path, spec.delimiter, spec.encoding, spec.sheet, spec.header_row)
 
     # -- sources ---------------------------------------------------------------------------------
 
-    def _open(self, spec: Source, where: Path) -> tuple[RowSource | None, bool]:
-        """The source, and whether it can be read now (a portal source needs the portal)."""
+    def _open(self, spec: Source, where: Path, shared: bool = True) -> tuple[RowSource | None, bool]:
+        """The source, and whether it can be read now (a portal source needs the portal).
+
+        A data file that an earlier step or lookup read cleanly is served from that read (``share``);
+        ``shared=False`` reads it from the disk again (to check it did not change, or a second pass).
+        """
+        key = self._file_key(spec) if shared and isinstance(spec, FileSource) else None
+        if key is not None and key in self._opens:
+            left = self._opens[key] = self._opens[key] - 1
+            first = self._first.pop(key, None) if left == 0 else self._first.get(key)
+            if first is not None and first.kept is not None and not first.problems:
+                return Replayed(first, format_path(where)), True
+            opened, readable = self._open(spec, where, shared=False)
+            if opened is not None and left > 0:
+                opened = self._first[key] = Recorded(opened)
+            return opened, readable
         params: Mapping[str, Any] = {}
         inner: Path = ()
         if isinstance(spec, SqlSource):
@@ -460,7 +505,7 @@ class _Loading:
             if self.stream_above is not None and not length_used and self._streamable(step, source):
                 scanned = self._scan(templates, source, opened, where, report)
                 if scanned is None:
-                    opened, _ = self._open(source, where)  # a name may be there twice: read again
+                    opened, _ = self._open(source, where, shared=False)  # a name may be there twice: again
             if scanned is not None:
                 expansion = scanned
             elif opened is not None:
@@ -532,7 +577,7 @@ class _Loading:
         names_only: bool = False,
     ) -> Iterator[Instance]:
         """The instances of a streamed step, from its file read again; ``DataChanged`` if it changed."""
-        opened, _ = self._open(source, where)
+        opened, _ = self._open(source, where, shared=False)
         if opened is None:
             raise DataChanged(f"{first.name} can no longer be read: {self.problems[-1].message}")
 

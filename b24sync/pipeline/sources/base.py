@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from b24sync.errors import Problem
@@ -129,3 +129,45 @@ def open_source(spec: Source, context: SourceContext) -> RowSource:
     from b24sync.pipeline.sources.files import open_file
 
     return open_file(spec, context)
+
+
+class Recorded:
+    """A source whose rows are kept as they go by, for the other readers of the same file (``Replayed``).
+
+    ``kept`` is the rows once they were all read without a ``SourceError``; else ``None``.
+    """
+
+    def __init__(self, source: RowSource) -> None:
+        self._source = source
+        self.problems = source.problems
+        self.kept: list[SourceRow] | None = None
+
+    def rows(self) -> Iterator[SourceRow]:
+        """The source's rows, kept."""
+        kept: list[SourceRow] = []
+        for row in self._source.rows():
+            kept.append(row)
+            yield row
+        self.kept = kept
+
+    def summary(self) -> SourceRead:
+        """The source's summary."""
+        return self._source.summary()
+
+
+class Replayed:
+    """The rows another part of the pipeline read from the same file, served again."""
+
+    def __init__(self, first: Recorded, where: str) -> None:
+        assert first.kept is not None
+        self._rows = first.kept
+        self._summary = replace(first.summary(), where=where)
+        self.problems: list[Problem] = []
+
+    def rows(self) -> Iterator[SourceRow]:
+        """The rows as the first reader got them."""
+        yield from self._rows
+
+    def summary(self) -> SourceRead:
+        """The first read's summary, for this part of the pipeline."""
+        return self._summary
