@@ -71,7 +71,8 @@ def test_two_steps_and_a_lookup_over_one_file_read_it_once(
     assert len(opened) == alone  # three readers open the file as often as one does
     company, contact = pipeline.steps
     assert [i.name for i in company.expansion.instances] == [r["id"] for r in rows]
-    assert [i.params["fields"]["name"] for i in contact.expansion.instances] == [r["n"] for r in rows]
+    names = [i.params["fields"]["name"] for i in contact.expansion.instances]  # type: ignore[index]
+    assert names == [r["n"] for r in rows]
     # every reader keeps its own record of what it read, the same file each time
     reads = pipeline.sources
     assert [r.where for r in reads] == ["lookups.names", "steps[0].for_each", "steps[1].for_each"]
