@@ -27,6 +27,7 @@ from b24sync.report.model import (
     RunReport,
     lean_entry,
     results_kept,
+    step_methods,
 )
 
 # Where pydantic's JSON differs from json.dumps: floats from 1e-9 to 1e-4 (0.00001 for 1e-05, 3.2e-7 for
@@ -58,16 +59,19 @@ def iter_report(report: RunReport, results: ReportResults | None = None) -> Iter
     if kept == "full":
         yield _dump(report.model_copy(update={"results": "full"}) if report.results != "full" else report)
         return
-    head = _dump(report.model_copy(update={"results": kept, "steps": ()}))
+    steps = report.steps
+    methods = steps.methods() if isinstance(steps, Entries) else step_methods(steps)
+    head = _dump(report.model_copy(update={"results": kept, "steps": (), "methods": methods}))
     if not report.steps:
         yield head
         return
     before, after = head.split(_EMPTY_STEPS, 1)
     yield before + '\n  "steps": [\n'
     last = len(report.steps) - 1
-    steps = report.steps
     lines = (
-        steps.lean_lines(kept) if isinstance(steps, Entries) else (lean_entry(step, kept) for step in steps)
+        steps.lean_lines(kept, methods)
+        if isinstance(steps, Entries)
+        else (lean_entry(step, kept, methods) for step in steps)
     )
     for position, line in enumerate(lines):
         yield "    " + line + (",\n" if position < last else "\n")
@@ -77,12 +81,14 @@ def iter_report(report: RunReport, results: ReportResults | None = None) -> Iter
 def _dump(report: RunReport) -> str:
     # pydantic writes the same bytes as json.dumps(indent=2, ensure_ascii=False) ten times faster, but
     # for some small floats and lone surrogates from a portal: those take json.dumps
+    # ``methods`` belongs to lean reports only (what their entries leave out)
+    exclude = None if report.methods else {"methods"}
     try:
-        text = report.model_dump_json(indent=2)
+        text = report.model_dump_json(indent=2, exclude=exclude)
     except PydanticSerializationError:
         text = None
     if text is None or any(pattern.search(text) for pattern in _PYDANTIC_FLOATS):
-        text = json.dumps(report.model_dump(mode="json"), ensure_ascii=False, indent=2)
+        text = json.dumps(report.model_dump(mode="json", exclude=exclude), ensure_ascii=False, indent=2)
     return text + "\n"
 
 

@@ -218,7 +218,19 @@ class Entries(Sequence[StepResult]):
             for start in range(0, len(special), _REDACT_CHUNK)
         )
 
-    def lean_lines(self, results: ReportResults) -> Iterator[str]:
+    def methods(self) -> dict[str, str]:
+        """``step_methods`` of the entries, from the columns."""
+        methods: dict[str, str] = {}
+        fields, texts = self._fields, self._texts
+        for position in range(len(self)):
+            step = texts[fields[5 * position]]
+            if step is not None and step not in methods:
+                method = texts[fields[5 * position + 1]]
+                assert method is not None
+                methods[step] = method
+        return methods
+
+    def lean_lines(self, results: ReportResults, methods: Mapping[str, str] | None = None) -> Iterator[str]:
         """Each entry as ``lean_entry`` writes it, made from the columns (no model for a plain one)."""
         with_ids = "created_id" not in _LEAN_DROPPED[results]
         names, ends, fields, numbers = self._names, self._ends, self._fields, self._numbers
@@ -229,7 +241,7 @@ class Entries(Sequence[StepResult]):
             end = ends[position]
             special = self._special.get(position)
             if special is not None:
-                yield lean_entry(special, results)
+                yield lean_entry(special, results, methods)
                 start = end
                 continue
             instance = names[start:end].decode("utf-8", "surrogatepass")
@@ -238,19 +250,11 @@ class Entries(Sequence[StepResult]):
             batch_index, attempts, created = numbers[3 * position : 3 * position + 3]
             step_text = self._texts[step]
             assert step_text is not None
-            parts = [
-                '{"step":',
-                texts[step],
-                ',"instance":',
-                to_json(instance).decode(),
-                ',"command_key":',
-                to_json(_key(step_text, instance)).decode(),
-                ',"method":',
-                texts[method],
-                ',"status":',
-                statuses[self._status[position]],
-                f',"batch_index":{batch_index}',
-            ]
+            # a plain entry's command key is its name's (_key): always left out for the reader
+            parts = ['{"step":', texts[step], ',"instance":', to_json(instance).decode()]
+            if methods is None or methods.get(step_text) != self._texts[method]:
+                parts += [',"method":', texts[method]]
+            parts += [',"status":', statuses[self._status[position]], f',"batch_index":{batch_index}']
             if attempts:
                 parts.append(f',"attempts":{attempts}')
             if with_ids and created != _NO_ID:
@@ -409,6 +413,9 @@ class RunReport(_ReportModel):
     status: RunStatus
     totals: Totals
     batches: tuple[BatchResult, ...] = ()
+    methods: dict[str, str] = Field(default_factory=dict)
+    """Of a lean report: the method of each step, which its entries leave out (``lean_entry``);
+    written only then."""
     steps: tuple[StepResult, ...] = ()
     """Every entry in plan order; of a lean run (``ids``, ``none``) an ``Entries``, read the same way."""
     held_deletes: tuple[HeldDelete, ...] = ()
@@ -422,6 +429,18 @@ class RunReport(_ReportModel):
     @classmethod
     def _is_utc(cls, value: str) -> str:
         return _check_utc(value)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _whole_entries(cls, data: Any) -> Any:
+        # a lean report's entries leave out what their step and instance give (lean_entry)
+        if isinstance(data, dict) and data.get("results") in ("ids", "none") and "steps" in data:
+            methods = data.get("methods")
+            data = {
+                **data,
+                "steps": derived_fields(data["steps"], methods if isinstance(methods, dict) else {}),
+            }
+        return data
 
     @model_validator(mode="after")
     def _consistent(self) -> RunReport:
@@ -679,6 +698,41 @@ _LEAN_DROPPED: dict[ReportResults, set[str]] = {
 }
 
 
-def lean_entry(step: StepResult, results: ReportResults) -> str:
-    """One step entry as compact JSON for a lean report: fields at their default value are left out."""
-    return step.model_dump_json(exclude=_LEAN_DROPPED[results], exclude_defaults=True)
+def lean_entry(step: StepResult, results: ReportResults, methods: Mapping[str, str] | None = None) -> str:
+    """One step entry as compact JSON for a lean report: fields at their default value are left out,
+    and so are those a reader derives (``derived_fields``): the command key when it is the name's
+    (``plain_key``), the method when it is its step's in ``methods`` (``step_methods``)."""
+    dropped = _LEAN_DROPPED[results]
+    derivable = step.instance is not None and step.command_key == plain_key(step.step, step.instance)
+    same_method = methods is not None and methods.get(step.step) == step.method
+    if derivable or same_method:
+        dropped = dropped | ({"command_key"} if derivable else set()) | ({"method"} if same_method else set())
+    return step.model_dump_json(exclude=dropped, exclude_defaults=True)
+
+
+def step_methods(steps: Iterable[StepResult]) -> dict[str, str]:
+    """The method of each step's first entry: what a lean report's entries of the step leave out."""
+    methods: dict[str, str] = {}
+    for step in steps:
+        methods.setdefault(step.step, step.method)
+    return methods
+
+
+def derived_fields(entries: Any, methods: Mapping[str, str]) -> Any:
+    """A lean report's entries (JSON values) with what ``lean_entry`` left out put back: each
+    entry's ``command_key`` from its step and instance, its ``method`` from ``methods``."""
+    if not isinstance(entries, list):
+        return entries
+    whole: list[Any] = []
+    for entry in entries:
+        if isinstance(entry, dict) and ("command_key" not in entry or "method" not in entry):
+            entry = dict(entry)
+            step, instance = entry.get("step"), entry.get("instance")
+            if "command_key" not in entry and isinstance(step, str) and isinstance(instance, str):
+                key = plain_key(step, instance)
+                if key is not None:
+                    entry["command_key"] = key
+            if "method" not in entry and isinstance(step, str) and step in methods:
+                entry["method"] = methods[step]
+        whole.append(entry)
+    return whole

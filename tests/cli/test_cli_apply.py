@@ -94,11 +94,12 @@ def test_report_results_ids_keeps_outcomes_and_created_ids_without_results(tmp_p
     assert code == 0, out
     data = read(report)
     assert data["results"] == "ids"
+    # what the step and instance give is left out: the method (in "methods"), a key made of the name
     assert [sorted(s) for s in data["steps"]] == [
-        ["attempts", "batch_index", "command_key", "created_id", "method", "status", "step"],
-        *[["attempts", "batch_index", "command_key", "created_id", "instance", "method", "status", "step"]]
-        * 3,
+        ["attempts", "batch_index", "command_key", "created_id", "status", "step"],
+        *[["attempts", "batch_index", "created_id", "instance", "status", "step"]] * 3,
     ]
+    assert set(data["methods"].values()) == {"crm.item.add"}
     assert all(isinstance(s["created_id"], int) for s in data["steps"])
     code, _, err = run("apply", str(pipeline(tmp_path)), "--emulator", "--report-results", "some")
     assert code == 2 and "'some' is not one of 'full', 'ids', 'none'" in err

@@ -25,8 +25,9 @@ json_values = st.recursive(
 
 
 def old_dump(value: Any) -> str:
-    """What the report file was before the fast encoder: json.dumps of the model's JSON data."""
-    return json.dumps(value.model_dump(mode="json"), ensure_ascii=False, indent=2) + "\n"
+    """What the report file was before the fast encoder: json.dumps of the model's JSON data (a full
+    report has no ``methods``: that is what a lean report's entries leave out)."""
+    return json.dumps(value.model_dump(mode="json", exclude={"methods"}), ensure_ascii=False, indent=2) + "\n"
 
 
 @settings(max_examples=200, deadline=None)
@@ -53,18 +54,20 @@ def test_ids_keeps_outcome_id_and_error_one_line_per_entry(tmp_path: Path) -> No
     text = path.read_text(encoding="utf-8")
     lines = text.splitlines()
     start = lines.index('  "steps": [')
+    # each step's method once, in the head; an entry leaves it out (and a key its name gives)
+    assert json.loads(text)["methods"] == {s.step: s.method for s in built.steps}
     assert lines[start + 1] == (
-        '    {"step":"a","command_key":"a","method":"crm.item.add","status":"succeeded",'
-        '"batch_index":0,"attempts":1,"created_id":1},'
+        '    {"step":"a","command_key":"a","status":"succeeded","batch_index":0,"attempts":1,"created_id":1},'
     )
     assert lines[start + 3] == (
-        '    {"step":"c","command_key":"c","method":"crm.item.add","status":"failed","batch_index":0,'
+        '    {"step":"c","command_key":"c","status":"failed","batch_index":0,'
         '"attempts":1,"error_code":"","error_description":"Access denied."},'
     )
     again = read_report(path)
     assert again.results == "ids"
-    assert [(s.command_key, s.status, s.created_id, s.error_code, s.skip_reason) for s in again.steps] == [
-        (s.command_key, s.status, s.created_id, s.error_code, s.skip_reason) for s in built.steps
+    fields = ("command_key", "method", "status", "created_id", "error_code", "skip_reason")
+    assert [tuple(getattr(s, f) for f in fields) for s in again.steps] == [
+        tuple(getattr(s, f) for f in fields) for s in built.steps
     ]
     assert all(s.result is None and s.summary is None for s in again.steps)
     assert again.totals == built.totals
@@ -138,3 +141,47 @@ def test_a_report_written_in_pieces_is_the_same_bytes_as_one_text(tmp_path: Path
         assert read_report(path).steps[0].created_id == (None if results == "none" else 0)
     empty = report([])
     assert "".join(iter_report(empty, "ids")) == dump_report(empty, "full").replace('"full"', '"ids"')
+
+
+def _upsert_like() -> list[Any]:
+    # one step whose instances are created or updated, keys made of their names or not
+    return [
+        step("contact", instance="ann@x.org", command_key="contact_ann_x_org", created_id=5, attempts=1),
+        step(
+            "contact",
+            instance="bob@x.org",
+            command_key="contact_bob_x_org",
+            method="crm.item.update",
+            attempts=1,
+        ),
+        step("contact", instance="Bob@x.org", command_key="contact_bob_x_org_2", created_id=6, attempts=1),
+        step("contact", instance="---", command_key="contact_3", created_id=7, attempts=1),
+        step("deal", instance="d1", command_key="deal_d1", method="crm.item.add", created_id=8, attempts=1),
+        step("task", command_key="task", method="tasks.task.add", created_id="9", attempts=1),
+    ]
+
+
+def test_a_lean_report_reads_back_every_key_and_method_it_left_out(tmp_path: Path) -> None:
+    from b24sync.report.model import Entries
+
+    entries = _upsert_like()
+    columns = Entries()
+    columns.extend(entries)
+    kept = ("step", "instance", "command_key", "method", "status", "batch_index", "attempts", "created_id")
+    for steps in (entries, columns):
+        path = tmp_path / "r.json"
+        write_report(report(list(steps)), path, "ids")
+        text = path.read_text(encoding="utf-8")
+        assert json.loads(text)["methods"] == {
+            "contact": "crm.item.add",
+            "deal": "crm.item.add",
+            "task": "tasks.task.add",
+        }
+        lines = [line for line in text.splitlines() if line.startswith('    {"step":"contact"')]
+        # kept: the update's method, and the keys a name does not give (a suffix, a name of no letter)
+        assert ['"method"' in line for line in lines] == [False, True, False, False]
+        assert ['"command_key"' in line for line in lines] == [False, False, True, True]
+        again = read_report(path)
+        assert [tuple(getattr(s, f) for f in kept) for s in again.steps] == [
+            tuple(getattr(s, f) for f in kept) for s in entries
+        ]
