@@ -349,3 +349,35 @@ def test_a_figure_older_than_a_request_answered_first_takes_nothing_off_the_ledg
     assert a_done.wait(timeout=20)
     other.join(timeout=20)
     assert budget._ledgers["crm.item.add"].live() == pytest.approx(10.0)
+
+
+@pytest.mark.parametrize("before", [0.0, 37.5, 200.0])
+def test_a_batch_observed_at_once_plans_as_its_commands_observed_one_by_one(before: float) -> None:
+    # 50 commands of two methods in one answer, after time the ledger never saw (another run)
+    blocks = []
+    used = {"crm.item.add": before, "crm.item.update": 0.0}
+    for n in range(50):
+        method = "crm.item.add" if n % 5 else "crm.item.update"
+        seconds = 0.1 + (n % 7) / 100
+        used[method] += seconds
+        blocks.append(
+            (
+                method,
+                {
+                    "processing": seconds,
+                    "finish": T + 30 + n / 10,
+                    "operating": used[method],
+                    "operating_reset_at": T + 540,
+                },
+            )  # fmt: skip
+        )
+    one_by_one, at_once = Clock(T + 36), Clock(T + 36)
+    single, batch = OperatingBudget(one_by_one, limit=480), OperatingBudget(at_once, limit=480)
+    for method, block in blocks:
+        single.observe(method, block)
+    batch.observe_batch(blocks)
+    for demand in ({"crm.item.add": 50}, {"crm.item.update": 50}, {"crm.item.add": 2000}):
+        assert batch.delay(demand) == pytest.approx(single.delay(demand))
+    for clock in (one_by_one, at_once):
+        clock.now = T + 601.5  # the first basket expired
+    assert batch.delay({"crm.item.add": 4000}) == pytest.approx(single.delay({"crm.item.add": 4000}))
