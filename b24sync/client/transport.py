@@ -132,11 +132,10 @@ class Route:
     def prepare(self, body: bytes) -> requests.PreparedRequest:
         """The request carrying ``body``, as ``session.prepare_request`` makes it."""
         if self._session.cookies:
-            self._request.data = body
-            try:
-                return self._session.prepare_request(self._request)
-            finally:
-                self._request.data = []
+            request = self._request
+            return self._session.prepare_request(
+                requests.Request(request.method, request.url, headers=request.headers, data=body)
+            )
         prepared = self._template.copy()
         prepared.prepare_body(body, None)
         return prepared
