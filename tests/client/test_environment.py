@@ -101,3 +101,19 @@ def test_each_request_carries_its_own_body_and_the_cookies_the_portal_set(
     ]
     # the first request had no cookie yet; the later ones send what the portal set, as requests does
     assert [r.headers.get("Cookie") for r in adapter.requests] == [None, "sticky=node-2", "sticky=node-2"]
+
+
+def test_requests_prepared_side_by_side_keep_their_own_bodies() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from b24sync.client.transport import Route
+
+    for cookies in (False, True):
+        session = requests.Session()
+        if cookies:
+            session.cookies.set("sticky", "node-2", domain="portal.example.com")
+        route = Route(session, URL + "batch", {"Content-Type": "application/json"})
+        bodies = [f'{{"n": {n}}}'.encode() for n in range(400)]
+        with ThreadPoolExecutor(8) as pool:
+            prepared = list(pool.map(route.prepare, bodies))
+        assert [p.body for p in prepared] == bodies
