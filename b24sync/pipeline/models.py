@@ -31,7 +31,7 @@ METHOD_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$"
 class Frozen(BaseModel):
     """The base of every file model of b24sync: unknown keys refused, values immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 _Model = TypeVar("_Model", bound=BaseModel)
