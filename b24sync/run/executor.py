@@ -51,7 +51,7 @@ from b24sync.errors import (
     UsageError,
 )
 from b24sync.pipeline.models import built
-from b24sync.planning.model import Batch, Command, Plan
+from b24sync.planning.model import Batch, Command, Imported, Plan
 from b24sync.planning.streaming import StreamedPlan
 from b24sync.planning.windows import Window, cut_windows
 from b24sync.report.model import (
@@ -408,11 +408,11 @@ class Executor:
             kept.setdefault(target, set()).add(path)
         for key in keys:
             # issue 17: a crm.item.batchImport command reports one entry per record (run/importing.py)
-            entry = self._step_result(self.steps[key])
             imported = self.plan.imports.get(key)
             if imported:
-                self.finished.extend(compact(record) for record in per_instance(entry, imported))
+                self.finished.extend(self._records(self.steps[key], imported))
             else:
+                entry = self._step_result(self.steps[key])
                 self.finished.append(entry)  # ``built``: its set of fields is shared already
         for key in list(self.steps):
             if key in kept:
@@ -695,11 +695,19 @@ class Executor:
             return [self._redact_json(v) for v in value]
         return value
 
-    def _step_result(self, step: _Step) -> StepResult:
+    def _records(self, step: _Step, imported: Sequence[Imported]) -> list[StepResult]:
+        """The entry of each record of an import command: split from its whole answer (each record's
+        id is in ``items``) whatever the report keeps, then lean as the report is."""
+        records = per_instance(self._step_result(step, whole=True), imported)
+        if self.results != "full":
+            records = [r.model_copy(update={"result": None, "summary": None}) for r in records]
+        return [compact(record) for record in records]
+
+    def _step_result(self, step: _Step, whole: bool = False) -> StepResult:
         command = step.command
         status = step.status or "not_run"
         ident = created_id(command.method, step.result) if status == "succeeded" else None
-        full = self.results == "full"
+        full = whole or self.results == "full"
         summary = summarize_result(step.result) if full and status == "succeeded" and ident is None else None
         # made from what this run settled, not read from outside: validating each entry (its result
         # walked value by value as JSON) cost a fifth of the CPU of 5,000 adds. ``_settle`` and

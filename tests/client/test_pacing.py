@@ -369,7 +369,7 @@ def test_a_batch_observed_at_once_plans_as_its_commands_observed_one_by_one(befo
                     "operating": used[method],
                     "operating_reset_at": T + 540,
                 },
-            )  # fmt: skip
+            )
         )
     one_by_one, at_once = Clock(T + 36), Clock(T + 36)
     single, batch = OperatingBudget(one_by_one, limit=480), OperatingBudget(at_once, limit=480)

@@ -10,6 +10,7 @@ import yaml
 from b24sync import Emulator, apply
 from b24sync.errors import UsageError
 from b24sync.planning.model import Imported
+from b24sync.report.files import read_report
 from b24sync.report.model import StepResult
 from b24sync.run.importing import per_instance
 
@@ -63,6 +64,25 @@ def test_each_record_has_its_outcome_and_a_failed_one_fails_alone(tmp_path: Path
     )
     by_method = emu.stats()["by_method"]
     assert (by_method["crm.item.batchimport"], by_method["batch"]) == (3, 2)
+    assert run.report.totals.failed == 2 and run.report.totals.succeeded == 88
+
+
+@pytest.mark.parametrize("results", ["ids", "none"])
+def test_a_lean_report_keeps_each_imported_record_s_outcome(tmp_path: Path, results: str) -> None:
+    # a lean run keeps no results, but each record's outcome is in its import command's answer
+    emu = Emulator()
+    emu.store.require(3, "name")
+    report = tmp_path / "r.json"
+    run = apply(
+        pipeline(tmp_path), emu, contract=False, halt_on_error=False, report_results=results, report=report
+    )
+    for entries in (run.report.steps, read_report(report).steps):
+        steps = {s.command_key: s for s in entries}
+        contacts = [steps[f"contact_p{i}"] for i in range(45)]
+        assert [s.status for s in contacts] == ["succeeded"] * 7 + ["failed"] + ["succeeded"] * 37
+        assert all(s.result is None for s in contacts)
+    ids = [steps[f"contact_p{i}"].created_id for i in range(8)]  # as the file keeps them
+    assert ids == ([1, 2, 3, 4, 5, 6, 7, None] if results == "ids" else [None] * 8)
     assert run.report.totals.failed == 2 and run.report.totals.succeeded == 88
 
 
