@@ -11,7 +11,7 @@ from b24sync import Emulator, apply
 from b24sync.errors import UsageError
 from b24sync.planning.model import Imported
 from b24sync.report.files import read_report
-from b24sync.report.model import StepResult
+from b24sync.report.model import ReportResults, StepResult
 from b24sync.run.importing import per_instance
 
 ROWS = [{"n": f"p{i}", "name": "" if i == 7 else f"Person {i}"} for i in range(45)]
@@ -68,7 +68,7 @@ def test_each_record_has_its_outcome_and_a_failed_one_fails_alone(tmp_path: Path
 
 
 @pytest.mark.parametrize("results", ["ids", "none"])
-def test_a_lean_report_keeps_each_imported_record_s_outcome(tmp_path: Path, results: str) -> None:
+def test_a_lean_report_keeps_each_imported_record_s_outcome(tmp_path: Path, results: ReportResults) -> None:
     # a lean run keeps no results, but each record's outcome is in its import command's answer
     emu = Emulator()
     emu.store.require(3, "name")
