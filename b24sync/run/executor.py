@@ -63,7 +63,7 @@ from b24sync.report.model import (
     compact,
     summarize_result,
 )
-from b24sync.run.importing import per_instance
+from b24sync.run.importing import journaled, per_instance
 from b24sync.run.journal import Journal, NoJournal, Outcome, pruned
 from b24sync.run.links import LinkError, follow, substitute
 from b24sync.upsert.unsent import unsent_results
@@ -540,7 +540,8 @@ class Executor:
         safe = len(repeatable) == len(request)
         request_id = self.requests + 1
         # written and forced to disk before the request goes out: a write is never sent unrecorded
-        self.journal.record_sending(request_id, list(request), repeatable)
+        # (an import command as its records, each of which the answer settles apart)
+        self.journal.record_sending(request_id, journaled(self.plan, list(request)), repeatable)
         for key in request:
             self.steps[key].attempts += 1
         self.requests += 1
@@ -568,9 +569,17 @@ class Executor:
         outcomes: dict[str, Outcome] = {}
         for key in request:
             step = self.steps[key]
-            if step.status is not None:
-                kept = pruned(step.result, self.linked.get(key, ()))
-                outcomes[key] = Outcome(step.status, kept, step.error_code, step.error_description)
+            if step.status is None:
+                continue
+            imported = self.plan.imports.get(key)
+            if imported:
+                for record in per_instance(self._step_result(step, whole=True), imported):
+                    outcomes[record.command_key] = Outcome(
+                        record.status, record.result, record.error_code, record.error_description
+                    )
+                continue
+            kept = pruned(step.result, self.linked.get(key, ()))
+            outcomes[key] = Outcome(step.status, kept, step.error_code, step.error_description)
         return outcomes
 
     def _take_reply(self, request: Mapping[str, _Prepared], reply: BatchReply) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from b24sync.errors import UsageError
 from b24sync.pipeline.instances import instance_name
 from b24sync.planning.model import Command, Plan
 from b24sync.report.files import read_report
+from b24sync.run.importing import IMPORT_METHOD, OLD_JOURNAL
 from b24sync.run.journal import JOURNAL_SUFFIX, journal_path, read_journal
 from b24sync.run.links import LinkError, follow, substitute
 from b24sync.run.settle import assumed_results, parse_applied_ids, settle_by_lookup
@@ -72,7 +73,11 @@ def read_previous(path: str | os.PathLike[str]) -> Previous:
         previous.targets.append(report.target)
         for step in report.steps:
             if step.status == "succeeded":
-                previous.results[step.command_key] = step.result
+                result = step.result
+                if result is None and step.created_id is not None and step.method == IMPORT_METHOD:
+                    # an imported record of a lean report: its id is what links into it read
+                    result = {"item": {"id": step.created_id}}
+                previous.results[step.command_key] = result
             elif step.status == "unknown":
                 previous.unknown[step.command_key] = step.name
     if previous.journal is not None:
@@ -142,6 +147,7 @@ def resume_state(
     assume: Assume = Assume.NOTHING,
     client: B24Hook | None = None,
     applied_ids: Sequence[str] = (),
+    whole: Collection[str] = (),
 ) -> dict[str, Any]:
     """Recorded results to reuse by command key; refuses to guess about steps whose outcome is unknown.
 
@@ -152,6 +158,10 @@ def resume_state(
     """
     previous = read_previous(path)
     check_same_pipeline(previous, plan, None if client is None else client.redacted_url)
+    # ``whole``: import commands, which this b24sync records record by record (run/importing.py)
+    old = next((key for key in [*previous.results, *previous.unknown] if key in whole), None)
+    if old is not None:
+        raise UsageError(OLD_JOURNAL.format(path=os.fspath(path), key=old))
     names = {command.key: instance_name(command.step, command.instance) for command in plan.commands()}
     plain = {command.key for command in plan.commands() if command.action == "call"}
     plain |= {link.target for _, link in plan.outside_links()}

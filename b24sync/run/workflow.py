@@ -57,7 +57,7 @@ from b24sync.run.executor import (
     check_secrets,
     required_secrets,
 )
-from b24sync.run.importing import refuse_resume
+from b24sync.run.importing import record_keys, unpack
 from b24sync.run.journal import JournalWriter, NoJournal, journal_path
 from b24sync.run.lock import DEFAULT_LOCK_TIMEOUT, run_lock
 from b24sync.run.outputs import Outputs, choose_journal
@@ -319,11 +319,16 @@ def _apply(
                 _report_failure(str(source), connection, environ, report, started, error)
             raise
     read_requests = connection.client.stats.requests - reads_before
+    recorded: dict[str, Any] = {}
     if resume is not None:
-        refuse_resume(the_plan)  # issue 17: an import command would be sent whole again
-    recorded = (
-        resume_state(resume, the_plan, assume, connection.client, applied_ids) if resume is not None else {}
-    )
+        # issue 17: an import command's records were recorded one by one; those that are settled
+        # are taken out of it, and only the others are imported again (run/importing.py)
+        records = record_keys(the_plan)
+        view = unpack(the_plan, records)
+        recorded = resume_state(
+            resume, view, assume, connection.client, applied_ids, whole=frozenset(the_plan.imports)
+        )
+        the_plan = unpack(the_plan, [key for key in recorded if key in records])
     the_plan = fill_left_out(the_plan, recorded, None if resume is None else str(resume))
     secrets = {name: environ[name] for name in required_secrets(the_plan) if name in environ}
     check_secrets(the_plan, secrets)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -104,11 +105,113 @@ def test_a_command_that_fails_whole_fails_each_of_its_records() -> None:
     ]
 
 
-def test_resume_is_refused_rather_than_importing_records_twice(tmp_path: Path) -> None:
+def _batches(emu: Emulator) -> int:
+    return int(emu.stats()["by_method"].get("batch", 0))
+
+
+def _linked(emu: Emulator) -> None:
+    """Every row's contact stored once, and each linked by one deal."""
+    contacts = [c["id"] for c in emu.store.items(3)]
+    names = sorted(str(c["name"] or "") for c in emu.store.items(3))
+    assert len(contacts) == 45 and names == sorted(str(r["name"]) for r in ROWS)
+    deals = emu.store.items(2)
+    assert len(deals) == 45 and sorted(d["contactId"] for d in deals) == sorted(contacts)
+
+
+@pytest.mark.parametrize("results", ["full", "ids"])
+def test_resume_imports_only_the_records_not_created_and_links_to_the_rest(
+    tmp_path: Path, results: ReportResults
+) -> None:
     emu = Emulator()
-    apply(pipeline(tmp_path), emu, contract=False, report=tmp_path / "report.json")
-    with pytest.raises(UsageError, match="--resume cannot run a pipeline with mode: import"):
-        apply(pipeline(tmp_path), emu, contract=False, resume=tmp_path / "report.json")
+    emu.store.require(3, "name")  # the eighth record is refused; the portal's admin fixes it later
+    report = tmp_path / "report.json"
+    # stopped after the import request: no deal was sent
+    first = apply(
+        pipeline(tmp_path), emu, contract=False, halt_on_error=False, report=report, report_results=results,
+        should_stop=lambda: _batches(emu) >= 1,
+    )  # fmt: skip
+    assert first.status == "interrupted" and len(emu.store.items(3)) == 44 and not emu.store.items(2)
+    emu.store.required[3].remove("name")
+    imported = emu.stats()["by_method"]["crm.item.batchimport"]
+    again = apply(pipeline(tmp_path), emu, contract=False, report=tmp_path / "again.json", resume=report)
+    assert again.status == "succeeded"
+    # one import command of the one record left; the deals read the ids of the 44 from the report
+    assert emu.stats()["by_method"]["crm.item.batchimport"] == imported + 1
+    _linked(emu)
+    steps = {s.command_key: s for s in again.report.steps}
+    assert steps["contact_p7"].attempts == 1 and steps["contact_p8"].attempts == 0
+    answered = {s.command_key: s.created_id for s in first.report.steps}
+    assert (
+        steps["contact_p8"].created_id == answered["contact_p8"] == 8
+    )  # what the first run's import answered
+
+
+def _drop_answer_of_batch(emu: Emulator, number: int) -> None:
+    """The portal runs the ``number``-th batch request, then its answer is lost (a cut connection)."""
+    from b24sync.emulator.faults import Fault
+
+    seen = [0]
+    original = emu._answer
+
+    def answer(request: Any, where: Any, fault: Fault, meter: Any) -> Any:
+        if where.method == "batch":
+            seen[0] += 1
+            if seen[0] == number:
+                fault = Fault(drop=True)
+        return original(request, where, fault, meter)
+
+    emu._answer = answer  # type: ignore[method-assign]
+
+
+KEYED = [
+    {**STEPS[0], "params": {"entityTypeId": 3, "fields": {
+        "name": "{{ item.name }}", "originatorId": "t", "originId": "{{ item.n }}"}}},
+    STEPS[1],
+]  # fmt: skip
+
+
+def test_records_whose_answer_was_lost_are_found_by_their_external_key_on_resume(tmp_path: Path) -> None:
+    emu = Emulator()
+    _drop_answer_of_batch(emu, 1)  # the import request ran; its answer never came back
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump({"version": 1, "name": "t", "vars": {"rows": ROWS}, "steps": KEYED}))
+    report = tmp_path / "report.json"
+    first = apply(path, emu, contract=False, report=report, journal=tmp_path / "run.journal")
+    assert len(emu.store.items(3)) == 45
+    assert {s.status for s in first.report.steps if s.step == "contact"} == {"unknown"}
+    again = apply(path, emu, contract=False, resume=report)
+    assert again.status == "succeeded"
+    _linked(emu)  # found again by originatorId/originId: not imported twice
+
+
+def test_lost_import_records_without_an_external_key_ask_what_happened(tmp_path: Path) -> None:
+    from b24sync.run.resume import Assume
+
+    emu = Emulator()
+    _drop_answer_of_batch(emu, 1)
+    report = tmp_path / "report.json"
+    apply(pipeline(tmp_path), emu, contract=False, report=report)
+    with pytest.raises(UsageError, match=r"45 step\(s\) of .* have an unknown outcome"):
+        apply(pipeline(tmp_path), emu, contract=False, resume=report)
+    assert len(emu.store.items(3)) == 45  # nothing sent
+    with pytest.raises(UsageError, match="--assume-applied"):
+        apply(pipeline(tmp_path), emu, contract=False, resume=report, assume=Assume.APPLIED)
+
+
+def test_a_journal_that_recorded_an_import_command_whole_is_refused(tmp_path: Path) -> None:
+    from b24sync.run.journal import JournalWriter, Outcome, journal_path
+
+    emu = Emulator()
+    report = tmp_path / "report.json"
+    first = apply(pipeline(tmp_path), emu, contract=False, report=report)
+    report.unlink()
+    writer = JournalWriter(journal_path(report))  # as b24sync 0.2 wrote one: the command whole
+    writer.start("r" * 32, {"path": str(pipeline(tmp_path)), "sha256": first.plan.pipeline.sha256}, "t", "x")
+    writer.record_sending(1, ["contact_import0"], repeatable=set())
+    writer.record_answer(1, {"contact_import0": Outcome("succeeded", {"items": []})})
+    writer.close()
+    with pytest.raises(UsageError, match=r"recorded a crm\.item\.batchImport command whole"):
+        apply(pipeline(tmp_path), emu, contract=False, resume=report)
     assert len(emu.store.items(3)) == 45
 
 

@@ -67,6 +67,13 @@ steps:
 """
 """Plain adds, no upsert: an unknown add is found again by its originatorId/originId on --resume."""
 
+IMPORTED = PLAIN.replace(
+    "    method: crm.item.add\n    params: {entityTypeId: 3",
+    "    method: crm.item.add\n    mode: import\n    params: {entityTypeId: 3",
+    1,
+)
+"""The contacts imported (crm.item.batchImport, 20 a command): 1 request of them, then 6 of deals."""
+
 
 @pytest.fixture
 def server() -> Iterator[str]:
@@ -185,6 +192,27 @@ def test_sigkill_at_a_random_point_then_resume_writes_every_record_once(
     assert resumed.returncode == 0, out + err
     assert json.loads(report.read_text())["status"] == "succeeded"
     assert not journal.exists()  # the report now holds what the journal said
+    _assert_exactly_once(server)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_an_import_killed_at_a_random_point_resumes_to_every_record_once(
+    server: str, tmp_path: Path, seed: int
+) -> None:
+    # the journal records each imported record: a resume imports only those not created
+    rng = random.Random(seed)
+    pipeline = _project(tmp_path, IMPORTED)
+    assert "mode: import" in pipeline.read_text()
+    report = tmp_path / "report.json"
+    journal = tmp_path / "report.json.journal"
+    killed = _apply(server, pipeline, report)
+    _stop_at_random(killed, journal, rng, signal.SIGKILL, upto=5)
+    killed.communicate(timeout=60)
+    assert killed.returncode == -signal.SIGKILL
+    _settle_in_flight()
+    resumed = _apply(server, pipeline, report, "--resume", str(report))
+    out, err = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, out + err
     _assert_exactly_once(server)
 
 
