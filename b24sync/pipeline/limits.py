@@ -74,7 +74,9 @@ def raw_decode(text: str, index: int = 0) -> tuple[Any, int]:
         raise json.JSONDecodeError(str(error), text, index) from None
     except RecursionError:
         raise json.JSONDecodeError(f"the data nests deeper than {MAX_DEPTH} levels", text, index) from None
-    if too_deep(value):
+    # each level opens with a bracket, so a text of fewer than MAX_DEPTH of them (counted in C,
+    # those inside strings too) cannot nest too deep: the walk is for the rare one that might
+    if text.count("{", index, end) + text.count("[", index, end) >= MAX_DEPTH and too_deep(value):
         raise json.JSONDecodeError(f"the data nests deeper than {MAX_DEPTH} levels", text, index)
     return value, end
 
