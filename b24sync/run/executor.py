@@ -91,8 +91,8 @@ PARALLEL_AUTO = 0
 """``parallel`` for a measured number of requests in flight (``apply --parallel``'s default): it starts
 at 1 and becomes ``ceil(server seconds of a request / request_interval)`` (``Executor._slots``), at
 most ``MAX_PARALLEL``: the requests the rate limit admits while one of them is on the server."""
-_POLL = 0.25
-"""Seconds between looks at the requests in flight while the measured number may grow."""
+_WAKE = 0.005
+"""Seconds past the moment the measured number grows that the run looks again (a timer is never early)."""
 
 
 def check_parallel(parallel: int) -> None:
@@ -349,9 +349,12 @@ class Executor:
                         running[future], started[future] = batch.index, self.clock()
                     if not running:
                         break  # stopped (an earlier batch always becomes sendable: needs point back)
-                    # measured: look again now and then, a request that stays long may make room
+                    # measured, before the first answer: wake up when the oldest request has been
+                    # out one interval, which lets the rest go (``_slots``)
                     grow = auto and waiting and len(running) < MAX_PARALLEL
-                    done, _ = wait(running, timeout=_POLL if grow else None, return_when=FIRST_COMPLETED)
+                    with self._lock:
+                        timeout = self._until_more(started.values()) if grow else None
+                    done, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
                     for future in done:
                         settled.add(running.pop(future))
                         del started[future]
@@ -367,18 +370,29 @@ class Executor:
         ``request_interval`` seconds, so ``ceil(server seconds / interval)`` of them keep it busy.
 
         The server seconds are those of the last answer. Before the run's first answer the number
-        is 1 until the oldest request has been out for one interval, then ``2 ** (intervals + 1)``
-        (a slow start: 4, 8, 10 at the standard limit; an answer in milliseconds, as an instant
-        portal gives, never lets a second request go).
+        is 1 until the oldest request has been out for one interval, then ``MAX_PARALLEL``: a
+        request that is not back after an interval is worth company, and until an answer says how
+        long requests take the pool is filled at once (the bucket's burst admits it, and the
+        client keeps no more requests of a method in flight than fit its operating budget at their
+        worst, ``client.pacing``); the first answer sets the number. An answer in milliseconds, as
+        an instant portal gives, never lets a second request go.
         """
         interval = self.client.request_interval
         if self.answers:
             wanted = math.ceil(self.server_seconds / interval - 1e-9)
         else:
             oldest = max((self.clock() - at for at in started), default=0.0)
-            intervals = math.floor(oldest / interval)
-            wanted = 2 ** min(intervals + 1, 8) if intervals >= 1 else 1
+            wanted = MAX_PARALLEL if oldest >= interval - 1e-9 else 1
         return max(1, min(MAX_PARALLEL, wanted))
+
+    def _until_more(self, started: Iterable[float]) -> float | None:
+        """Seconds until ``_slots`` may grow with no answer coming in: until the oldest request has
+        been out one interval, before the first answer; None once that is past (only an answer
+        changes it then)."""
+        left = self.client.request_interval - max((self.clock() - at for at in started), default=0.0)
+        if self.answers or left < -1e-9:
+            return None
+        return max(0.0, left) + _WAKE
 
     def _run_one(self, batch: Batch) -> None:
         with self._lock:
