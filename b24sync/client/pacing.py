@@ -105,6 +105,12 @@ class OperatingBudget:
         self._in_flight: dict[int, dict[str, int]] = {}
         """Commands per method of the requests other threads have sent and not yet observed: with
         parallel requests (``apply --parallel``) their cost is in no answer yet, so it is planned for."""
+        self._sent_at: dict[int, float] = {}
+        """When each request in flight went out (``wall_clock``): by a moment ``t`` it has charged at
+        most ``t - sent``, since a batch's commands run one after another on the server."""
+        self._waiting: dict[int, dict[str, int]] = {}
+        """Commands per method of the requests waiting to go (``waiting``): a request due to straddle
+        a basket's expiry goes with them, not ahead of them (``_straddle``)."""
         self._sent = 0
         """Requests sent so far; ``_sent_as`` gives each thread's request in flight its number."""
         self._sent_as: dict[int, int] = {}
@@ -124,17 +130,29 @@ class OperatingBudget:
         with self._lock:
             self._observe(method, time_block)
 
+    def waiting(self, demand: Mapping[str, int] | None) -> None:
+        """This thread's request with ``demand`` waits to go (None: it went, or will not)."""
+        with self._lock:
+            if demand is None:
+                self._waiting.pop(threading.get_ident(), None)
+            else:
+                self._waiting[threading.get_ident()] = dict(demand)
+
     def sending(self, demand: Mapping[str, int]) -> None:
         """This thread's request is going out now with ``demand``: others plan for it until ``answered``."""
         with self._lock:
-            self._in_flight[threading.get_ident()] = dict(demand)
+            me = threading.get_ident()
+            self._waiting.pop(me, None)
+            self._in_flight[me] = dict(demand)
+            self._sent_at[me] = self._wall_clock()
             self._sent += 1
-            self._sent_as[threading.get_ident()] = self._sent
+            self._sent_as[me] = self._sent
 
     def answered(self) -> None:
         """This thread's request was answered and its ``time`` blocks observed (or it failed)."""
         with self._lock:
             self._in_flight.pop(threading.get_ident(), None)
+            self._sent_at.pop(threading.get_ident(), None)
             self._sent_as.pop(threading.get_ident(), None)
 
     def _observe(self, method: str, time_block: Mapping[str, Any]) -> None:
@@ -245,8 +263,13 @@ class OperatingBudget:
                     flying = sum(
                         other.get(method, 0) for thread, other in self._in_flight.items() if thread != me
                     )
-                    cost = (flying + max(0, commands - 1)) * ledger.per_command()
-                    waits.append(self._fits_after(ledger, cost, now) - now)
+                    per = ledger.per_command()
+                    cost = (flying + max(0, commands - 1)) * per
+                    at = self._fits_after(ledger, cost, now)
+                    if at > now + _EPSILON and per > 0:
+                        # no room now: maybe the request can go before a basket expires, and straddle it
+                        at = min(at, self._straddle(ledger, method, commands, per, now, me, at))
+                    waits.append(at - now)
             return max(waits)
 
     def _fits_after(self, ledger: _Ledger, cost: float, now: float) -> float:
@@ -265,6 +288,81 @@ class OperatingBudget:
             live -= seconds
             at = expires
         return at
+
+    def _straddle(
+        self, ledger: _Ledger, method: str, commands: int, per: float, now: float, me: int, latest: float
+    ) -> float:
+        """The first moment, before ``latest``, that this request and the others waiting for ``method``
+        may go together and find, at the start of each of their commands, the window below the
+        limit less the margin, counting the baskets that expire while they run; ``latest`` if none.
+
+        Each request, in flight or about to go, charges at most the seconds it has been on the wire
+        (its commands run one after another) and at most its commands times ``per``. So a request
+        may go before a basket expires by as much of the remaining room as it spends until then.
+        The waiting requests go together (each finds the same moment when its turn at the gate
+        comes): a first one alone would take the whole room before the expiry, and the others
+        would still wait for it, the run ending no sooner.
+        """
+        group = [
+            other[method] * per
+            for thread, other in self._waiting.items()
+            if thread != me and other.get(method)
+        ]
+        own = commands * per
+        horizon = max([own - per, *group])  # until the last of their commands starts
+        costs = [own, *group]
+        flying = [
+            (self._sent_at.get(thread, now), other.get(method, 0) * per)
+            for thread, other in self._in_flight.items()
+            if thread != me and other.get(method)
+        ]
+        room = self.limit - self.margin
+        charges = ledger.oldest_first()
+
+        def live(at: float, inclusive: bool) -> float:
+            """The ledger's charges still in the window at ``at`` (``inclusive``: just before it)."""
+            return sum(s for e, s in charges if e > at or (inclusive and e >= at))
+
+        def charged(at: float, start: float) -> float:
+            ours = sum(min(cost, max(0.0, at - start)) for cost in costs)
+            return ours + sum(min(cost, max(0.0, at - sent)) for sent, cost in flying)
+
+        everything = sum(costs) - per + sum(cost for _, cost in flying)
+
+        def fits(start: float) -> bool:
+            end = start + horizon
+            points = [(start, False)] + [(e, True) for e, _ in charges if start < e <= end]
+            # and at the end, everything at its full cost: commands slower than ``per`` start later,
+            # when the others may have charged all they will
+            return live(end, True) + everything <= room + _EPSILON and all(
+                live(at, inclusive) + charged(at, start) <= room + _EPSILON for at, inclusive in points
+            )
+
+        candidates = {now}
+        for expires, _ in charges:
+            candidates.update((expires, expires - horizon))
+            # the start at which the room just before this expiry is filled exactly
+            left = room - live(expires, True) - sum(min(c, max(0.0, expires - t)) for t, c in flying)
+            if left >= 0 and (longest := _longest(costs, left)) < math.inf:
+                candidates.add(expires - longest)
+        for start in sorted(c for c in candidates if now <= c < latest):
+            if fits(start):
+                return start
+        return latest
+
+
+def _longest(costs: list[float], room: float) -> float:
+    """The longest time ``u`` for which requests charging ``min(cost, u)`` each charge at most ``room``
+    in all (``math.inf`` when their full costs fit)."""
+    u = spent = 0.0
+    for index, cost in enumerate(sorted(costs)):
+        running = len(costs) - index  # the requests still charging: those of this cost or more
+        if cost > u:
+            if spent + (cost - u) * running >= room:
+                return u + (room - spent) / running
+            spent += (cost - u) * running
+            u = cost
+    return math.inf
 
 
 def _unknown_cost(method: str, commands: int) -> float:

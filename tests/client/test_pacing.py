@@ -44,10 +44,13 @@ def test_a_request_waits_until_the_window_has_room_for_all_but_its_last_command(
     used = commands(budget, "crm.item.add", 2, 1.5, T + 61, used)  # minute 101: 3 s more, 7.5 s
     # two commands: the first must find the window below the limit, 7.5 + 1.5 <= 9.9: now
     assert budget.delay({"crm.item.add": 2}) == 0
-    # three: 7.5 + 3 > 9.9, so wait for minute 100's basket to expire (+1 s): 3 + 3 <= 9.9
-    assert budget.delay({"crm.item.add": 3}) == pytest.approx(T + 600 + 1 - clock.now)
-    # six: 7.5 s = 5 commands would not fit even in an empty window before minute 101's basket expires
-    assert budget.delay({"crm.item.add": 6}) == pytest.approx(T + 660 + 1 - clock.now)
+    # three: 7.5 + 3 > 9.9, so wait for minute 100's basket to expire (+1 s), less what the
+    # request can spend before that: its commands run one after another, so by the expiry it has
+    # charged at most the time it has been out: 7.5 + 2.4 <= 9.9, then 3 + 3 <= 9.9
+    assert budget.delay({"crm.item.add": 3}) == pytest.approx(T + 600 + 1 - 2.4 - clock.now)
+    # six: 7.5 s = 5 commands would not fit even in an empty window before minute 101's basket
+    # expires; they may start 6.9 s before it does (3 + 6.9 <= 9.9)
+    assert budget.delay({"crm.item.add": 6}) == pytest.approx(T + 660 + 1 - 6.9 - clock.now)
     # another method has its own budget
     assert budget.delay({"crm.item.update": 50}) == 0
 
@@ -190,10 +193,11 @@ def test_commands_in_flight_in_another_thread_are_planned_for_until_their_answer
     other = threading.Thread(target=request)
     other.start()
     assert sent.wait(timeout=20)
-    # 4.5 + 3 in flight x 1.5 + 1.5 > 9.9: wait for the basket of minute 100 to expire
-    assert budget.delay({"crm.item.add": 2}) == pytest.approx(T + 600 + 1 - clock.now)
+    # 4.5 + 3 in flight x 1.5 + 1.5 > 9.9: wait for the basket of minute 100 to expire, less the
+    # 0.9 s the first command may spend before it (4.5 + 4.5 + 0.9 <= 9.9)
+    assert budget.delay({"crm.item.add": 2}) == pytest.approx(T + 600 + 1 - 0.9 - clock.now)
     budget.sending({"crm.item.add": 2})  # this thread's own request is not counted against itself
-    assert budget.delay({"crm.item.add": 2}) == pytest.approx(T + 600 + 1 - clock.now)
+    assert budget.delay({"crm.item.add": 2}) == pytest.approx(T + 600 + 1 - 0.9 - clock.now)
     assert budget.delay({"crm.item.update": 50}) == 0  # another method is not held by them
     answer.set()
     other.join(timeout=20)
@@ -349,3 +353,48 @@ def test_a_figure_older_than_a_request_answered_first_takes_nothing_off_the_ledg
     assert a_done.wait(timeout=20)
     other.join(timeout=20)
     assert budget._ledgers["crm.item.add"].live() == pytest.approx(10.0)
+
+
+def test_the_requests_waiting_for_a_basket_go_together_before_it_expires() -> None:
+    import threading
+
+    clock = Clock()
+    budget = OperatingBudget(clock)  # 480 s, 1 s of margin
+    # eight requests of 42 imports answered within minute 100: 436.8 s that leave at T + 600 (+1 s)
+    commands(budget, "crm.item.batchImport", 8 * 42, 1.3, T + 55, 0.0)
+    clock.now = T + 100
+    demand = {"crm.item.batchImport": 42}
+    # the last four requests of 10,000 records wait; 42.2 s of room is left before the expiry
+    ready, go, done = threading.Barrier(4), threading.Event(), threading.Event()
+
+    def wait_then_send() -> None:
+        budget.waiting(demand)
+        ready.wait(timeout=20)
+        go.wait(timeout=20)
+        budget.sending(demand)  # each goes at the moment the first found (no clock move)
+        done.wait(timeout=20)
+        budget.answered()
+
+    others = [threading.Thread(target=wait_then_send) for _ in range(3)]
+    for thread in others:
+        thread.start()
+    budget.waiting(demand)
+    ready.wait(timeout=20)
+    # alone, the first could go at T + 601 - 42.2 and take all the room before the expiry, and
+    # the three others would wait for it; together each spends 42.2 / 4 s before it
+    start = T + 601 - 42.2 / 4
+    assert budget.delay(demand) == pytest.approx(start - clock.now)
+    clock.now = start
+    budget.sending(demand)
+    go.set()  # the three others go out now too
+    for _ in range(50):
+        if len(budget._in_flight) == 4:
+            break
+        threading.Event().wait(0.05)
+    assert len(budget._in_flight) == 4
+    # a fifth request would find no room before the expiry: the four have it
+    assert budget.delay({"crm.item.batchImport": 1}) == pytest.approx(T + 601 - clock.now)
+    done.set()
+    for thread in others:
+        thread.join(timeout=20)
+    budget.answered()
