@@ -175,6 +175,12 @@ class B24Hook:
         rate = self._bucket.limit.rate if self._bucket is not None else STANDARD_RATE[1]
         return 1.0 / rate
 
+    def finishing(self, last: bool) -> None:
+        """Tell the pacing whether the requests waiting and in flight are the run's last: at the edge
+        of the operating budget they then go together when one going first would hold the others
+        back (``OperatingBudget.finishing``)."""
+        self._budget.finishing = last
+
     @property
     def retry(self) -> RetryPolicy:
         """How this client retries; the executor's per-command limit retries follow it too."""

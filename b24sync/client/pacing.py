@@ -50,6 +50,8 @@ _RECORDS = {"crm.item.batchimport": 20}
 POLL = 0.25
 """Seconds between looks at the requests in flight while a request waits for one of their answers."""
 _EPSILON = 1e-6
+_ANSWERED = 1.0
+"""Seconds after a request in flight may have charged all it will by which its answer is looked for."""
 
 
 @dataclass
@@ -110,7 +112,11 @@ class OperatingBudget:
         most ``t - sent``, since a batch's commands run one after another on the server."""
         self._waiting: dict[int, dict[str, int]] = {}
         """Commands per method of the requests waiting to go (``waiting``): a request due to straddle
-        a basket's expiry goes with them, not ahead of them (``_straddle``)."""
+        a basket's expiry may go with them (``_straddle``)."""
+        self.finishing = False
+        """Set by the run when the requests waiting (and in flight) are its last: then a request that
+        waits for room goes with the others waiting when going first would hold them back
+        (``delay``), since the run ends with the last of them."""
         self._sent = 0
         """Requests sent so far; ``_sent_as`` gives each thread's request in flight its number."""
         self._sent_as: dict[int, int] = {}
@@ -268,9 +274,43 @@ class OperatingBudget:
                     at = self._fits_after(ledger, cost, now)
                     if at > now + _EPSILON and per > 0:
                         # no room now: maybe the request can go before a basket expires, and straddle it
-                        at = min(at, self._straddle(ledger, method, commands, per, now, me, at))
+                        at = self._when(ledger, method, commands, per, now, me, at)
                     waits.append(at - now)
             return max(waits)
+
+    def _when(
+        self, ledger: _Ledger, method: str, commands: int, per: float, now: float, me: int, latest: float
+    ) -> float:
+        """When a request that finds no room now goes: alone, as early as it can straddle an expiry
+        (``_straddle``), or with the other requests waiting for ``method`` where they all fit
+        together sooner. At the end of a run (``finishing``), with them also when going alone
+        first would make them start later than all of them together could: the run ends with the
+        last one (the last four requests of a 10,000-record import)."""
+        flying = [
+            (self._sent_at.get(thread, now), other.get(method, 0) * per)
+            for thread, other in self._in_flight.items()
+            if thread != me and other.get(method)
+        ]
+        group = [
+            other[method] * per
+            for thread, other in self._waiting.items()
+            if thread != me and other.get(method)
+        ]
+        own = commands * per
+        at = self._straddle(ledger, [own], per, flying, now, latest)
+        if group:
+            together = self._straddle(ledger, [own, *group], per, flying, now, math.inf)
+            if together <= at or not self.finishing:
+                at = min(at, together)
+            else:
+                # the others, with this request in flight from ``at`` on
+                after = self._straddle(ledger, group, per, [*flying, (at, own)], at, math.inf)
+                at = at if after <= together + _EPSILON else together
+        if flying and at > now + _EPSILON:
+            # ask again once the requests in flight may have been answered: their time blocks place
+            # their charges (in the baskets they were made in), which this plan could only bound
+            at = min(at, max(now, min(sent + cost for sent, cost in flying)) + _ANSWERED)
+        return at
 
     def _fits_after(self, ledger: _Ledger, cost: float, now: float) -> float:
         """The first moment the window holds ``cost`` more and stays below the limit less the margin.
@@ -290,59 +330,61 @@ class OperatingBudget:
         return at
 
     def _straddle(
-        self, ledger: _Ledger, method: str, commands: int, per: float, now: float, me: int, latest: float
+        self,
+        ledger: _Ledger,
+        costs: list[float],
+        per: float,
+        flying: list[tuple[float, float]],
+        now: float,
+        latest: float,
     ) -> float:
-        """The first moment, before ``latest``, that this request and the others waiting for ``method``
-        may go together and find, at the start of each of their commands, the window below the
-        limit less the margin, counting the baskets that expire while they run; ``latest`` if none.
+        """The first moment from ``now``, before ``latest``, that requests of these full ``costs``
+        (the first is the one asking) may go out together and find, at the start of each of the
+        first one's commands, the window below the limit less the margin, counting the baskets that
+        expire meanwhile; ``latest`` if none (``math.inf``: they never fit together). ``flying``:
+        the requests in flight, (sent, full cost).
 
         Each request, in flight or about to go, charges at most the seconds it has been on the wire
-        (its commands run one after another) and at most its commands times ``per``. So a request
-        may go before a basket expires by as much of the remaining room as it spends until then.
-        The waiting requests go together (each finds the same moment when its turn at the gate
-        comes): a first one alone would take the whole room before the expiry, and the others
-        would still wait for it, the run ending no sooner.
+        (its commands run one after another) and at most its full cost. So a request may go before
+        a basket expires by as much of the remaining room as it spends until then. At the end
+        (the first request's last command, by the method's recent cost per command) everything
+        counts in full: commands slower than that start later, when the others may have charged
+        all they will.
         """
-        group = [
-            other[method] * per
-            for thread, other in self._waiting.items()
-            if thread != me and other.get(method)
-        ]
-        own = commands * per
-        horizon = max([own - per, *group])  # until the last of their commands starts
-        costs = [own, *group]
-        flying = [
-            (self._sent_at.get(thread, now), other.get(method, 0) * per)
-            for thread, other in self._in_flight.items()
-            if thread != me and other.get(method)
-        ]
+        horizon = max([costs[0] - per, *costs[1:]])  # until the last of their commands starts
         room = self.limit - self.margin
         charges = ledger.oldest_first()
+        # what the requests in flight have charged by now is in this basket or earlier ones: gone
+        # once this basket expires; what they charge from now on stays in the window meanwhile
+        gone = self._expiry(now)
+        made = [min(cost, max(0.0, now - sent)) for sent, cost in flying]
+        rest = [cost - done for (_, cost), done in zip(flying, made, strict=True)]
 
         def live(at: float, inclusive: bool) -> float:
             """The ledger's charges still in the window at ``at`` (``inclusive``: just before it)."""
             return sum(s for e, s in charges if e > at or (inclusive and e >= at))
 
-        def charged(at: float, start: float) -> float:
-            ours = sum(min(cost, max(0.0, at - start)) for cost in costs)
-            return ours + sum(min(cost, max(0.0, at - sent)) for sent, cost in flying)
+        def flown(at: float, inclusive: bool, whole: bool = False) -> float:
+            """What the requests in flight charge that is in the window at ``at`` (``whole``: all of it)."""
+            earlier = sum(made) if at < gone or (inclusive and at <= gone) else 0.0
+            return earlier + sum(r if whole else min(r, max(0.0, at - now)) for r in rest)
 
-        everything = sum(costs) - per + sum(cost for _, cost in flying)
+        def charged(at: float, start: float) -> float:
+            return sum(min(cost, max(0.0, at - start)) for cost in costs) + flown(at, True)
 
         def fits(start: float) -> bool:
             end = start + horizon
             points = [(start, False)] + [(e, True) for e, _ in charges if start < e <= end]
-            # and at the end, everything at its full cost: commands slower than ``per`` start later,
-            # when the others may have charged all they will
+            everything = sum(costs) - per + flown(end, True, whole=True)
             return live(end, True) + everything <= room + _EPSILON and all(
                 live(at, inclusive) + charged(at, start) <= room + _EPSILON for at, inclusive in points
             )
 
         candidates = {now}
-        for expires, _ in charges:
+        for expires in [e for e, _ in charges] + [gone]:
             candidates.update((expires, expires - horizon))
             # the start at which the room just before this expiry is filled exactly
-            left = room - live(expires, True) - sum(min(c, max(0.0, expires - t)) for t, c in flying)
+            left = room - live(expires, True) - flown(expires, True)
             if left >= 0 and (longest := _longest(costs, left)) < math.inf:
                 candidates.add(expires - longest)
         for start in sorted(c for c in candidates if now <= c < latest):

@@ -336,6 +336,7 @@ class Executor:
         running: dict[Future[None], int] = {}
         started: dict[Future[None], float] = {}
         auto = self.parallel == PARALLEL_AUTO
+        last = self.done + sum(len(batch.commands) for batch in batches) >= self.total
         with ThreadPoolExecutor(
             MAX_PARALLEL if auto else self.parallel, thread_name_prefix="b24sync-apply"
         ) as pool:
@@ -354,6 +355,8 @@ class Executor:
                         running[future], started[future] = batch.index, self.clock()
                     if not running:
                         break  # stopped (an earlier batch always becomes sendable: needs point back)
+                    if last and not waiting:
+                        self.client.finishing(True)  # the requests out now are the run's last
                     # measured, before the first answer: wake up when the oldest request has been
                     # out long enough to let the rest go (``_slots``)
                     grow = auto and waiting and len(running) < MAX_PARALLEL
@@ -369,6 +372,8 @@ class Executor:
                     self.stopped = True  # nothing new is sent; the pool waits for what is in flight
                 _drain(running)
                 raise
+            finally:
+                self.client.finishing(False)
 
     def _slots(self, started: Iterable[float]) -> int:
         """The measured number of requests in flight: the rate limit admits one every
