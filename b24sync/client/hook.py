@@ -177,6 +177,12 @@ class B24Hook:
         rate = self._bucket.limit.rate if self._bucket is not None else STANDARD_RATE[1]
         return 1.0 / rate
 
+    def finishing(self, last: bool) -> None:
+        """Tell the pacing whether the requests waiting and in flight are the run's last: at the edge
+        of the operating budget they then go together when one going first would hold the others
+        back (``OperatingBudget.finishing``)."""
+        self._budget.finishing = last
+
     @property
     def retry(self) -> RetryPolicy:
         """How this client retries; the executor's per-command limit retries follow it too."""
@@ -289,16 +295,20 @@ class B24Hook:
     def _try(self, method: str, body: bytes, demand: Mapping[str, int], tries: _Tries) -> Exchange:
         """Wait for both limits, then make one exchange and count it."""
         before = self._clock()
-        with self._gate:
-            while (budget_wait := self._budget.delay(demand)) > 0:
-                self._wait(budget_wait, f"operating-time budget of {', '.join(demand)}")
-            if self._bucket is not None:
-                self._wait(self._bucket.delay(), "request rate limit")
-            self._check_stop("a stop was asked for")
-            if self._bucket is not None:
-                self._bucket.take()
-            self._budget.sending(demand)
-            self.stats.requests += 1
+        self._budget.waiting(demand)  # the budget plans the requests waiting at the gate together
+        try:
+            with self._gate:
+                while (budget_wait := self._budget.delay(demand)) > 0:
+                    self._wait(budget_wait, f"operating-time budget of {', '.join(demand)}")
+                if self._bucket is not None:
+                    self._wait(self._bucket.delay(), "request rate limit")
+                self._check_stop("a stop was asked for")
+                if self._bucket is not None:
+                    self._bucket.take()
+                self._budget.sending(demand)
+                self.stats.requests += 1
+        finally:
+            self._budget.waiting(None)  # sent (``sending`` took it off already), or not sent at all
         tries.limit_waited += self._clock() - before
         got = exchange(
             self._session,

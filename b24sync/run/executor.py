@@ -92,8 +92,13 @@ PARALLEL_AUTO = 0
 """``parallel`` for a measured number of requests in flight (``apply --parallel``'s default): it starts
 at 1 and becomes ``ceil(server seconds of a request / request_interval)`` (``Executor._slots``), at
 most ``MAX_PARALLEL``: the requests the rate limit admits while one of them is on the server."""
-_POLL = 0.25
-"""Seconds between looks at the requests in flight while the measured number may grow."""
+SLOW_ANSWER = 0.5
+"""The share of ``request_interval`` a request stays out before its run's first answer that shows the
+portal spends real time on it (``Executor._slots``): 0.25 s at the standard limit, seven times the
+slowest answer of the instant emulator to a batch of 50 adds measured here (9-36 ms), while a cloud
+portal's batch of 50 writes takes seconds."""
+_WAKE = 0.005
+"""Seconds past the moment the measured number grows that the run looks again (a timer is never early)."""
 
 
 def check_parallel(parallel: int) -> None:
@@ -332,6 +337,7 @@ class Executor:
         running: dict[Future[None], int] = {}
         started: dict[Future[None], float] = {}
         auto = self.parallel == PARALLEL_AUTO
+        last = self.done + sum(len(batch.commands) for batch in batches) >= self.total
         with ThreadPoolExecutor(
             MAX_PARALLEL if auto else self.parallel, thread_name_prefix="b24sync-apply"
         ) as pool:
@@ -350,9 +356,14 @@ class Executor:
                         running[future], started[future] = batch.index, self.clock()
                     if not running:
                         break  # stopped (an earlier batch always becomes sendable: needs point back)
-                    # measured: look again now and then, a request that stays long may make room
+                    if last and not waiting:
+                        self.client.finishing(True)  # the requests out now are the run's last
+                    # measured, before the first answer: wake up when the oldest request has been
+                    # out long enough to let the rest go (``_slots``)
                     grow = auto and waiting and len(running) < MAX_PARALLEL
-                    done, _ = wait(running, timeout=_POLL if grow else None, return_when=FIRST_COMPLETED)
+                    with self._lock:
+                        timeout = self._until_more(started.values()) if grow else None
+                    done, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
                     for future in done:
                         settled.add(running.pop(future))
                         del started[future]
@@ -362,24 +373,38 @@ class Executor:
                     self.stopped = True  # nothing new is sent; the pool waits for what is in flight
                 _drain(running)
                 raise
+            finally:
+                self.client.finishing(False)
 
     def _slots(self, started: Iterable[float]) -> int:
         """The measured number of requests in flight: the rate limit admits one every
         ``request_interval`` seconds, so ``ceil(server seconds / interval)`` of them keep it busy.
 
         The server seconds are those of the last answer. Before the run's first answer the number
-        is 1 until the oldest request has been out for one interval, then ``2 ** (intervals + 1)``
-        (a slow start: 4, 8, 10 at the standard limit; an answer in milliseconds, as an instant
-        portal gives, never lets a second request go).
+        is 1 until the oldest request has been out for ``SLOW_ANSWER`` of an interval, then
+        ``MAX_PARALLEL``: a request that is not back by then is worth company, and until an answer says how
+        long requests take the pool is filled at once (the bucket's burst admits it, and the
+        client keeps no more requests of a method in flight than fit its operating budget at their
+        worst, ``client.pacing``); the first answer sets the number. An answer in milliseconds, as
+        an instant portal gives, never lets a second request go.
         """
         interval = self.client.request_interval
         if self.answers:
             wanted = math.ceil(self.server_seconds / interval - 1e-9)
         else:
             oldest = max((self.clock() - at for at in started), default=0.0)
-            intervals = math.floor(oldest / interval)
-            wanted = 2 ** min(intervals + 1, 8) if intervals >= 1 else 1
+            wanted = MAX_PARALLEL if oldest >= SLOW_ANSWER * interval - 1e-9 else 1
         return max(1, min(MAX_PARALLEL, wanted))
+
+    def _until_more(self, started: Iterable[float]) -> float | None:
+        """Seconds until ``_slots`` may grow with no answer coming in: until the oldest request has
+        been out ``SLOW_ANSWER`` of an interval, before the first answer; None once that is past
+        (only an answer changes it then)."""
+        slow = SLOW_ANSWER * self.client.request_interval
+        left = slow - max((self.clock() - at for at in started), default=0.0)
+        if self.answers or left < -1e-9:
+            return None
+        return max(0.0, left) + _WAKE
 
     def _run_one(self, batch: Batch) -> None:
         with self._lock:

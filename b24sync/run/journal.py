@@ -7,9 +7,10 @@ The journal is a text file of JSON lines, appended to and never rewritten, kept 
   "started_at": TIME}``:
   a run begins (a resumed run appends its own, so one journal can hold several runs of one report);
 - ``{"sending": N, "keys": [...], "repeatable": [...]}``: request ``N`` of the run is about to go out
-  with these commands (``repeatable``: those safe to send twice); a ``crm.item.batchImport`` command
-  is named by the keys of its records, each of which its answer settles apart (``run.importing``). The line is forced to disk
-  (``fsync``) **before** the request is sent, which also forces every line before it;
+  with these commands (``repeatable``: those safe to send twice; a ``crm.item.batchImport`` command is
+  named by the keys of its records, each of which its answer settles apart, ``run.importing``). The
+  line is forced to disk (``fsync``) **before** the request is sent, which also forces every line
+  before it;
 - ``{"carried": {KEY: {"status": "succeeded", "result": ...}}}``: what a resumed run takes as done
   from the runs before it (so the journal of a resumed run is enough on its own);
 - ``{"answer": N, "outcomes": {KEY: {"status": ..., "result": ..., "error_code": ..., ...}}}``:

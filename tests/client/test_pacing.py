@@ -44,10 +44,13 @@ def test_a_request_waits_until_the_window_has_room_for_all_but_its_last_command(
     used = commands(budget, "crm.item.add", 2, 1.5, T + 61, used)  # minute 101: 3 s more, 7.5 s
     # two commands: the first must find the window below the limit, 7.5 + 1.5 <= 9.9: now
     assert budget.delay({"crm.item.add": 2}) == 0
-    # three: 7.5 + 3 > 9.9, so wait for minute 100's basket to expire (+1 s): 3 + 3 <= 9.9
-    assert budget.delay({"crm.item.add": 3}) == pytest.approx(T + 600 + 1 - clock.now)
-    # six: 7.5 s = 5 commands would not fit even in an empty window before minute 101's basket expires
-    assert budget.delay({"crm.item.add": 6}) == pytest.approx(T + 660 + 1 - clock.now)
+    # three: 7.5 + 3 > 9.9, so wait for minute 100's basket to expire (+1 s), less what the
+    # request can spend before that: its commands run one after another, so by the expiry it has
+    # charged at most the time it has been out: 7.5 + 2.4 <= 9.9, then 3 + 3 <= 9.9
+    assert budget.delay({"crm.item.add": 3}) == pytest.approx(T + 600 + 1 - 2.4 - clock.now)
+    # six: 7.5 s = 5 commands would not fit even in an empty window before minute 101's basket
+    # expires; they may start 6.9 s before it does (3 + 6.9 <= 9.9)
+    assert budget.delay({"crm.item.add": 6}) == pytest.approx(T + 660 + 1 - 6.9 - clock.now)
     # another method has its own budget
     assert budget.delay({"crm.item.update": 50}) == 0
 
@@ -190,10 +193,16 @@ def test_commands_in_flight_in_another_thread_are_planned_for_until_their_answer
     other = threading.Thread(target=request)
     other.start()
     assert sent.wait(timeout=20)
-    # 4.5 + 3 in flight x 1.5 + 1.5 > 9.9: wait for the basket of minute 100 to expire
-    assert budget.delay({"crm.item.add": 2}) == pytest.approx(T + 600 + 1 - clock.now)
+    # 4.5 + 3 in flight x 1.5 + 1.5 > 9.9: no room before the basket of minute 100 expires (less
+    # the 0.9 s the first command may spend before it), unless the request in flight is answered
+    # first: its time blocks place its charges, so the client asks again once it may have been
+    # (sent + 4.5 s + 1 s)
+    assert budget.delay({"crm.item.add": 2}) == pytest.approx(4.5 + 1)
     budget.sending({"crm.item.add": 2})  # this thread's own request is not counted against itself
-    assert budget.delay({"crm.item.add": 2}) == pytest.approx(T + 600 + 1 - clock.now)
+    assert budget.delay({"crm.item.add": 2}) == pytest.approx(4.5 + 1)
+    clock.now += 5.5  # still not answered: asked again every second
+    assert budget.delay({"crm.item.add": 2}) == pytest.approx(1)
+    clock.now = T
     assert budget.delay({"crm.item.update": 50}) == 0  # another method is not held by them
     answer.set()
     other.join(timeout=20)
@@ -233,8 +242,9 @@ def test_before_any_answer_of_a_method_only_what_fits_at_a_full_request_each_is_
     assert budget.delay({"crm.item.batchImport": 42}) == POLL  # a ninth waits for an answer
     assert budget.delay({"crm.item.add": 50}) == 0  # another method is not held by them
     commands(budget, "crm.item.batchImport", 1, 1.3, T + 1, 0.0)  # an answer: now its cost is known
-    # 8 x 42 x 1.3 s in flight + 1.3 s charged + 41 x 1.3 s > 479 s: now it waits for the basket
-    assert budget.delay({"crm.item.batchImport": 42}) == pytest.approx(T + 600 + 1 - clock.now)
+    # 8 x 42 x 1.3 s in flight + 1.3 s charged + 41 x 1.3 s > 479 s: no room before the basket
+    # expires; asked again once the eight may have been answered (sent + 54.6 s + 1 s)
+    assert budget.delay({"crm.item.batchImport": 42}) == pytest.approx(54.6 + 1)
     assert budget.delay({"crm.item.batchImport": 20}) == 0  # 436.8 + 1.3 + 19 x 1.3 fits
     release.set()
     for thread in threads:
@@ -381,3 +391,88 @@ def test_a_batch_observed_at_once_plans_as_its_commands_observed_one_by_one(befo
     for clock in (one_by_one, at_once):
         clock.now = T + 601.5  # the first basket expired
     assert batch.delay({"crm.item.add": 4000}) == pytest.approx(single.delay({"crm.item.add": 4000}))
+
+
+def test_the_last_requests_waiting_for_a_basket_go_together_before_it_expires() -> None:
+    import threading
+
+    clock = Clock()
+    budget = OperatingBudget(clock)  # 480 s, 1 s of margin
+    # eight requests of 42 imports answered within minute 100: 436.8 s that leave at T + 600 (+1 s)
+    commands(budget, "crm.item.batchImport", 8 * 42, 1.3, T + 55, 0.0)
+    clock.now = T + 100
+    demand = {"crm.item.batchImport": 42}
+    # the last four requests of 10,000 records wait; 42.2 s of room is left before the expiry
+    ready, go, done = threading.Barrier(4), threading.Event(), threading.Event()
+
+    def wait_then_send() -> None:
+        budget.waiting(demand)
+        ready.wait(timeout=20)
+        go.wait(timeout=20)
+        budget.sending(demand)  # each goes at the moment the first found (no clock move)
+        done.wait(timeout=20)
+        budget.answered()
+
+    others = [threading.Thread(target=wait_then_send) for _ in range(3)]
+    for thread in others:
+        thread.start()
+    budget.waiting(demand)
+    ready.wait(timeout=20)
+    # alone, the first could go at T + 601 - 42.2 and take all the room before the expiry: in the
+    # middle of a run it does (more requests follow), but when these are the run's last the three
+    # others would still wait for the expiry, and the run end no sooner: together each spends 42.2 / 4
+    # s before it
+    assert budget.delay(demand) == pytest.approx(T + 601 - 42.2 - clock.now)
+    budget.finishing = True
+    start = T + 601 - 42.2 / 4
+    assert budget.delay(demand) == pytest.approx(start - clock.now)
+    clock.now = start
+    budget.sending(demand)
+    go.set()  # the three others go out now too
+    for _ in range(50):
+        if len(budget._in_flight) == 4:
+            break
+        threading.Event().wait(0.05)
+    assert len(budget._in_flight) == 4
+    # a fifth request would find no room before the expiry: the four have it
+    assert budget.delay({"crm.item.batchImport": 1}) == pytest.approx(T + 601 - clock.now)
+    done.set()
+    for thread in others:
+        thread.join(timeout=20)
+    budget.answered()
+
+
+def test_at_the_end_of_a_run_a_request_does_not_take_the_room_the_last_ones_need_together() -> None:
+    import threading
+
+    clock = Clock()
+    budget = OperatingBudget(clock)
+    # the first eight requests of an import that started 9 s before a minute ended: 72.8 s in
+    # minute 100 (leaving at T + 601), 364 s in minute 101 (leaving at T + 661)
+    used = commands(budget, "crm.item.batchImport", 56, 1.3, T + 59, 0.0)
+    commands(budget, "crm.item.batchImport", 280, 1.3, T + 65, used)
+    clock.now = T + 100
+    demand = {"crm.item.batchImport": 42}
+    ready, release = threading.Barrier(4), threading.Event()
+
+    def wait() -> None:
+        budget.waiting(demand)
+        ready.wait(timeout=20)
+        release.wait(timeout=20)
+        budget.waiting(None)
+
+    others = [threading.Thread(target=wait) for _ in range(3)]
+    for thread in others:
+        thread.start()
+    budget.waiting(demand)
+    ready.wait(timeout=20)
+    # in the middle of a run the first goes as soon as it can, 42.2 s before minute 100 leaves
+    assert budget.delay(demand) == pytest.approx(T + 601 - 42.2 - clock.now)
+    # the last four: going first (and a second one after minute 100 leaves) would leave the other
+    # two 19.6 s of room before minute 101 does, so they would start at T + 640.9; all four
+    # together share the 115 s of room: each 28.75 s before T + 661
+    budget.finishing = True
+    assert budget.delay(demand) == pytest.approx(T + 661 - 115 / 4 - clock.now)
+    release.set()
+    for thread in others:
+        thread.join(timeout=20)

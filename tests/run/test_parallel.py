@@ -275,3 +275,26 @@ def test_on_an_instant_portal_the_measured_default_sends_one_request_at_a_time(t
     assert watched.most == 1
     assert done.report.status == "succeeded"
     assert len([keys for event, keys in watched.events if event == "send" and keys]) == len(done.plan.batches)
+
+
+def test_before_the_first_answer_a_request_out_one_interval_lets_the_pool_fill(tmp_path: Path) -> None:
+    # 600 independent adds (12 batches) on a portal that spends 1.5 s on a batch, a client bucket
+    # of one request a second: the first request is still out after one interval, so the nine
+    # next go then, all before the first answer (a slow start by 4 and 8 sent only 4 by then)
+    rows = "".join(f"{i}\n" for i in range(600))
+    (tmp_path / "rows.csv").write_text("id\n" + rows, encoding="utf-8")
+    (tmp_path / "p.yaml").write_text(
+        "version: 1\nname: fill\nsteps:\n  - id: contact\n    for_each: {file: rows.csv}\n"
+        '    key: "{{ item.id }}"\n    method: crm.item.add\n'
+        '    params: {entityTypeId: 3, fields: {name: "Person {{ item.id }}"}}\n',
+        encoding="utf-8",
+    )
+    emulator = Emulator(profile="cloud", costs={"add": 0.03, "request": 0.0})
+    watched = Watched(emulator)
+    client = B24Hook(emulator.webhook_url, session=watched.session, rate_limit="50/1")
+    done = apply(str(tmp_path / "p.yaml"), client, contract=False, parallel=PARALLEL_AUTO)
+    assert done.status == "succeeded"
+    batches = [(event, keys) for event, keys in watched.events if keys]
+    first_answer = next(i for i, (event, _) in enumerate(batches) if event == "answer")
+    assert [event for event, _ in batches[:first_answer]] == ["send"] * MAX_PARALLEL
+    assert len([1 for event, _ in batches if event == "send"]) == len(done.plan.batches) == 12
