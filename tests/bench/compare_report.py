@@ -521,7 +521,12 @@ def render(results: dict[str, Any], scale: Any = None) -> str:
         f"- Date: {results['date']}",
         f"- Machine: {machine['system']} {machine['arch']}, {machine['cores']} cores (shared with other work "
         "while measuring), Python " + machine["python"],
-        "- Versions: " + ", ".join(f"{t} {versions[t]}" for t in TOOLS),
+        "- Versions: "
+        + ", ".join(
+            f"script (requests {versions[t]})" if t == "script" else f"{t} {versions[t]}"
+            for t in TOOLS
+            if t in versions
+        ),
         "",
         "Columns: HTTP requests the emulator received; wall and client CPU seconds of the workload; peak",
         "resident memory of the client process in MiB (growth during the workload in brackets); 503 answers",
