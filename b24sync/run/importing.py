@@ -17,16 +17,13 @@ from typing import Any
 from pydantic import JsonValue
 
 from b24sync.client.encoding import encode_command
-from b24sync.errors import UsageError
 from b24sync.pipeline.models import built
-from b24sync.planning.importing import IMPORT_METHOD
 from b24sync.planning.model import Batch, Command, Imported, Link, Plan
 from b24sync.report.model import StepResult
 
 NO_RESULT = "IMPORT_NO_RESULT"
 ADD_METHOD = "crm.item.add"
 """What an imported record is, unpacked: the command a ``mode: import`` step had before packing."""
-__all__ = ["IMPORT_METHOD"]
 OLD_JOURNAL = (
     "--resume cannot read the import commands of {path}: it was written by an older b24sync, which "
     "recorded a crm.item.batchImport command whole ({key}), not record by record, so what it created "
@@ -102,13 +99,6 @@ def journaled(plan: Plan, keys: Sequence[str]) -> list[str]:
     if not plan.imports:
         return list(keys)
     return [record.key for key in keys for record in plan.imports.get(key, (Imported(key=key),))]
-
-
-def refuse_old_journal(plan: Plan, recorded: Collection[str], path: str) -> None:
-    """``UsageError`` when an earlier run recorded an import command whole (b24sync before 0.3)."""
-    old = next((key for key in recorded if key in plan.imports), None)
-    if old is not None:
-        raise UsageError(OLD_JOURNAL.format(path=path, key=old))
 
 
 def unpack(plan: Plan, settled: Collection[str]) -> Plan:

@@ -16,9 +16,10 @@ from b24sync.client.encoding import encode_command
 from b24sync.client.hook import B24Hook
 from b24sync.errors import UsageError
 from b24sync.pipeline.instances import instance_name
+from b24sync.planning.importing import IMPORT_METHOD
 from b24sync.planning.model import Command, Plan
 from b24sync.report.files import read_report
-from b24sync.run.importing import IMPORT_METHOD, OLD_JOURNAL
+from b24sync.run.importing import OLD_JOURNAL
 from b24sync.run.journal import JOURNAL_SUFFIX, journal_path, read_journal
 from b24sync.run.links import LinkError, follow, substitute
 from b24sync.run.settle import assumed_results, parse_applied_ids, settle_by_lookup
