@@ -406,16 +406,19 @@ def physical_bound(workload: str, count: int, path: str) -> dict[str, float]:
 
     bucket: the first BURST requests at once, then RATE a second (protocol §7.1). server: all the
     server time over the workers, and no less than the average request's, since one request runs
-    on one worker. operating, per method (§7.2): every time its budget is full the client waits for
-    the oldest basket to go, at least nine tenths of the window after it was spent (a charge at the
-    end of a basket leaves ten baskets later); a budget holds a whole number of the workload's
-    requests (all of one size), and those left after the last refill run on as many workers as
-    there are of them, none in less than one request's time. (Waiting for the
-    whole first budget to expire instead, as a first cut of this bound did, is no bound: b24sync
-    took 588 s for 5,000 adds against such a "bound" of 590 s, since the rest needs only the room of
-    the charges made first.) The bound is the largest of the three. serial: the server time plus the
-    network latency of each request, which is what a client sending one request at a time cannot
-    go below.
+    on one worker. operating, per method (§7.2): a charge counts in the basket its command ends in
+    until ten baskets later, so any ten baskets in a row hold at most one budget. A budget holds a
+    whole number of the workload's requests (all of one size), so ``refills`` more budgets are
+    needed after the first, and the requests left after the last refill run on as many workers as
+    there are of them, none in less than one request's time. With ``refills`` budgets after the
+    first, the charges span at least ``10 * refills + 1`` baskets; the run starts before the end of
+    the first and ends after the start of the last, so it takes a whole window per refill less one
+    basket. (Counting nine tenths of a window for every refill, as this bound did until 2026-12-02,
+    gave 50,000 adds 5,420 s where no client can go below 5,960 s. Waiting for the whole first
+    budget to expire, as a first cut did, is no bound either: b24sync took 588 s for 5,000 adds
+    against such a "bound" of 590 s, since the rest needs only the room of the charges made first.)
+    The bound is the largest of the three. serial: the server time plus the network latency of each
+    request, which is what a client sending one request at a time cannot go below.
     """
     from b24sync.emulator.costs import CLOUD
 
@@ -444,7 +447,9 @@ def physical_bound(workload: str, count: int, path: str) -> dict[str, float]:
         fits = max(1, math.floor(limit / each))
         refills = math.ceil(requests / fits) - 1
         left = requests - refills * fits
-        operating = max(operating, refills * window * 0.9 + max(left * each / min(workers, left), each))
+        first = window - window / 10 if refills else 0.0
+        later = max(0, refills - 1) * window
+        operating = max(operating, first + later + max(left * each / min(workers, left), each))
     bucket = max(0, requests - BURST) / RATE
     return {
         "bound_s": max(bucket, operating, server / workers, server / requests),

@@ -72,10 +72,11 @@ limit every tool runs with its defaults; b24sync's client is told the operating 
 by its method's class, every request an overhead and a network latency, serves a bounded number of
 requests at once, and charges each method's operating budget. The **bound** of a workload is the
 least wall time any client could take there with that many requests: the largest of the
-leaky-bucket bound (the first burst at once, then the drain rate), the operating bound (per method: each
-time its budget is full, nine tenths of the window pass before the oldest basket goes; a budget
-holds a whole number of the workload's requests, and those left after the last refill run side by
-side, none in less than one request's time) and the server time over the workers (no less than the average request's, as
+leaky-bucket bound (the first burst at once, then the drain rate), the operating bound (per method:
+any ten baskets in a row hold at most one budget, so the first refill comes at best nine tenths of
+the window after the start and each later one a whole window after the one before; a budget holds a
+whole number of the workload's requests, and those left after the last refill run side by side, none
+in less than one request's time) and the server time over the workers (no less than the average request's, as
 one request runs on one worker). The **serial** time is the server time plus one latency per request: what a client sending
 one request at a time cannot go below. b24sync runs with its default `--parallel`, measured from the
 server time its answers report.
