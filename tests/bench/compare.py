@@ -51,7 +51,7 @@ sys.path.insert(0, str(ROOT))
 
 from b24sync.client import B24Hook  # noqa: E402
 from b24sync.planning.importing import MAX_IMPORTS_PER_REQUEST  # noqa: E402
-from tests.bench.compare_report import render  # noqa: E402
+from tests.bench.compare_report import path_of, render  # noqa: E402
 
 TOOLS = ("b24sync", "fast_bitrix24", "b24pysdk", "script")
 PACKAGES = {"script": "requests"}
@@ -401,7 +401,7 @@ def demand(workload: str, count: int, path: str) -> dict[str, tuple[int, str]]:
     return {"crm.item.add": (count, "add")}
 
 
-def physical_bound(workload: str, count: int, path: str) -> dict[str, float]:
+def physical_bound(workload: str, count: int, path: str, started: float | None = None) -> dict[str, float]:
     """The least wall time any client could take on this portal, and the three limits behind it.
 
     bucket: the first BURST requests at once, then RATE a second (protocol §7.1). server: all the
@@ -417,7 +417,10 @@ def physical_bound(workload: str, count: int, path: str) -> dict[str, float]:
     gave 50,000 adds 5,420 s where no client can go below 5,960 s. Waiting for the whole first
     budget to expire, as a first cut did, is no bound either: b24sync took 588 s for 5,000 adds
     against such a "bound" of 590 s, since the rest needs only the room of the charges made first.)
-    The bound is the largest of the three. serial: the server time plus the network latency of each
+    The bound is the largest of the three. ``started``: the unix time the run started at, which puts
+    its first charge in a basket at some fraction of it: a run that starts that fraction into its
+    basket ends that much less than a basket after the best-placed one could (``bound_at_start_s``).
+    serial: the server time plus the network latency of each
     request, which is what a client sending one request at a time cannot go below.
     """
     from b24sync.emulator.costs import CLOUD
@@ -436,6 +439,7 @@ def physical_bound(workload: str, count: int, path: str) -> dict[str, float]:
         requests = math.ceil(count / 50)
     seconds = {m: n * model.seconds[kind] for m, (n, kind) in methods.items()}
     server = sum(seconds.values()) + requests * model.request
+    basket = window / 10
     operating = 0.0
     for spent in seconds.values():
         if spent <= limit:
@@ -447,7 +451,10 @@ def physical_bound(workload: str, count: int, path: str) -> dict[str, float]:
         fits = max(1, math.floor(limit / each))
         refills = math.ceil(requests / fits) - 1
         left = requests - refills * fits
-        first = window - window / 10 if refills else 0.0
+        # the best start is at the end of a basket; a run started ``into`` of the way through one
+        # cannot charge before it started, and the budget it spends there comes back no sooner
+        into = (started % basket) / basket if started is not None else 1.0
+        first = window - basket * into if refills else 0.0
         later = max(0, refills - 1) * window
         operating = max(operating, first + later + max(left * each / min(workers, left), each))
     bucket = max(0, requests - BURST) / RATE
@@ -461,6 +468,14 @@ def physical_bound(workload: str, count: int, path: str) -> dict[str, float]:
         "workers": workers,
         "requests": requests,
     }
+
+
+def bound_runs(workload: str, entry: dict[str, Any]) -> None:
+    """Give each run of a cloud workload that knows when it started the bound for that moment."""
+    for run in entry["runs"]:
+        if "started_unix" in run:
+            bound = physical_bound(workload, entry["count"], path_of(run, workload), run["started_unix"])
+            run["bound_at_start_s"] = bound["bound_s"]
 
 
 def measure_once(
@@ -689,6 +704,7 @@ def main() -> None:
                 merged_entry["bounds"] = {
                     path: physical_bound(name, merged_entry["count"], path) for path in merged_entry["bounds"]
                 }
+                bound_runs(name, merged_entry)
         (HERE / "compare.json").write_text(json.dumps(merged, indent=1, sort_keys=True) + "\n")
         args.render = True
     if args.render:
@@ -775,6 +791,7 @@ def main() -> None:
                     path: physical_bound(workload, count, path)
                     for path in (("adds", "import") if workload.endswith("import") else ("adds",))
                 }
+                bound_runs(workload, entry)
             ours = next((r for r in runs if r["tool"] == "b24sync" and r.get("correct")), None)
             # a peer that finished counts here even with a wrong result: if it was faster, say why
             peers = [

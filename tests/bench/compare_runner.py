@@ -486,6 +486,9 @@ def main() -> None:
         print(json.dumps(out))
         return
     out["rss_before_kib"] = rss_kib()
+    # the portal's unix time the workload starts at: where in an operating basket it falls decides
+    # how soon its first budget comes back (compare.physical_bound)
+    out["started_unix"] = time.time()
     cpu, wall = time.process_time(), time.perf_counter()
     profiler = cProfile.Profile() if args.profile else None
     try:
