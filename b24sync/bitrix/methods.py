@@ -106,9 +106,17 @@ def required_scope(method: str) -> str | None:
 
 
 # What a write does to its record, by the last part of its name (crm.item.add, tasks.task.update, ...).
-CHANGE_VERBS: Final = {"add": "created", "update": "updated", "delete": "deleted"}
+CHANGE_VERBS: Final = {
+    "add": "created",
+    "update": "updated",
+    "delete": "deleted",
+    # protocol §9.8b: each record of crm.item.batchImport (one entry per record) and of
+    # crm.item.import is a record created
+    "batchimport": "created",
+    "import": "created",
+}
 
 
 def change_kind(method: str) -> str | None:
-    """``created``, ``updated`` or ``deleted`` for an add, update or delete method; else None."""
+    """``created``, ``updated`` or ``deleted`` for an add, import, update or delete method; else None."""
     return CHANGE_VERBS.get(method.lower().rsplit(".", 1)[-1])

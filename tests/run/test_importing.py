@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,8 @@ from b24sync import Emulator, apply
 from b24sync.errors import UsageError
 from b24sync.planning.model import Imported
 from b24sync.report.files import read_report
-from b24sync.report.model import ReportResults, StepResult
+from b24sync.report.model import ReportResults, StepResult, step_changes
+from b24sync.report.render import render_text
 from b24sync.run.importing import per_instance
 
 ROWS = [{"n": f"p{i}", "name": "" if i == 7 else f"Person {i}"} for i in range(45)]
@@ -66,6 +68,16 @@ def test_each_record_has_its_outcome_and_a_failed_one_fails_alone(tmp_path: Path
     by_method = emu.stats()["by_method"]
     assert (by_method["crm.item.batchimport"], by_method["batch"]) == (3, 2)
     assert run.report.totals.failed == 2 and run.report.totals.succeeded == 88
+
+
+def test_imported_records_are_listed_as_created_in_the_summary(tmp_path: Path) -> None:
+    run = apply(pipeline(tmp_path), Emulator(), contract=False)
+    changes = {c.step: c for c in step_changes(run.report)}
+    assert changes["contact"].created == 45 and changes["contact"].created_ids[:3] == (1, 2, 3)
+    assert changes["deal"].created == 45
+    summary = render_text(run.report)
+    assert re.search(r"contact +45 created \(ids 1, 2, 3,", summary)
+    assert re.search(r"deal +45 created", summary)
 
 
 @pytest.mark.parametrize("results", ["ids", "none"])
