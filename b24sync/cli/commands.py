@@ -543,7 +543,8 @@ def plan_command(
     "report_results",
     type=click.Choice(["full", "ids", "none"]),
     help="How much of each command the report keeps: full (every result), ids (outcome, created id, "
-    "error), none (outcome, error). Default: full up to 10,000 commands, else ids.",
+    "error), none (outcome, error). Default: full up to 10,000 entries (commands, imported records), "
+    "else ids.",
 )
 @click.option("--junit", "junit_path", metavar="PATH", help="Also write JUnit XML.")
 @click.option(

@@ -36,7 +36,8 @@ SUMMARY_LIMIT = 200
 ReportResults = Literal["full", "ids", "none"]
 """How much of each command's outcome a report file keeps (``apply --report-results``)."""
 LEAN_ABOVE = 10_000
-"""Reports of more commands than this keep ``ids`` unless told otherwise."""
+"""Reports of more entries than this keep ``ids`` unless told otherwise: one entry per command, per
+record of an import command and per upsert instance that sends nothing."""
 
 StepStatus = Literal["succeeded", "failed", "skipped", "not_run", "unknown"]
 RunStatus = Literal["succeeded", "failed", "interrupted"]
@@ -685,10 +686,10 @@ _ENTRIES: TypeAdapter[tuple[StepResult, ...]] = TypeAdapter(tuple[StepResult, ..
 
 
 def results_kept(report: RunReport, results: ReportResults | None) -> ReportResults:
-    """The ``results`` a report file is written with: as asked, else ``ids`` above ``LEAN_ABOVE`` commands."""
+    """The ``results`` a report file is written with: as asked, else ``ids`` above ``LEAN_ABOVE`` entries."""
     if results is not None:
         return results
-    return "ids" if report.totals.commands > LEAN_ABOVE else "full"
+    return "ids" if len(report.steps) > LEAN_ABOVE else "full"
 
 
 _LEAN_DROPPED: dict[ReportResults, set[str]] = {

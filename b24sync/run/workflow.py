@@ -772,13 +772,15 @@ def _unplanned(fatal: B24SyncError | None, streamed: StreamedPlan | None, entrie
 
 def entry_results(the_plan: Plan, asked: ReportResults | None, commands: int | None = None) -> ReportResults:
     """How much of each result the run keeps in memory: what the report file will hold
-    (``report.model.results_kept``: ``ids`` above ``LEAN_ABOVE`` commands unless asked otherwise).
+    (``report.model.results_kept``: ``ids`` above ``LEAN_ABOVE`` entries unless asked otherwise).
     ``commands`` counts the run's commands when ``the_plan`` is only a streamed plan's head."""
     if asked is not None:
         return asked
     if commands is None:
         commands = sum(len(batch.commands) for batch in the_plan.batches)
-    return "ids" if commands > LEAN_ABOVE else "full"
+    # the report's entries: an import command has one per record, an upsert that sends nothing one
+    entries = commands + sum(len(records) - 1 for records in the_plan.imports.values()) + len(the_plan.unsent)
+    return "ids" if entries > LEAN_ABOVE else "full"
 
 
 def git_commit(path: str) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from b24sync import Emulator, apply
 from b24sync.errors import UsageError
 from b24sync.planning.model import Imported
 from b24sync.report.files import read_report
-from b24sync.report.model import ReportResults, StepResult, step_changes
+from b24sync.report.model import LEAN_ABOVE, ReportResults, StepResult, step_changes
 from b24sync.report.render import render_text
 from b24sync.run.importing import per_instance
 
@@ -78,6 +79,21 @@ def test_imported_records_are_listed_as_created_in_the_summary(tmp_path: Path) -
     summary = render_text(run.report)
     assert re.search(r"contact +45 created \(ids 1, 2, 3,", summary)
     assert re.search(r"deal +45 created", summary)
+
+
+def test_an_import_of_more_records_than_a_full_report_holds_writes_ids_by_default(tmp_path: Path) -> None:
+    # 10,001 records are 501 import commands, but 10,001 report entries: the default counts entries
+    rows = [{"n": f"r{i}", "name": f"Person {i}"} for i in range(LEAN_ABOVE + 1)]
+    (tmp_path / "rows.json").write_text(json.dumps(rows))
+    step = {**STEPS[0], "for_each": {"file": "rows.json"}}
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump({"version": 1, "name": "t", "steps": [step]}))
+    report = tmp_path / "r.json"
+    run = apply(path, Emulator(), contract=False, report=report)
+    assert run.report.totals.commands == 501 and len(run.report.steps) == LEAN_ABOVE + 1
+    written = json.loads(report.read_text())
+    assert written["results"] == "ids" and "result" not in written["steps"][0]
+    assert read_report(report).steps[-1].created_id == LEAN_ABOVE + 1
 
 
 @pytest.mark.parametrize("results", ["ids", "none"])
