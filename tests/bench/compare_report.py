@@ -76,13 +76,14 @@ leaky-bucket bound (the first burst at once, then the drain rate), the operating
 any ten baskets in a row hold at most one budget, so the first refill comes at best nine tenths of
 the window after the start and each later one a whole window after the one before; a budget holds a
 whole number of the workload's requests, and those left after the last refill run side by side, none
-in less than one request's time). The operating bound is given for the best start, at the
-end of a basket; each run is held to the bound for the second it started, since a run that starts
-some way into a basket cannot charge before it started, and its first budget comes back that much
-later than the best-placed run's (`bound_at_start_s` in the JSON; the rows before 2026-12-02 did
-not record their start and are held to the best) and the server time over the workers (no less than the average request's, as
-one request runs on one worker). The **serial** time is the server time plus one latency per request: what a client sending
-one request at a time cannot go below. b24sync runs with its default `--parallel`, measured from the
+in less than one request's time), and the server time over the workers (no less than the average
+request's, as one request runs on one worker). The operating bound is given for the best start, at
+the end of a basket; each run is held to the bound for the second it started, since a run that
+starts some way into a basket cannot charge before it started, and its first budget comes back that
+much later than the best-placed run's (`bound_at_start_s` in the JSON; the rows before 2026-12-02
+did not record their start and are held to the best). The **serial** time is the server time plus
+one latency per request: what a client sending one request at a time cannot go below. b24sync runs
+with its default `--parallel`, measured from the
 server time its answers report.
 """
 
