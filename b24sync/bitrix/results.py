@@ -95,3 +95,14 @@ def created_id(method: str, result: Any) -> int | str | None:
             if isinstance(found, (int, str)) and not isinstance(found, bool):
                 return found
     return None
+
+
+_WRAPPED = {"crm.item.add": "item", "crm.item.batchimport": "item", "tasks.task.add": "task"}
+"""Methods whose created record comes back inside an object (protocol §9.2, §9.7), and its key."""
+
+
+def created_result(method: str, ident: int | str) -> Any:
+    """The least result of ``method`` that names ``ident`` as the record it created (``created_id``
+    gives ``ident`` back): what a run resumed from a report that kept only the id takes as its result."""
+    wrapper = _WRAPPED.get(method.lower())
+    return ident if wrapper is None else {wrapper: {"id": ident}}

@@ -12,11 +12,11 @@ from urllib.parse import urlsplit
 
 from pydantic import JsonValue
 
+from b24sync.bitrix.results import created_result
 from b24sync.client.encoding import encode_command
 from b24sync.client.hook import B24Hook
 from b24sync.errors import UsageError
 from b24sync.pipeline.instances import instance_name
-from b24sync.planning.importing import IMPORT_METHOD
 from b24sync.planning.model import Command, Plan
 from b24sync.report.files import read_report
 from b24sync.run.importing import OLD_JOURNAL
@@ -75,9 +75,10 @@ def read_previous(path: str | os.PathLike[str]) -> Previous:
         for step in report.steps:
             if step.status == "succeeded":
                 result = step.result
-                if result is None and step.created_id is not None and step.method == IMPORT_METHOD:
-                    # an imported record of a lean report: its id is what links into it read
-                    result = {"item": {"id": step.created_id}}
+                if result is None and step.created_id is not None:
+                    # a lean report keeps the id alone: the resumed run's entry names it again, and
+                    # links into an imported record read it (linked results are kept whole)
+                    result = created_result(step.method, step.created_id)
                 previous.results[step.command_key] = result
             elif step.status == "unknown":
                 previous.unknown[step.command_key] = step.name

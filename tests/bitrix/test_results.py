@@ -1,0 +1,21 @@
+"""``created_result`` is the inverse of ``created_id``: what a lean report's id becomes again on resume."""
+
+from __future__ import annotations
+
+import pytest
+
+from b24sync.bitrix.results import created_id, created_result
+
+
+@pytest.mark.parametrize(
+    ("method", "ident", "shape"),
+    [
+        ("crm.item.add", 342, {"item": {"id": 342}}),
+        ("tasks.task.add", "3711", {"task": {"id": "3711"}}),
+        ("crm.contact.add", 46, 46),  # the old CRM add methods answer with the bare id
+        ("crm.lead.add", 7, 7),
+    ],
+)
+def test_the_least_result_gives_its_id_back(method: str, ident: int | str, shape: object) -> None:
+    assert created_result(method, ident) == shape
+    assert created_id(method, created_result(method, ident)) == ident
