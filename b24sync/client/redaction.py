@@ -82,6 +82,11 @@ class Redactor:
             return [self.data(v) for v in value]
         return value
 
+    @property
+    def longest(self) -> int:
+        """The length of the longest form of a secret (0 without secrets)."""
+        return len(self._forms[0]) if self._forms else 0
+
     def __bool__(self) -> bool:
         return bool(self._forms)
 

@@ -199,16 +199,8 @@ def _instances(
             continue
         fast = render_shape(shape, renderer, scope) if shape is not None else None
         if fast is not None:
-            yield Instance(
-                name,
-                fast.params,
-                fast.links,
-                fast.secrets,
-                row.origin,
-                fast.text_paths,
-                shape,
-                fast.values,
-            )
+            filled, values, links, secrets, text_paths = fast
+            yield Instance(name, filled, links, secrets, row.origin, text_paths, shape, values)
             continue
         tree = TreeRenderer(renderer, scope, links_allowed=True)
         params = tree.render(step.params)

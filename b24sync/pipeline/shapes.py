@@ -44,15 +44,16 @@ class Shape:
     skeleton: Skeleton
 
 
-@dataclass(frozen=True, slots=True)
-class Rendered:
-    """One instance's parameters rendered through its step's shape."""
-
-    params: dict[object, object]
-    values: tuple[object, ...]
-    links: tuple[LinkUse, ...]
-    secrets: tuple[str, ...]
-    text_paths: tuple[tuple[PathStep, ...], ...]
+Rendered = tuple[
+    dict[object, object],
+    tuple[object, ...],
+    tuple[LinkUse, ...],
+    tuple[str, ...],
+    tuple[tuple[PathStep, ...], ...],
+]
+"""One instance's parameters rendered through its step's shape: params, the value of each hole, links,
+secrets and the paths of the ``Text`` values. A plain tuple: one is made per data row, and the
+``Instance`` it becomes is the row's one record."""
 
 
 class _Unusual(Exception):
@@ -166,4 +167,4 @@ def render_shape(shape: Shape, renderer: Renderer, scope: Mapping[str, object]) 
         values.append(value)
     params = shape.build(values)
     assert isinstance(params, dict)
-    return Rendered(params, tuple(values), tuple(links), tuple(secrets), tuple(text_paths))
+    return params, tuple(values), tuple(links), tuple(secrets), tuple(text_paths)

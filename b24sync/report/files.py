@@ -19,6 +19,7 @@ from pathlib import Path
 from pydantic import ValidationError
 from pydantic_core import PydanticSerializationError
 
+from b24sync.client.redaction import Redactor
 from b24sync.errors import UsageError
 from b24sync.report.model import (
     REPORT_SCHEMA_VERSION,
@@ -93,10 +94,18 @@ def _dump(report: RunReport) -> str:
 
 
 def write_report(
-    report: RunReport, path: str | os.PathLike[str], results: ReportResults | None = None
-) -> None:
-    """Write the report as JSON atomically: a reader sees the old file or the whole new one, never half."""
-    write_output(path, iter_report(report, results), what="report")
+    report: RunReport,
+    path: str | os.PathLike[str],
+    results: ReportResults | None = None,
+    *,
+    refuse: Redactor | None = None,
+) -> bool:
+    """Write the report as JSON atomically: a reader sees the old file or the whole new one, never half.
+
+    ``refuse``: the text is searched for its secrets on its way to the file (``write_output``), and
+    when it holds one nothing is written and the answer is False.
+    """
+    return write_output(path, iter_report(report, results), what="report", refuse=refuse)
 
 
 def write_output(
@@ -106,7 +115,8 @@ def write_output(
     what: str,
     append: bool = False,
     make_parents: bool = False,
-) -> None:
+    refuse: Redactor | None = None,
+) -> bool:
     """Write ``text`` (one text, or its pieces in order) as UTF-8 to ``path``: every file b24sync
     produces goes through here.
 
@@ -116,6 +126,10 @@ def write_output(
     written in place, never replaced. ``make_parents`` creates missing folders first (a state file in
     a git-ignored folder that a fresh clone lacks). Any failure is one ``UsageError`` naming ``what``
     and the path.
+
+    ``refuse``: every piece is searched for a secret of this redactor before it is written (across
+    the joins of the pieces too); when one holds a secret, nothing of the text reaches the file (the
+    temp file is removed, a file written in place is not opened) and the answer is False.
     """
     if "\0" in os.fspath(path):
         raise UsageError(f"cannot write {what} {os.fspath(path)!r}: a file name cannot hold a NUL character")
@@ -127,19 +141,44 @@ def write_output(
             raise _write_error(what, target, error) from None
     # A portal can send an escaped lone surrogate ("\ud800") that json.loads keeps as is; UTF-8 cannot
     # encode it, so it is written as the same JSON escape, which reads back identical.
-    data = _encoded([text] if isinstance(text, str) else text)
+    pieces: Iterable[str] = [text] if isinstance(text, str) else text
+    if refuse:
+        pieces = _searched(pieces, refuse)
     try:
         special = target.exists() and not target.is_file()
     except OSError as error:
         raise _write_error(what, target, error) from None
-    if append or special:
-        try:
-            with open(target, "ab" if append else "wb") as handle:
-                handle.writelines(data)
-        except OSError as error:
-            raise _write_error(what, target, error) from None
-        return
-    _replace(target, data, what)
+    try:
+        if append or special:
+            if refuse:
+                pieces = list(pieces)  # searched whole before the file is opened: no half is written
+            try:
+                with open(target, "ab" if append else "wb") as handle:
+                    handle.writelines(_encoded(pieces))
+            except OSError as error:
+                raise _write_error(what, target, error) from None
+            return True
+        _replace(target, _encoded(pieces), what)
+    except _Refused:
+        return False
+    return True
+
+
+class _Refused(Exception):
+    """A piece of a text holds a secret: raised through the writer, which removes its temp file."""
+
+
+def _searched(pieces: Iterable[str], redact: Redactor) -> Iterator[str]:
+    # A secret can straddle two pieces: the end of the last one (a character short of the longest
+    # form) is searched again with the start of the next.
+    reach = redact.longest - 1
+    tail = ""
+    for piece in pieces:
+        if redact.finds(piece) or (tail and redact.finds(tail + piece[:reach])):
+            raise _Refused
+        yield piece
+        if reach:
+            tail = (tail + piece)[-reach:] if len(piece) < reach else piece[-reach:]
 
 
 def _encoded(pieces: Iterable[str]) -> Iterator[bytes]:

@@ -749,9 +749,7 @@ def _run(
         ],
         error=_unplanned(execution.fatal, streamed, len(execution.steps)),
     )
-    report = redacted(report, redact)  # portal texts and results may echo the code or a secret
-    if outputs.report is not None:
-        write_report(report, outputs.report, results)
+    report = _reported(report, outputs.report, results, redact)
     if outputs.junit is not None:
         write_output(outputs.junit, iter_junit(report), what="JUnit report")
     if outputs.markdown is not None:
@@ -760,6 +758,25 @@ def _run(
     return Applied(
         the_plan, report, execution.fatal, kept, streamed is not None, tuple(redact(w) for w in warnings)
     )
+
+
+def _reported(
+    report: RunReport, path: str | os.PathLike[str] | None, results: ReportResults, redact: Redactor
+) -> RunReport:
+    """Write the report file, its text searched for secrets on its way there; the report without them.
+
+    Portal texts and results may echo the webhook code or a secret. A full report's text holds every
+    value of the report, so a text that reached the file clean proves the report clean, and it is not
+    searched again; a text holding a secret is never written: the redacted report is, instead.
+    """
+    if path is None:
+        return redacted(report, redact)
+    if write_report(report, path, results, refuse=redact):
+        # a lean text leaves fields out (``report.model.lean_entry``): those are searched still
+        return report if results == "full" else redacted(report, redact)
+    clean = redacted(report, redact)
+    write_report(clean, path, results)
+    return clean
 
 
 def _unplanned(fatal: B24SyncError | None, streamed: StreamedPlan | None, entries: int) -> str | None:

@@ -228,3 +228,34 @@ def test_any_result_and_text_survive_the_file(
     write_report(built, path)
     assert read_report(path) == built
     assert dump_report(read_report(path)) == dump_report(built)
+
+
+def test_a_text_holding_a_secret_is_refused_whole(tmp_path: Path) -> None:
+    from b24sync.client.redaction import Redactor
+
+    path = tmp_path / "out.txt"
+    path.write_text("old\n")
+    redact = Redactor("hunter2-secret")
+    # in one piece, and split across two pieces: neither reaches the file, the old file stays whole
+    assert not write_output(path, ["a\n", "x hunter2-secret y\n"], what="report", refuse=redact)
+    assert not write_output(path, ["a\n", "x hunter2", "-secret y\n"], what="report", refuse=redact)
+    assert not write_output(path, ["hunter2-", "s", "ecret"], what="report", refuse=redact)
+    assert path.read_text() == "old\n"
+    assert not write_output(path, ["a\n", "hunter2-secret"], what="summary", append=True, refuse=redact)
+    assert path.read_text() == "old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.txt"]
+    assert write_output(path, ["hunter2", "\n", "secret"], what="report", refuse=redact)
+    assert path.read_text() == "hunter2\nsecret"
+
+
+def test_a_report_holding_a_secret_in_a_result_is_not_written(tmp_path: Path) -> None:
+    from b24sync.client.redaction import Redactor
+    from b24sync.report.model import redacted
+
+    leaky = report([step("a", "succeeded", result={"item": {"id": 1, "name": "echo hunter2-secret"}})])
+    path = tmp_path / "report.json"
+    redact = Redactor("hunter2-secret")
+    assert not write_report(leaky, path, "full", refuse=redact)
+    assert not path.exists()
+    assert write_report(redacted(leaky, redact), path, "full", refuse=redact)
+    assert "hunter2-secret" not in path.read_text() and "echo ***" in path.read_text()
