@@ -750,10 +750,15 @@ def _run(
         error=_unplanned(execution.fatal, streamed, len(execution.steps)),
     )
     report = _reported(report, outputs.report, results, redact)
-    if outputs.junit is not None:
+    # a clean report may still lay two of its values side by side in these: searched as well
+    if outputs.junit is not None and not write_output(
+        outputs.junit, iter_junit(report), what="JUnit report", refuse=redact
+    ):
+        report = redacted(report, redact)
         write_output(outputs.junit, iter_junit(report), what="JUnit report")
     if outputs.markdown is not None:
-        write_output(outputs.markdown, render_markdown(report) + "\n", what="Markdown summary", append=True)
+        summary = redact(render_markdown(report) + "\n")
+        write_output(outputs.markdown, summary, what="Markdown summary", append=True)
     kept = outputs.settle(report.status == "succeeded")
     return Applied(
         the_plan, report, execution.fatal, kept, streamed is not None, tuple(redact(w) for w in warnings)
