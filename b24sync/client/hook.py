@@ -183,6 +183,11 @@ class B24Hook:
         back (``OperatingBudget.finishing``)."""
         self._budget.finishing = last
 
+    def budget_bound(self) -> bool:
+        """Whether a request waited for a method's operating budget within the last window
+        (``OperatingBudget.budget_bound``)."""
+        return self._budget.budget_bound()
+
     @property
     def retry(self) -> RetryPolicy:
         """How this client retries; the executor's per-command limit retries follow it too."""

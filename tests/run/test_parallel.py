@@ -298,3 +298,36 @@ def test_before_the_first_answer_a_request_out_one_interval_lets_the_pool_fill(t
     first_answer = next(i for i, (event, _) in enumerate(batches) if event == "answer")
     assert [event for event, _ in batches[:first_answer]] == ["send"] * MAX_PARALLEL
     assert len([1 for event, _ in batches if event == "send"]) == len(done.plan.batches) == 12
+
+
+def test_once_the_operating_budget_holds_requests_back_a_refill_is_spent_at_once(tmp_path: Path) -> None:
+    # 400 adds (8 batches) on a portal whose batch costs 0.2 s of a budget of 1 s per 10 s, and a
+    # bucket of two requests a second: the rate limit alone never calls for a second request in
+    # flight (0.2 s on the server, 0.5 s between requests), so until the budget is reached they go
+    # one at a time; then the budget decides, and the batches left go together when it comes back
+    rows = "".join(f"{i}\n" for i in range(400))
+    (tmp_path / "rows.csv").write_text("id\n" + rows, encoding="utf-8")
+    (tmp_path / "p.yaml").write_text(
+        "version: 1\nname: refill\nsteps:\n  - id: contact\n    for_each: {file: rows.csv}\n"
+        '    key: "{{ item.id }}"\n    method: crm.item.add\n'
+        '    params: {entityTypeId: 3, fields: {name: "Person {{ item.id }}"}}\n',
+        encoding="utf-8",
+    )
+    budget = {"operating_limit": 1.0, "operating_window": 10.0}
+    emulator = Emulator(profile="cloud", costs={"add": 0.004, "request": 0.0}, **budget)
+    watched = Watched(emulator)
+    client = B24Hook(emulator.webhook_url, session=watched.session, rate_limit="50/2", **budget)
+    done = apply(str(tmp_path / "p.yaml"), client, contract=False, parallel=PARALLEL_AUTO)
+    assert done.status == "succeeded"
+    assert emulator.stats()["refused"] == {}  # not one command refused by the budget
+    batches = [event for event, keys in watched.events if keys]
+    assert batches.count("send") == len(done.plan.batches) == 8
+    in_flight, answered, sent_with = 0, 0, []  # requests in flight as each one went, answers by then
+    for event in batches:
+        in_flight += 1 if event == "send" else -1
+        answered += event == "answer"
+        if event == "send":
+            sent_with.append((in_flight, answered))
+    assert [n for n, _ in sent_with[:4]] == [1, 1, 1, 1]  # the rate limit's measure: one at a time
+    together = [n for n, answers in sent_with if answers >= 4]
+    assert max(together) >= 2  # after the wait for the budget, the batches left go out together
