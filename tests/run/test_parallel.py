@@ -281,14 +281,7 @@ def test_before_the_first_answer_a_request_out_one_interval_lets_the_pool_fill(t
     # 600 independent adds (12 batches) on a portal that spends 1.5 s on a batch, a client bucket
     # of one request a second: the first request is still out after one interval, so the nine
     # next go then, all before the first answer (a slow start by 4 and 8 sent only 4 by then)
-    rows = "".join(f"{i}\n" for i in range(600))
-    (tmp_path / "rows.csv").write_text("id\n" + rows, encoding="utf-8")
-    (tmp_path / "p.yaml").write_text(
-        "version: 1\nname: fill\nsteps:\n  - id: contact\n    for_each: {file: rows.csv}\n"
-        '    key: "{{ item.id }}"\n    method: crm.item.add\n'
-        '    params: {entityTypeId: 3, fields: {name: "Person {{ item.id }}"}}\n',
-        encoding="utf-8",
-    )
+    _adds(tmp_path, 600)
     emulator = Emulator(profile="cloud", costs={"add": 0.03, "request": 0.0})
     watched = Watched(emulator)
     client = B24Hook(emulator.webhook_url, session=watched.session, rate_limit="50/1")
@@ -305,14 +298,7 @@ def test_once_the_operating_budget_holds_requests_back_a_refill_is_spent_at_once
     # bucket of two requests a second: the rate limit alone never calls for a second request in
     # flight (0.2 s on the server, 0.5 s between requests), so until the budget is reached they go
     # one at a time; then the budget decides, and the batches left go together when it comes back
-    rows = "".join(f"{i}\n" for i in range(400))
-    (tmp_path / "rows.csv").write_text("id\n" + rows, encoding="utf-8")
-    (tmp_path / "p.yaml").write_text(
-        "version: 1\nname: refill\nsteps:\n  - id: contact\n    for_each: {file: rows.csv}\n"
-        '    key: "{{ item.id }}"\n    method: crm.item.add\n'
-        '    params: {entityTypeId: 3, fields: {name: "Person {{ item.id }}"}}\n',
-        encoding="utf-8",
-    )
+    _adds(tmp_path, 400)
     budget = {"operating_limit": 1.0, "operating_window": 10.0}
     emulator = Emulator(profile="cloud", costs={"add": 0.004, "request": 0.0}, **budget)
     watched = Watched(emulator)
@@ -331,3 +317,14 @@ def test_once_the_operating_budget_holds_requests_back_a_refill_is_spent_at_once
     assert [n for n, _ in sent_with[:4]] == [1, 1, 1, 1]  # the rate limit's measure: one at a time
     together = [n for n, answers in sent_with if answers >= 4]
     assert max(together) >= 2  # after the wait for the budget, the batches left go out together
+
+
+def _adds(folder: Path, rows: int) -> None:
+    """``p.yaml``: one independent ``crm.item.add`` of a contact for each of ``rows`` rows."""
+    (folder / "rows.csv").write_text("id\n" + "".join(f"{i}\n" for i in range(rows)), encoding="utf-8")
+    (folder / "p.yaml").write_text(
+        "version: 1\nname: adds\nsteps:\n  - id: contact\n    for_each: {file: rows.csv}\n"
+        '    key: "{{ item.id }}"\n    method: crm.item.add\n'
+        '    params: {entityTypeId: 3, fields: {name: "Person {{ item.id }}"}}\n',
+        encoding="utf-8",
+    )
