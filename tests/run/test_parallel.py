@@ -299,10 +299,17 @@ def test_once_the_operating_budget_holds_requests_back_a_refill_is_spent_at_once
     # flight (0.2 s on the server, 0.5 s between requests), so until the budget is reached they go
     # one at a time; then the budget decides, and the batches left go together when it comes back
     _adds(tmp_path, 400)
-    budget = {"operating_limit": 1.0, "operating_window": 10.0}
-    emulator = Emulator(profile="cloud", costs={"add": 0.004, "request": 0.0}, **budget)
+    emulator = Emulator(
+        profile="cloud", costs={"add": 0.004, "request": 0.0}, operating_limit=1.0, operating_window=10.0
+    )
     watched = Watched(emulator)
-    client = B24Hook(emulator.webhook_url, session=watched.session, rate_limit="50/2", **budget)
+    client = B24Hook(
+        emulator.webhook_url,
+        session=watched.session,
+        rate_limit="50/2",
+        operating_limit=1.0,
+        operating_window=10.0,
+    )
     done = apply(str(tmp_path / "p.yaml"), client, contract=False, parallel=PARALLEL_AUTO)
     assert done.status == "succeeded"
     assert emulator.stats()["refused"] == {}  # not one command refused by the budget

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from b24sync.emulator import Emulator
-from b24sync.report.model import step_changes
+from b24sync.report.model import ReportResults, step_changes
 from b24sync.run.workflow import apply
 
 ROWS = 30
@@ -41,14 +41,14 @@ def _pipeline(folder: Path) -> Path:
     return folder / "p.yaml"
 
 
-def _created(report: Path) -> dict[str, Any]:
+def _created(report: Path) -> dict[tuple[str, Any], Any]:
     entries = json.loads(report.read_text(encoding="utf-8"))["steps"]
     return {(e["step"], e.get("instance")): e.get("created_id") for e in entries}
 
 
 @pytest.mark.parametrize("again", ["ids", "full"])
 def test_a_run_resumed_from_a_lean_report_keeps_the_ids_the_first_run_created(
-    tmp_path: Path, again: str
+    tmp_path: Path, again: ReportResults
 ) -> None:
     pipeline = _pipeline(tmp_path)
     emu = Emulator()
