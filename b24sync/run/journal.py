@@ -12,7 +12,8 @@ The journal is a text file of JSON lines, appended to and never rewritten, kept 
   line is forced to disk (``fsync``) **before** the request is sent, which also forces every line
   before it;
 - ``{"carried": {KEY: {"status": "succeeded", "result": ...}}}``: what a resumed run takes as done
-  from the runs before it (so the journal of a resumed run is enough on its own);
+  from the runs before it (so the journal of a resumed run is enough on its own), ``CARRIED_PER_LINE``
+  commands a line;
 - ``{"answer": N, "outcomes": {KEY: {"status": ..., "result": ..., "error_code": ..., ...}}}``:
   what request ``N`` settled. Commands of the request that are not in it were not reached and go
   out again in a later request.
@@ -41,6 +42,8 @@ from b24sync.report.files import AppendFile, open_append
 
 JOURNAL_SUFFIX = ".journal"
 JOURNAL_VERSION = 1
+CARRIED_PER_LINE = 10_000
+"""Commands of a ``carried`` line: a resumed run of a million commands writes a hundred lines."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,11 +147,17 @@ class JournalWriter:
         )
 
     def record_carried(self, results: Mapping[str, JsonValue]) -> None:
-        """Record the results a resumed run takes from earlier runs, so this journal alone is enough."""
-        if results:
+        """Record the results a resumed run takes from earlier runs, so this journal alone is enough.
+
+        ``CARRIED_PER_LINE`` to a line: the results of a million-command run are never one text.
+        Only the last line is forced to disk; it forces those before it (the report they come
+        from is still there until this run writes its own)."""
+        keys = list(results)
+        for start in range(0, len(keys), CARRIED_PER_LINE):
+            chunk = keys[start : start + CARRIED_PER_LINE]
             self._write(
-                {"carried": {key: Outcome("succeeded", value).as_json() for key, value in results.items()}},
-                sync=True,
+                {"carried": {key: Outcome("succeeded", results[key]).as_json() for key in chunk}},
+                sync=start + CARRIED_PER_LINE >= len(keys),
             )
 
     def record_answer(self, request_id: int, outcomes: Mapping[str, Outcome]) -> None:

@@ -15,7 +15,7 @@ from b24sync.client.redaction import Redactor
 from b24sync.emulator import Emulator
 from b24sync.errors import UsageError
 from b24sync.run.executor import execute
-from b24sync.run.journal import JournalWriter, Outcome, journal_path, read_journal
+from b24sync.run.journal import CARRIED_PER_LINE, JournalWriter, Outcome, journal_path, read_journal
 from b24sync.run.workflow import apply
 
 PIPELINE = """\
@@ -53,6 +53,21 @@ def test_replay_says_succeeded_unknown_and_not_reached(tmp_path: Path) -> None:
     assert state.outcomes["b"].status == "failed"
     assert state.unknown() == ["c", "d"]  # "r" is a read: sent again, never unknown
     assert [run.pipeline_sha256 for run in state.runs] == ["s"]
+
+
+def test_a_resumed_run_carries_a_big_run_in_lines_of_bounded_size(tmp_path: Path) -> None:
+    path = tmp_path / "j.journal"
+    carried: dict[str, JsonValue] = {
+        f"contact_{i}": {"item": {"id": i}} for i in range(CARRIED_PER_LINE * 2 + 7)
+    }
+    writer = JournalWriter(path)
+    writer.start("r" * 32, {"path": "p.yaml", "sha256": "s"}, "https://x/rest/1/***/", "2026-01-01T00:00:00Z")
+    writer.record_carried(carried)
+    writer.close()
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    sizes = [len(line["carried"]) for line in lines if "carried" in line]
+    assert sizes == [CARRIED_PER_LINE, CARRIED_PER_LINE, 7]
+    assert read_journal(path).succeeded() == carried  # every result back, none lost at a line's end
 
 
 def test_a_last_line_cut_by_a_kill_is_ignored_and_a_damaged_one_refused(tmp_path: Path) -> None:
