@@ -97,12 +97,13 @@ def created_id(method: str, result: Any) -> int | str | None:
     return None
 
 
-_WRAPPED = {"crm.item.add": "item", "crm.item.batchimport": "item", "tasks.task.add": "task"}
-"""Methods whose created record comes back inside an object (protocol §9.2, §9.7), and its key."""
-
-
 def created_result(method: str, ident: int | str) -> Any:
     """The least result of ``method`` that names ``ident`` as the record it created (``created_id``
-    gives ``ident`` back): what a run resumed from a report that kept only the id takes as its result."""
-    wrapper = _WRAPPED.get(method.lower())
-    return ident if wrapper is None else {wrapper: {"id": ident}}
+    gives ``ident`` back): what a run resumed from a report that kept only the id takes as its result.
+
+    The record sits inside an object where ``KNOWN_PATHS`` says so (``{"item": {"id": ...}}``); an
+    imported record is answered as ``crm.item.add`` is (protocol §9.8b); other methods, the bare id."""
+    name = method.lower()
+    name = "crm.item.add" if name == "crm.item.batchimport" else name
+    wrapped = sorted(p for p in KNOWN_PATHS.get(name, ()) if len(p) == 2 and p[1] == "id")
+    return {wrapped[0][0]: {"id": ident}} if wrapped else ident

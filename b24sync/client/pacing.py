@@ -119,7 +119,7 @@ class OperatingBudget:
         """Set by the run when the requests waiting (and in flight) are its last: then a request that
         waits for room goes with the others waiting when going first would hold them back
         (``delay``), since the run ends with the last of them."""
-        self.held_at: float | None = None
+        self._held_at: float | None = None
         """When a request last had to wait for a method's budget (``wall_clock``): the run is bound by
         the operating limit while that is less than a window ago (``budget_bound``)."""
         self._sent = 0
@@ -320,7 +320,7 @@ class OperatingBudget:
                     cost = (flying + max(0, commands - 1)) * per
                     at = self._fits_after(ledger, cost, now)
                     if at > now + _EPSILON and per > 0:
-                        self.held_at = now
+                        self._held_at = now
                         # no room now: maybe the request can go before a basket expires, and straddle it
                         at = self._when(ledger, method, commands, per, now, me, at)
                     waits.append(at - now)
@@ -330,7 +330,7 @@ class OperatingBudget:
         """Whether a request waited for an operating budget within the last window: the budget, not
         the rate limit, then says when requests go, and every refill is best used at once."""
         with self._lock:
-            return self.held_at is not None and self._wall_clock() - self.held_at < self.window
+            return self._held_at is not None and self._wall_clock() - self._held_at < self.window
 
     def _when(
         self, ledger: _Ledger, method: str, commands: int, per: float, now: float, me: int, latest: float
