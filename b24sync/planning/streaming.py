@@ -50,6 +50,12 @@ class StreamedPlan:
         """The batches after the head, in order, made as they are asked for (once)."""
         return iter(()) if self._rest is None else self._rest.batches()
 
+    def every_command(self) -> Iterator[Command]:
+        """The head's commands, then those ``rest`` makes (which it then no longer makes)."""
+        yield from self.head.commands()
+        for batch in self.rest():
+            yield from batch.commands
+
     def unsent(self) -> Iterator[Batch]:
         """The batches ``rest`` has not made yet, with only what a report entry of a command that
         is never sent needs (key, step, instance, method, what it depends on): for a stopped run,

@@ -14,7 +14,9 @@ import os
 import re
 import uuid
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 from pydantic import ValidationError
 from pydantic_core import PydanticSerializationError
@@ -24,8 +26,11 @@ from b24sync.errors import UsageError
 from b24sync.report.model import (
     REPORT_SCHEMA_VERSION,
     Entries,
+    PipelineRef,
     ReportResults,
     RunReport,
+    StepResult,
+    derived_fields,
     lean_entry,
     results_kept,
     step_methods,
@@ -217,6 +222,105 @@ def _temp_name(target: Path) -> Path:
 
 def _write_error(what: str, target: Path, error: OSError) -> UsageError:
     return UsageError(f"cannot write {what} {target}: {error.strerror or error}: choose a writable path")
+
+
+@dataclass(frozen=True)
+class ReportEntries:
+    """A report read a line at a time (``read_entries``): what comes before its entries, and them."""
+
+    pipeline: PipelineRef
+    target: str
+    entries: Iterator[StepResult]
+    """The entries in report order; the file is checked to its end as they are read (a damaged line
+    or a report cut short raises the one-line ``UsageError`` of ``read_report`` when it is reached)."""
+
+
+_STEPS_OPEN = '  "steps": [\n'
+
+
+def read_entries(path: str | os.PathLike[str]) -> ReportEntries:
+    """Read a report's entries one at a time, for ``--resume`` of a million commands.
+
+    A lean report (``ids``, ``none``) writes an entry a line: its 137 MB for a million commands are
+    read a line at a time, never held whole, and never made one ``RunReport`` (which would take
+    gigabytes). A full report is read whole by ``read_report``, as it always was (full is the default
+    up to 10,000 entries)."""
+    source = Path(path)
+    advice = "pass a report written by b24sync apply --report"
+    try:
+        stream = source.open(encoding="utf-8")
+    except OSError:
+        return _whole_entries(source)  # read_report says why, in its words
+    try:
+        head: list[str] = []
+        for line in stream:
+            if line == _STEPS_OPEN:
+                break
+            head.append(line)
+            if len(head) > 10_000:  # a lean report's head is a few hundred lines
+                break
+        first = "" if len(head) > 10_000 else stream.readline()
+    except (UnicodeDecodeError, OSError):
+        stream.close()
+        return _whole_entries(source)
+    if not first.startswith("    {") or first.strip() in ("{", "{}"):
+        stream.close()  # not a lean report's entry line: a full report, or no b24sync report at all
+        return _whole_entries(source)
+    try:
+        data = json.loads("".join(head) + '  "steps": []\n}')
+        if not isinstance(data, dict) or data.get("schema_version") != REPORT_SCHEMA_VERSION:
+            raise ValueError("not a report of this version")
+        pipeline = PipelineRef.model_validate(data.get("pipeline"))
+        target, methods = data.get("target"), data.get("methods", {})
+        if not isinstance(target, str) or not isinstance(methods, dict):
+            raise ValueError("no target or methods")
+    except ValueError:
+        stream.close()
+        return _whole_entries(source)
+    entries = _lean_entries(source, stream, first, len(head) + 2, methods, advice)
+    return ReportEntries(pipeline, target, entries)
+
+
+def _whole_entries(source: Path) -> ReportEntries:
+    report = read_report(source)
+    return ReportEntries(report.pipeline, report.target, iter(report.steps))
+
+
+def _lean_entries(
+    source: Path, stream: TextIO, first: str, number: int, methods: dict[str, str], advice: str
+) -> Iterator[StepResult]:
+    seen = 0
+    line = first
+    try:
+        with stream:
+            lines = iter(stream)
+            while line.startswith("    {"):
+                text = line.strip()
+                try:
+                    entry = json.loads(text[:-1] if text.endswith(",") else text)
+                    (whole,) = derived_fields([entry], methods)
+                    yield StepResult.model_validate(whole)
+                except (ValueError, TypeError) as error:
+                    problem = _first_problem(error) if isinstance(error, ValidationError) else "not JSON"
+                    raise UsageError(
+                        f"report {source} line {number} is not a report entry ({problem}): {advice}"
+                    ) from None
+                seen += 1
+                number += 1
+                line = next(lines, "")
+            tail = line + "".join(lines)
+    except UnicodeDecodeError:
+        raise UsageError(f"report {source} is not UTF-8 text: {advice}") from None
+    except OSError as error:
+        raise UsageError(f"cannot read report {source}: {error.strerror or error}: {advice}") from None
+    try:
+        rest = json.loads("{" + tail.removeprefix("  ],"))
+        if not isinstance(rest, dict) or rest.get("results") not in ("ids", "none"):
+            raise ValueError("not the end of a lean report")
+    except ValueError:
+        raise UsageError(
+            f"report {source} ends after {seen} entries without the end of a report (cut short?): {advice}"
+        ) from None
 
 
 def read_report(path: str | os.PathLike[str]) -> RunReport:

@@ -66,6 +66,7 @@ from b24sync.report.model import (
 from b24sync.run.importing import journaled, per_instance
 from b24sync.run.journal import Journal, NoJournal, Outcome, pruned
 from b24sync.run.links import LinkError, follow, substitute
+from b24sync.run.recorded import Recorded
 from b24sync.upsert.unsent import unsent_results
 
 UNKNOWN_CODE = "OUTCOME_UNKNOWN"
@@ -427,7 +428,10 @@ class Executor:
             for command in batch.commands:
                 step = _Step(command, batch.index)
                 if command.key in self.recorded:
-                    step.status, step.result = "succeeded", self.recorded[command.key]
+                    # a resumed run's own store hands each result over once (``run.recorded``)
+                    recorded, key = self.recorded, command.key
+                    result = recorded.take(key) if isinstance(recorded, Recorded) else recorded[key]
+                    step.status, step.result = "succeeded", result
                 self.steps[command.key] = step
                 keys.append(command.key)
         self.current = keys

@@ -39,6 +39,7 @@ from pydantic import JsonValue
 from b24sync.client.redaction import Redactor
 from b24sync.errors import UsageError
 from b24sync.report.files import AppendFile, open_append
+from b24sync.run.recorded import Recorded
 
 JOURNAL_SUFFIX = ".journal"
 JOURNAL_VERSION = 1
@@ -208,10 +209,27 @@ class JournalState:
     """What a journal says: the runs it holds, and the last word on every command key it names."""
 
     runs: list[RunHeader] = field(default_factory=list)
+    results: Recorded = field(default_factory=Recorded)
+    """The result of every command the journal saw succeed, by key (kept small: ``run.recorded``)."""
     outcomes: dict[str, Outcome] = field(default_factory=dict)
-    """Commands whose request was answered (or whose answer was lost: ``unknown``)."""
+    """Commands whose request was answered with anything but success (or whose answer was lost:
+    ``unknown``)."""
     in_flight: dict[str, bool] = field(default_factory=dict)
     """Commands sent with no answer recorded, mapped to whether they are safe to send again."""
+
+    def settle(self, key: str, outcome: Outcome) -> None:
+        """The last word on ``key`` so far."""
+        if outcome.status == "succeeded":
+            self.outcomes.pop(key, None)
+            self.results[key] = outcome.result
+        else:
+            self.results.pop(key, None)
+            self.outcomes[key] = outcome
+
+    def forget(self, key: str) -> None:
+        """``key`` was sent again: what was said of it before no longer holds."""
+        self.outcomes.pop(key, None)
+        self.results.pop(key, None)
 
     def unknown(self) -> list[str]:
         """Keys of writes whose outcome the journal cannot tell (sent, no answer), in journal order."""
@@ -222,31 +240,31 @@ class JournalState:
 
     def succeeded(self) -> dict[str, JsonValue]:
         """The result of every command the journal saw succeed, by key."""
-        return {k: o.result for k, o in self.outcomes.items() if o.status == "succeeded"}
+        return dict(self.results)
 
 
 def read_journal(path: str | os.PathLike[str]) -> JournalState:
-    """Replay a journal; a bad line (other than a last line cut short by a kill) is a ``UsageError``."""
+    """Replay a journal a line at a time; a bad line (other than a last line cut short by a kill)
+    is a ``UsageError``."""
     source = Path(path)
-    try:
-        raw = source.read_bytes()
-    except OSError as error:
-        raise UsageError(f"cannot read run journal {source}: {error.strerror or error}") from None
-    lines = raw.split(b"\n")
     state = JournalState()
     sent: dict[int, tuple[list[str], set[str]]] = {}
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            entry = json.loads(line.decode("utf-8"))
-            _replay(entry, state, sent)
-        except (ValueError, KeyError, TypeError, AttributeError):
-            if number == len(lines):  # the file did not end in a newline: cut by a kill, never answered
-                break
-            raise UsageError(
-                f"run journal {source} line {number} is not a journal entry: it was edited or damaged"
-            ) from None
+    try:
+        with source.open("rb") as lines:
+            for number, line in enumerate(lines, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    entry = json.loads(line.decode("utf-8"))
+                    _replay(entry, state, sent)
+                except (ValueError, KeyError, TypeError, AttributeError):
+                    if not line.endswith(b"\n"):  # the last line, cut short by a kill: never answered
+                        break
+                    raise UsageError(
+                        f"run journal {source} line {number} is not a journal entry: it was edited or damaged"
+                    ) from None
+    except OSError as error:
+        raise UsageError(f"cannot read run journal {source}: {error.strerror or error}") from None
     return state
 
 
@@ -268,7 +286,7 @@ def _replay(entry: Any, state: JournalState, sent: dict[int, tuple[list[str], se
         repeatable = {str(k) for k in entry["repeatable"]}
         sent[int(entry["sending"])] = (keys, repeatable)
         for key in keys:
-            state.outcomes.pop(key, None)
+            state.forget(key)
             state.in_flight[key] = key in repeatable
     elif "answer" in entry:
         keys, _ = sent.pop(int(entry["answer"]), ([], set()))
@@ -276,15 +294,18 @@ def _replay(entry: Any, state: JournalState, sent: dict[int, tuple[list[str], se
         for key in keys:
             state.in_flight.pop(key, None)  # not in the outcomes: not reached, sent again later
         for key, value in outcomes.items():
-            state.outcomes[str(key)] = Outcome(
-                status=str(value["status"]),
-                result=value.get("result"),
-                error_code=value.get("error_code"),
-                error_description=value.get("error_description"),
+            state.settle(
+                str(key),
+                Outcome(
+                    status=str(value["status"]),
+                    result=value.get("result"),
+                    error_code=value.get("error_code"),
+                    error_description=value.get("error_description"),
+                ),
             )
     elif "carried" in entry:
         for key, value in entry["carried"].items():
             state.in_flight.pop(str(key), None)
-            state.outcomes[str(key)] = Outcome(status=str(value["status"]), result=value.get("result"))
+            state.settle(str(key), Outcome(status=str(value["status"]), result=value.get("result")))
     else:
         raise KeyError("kind")

@@ -8,7 +8,7 @@ that fails it sends nothing and stops with a ``PortalError`` (exit 3).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Container
 
 from b24sync.bitrix.advice import WEBHOOK_PAGE
 from b24sync.bitrix.methods import is_read, required_scope
@@ -23,10 +23,9 @@ NOT_A_PORTAL = (
 )
 
 
-def needs_preflight(plan: Plan, recorded: Iterable[str] = ()) -> bool:
+def needs_preflight(plan: Plan, recorded: Container[str] = ()) -> bool:
     """Whether the run would send a write (a run that only reads proves the portal by reading)."""
-    done = set(recorded)
-    return any(not is_read(c.method) and c.key not in done for c in plan.commands())
+    return any(not is_read(c.method) and c.key not in recorded for c in plan.commands())
 
 
 def check_portal(plan: Plan, client: B24Hook) -> None:

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import enum
 import os
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-
-from pydantic import JsonValue
 
 from b24sync.bitrix.results import created_result
 from b24sync.client.encoding import encode_command
@@ -18,10 +16,11 @@ from b24sync.client.hook import B24Hook
 from b24sync.errors import UsageError
 from b24sync.pipeline.instances import instance_name
 from b24sync.planning.model import Command, Plan
-from b24sync.report.files import read_report
+from b24sync.report.files import read_entries, read_report
 from b24sync.run.importing import OLD_JOURNAL
 from b24sync.run.journal import JOURNAL_SUFFIX, journal_path, read_journal
 from b24sync.run.links import LinkError, follow, substitute
+from b24sync.run.recorded import Recorded
 from b24sync.run.settle import assumed_results, parse_applied_ids, settle_by_lookup
 
 
@@ -41,8 +40,8 @@ class Previous:
     """What an earlier run left: its report, its journal, or both (a run killed after a resume)."""
 
     source: str
-    results: dict[str, JsonValue] = field(default_factory=dict)
-    """The result of every command that succeeded, by key."""
+    results: Recorded = field(default_factory=Recorded)
+    """The result of every command that succeeded, by key (kept small: ``run.recorded``)."""
     unknown: dict[str, str] = field(default_factory=dict)
     """Writes whose outcome is unknown, by key, with the name the report gave them (if it did)."""
     sha256: list[str] = field(default_factory=list)
@@ -67,12 +66,12 @@ def read_previous(path: str | os.PathLike[str]) -> Previous:
         read_report(text)  # the usual one-line error for a missing report
     previous = Previous(text, journal=journal if journal.exists() else None)
     if has_report:
-        report = read_report(text)
+        report = read_entries(text)  # a line at a time: a million entries are never one model
         previous.sha256.append(report.pipeline.sha256)
         if report.pipeline.data_sha256 is not None:
             previous.data_sha256.append(report.pipeline.data_sha256)
         previous.targets.append(report.target)
-        for step in report.steps:
+        for step in report.entries:
             if step.status == "succeeded":
                 result = step.result
                 if result is None and step.created_id is not None:
@@ -87,11 +86,17 @@ def read_previous(path: str | os.PathLike[str]) -> Previous:
         previous.sha256.extend(run.pipeline_sha256 for run in state.runs)
         previous.data_sha256.extend(run.data_sha256 for run in state.runs if run.data_sha256 is not None)
         previous.targets.extend(run.target for run in state.runs)
-        for key, outcome in state.outcomes.items():
+        for key in state.outcomes:
             previous.unknown.pop(key, None)
             previous.results.pop(key, None)
-            if outcome.status == "succeeded":
-                previous.results[key] = outcome.result
+        if previous.results:
+            for key in state.results:
+                previous.unknown.pop(key, None)
+                previous.results[key] = state.results[key]
+        else:  # no report (a killed run): the journal's results are all there is
+            for key in state.results:
+                previous.unknown.pop(key, None)
+            previous.results = state.results
         for key in state.in_flight:
             previous.results.pop(key, None)
             previous.unknown.pop(key, None)
@@ -150,13 +155,19 @@ def resume_state(
     client: B24Hook | None = None,
     applied_ids: Sequence[str] = (),
     whole: Collection[str] = (),
-) -> dict[str, Any]:
+    commands: Callable[[], Iterable[Command]] | None = None,
+) -> Recorded:
     """Recorded results to reuse by command key; refuses to guess about steps whose outcome is unknown.
 
     Upsert commands are left out: their records were just read again, which settles what a lost
     answer left unknown, so they need neither the recorded results nor an assumption. With a
     ``client``, unknown adds that carry an external key are looked up (``b24sync.run.settle``);
     ``applied_ids`` (``KEY=ID``) give the ids of what ``Assume.APPLIED`` takes as written.
+
+    ``commands``: every command of the run, made again at each call, when ``plan`` is only the head
+    of a streamed plan (``planning.streaming``, which has only plain calls and no selection). They are
+    gone through only to settle commands of unknown outcome, and only when there are some: a
+    resumed million-command run never holds its whole plan.
     """
     previous = read_previous(path)
     check_same_pipeline(previous, plan, None if client is None else client.redacted_url)
@@ -164,27 +175,33 @@ def resume_state(
     old = next((key for key in [*previous.results, *previous.unknown] if key in whole), None)
     if old is not None:
         raise UsageError(OLD_JOURNAL.format(path=os.fspath(path), key=old))
-    names = {command.key: instance_name(command.step, command.instance) for command in plan.commands()}
-    plain = {command.key for command in plan.commands() if command.action == "call"}
-    plain |= {link.target for _, link in plan.outside_links()}
-    recorded = {key: value for key, value in previous.results.items() if key in plain}
-    unknown = [key for key in previous.unknown if key in plain]
+    recorded = previous.results
+    unknown = list(previous.unknown)
+    names = dict(previous.unknown)
+    if commands is None:
+        names.update((c.key, instance_name(c.step, c.instance)) for c in plan.commands())
+        plain = {command.key for command in plan.commands() if command.action == "call"}
+        plain |= {link.target for _, link in plan.outside_links()}
+        for key in [key for key in recorded if key not in plain]:
+            del recorded[key]
+        unknown = [key for key in unknown if key in plain]
+    every = commands or plan.commands
     if unknown and client is not None:
-        settled = settle_by_lookup(unknown, plan, client)
+        settled = settle_by_lookup(unknown, every(), client)
         recorded.update(settled.applied)  # found again: applied, with the record's real id
         unknown = settled.unknown  # the rest of the found-or-not are sent again
-    ids = parse_applied_ids(applied_ids, plan)
+    ids = parse_applied_ids(applied_ids, every()) if applied_ids else {}
     if ids and assume is not Assume.APPLIED:
         raise UsageError("--applied-id gives the ids of what --assume-applied takes as written: pass both")
     if unknown and assume is Assume.NOTHING:
-        shown = ", ".join(names.get(k, previous.unknown[k]) for k in unknown[:5])
+        shown = ", ".join(names.get(k, k) for k in unknown[:5])
         raise UsageError(
             f"{len(unknown)} step(s) of {path} have an unknown outcome ({shown}"
             f"{' ...' if len(unknown) > 5 else ''}): check the portal, then "
             "re-run with --assume-applied (they happened) or --assume-not-applied (send them again)"
         )
-    if assume is Assume.APPLIED:
-        recorded.update(assumed_results(unknown, plan, ids, recorded))
+    if assume is Assume.APPLIED and unknown:
+        recorded.update(assumed_results(unknown, every(), ids, recorded))
     return recorded
 
 

@@ -13,7 +13,7 @@ without it the resume is refused, since every later run would fail ``LINK_MISSIN
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +24,7 @@ from b24sync.client.encoding import encode_command
 from b24sync.client.hook import B24Hook
 from b24sync.errors import UsageError
 from b24sync.pipeline.instances import instance_name
-from b24sync.planning.model import Command, Plan
+from b24sync.planning.model import Command
 
 LOOKUP_KEYS: tuple[tuple[str, ...], ...] = (("originatorId", "originId"), ("xmlId",))
 """Field sets of ``crm.item.add`` that find the record again (protocol §9.2: both are filterable)."""
@@ -67,9 +67,11 @@ def _plain_key(value: object) -> bool:
     return "$result[" not in str(value) and "$secret[" not in str(value)
 
 
-def settle_by_lookup(keys: Sequence[str], plan: Plan, client: B24Hook) -> Settled:
-    """Read the portal for every unknown ``crm.item.add`` with an external key."""
-    commands = {command.key: command for command in plan.commands()}
+def settle_by_lookup(keys: Sequence[str], commands_of_run: Iterable[Command], client: B24Hook) -> Settled:
+    """Read the portal for every unknown ``crm.item.add`` with an external key (``commands_of_run``:
+    the run's commands, those of ``keys`` among them)."""
+    wanted = set(keys)
+    commands = {command.key: command for command in commands_of_run if command.key in wanted}
     settled = Settled()
     queries: dict[str, dict[str, Any]] = {}
     for key in keys:
@@ -98,10 +100,18 @@ def settle_by_lookup(keys: Sequence[str], plan: Plan, client: B24Hook) -> Settle
     return settled
 
 
-def parse_applied_ids(pairs: Sequence[str], plan: Plan) -> dict[str, int | str]:
-    """``--applied-id KEY=ID`` pairs by command key; ``KEY`` may also be ``step[instance]``."""
-    by_name = {instance_name(c.step, c.instance): c.key for c in plan.commands()}
-    keys = {c.key for c in plan.commands()}
+def parse_applied_ids(pairs: Sequence[str], commands: Iterable[Command]) -> dict[str, int | str]:
+    """``--applied-id KEY=ID`` pairs by command key; ``KEY`` may also be ``step[instance]`` (a command
+    of ``commands``, the run's)."""
+    given = {pair.partition("=")[0].strip() for pair in pairs}
+    by_name: dict[str, str] = {}
+    keys: set[str] = set()
+    for c in commands:
+        if c.key in given:
+            keys.add(c.key)
+        name = instance_name(c.step, c.instance)
+        if name in given:
+            by_name[name] = c.key
     ids: dict[str, int | str] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
@@ -116,46 +126,57 @@ def parse_applied_ids(pairs: Sequence[str], plan: Plan) -> dict[str, int | str]:
 
 
 def assumed_results(
-    unknown: Sequence[str], plan: Plan, ids: Mapping[str, int | str], done: Collection[str] = ()
+    unknown: Sequence[str],
+    commands: Iterable[Command],
+    ids: Mapping[str, int | str],
+    done: Container[str] = (),
 ) -> dict[str, JsonValue]:
     """The results ``--assume-applied`` records: the given id where a dependent links to the command.
 
     Refuses (before anything is sent) when a dependent that will run (not in ``done`` nor itself
     unknown) links into a command without a given id, or reads something of it other than its id.
+    ``commands``: the run's, gone through once (a million of them are never held: of the links into
+    each unknown command only the paths are kept, and the first reading more than an id).
     """
-    commands = {command.key: command for command in plan.commands()}
-    linked: dict[str, list[tuple[Command, tuple[str | int, ...]]]] = {}
-    for command in plan.commands():
-        if command.key in done or command.key in unknown:
+    lost = set(unknown)
+    names: dict[str, str] = {}
+    paths: dict[str, set[tuple[str | int, ...]]] = {}
+    other: dict[str, tuple[str, tuple[str | int, ...]]] = {}
+    for command in commands:
+        if command.key in lost:
+            names[command.key] = _name(command)
+        if command.key in done or command.key in lost:
             continue  # it does not run again: it needs no value
         for link in command.links:
-            if link.target in unknown:
-                linked.setdefault(link.target, []).append((command, link.path))
+            if link.target in lost:
+                path = tuple(link.path)
+                paths.setdefault(link.target, set()).add(path)
+                if path not in ID_PATHS:
+                    other.setdefault(link.target, (_name(command), path))
     results: dict[str, JsonValue] = {}
     missing: list[str] = []
     for key in unknown:
-        uses = linked.get(key, [])
+        used = paths.get(key, set())
         if key not in ids:
-            if uses:
+            if used:
                 missing.append(key)
             results[key] = None
             continue
-        other = next(((c, p) for c, p in uses if tuple(p) not in ID_PATHS), None)
-        if other is not None:
+        if key in other:
+            reader, path = other[key]
             raise UsageError(
-                f"{_name(commands[key])}: {_name(other[0])} links to its {'.'.join(map(str, other[1]))}, "
+                f"{names.get(key, key)}: {reader} links to its {'.'.join(map(str, path))}, "
                 "which an id cannot give: settle it with --assume-not-applied, or run that step again"
             )
         value = ids[key]
-        paths = {tuple(p) for _, p in uses}
-        if paths == {()}:
+        if used == {()}:
             results[key] = value  # old CRM add methods answer with the bare id (protocol §9.3)
-        elif paths <= {("item", "id")}:
+        elif used <= {("item", "id")}:
             results[key] = {"item": {"id": value}}  # crm.item.add (protocol §9.2)
         else:
             results[key] = {"item": {"id": value}, "id": value, "ID": value}
     if missing:
-        shown = ", ".join(f"{_name(commands[k])} ({k})" for k in missing[:5]) + (
+        shown = ", ".join(f"{names.get(k, k)} ({k})" for k in missing[:5]) + (
             " ..." if len(missing) > 5 else ""
         )
         first = missing[0]

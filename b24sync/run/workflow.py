@@ -19,18 +19,19 @@ import os
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from b24sync.bitrix.methods import is_read
 from b24sync.client.encoding import encode_command
 from b24sync.client.hook import B24Hook
 from b24sync.client.redaction import Redactor
 from b24sync.errors import B24SyncError, Interrupted, PortalError, StreamStopped, UsageError
 from b24sync.pipeline.loader import Pipeline, load_pipeline
-from b24sync.planning.model import Plan, Source
+from b24sync.planning.model import Command, Plan, Source
 from b24sync.planning.planner import plan as plan_pipeline
 from b24sync.planning.select import select_steps
 from b24sync.planning.streaming import StreamedPlan, materialized, stream_plan
@@ -295,8 +296,8 @@ def _apply(
         the_plan = source
     else:
         started = datetime.now(timezone.utc)
-        # a big data file is planned a window at a time; a resume or a selection plans it whole
-        stream = window if resume is None and not (select or exclude) else None
+        # a big data file is planned a window at a time (resumed too); a selection plans it whole
+        stream = window if not (select or exclude) else None
         try:
             loaded = load_plan(
                 str(source),
@@ -319,8 +320,33 @@ def _apply(
                 _report_failure(str(source), connection, environ, report, started, error)
             raise
     read_requests = connection.client.stats.requests - reads_before
-    recorded: dict[str, Any] = {}
-    if resume is not None:
+    recorded: Mapping[str, Any] = {}
+    if resume is not None and streamed is not None:
+        # issue 16: a streamed run resumes streamed; its commands are made again only to settle
+        # those an earlier run left unknown (``resume_state``)
+        head = the_plan
+
+        def every_command() -> Iterator[Command]:
+            again = load_plan(
+                str(source),
+                variables,
+                environ,
+                lambda: connection,
+                allow_delete,
+                (),
+                (),
+                False,
+                allow_env,
+                stream,
+            )
+            made = again.every_command() if isinstance(again, StreamedPlan) else iter(again.commands())
+            info = again.head.pipeline if isinstance(again, StreamedPlan) else again.pipeline
+            if info.data_sha256 != head.pipeline.data_sha256:
+                raise UsageError(f"the data of {source} changed while the run was resumed: resume it again")
+            yield from made
+
+        recorded = resume_state(resume, head, assume, connection.client, applied_ids, commands=every_command)
+    elif resume is not None:
         # issue 17: an import command's records were recorded one by one; those that are settled
         # are taken out of it, and only the others are imported again (run/importing.py)
         records = record_keys(the_plan)
@@ -663,7 +689,7 @@ def _run(
     stopped = False
     warnings: list[str] = []
     retries, waited = client.stats.retries, client.stats.waited
-    if needs_preflight(the_plan, recorded):
+    if needs_preflight(the_plan, recorded) or _rest_writes(streamed, recorded):
         try:
             check_portal(the_plan, client)  # before the first write: the host, the code, the scopes
         except PortalError as error:
@@ -782,6 +808,13 @@ def _reported(
     clean = redacted(report, redact)
     write_report(clean, path, results)
     return clean
+
+
+def _rest_writes(streamed: StreamedPlan | None, recorded: Mapping[str, Any]) -> bool:
+    """Whether a resumed streamed run has writes to send after its head (all of one step: its last)."""
+    if streamed is None or not recorded or len(recorded) >= streamed.commands or not streamed.head.batches:
+        return False
+    return not is_read(streamed.head.batches[-1].commands[-1].method)
 
 
 def _unplanned(fatal: B24SyncError | None, streamed: StreamedPlan | None, entries: int) -> str | None:

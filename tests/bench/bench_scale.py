@@ -1,6 +1,6 @@
 """Benchmark (run by hand): load + plan, and ``b24sync apply`` on the emulator, at 10k, 100k and 1M rows.
 
-    PYTHONPATH=. python tests/bench/bench_scale.py [ROWS ...] [--no-apply] [--out tests/bench/scale.json]
+    PYTHONPATH=. python tests/bench/bench_scale.py [ROWS ...] [--no-apply] [--resume] [--out tests/bench/scale.json]
 
 For each size: a CSV file of ROWS rows and a pipeline with one ``crm.item.add`` per row (one template
 per field, tests/bench/bench_plan.py's pipeline). Two fresh child processes per size:
@@ -11,6 +11,11 @@ per field, tests/bench/bench_plan.py's pipeline). Two fresh child processes per 
   in-process ``--emulator`` keeps the 480 s operating limit, which a 100,000-row run reaches and then
   waits out): the wall time, the CPU (user + system) and the peak RSS of the ``apply`` process alone,
   and the size of the report it wrote (lean ``ids`` by default above 10,000 commands).
+
+With ``--resume``, a third: the same apply on a fresh emulator is stopped with SIGTERM (a cancelled CI
+job) once half its requests are out, and finished with ``apply --resume REPORT``; the figures are those
+of the resumed process (it reads the lean report of the stopped run a line at a time and plans the
+file a window at a time, ``run.resume``), and the portal must then hold every row exactly once.
 
 Prints one line per size and writes every figure to ``--out`` (default tests/bench/scale.json) for
 docs/performance.md; sizes measured by an earlier run stay in the file, each with its ``measured_at``
@@ -115,6 +120,56 @@ def measure_plan(path: str) -> None:
     print(json.dumps(figures))
 
 
+def measure_resume(path: Path, size: int) -> dict[str, object]:
+    """Stop an apply of ``path`` half way with SIGTERM, resume it; the resumed process's figures."""
+    import signal
+
+    folder = path.parent
+    stopped, finished = folder / "stopped.json", folder / "finished.json"
+    command = [sys.executable, "-m", "b24sync", "apply", str(path), "--rate-limit", "off", "--no-progress"]
+    server, url = start_emulator()
+    environment = {**os.environ, "PYTHONPATH": str(ROOT), "B24_WEBHOOK_URL": url}
+    try:
+        first = subprocess.Popen(
+            [*command, "--report", str(stopped)],
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        journal, seen, offset = Path(f"{stopped}.journal"), 0, 0
+        while first.poll() is None and seen < size // 100:  # half of its size / 50 requests
+            time.sleep(0.05)
+            if journal.exists():
+                with journal.open("rb") as text:
+                    text.seek(offset)
+                    chunk = text.read()
+                cut = chunk.rfind(b"\n") + 1
+                seen, offset = seen + chunk[:cut].count(b'{"sending"'), offset + cut
+        first.send_signal(signal.SIGTERM)
+        first.wait()
+        _, wall, cpu, rss = run_child(
+            [*command, "--report", str(finished), "--resume", str(stopped)], {"B24_WEBHOOK_URL": url}
+        )
+        sys.path.insert(0, str(ROOT))
+        from b24sync.client import B24Hook
+
+        client = B24Hook.from_webhook_url(url, rate_limit=None)
+        stored = client.call_method("crm.item.list", {"entityTypeId": 3, "select": ["id"]}).total
+    finally:
+        server.terminate()
+        server.wait()
+    done = json.loads(finished.read_text(encoding="utf-8"))
+    carried = json.loads(stopped.read_text(encoding="utf-8"))["totals"]["succeeded"]
+    assert done["status"] == "succeeded" and stored == size, (done["status"], stored)
+    return {
+        "resume_carried": carried,
+        "resume_wall_s": round(wall, 1),
+        "resume_cpu_s": round(cpu, 1),
+        "resume_peak_rss_mib": round(rss),
+        "resume_stored": stored,
+    }
+
+
 def main() -> None:
     args = sys.argv[1:]
     if args[:1] == ["--plan"]:
@@ -151,6 +206,8 @@ def main() -> None:
                     report_mb=round(report.stat().st_size / 1e6, 1),
                     report_results=report_data["results"],
                 )
+            if "--resume" in args:
+                row.update(measure_resume(path, size))
         row["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         row["apply_measured"] = apply
         rows.append(row)
@@ -165,7 +222,7 @@ def main() -> None:
     )
     document = {
         "bench": "tests/bench/bench_scale.py",
-        "command": "PYTHONPATH=. python tests/bench/bench_scale.py [ROWS ...] [--no-apply]",
+        "command": "PYTHONPATH=. python tests/bench/bench_scale.py [ROWS ...] [--no-apply] [--resume]",
         "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "sizes": rows,
     }

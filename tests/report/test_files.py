@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from b24sync.errors import B24SyncError, UsageError
-from b24sync.report.files import dump_report, read_report, write_output, write_report
+from b24sync.report.files import dump_report, read_entries, read_report, write_output, write_report
 from b24sync.report.model import RunReport
 from tests.helpers.report_samples import SECRET_LOOKING, mixed_steps, report, step
 
@@ -259,3 +259,52 @@ def test_a_report_holding_a_secret_in_a_result_is_not_written(tmp_path: Path) ->
     assert not path.exists()
     assert write_report(redacted(leaky, redact), path, "full", refuse=redact)
     assert "hunter2-secret" not in path.read_text() and "echo ***" in path.read_text()
+
+
+# -- read_entries: a report a line at a time (``--resume`` of a million commands) ---------------
+
+
+@pytest.mark.parametrize("results", ["full", "ids", "none"])
+def test_read_entries_gives_the_entries_read_report_gives(tmp_path: Path, results: Any) -> None:
+    path = tmp_path / "report.json"
+    write_report(report(mixed_steps()), path, results)
+    whole = read_report(path)
+    read = read_entries(path)
+    assert read.pipeline == whole.pipeline and read.target == whole.target
+    assert [s.model_dump() for s in read.entries] == [s.model_dump() for s in whole.steps]
+
+
+def _lean_lines(tmp_path: Path) -> tuple[Path, list[str]]:
+    path = tmp_path / "report.json"
+    write_report(report(mixed_steps()), path, "ids")
+    return path, path.read_text(encoding="utf-8").splitlines(keepends=True)
+
+
+def test_read_entries_names_the_line_of_a_damaged_entry(tmp_path: Path) -> None:
+    path, lines = _lean_lines(tmp_path)
+    number = next(n for n, line in enumerate(lines, start=1) if '"status":"failed"' in line)
+    lines[number - 1] = lines[number - 1].replace('"status":"failed"', '"status":"exploded"')
+    path.write_text("".join(lines), encoding="utf-8")
+    with pytest.raises(UsageError) as caught:
+        list(read_entries(path).entries)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert f"report {path} line {number} is not a report entry (status: Input should be" in message
+
+
+def test_read_entries_refuses_a_report_cut_short(tmp_path: Path) -> None:
+    path, lines = _lean_lines(tmp_path)
+    end = max(n for n, line in enumerate(lines) if line.startswith("  ],"))  # the end of the entries
+    path.write_text("".join(lines[: end - 1]), encoding="utf-8")  # as a full disk leaves it
+    with pytest.raises(
+        UsageError, match=r"ends after \d+ entries without the end of a report \(cut short\?\)"
+    ):
+        list(read_entries(path).entries)
+
+
+@pytest.mark.parametrize("name", CASE_NAMES)
+def test_read_entries_explains_a_bad_file_as_read_report_does(tmp_path: Path, name: str) -> None:
+    path, expected = bad_report_cases(tmp_path)[name]
+    with pytest.raises(UsageError) as caught:
+        list(read_entries(path).entries)
+    assert expected.format(path=path) in str(caught.value)
