@@ -236,6 +236,9 @@ class ReportEntries:
 
 
 _STEPS_OPEN = '  "steps": [\n'
+_HEAD_MAX = 64 * 2**20
+"""The most text a lean report holds before its entries: its batches, six lines each (3 MB for the
+20,000 requests of a million commands); a file with more is read whole, as it is no such report."""
 
 
 def read_entries(path: str | os.PathLike[str]) -> ReportEntries:
@@ -253,13 +256,15 @@ def read_entries(path: str | os.PathLike[str]) -> ReportEntries:
         return _whole_entries(source)  # read_report says why, in its words
     try:
         head: list[str] = []
+        size = 0
         for line in stream:
             if line == _STEPS_OPEN:
                 break
             head.append(line)
-            if len(head) > 10_000:  # a lean report's head is a few hundred lines
+            size += len(line)
+            if size > _HEAD_MAX:
                 break
-        first = "" if len(head) > 10_000 else stream.readline()
+        first = "" if size > _HEAD_MAX else stream.readline()
     except (UnicodeDecodeError, OSError):
         stream.close()
         return _whole_entries(source)

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from b24sync.errors import B24SyncError, UsageError
 from b24sync.report.files import dump_report, read_entries, read_report, write_output, write_report
-from b24sync.report.model import RunReport
+from b24sync.report.model import BatchResult, RunReport
 from tests.helpers.report_samples import SECRET_LOOKING, mixed_steps, report, step
 
 
@@ -272,6 +272,18 @@ def test_read_entries_gives_the_entries_read_report_gives(tmp_path: Path, result
     read = read_entries(path)
     assert read.pipeline == whole.pipeline and read.target == whole.target
     assert [s.model_dump() for s in read.entries] == [s.model_dump() for s in whole.steps]
+
+
+def test_read_entries_reads_a_lean_report_of_many_requests_a_line_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a million commands went out in 20,000 requests: six lines each before the first entry
+    steps = [step(f"s{n}", batch_index=n, attempts=1, created_id=n + 1) for n in range(3000)]
+    batches = [BatchResult(index=n, commands=1, attempts=1, duration_s=0.1) for n in range(3000)]
+    path = tmp_path / "report.json"
+    write_report(report(steps, batches=batches), path, "ids")
+    monkeypatch.setattr("b24sync.report.files.read_report", lambda *_: pytest.fail("read whole"))
+    assert [s.created_id for s in read_entries(path).entries] == list(range(1, 3001))
 
 
 def _lean_lines(tmp_path: Path) -> tuple[Path, list[str]]:
