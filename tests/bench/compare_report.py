@@ -500,6 +500,25 @@ def _scale_targets(rows: list[dict[str, Any]]) -> list[str]:
                 f"- apply of {size:,} rows peaked at {row[column]:,} MiB, {verdict} the target of {limit} MiB "
                 f"(measured {row.get('measured_at', 'at an unknown time')})."
             )
+    for row in rows:
+        if not isinstance(row.get("resume_peak_rss_mib"), (int, float)):
+            continue
+        size = row["rows"]
+        limit = SCALE_TARGETS.get(size, (None, None))[1]
+        against = (
+            f", {'within' if row['resume_peak_rss_mib'] <= limit else 'over'} the apply target of {limit} MiB"
+            if limit is not None
+            else ""
+        )
+        stored = row.get("resume_stored")
+        found.append(
+            f"- apply of {size:,} rows stopped with SIGTERM after {row.get('resume_carried', 0):,} commands "
+            f"and finished with `--resume`: the resumed run peaked at {row['resume_peak_rss_mib']:,} MiB"
+            f"{against}, in {row.get('resume_wall_s')} s wall and {row.get('resume_cpu_s')} s CPU; the "
+            f"portal then held {stored:,} records"
+            + (", one per row" if stored == size else f", not one per row of the {size:,}")
+            + f" (measured {row.get('measured_at', 'at an unknown time')})."
+        )
     speeds = [
         (row["rows"], row["load_plan_us_per_command"]) for row in rows if "load_plan_us_per_command" in row
     ]
