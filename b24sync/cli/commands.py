@@ -487,21 +487,36 @@ def plan_command(
     from b24sync.run.workflow import plan as plan_run
     from b24sync.run.workflow import plan_json
 
+    found = None
     try:
         choice = choose_portal(portal, None)  # now, so a wrong option is an error without upsert steps too
-        the_plan = plan_run(
-            file,
-            lambda: open_portal(choice, NEEDS_STATE),
-            variables=_parse_vars(var_pairs),
-            environ=os.environ,
-            allow_delete=allow_delete,
-            out=out,
-            select=select,
-            exclude=exclude,
-            resume=resume_path,
-            contract=not no_contract,
-            allow_env=allow_env,
-        )
+        if estimate and out is None and not (select or exclude or resume_path):
+            from b24sync.run.workflow import plan_estimate
+
+            # counted as apply plans it: a big data file a window at a time, never whole
+            the_plan, found = plan_estimate(
+                file,
+                lambda: open_portal(choice, NEEDS_STATE),
+                variables=_parse_vars(var_pairs),
+                environ=os.environ,
+                allow_delete=allow_delete,
+                contract=not no_contract,
+                allow_env=allow_env,
+            )
+        else:
+            the_plan = plan_run(
+                file,
+                lambda: open_portal(choice, NEEDS_STATE),
+                variables=_parse_vars(var_pairs),
+                environ=os.environ,
+                allow_delete=allow_delete,
+                out=out,
+                select=select,
+                exclude=exclude,
+                resume=resume_path,
+                contract=not no_contract,
+                allow_env=allow_env,
+            )
     except B24SyncError as error:
         if not detailed_exitcode:
             raise
@@ -511,7 +526,8 @@ def plan_command(
         from b24sync.planning.estimate import estimate as estimate_plan
         from b24sync.planning.estimate import estimate_json, render_estimate
 
-        found = estimate_plan(the_plan)
+        if found is None:
+            found = estimate_plan(the_plan)
         if output_format == "json":
             say(json.dumps(estimate_json(found), indent=2))
         else:

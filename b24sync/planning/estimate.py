@@ -49,8 +49,11 @@ def request_seconds(requests: int, burst: float, rate: float) -> float:
 
 def estimate(plan: Plan) -> Estimate:
     """The requests of ``plan`` (one per batch) and their time at the standard and enterprise limits."""
-    requests = len(plan.batches)
-    commands = sum(len(batch.commands) for batch in plan.batches)
+    return counted(sum(len(batch.commands) for batch in plan.batches), len(plan.batches))
+
+
+def counted(commands: int, requests: int) -> Estimate:
+    """The estimate of ``requests`` requests carrying ``commands`` commands (a streamed plan's counts)."""
     limits = tuple(
         AtLimit(name, burst, rate, request_seconds(requests, burst, rate)) for name, (burst, rate) in LIMITS
     )

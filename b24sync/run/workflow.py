@@ -31,6 +31,7 @@ from b24sync.client.hook import B24Hook
 from b24sync.client.redaction import Redactor
 from b24sync.errors import B24SyncError, Interrupted, PortalError, StreamStopped, UsageError
 from b24sync.pipeline.loader import Pipeline, load_pipeline
+from b24sync.planning.estimate import Estimate, counted, estimate
 from b24sync.planning.model import Command, Plan, Source
 from b24sync.planning.planner import plan as plan_pipeline
 from b24sync.planning.select import select_steps
@@ -152,6 +153,43 @@ def plan(
         redact = run_redactor(environ or {}, plan=result, base=_client_redactor(opened))
         write_output(out, redact(plan_json(result)), what="plan")
     return result
+
+
+def plan_estimate(
+    source: str | os.PathLike[str],
+    portal: PortalSource = None,
+    *,
+    variables: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    allow_delete: bool = False,
+    contract: Contract = True,
+    allow_env: Collection[str] = (),
+) -> tuple[Plan, Estimate]:
+    """``plan --estimate``: what ``apply`` of a pipeline file would send, planned as ``apply`` plans it.
+
+    A big data file is counted a window at a time (``planning.streaming``), never planned whole; the
+    plan returned is then its head (every other step and the first window of instances).
+    """
+    opened: list[Portal] = []
+    try:
+        planned = _plan_file(
+            str(source),
+            variables,
+            environ,
+            _opener(portal, NEEDS_STATE, opened),
+            allow_delete,
+            (),
+            (),
+            contract,
+            allow_env,
+            WINDOW_COMMANDS,
+        )
+    finally:
+        for each in opened:
+            each.close(save=False)
+    if isinstance(planned, StreamedPlan):
+        return planned.head, counted(planned.commands, planned.batches)
+    return planned, estimate(planned)
 
 
 def _client_redactor(portals: list[Portal]) -> Redactor:

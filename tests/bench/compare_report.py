@@ -504,12 +504,11 @@ def _scale_targets(rows: list[dict[str, Any]]) -> list[str]:
         if not isinstance(row.get("resume_peak_rss_mib"), (int, float)):
             continue
         size = row["rows"]
-        limit = SCALE_TARGETS.get(size, (None, None))[1]
-        against = (
-            f", {'within' if row['resume_peak_rss_mib'] <= limit else 'over'} the apply target of {limit} MiB"
-            if limit is not None
-            else ""
-        )
+        target = SCALE_TARGETS.get(size)
+        against = ""
+        if target is not None:
+            verdict = "within" if row["resume_peak_rss_mib"] <= target[1] else "over"
+            against = f", {verdict} the apply target of {target[1]} MiB"
         stored = row.get("resume_stored")
         found.append(
             f"- apply of {size:,} rows stopped with SIGTERM after {row.get('resume_carried', 0):,} commands "

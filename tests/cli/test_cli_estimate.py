@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from b24sync.cli.commands import main
+from b24sync.planning.estimate import estimate, estimate_json, render_estimate
+from b24sync.run.workflow import plan
 from tests.planning.test_estimate import pipeline
 
 
@@ -23,3 +26,21 @@ def test_plan_estimate_prints_the_estimate_and_sends_nothing(tmp_path: Path) -> 
         "requests": 3,
         "seconds": {"standard": 0.0, "enterprise": 0.0},
     }
+
+
+def test_the_estimate_of_a_big_file_is_counted_as_apply_plans_it_never_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = pipeline(tmp_path, 25_001)  # more rows than two windows of 10,000: apply streams them
+    whole = estimate(plan(path))
+
+    def refused(*_: object, **__: object) -> None:
+        raise AssertionError("planned whole")
+
+    monkeypatch.setattr("b24sync.run.workflow.materialized", refused)
+    streamed = CliRunner().invoke(main, ["plan", path, "--estimate", "--format", "json", "--no-contract"])
+    assert streamed.exit_code == 0, streamed.output
+    assert json.loads(streamed.stdout) == estimate_json(whole)
+    assert json.loads(streamed.stdout)["requests"] == 501
+    text = CliRunner().invoke(main, ["plan", path, "--estimate", "--no-contract"])
+    assert text.stdout == render_estimate(whole)
