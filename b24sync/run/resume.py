@@ -89,13 +89,11 @@ def read_previous(path: str | os.PathLike[str]) -> Previous:
         for key in state.outcomes:
             previous.unknown.pop(key, None)
             previous.results.pop(key, None)
+        for key in state.results:
+            previous.unknown.pop(key, None)
         if previous.results:
-            for key in state.results:
-                previous.unknown.pop(key, None)
-                previous.results[key] = state.results[key]
+            previous.results.update(state.results)
         else:  # no report (a killed run): the journal's results are all there is
-            for key in state.results:
-                previous.unknown.pop(key, None)
             previous.results = state.results
         for key in state.in_flight:
             previous.results.pop(key, None)
