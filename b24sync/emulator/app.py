@@ -54,6 +54,13 @@ class _Meter:
     model: CostModel
     start: float
     spent: float
+    pause: Callable[[float], None] | None = None
+    """Waits this many seconds with the emulator's lock let go, until a command's turn comes."""
+
+    @property
+    def now(self) -> float:
+        """When the request's next command starts."""
+        return self.start + self.spent
 
     def span(self, seconds: float) -> tuple[float, float]:
         """The next ``seconds`` of this request, as (start, finish) unix times."""
@@ -216,9 +223,11 @@ class Emulator:
     def handle(self, request: HttpRequest) -> HttpResponse:
         """Answer one HTTP request (thread-safe: all processing of a request holds one lock).
 
-        With a cost model the request first waits for one of the portal's workers, is processed
-        under the lock in no time, then sleeps its modelled server time holding the worker but not
-        the lock, so that concurrent requests are served in parallel up to the worker bound.
+        With a cost model the request first waits for one of the portal's workers, then runs each
+        of its commands when its turn comes in the modelled server time, sleeping in between
+        holding the worker but not the lock, so that concurrent requests are served in parallel up
+        to the worker bound and each command finds the operating window as it is when it starts
+        (a basket that expires while a batch runs frees room for its later commands).
         """
         path, _ = split_target(request.target)
         where = route(path)
@@ -229,7 +238,11 @@ class Emulator:
         if self._latency:
             self._sleep(self._latency)
         with self._workers:
-            meter = _Meter(self.costs, self._wall_clock(), self.costs.request) if self._modelled else None
+            meter = (
+                _Meter(self.costs, self._wall_clock(), self.costs.request, self._pause)
+                if self._modelled
+                else None
+            )
             with self._lock:
                 response = self._answer(request, where, fault, meter)
             if meter is not None and response.status != 503:
@@ -237,6 +250,14 @@ class Emulator:
                 if wait > 0:
                     self._sleep(wait)
         return response
+
+    def _pause(self, seconds: float) -> None:
+        """Sleep with the lock let go (``handle`` holds it once), so other requests run meanwhile."""
+        self._lock.release()
+        try:
+            self._sleep(seconds)
+        finally:
+            self._lock.acquire()
 
     def _answer(self, request: HttpRequest, where: Route, fault: Any, meter: _Meter | None) -> HttpResponse:
         self._counters.requests += 1
@@ -355,7 +376,14 @@ class Emulator:
             # protocol §6.2; inside a batch this becomes the command's result_error entry
             return Outcome(error=INSUFFICIENT_SCOPE), INSUFFICIENT_SCOPE_STATUS
         key = (caller, method)
-        if self._operating is not None and self._operating.blocked(key):
+        begins: float | None = None
+        if meter is not None:
+            # protocol §7.2: a command finds the window as it is when it starts on the portal
+            begins = meter.now
+            wait = begins - self._wall_clock()
+            if wait > 0 and meter.pause is not None:
+                meter.pause(wait)
+        if self._operating is not None and self._operating.blocked(key, begins):
             # protocol §7.2: blocked until the window frees up; the crossing call itself completed
             self._counters.refused["OPERATION_TIME_LIMIT"] += 1
             return Outcome(error=OPERATION_TIME_LIMIT), 429
@@ -414,7 +442,7 @@ class Emulator:
             "date_finish": iso(finish),
         }
         if self._operating is not None:
-            state = self._operating.state(key)
+            state = self._operating.state(key, finish)
             block["operating_reset_at"] = state.reset_at
             block["operating"] = state.operating
         return block

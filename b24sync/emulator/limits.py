@@ -73,6 +73,12 @@ class OperatingState:
 class OperatingTime:
     """Seconds spent per (webhook, method) over ten one-minute baskets (protocol §7.2).
 
+    A command is charged when it ends, to the basket of that moment, as a portal measures it. The
+    emulator books a command's charge as it starts running (its end is known from the cost model),
+    so a charge whose end is still ahead is held apart and counts only from then on: a command of
+    another request that is still running is not yet in the window, and a basket that expires while
+    a batch runs frees its room for the batch's later commands, as on a portal.
+
     ``window`` shrinks the ten minutes (to ten baskets of ``window / 10`` seconds each) for
     benchmarks that must reach the limit and its reset in less time than a portal takes; a portal's
     window is always ten minutes.
@@ -82,35 +88,62 @@ class OperatingTime:
     clock: Callable[[], float]
     window: float = WINDOW_SECONDS
     baskets: dict[tuple[str, str], dict[int, float]] = field(default_factory=dict)
+    ahead: dict[tuple[str, str], list[tuple[float, float]]] = field(default_factory=dict)
+    """Per method, the charges whose commands end later than now: (end, seconds)."""
 
     @property
     def basket(self) -> float:
         """Seconds of one basket."""
         return self.window / WINDOW_BASKETS
 
-    def _live(self, key: tuple[str, str], now: float) -> dict[int, float]:
-        current = int(now // self.basket)
+    def _settle(self, key: tuple[str, str]) -> dict[int, float]:
+        """The method's baskets now: the charges that have ended are in, the expired baskets out."""
+        now = self.clock()
         baskets = self.baskets.setdefault(key, {})
+        pending = self.ahead.get(key)
+        if pending:
+            keep = []
+            for end, seconds in pending:
+                if end <= now:
+                    minute = int(end // self.basket)
+                    baskets[minute] = baskets.get(minute, 0.0) + seconds
+                else:
+                    keep.append((end, seconds))
+            pending[:] = keep
+        current = int(now // self.basket)
         for minute in [m for m in baskets if m <= current - WINDOW_BASKETS]:
             del baskets[minute]
         return baskets
 
-    def state(self, key: tuple[str, str]) -> OperatingState:
-        """Where a method stands now."""
-        now = self.clock()
-        baskets = self._live(key, now)
-        if not baskets:
-            return OperatingState(0.0, int(now + self.window))
-        oldest = min(baskets)
-        return OperatingState(sum(baskets.values()), int((oldest + WINDOW_BASKETS) * self.basket))
+    def state(self, key: tuple[str, str], at: float | None = None) -> OperatingState:
+        """Where a method stands at ``at`` (now by default; a moment a little ahead of now counts
+        the charges known to end by then)."""
+        baskets = self._settle(key)
+        at = self.clock() if at is None else at
+        first = int(at // self.basket) - WINDOW_BASKETS + 1
+        live = {minute: seconds for minute, seconds in baskets.items() if minute >= first}
+        for end, seconds in self.ahead.get(key, ()):
+            if end <= at:
+                minute = int(end // self.basket)
+                live[minute] = live.get(minute, 0.0) + seconds
+        if not live:
+            return OperatingState(0.0, int(at + self.window))
+        oldest = min(live)
+        return OperatingState(sum(live.values()), int((oldest + WINDOW_BASKETS) * self.basket))
 
-    def blocked(self, key: tuple[str, str]) -> bool:
-        """True once the window holds the limit: the call that crossed it completed, the next is refused."""
-        return self.state(key).operating >= self.limit
+    def blocked(self, key: tuple[str, str], at: float | None = None) -> bool:
+        """True once the window holds the limit at ``at`` (now by default): the call that crossed it
+        completed, the next is refused."""
+        return self.state(key, at).operating >= self.limit
 
     def charge(self, key: tuple[str, str], seconds: float, at: float | None = None) -> None:
-        """Add a call's (simulated) execution time to the basket of ``at`` (when it ends; now by default)."""
-        now = self.clock() if at is None else at
-        baskets = self._live(key, now)
-        minute = int(now // self.basket)
+        """Add a call's (simulated) execution time to the basket of ``at``, when it ends (now by
+        default); a charge ending later than now counts from then on."""
+        baskets = self._settle(key)
+        now = self.clock()
+        end = now if at is None else at
+        if end > now:
+            self.ahead.setdefault(key, []).append((end, seconds))
+            return
+        minute = int(end // self.basket)
         baskets[minute] = baskets.get(minute, 0.0) + seconds

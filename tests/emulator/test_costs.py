@@ -103,7 +103,8 @@ def test_a_single_call_reports_and_sleeps_its_modelled_time() -> None:
     assert block["finish"] == near(started + 0.130)
     assert block["operating"] == near(0.100)
     assert block["operating_reset_at"] == int(T0 // 60 * 60 + 600)
-    assert sleeper.waits == [0.03, 0.13]
+    # the latency, the request's own time until the command starts, then the command
+    assert sleeper.waits == [0.03, 0.03, 0.1]
 
 
 def test_batch_commands_run_one_after_another_each_with_its_own_time() -> None:
@@ -133,7 +134,9 @@ def test_batch_commands_run_one_after_another_each_with_its_own_time() -> None:
     assert answer["time"]["duration"] == near(total)
     assert answer["time"]["processing"] == near(total - 0.030)
     assert answer["time"]["operating"] == 0  # protocol §7.2: the batch itself is not counted
-    assert sleeper.waits == [0.03, round(total, 6)]
+    # each command waits for its turn (the request's own time, then the commands before it), and
+    # the request ends when the last one does: the sleeps add up to the latency and the server time
+    assert sleeper.waits == [0.03, 0.03, 0.1, 0.1, round(list_time, 6), 0.05]
     assert emu.stats()["server_seconds"] == near(total)
 
 
@@ -168,7 +171,7 @@ def test_the_instant_profile_keeps_the_fixed_operating_cost_and_never_sleeps() -
 def test_an_explicit_latency_replaces_the_profiles() -> None:
     emu, session, sleeper = cloud(latency_ms=5)
     session.post(emu.webhook_url + "server.time")
-    assert sleeper.waits == [0.005, 0.04]
+    assert sleeper.waits == [0.005, 0.03, 0.01]  # the latency, the request, server.time
 
 
 def test_concurrent_requests_are_served_in_parallel_up_to_the_worker_bound() -> None:
@@ -243,3 +246,51 @@ def test_a_shorter_operating_window_has_ten_baskets_of_a_tenth_each() -> None:
     assert session.post(emu.webhook_url + "crm.item.add", json=add).status_code == 200
     with pytest.raises(EmulatorError, match="multiple of 10"):
         Emulator(operating_window=45)
+
+
+def test_a_basket_that_expires_while_a_batch_runs_frees_room_for_its_later_commands() -> None:
+    # protocol §7.2: each command of a batch finds the window as it is when it starts. Three adds
+    # fill a 0.3-s budget, so crm.item.add is blocked; a batch sent just before their basket
+    # expires runs a list across the expiry, then an add, which finds the window empty. Checking
+    # every command when the request arrived refused the add.
+    emu, session, _ = cloud(operating_limit=0.3)
+    for name in ("A", "B", "C"):
+        session.post(emu.webhook_url + "crm.item.add", json={"entityTypeId": 3, "fields": {"name": name}})
+    clock = emu._wall_clock  # type: ignore[attr-defined]
+    expiry = (clock.now // 60 + 10) * 60
+    clock.now = expiry - 0.1  # the list starts 0.04 s before the expiry and ends after it
+    cmd = {
+        "l": "crm.item.list?entityTypeId=3&select[0]=id",
+        "d": "crm.item.add?entityTypeId=3&fields[name]=D",
+    }
+    result = session.post(emu.webhook_url + "batch", json={"halt": 0, "cmd": cmd}).json()["result"]
+    assert result["result_error"] == []
+    assert result["result_time"]["l"]["start"] < expiry < result["result_time"]["d"]["start"]
+    assert result["result_time"]["d"]["operating"] == near(0.1)  # only the add of this batch
+    assert len(emu.store.items(3)) == 4
+    after = session.post(emu.webhook_url + "crm.item.add", json={"entityTypeId": 3, "fields": {}})
+    assert after.status_code == 200  # 0.1 s of 0.3 used: the next add runs too
+
+
+def test_a_command_still_running_in_another_request_is_not_yet_in_the_window() -> None:
+    # a portal charges a command when it ends: while one request's 0.6-s add runs, another's add
+    # finds the 0.5-s budget untouched and runs; once both have ended the window holds 1.2 s and the
+    # next add is refused. Booking a command's time when its request arrived refused the second.
+    emu = Emulator(profile="cloud", costs={"add": 0.6, "request": 0}, latency_ms=0, operating_limit=0.5)
+    statuses: dict[str, int] = {}
+
+    def add(url: str, name: str) -> None:
+        answer = requests.post(url + "crm.item.add", json={"entityTypeId": 3, "fields": {"name": name}})
+        statuses[name] = answer.status_code
+
+    with emu.serve() as url:
+        first = threading.Thread(target=add, args=(url, "first"))
+        first.start()
+        deadline = time.monotonic() + 10
+        while emu.stats()["commands"] < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        add(url, "second")  # sent while the first add runs
+        first.join(10)
+        add(url, "third")
+    assert statuses == {"first": 200, "second": 200, "third": 429}
+    assert len(emu.store.items(3)) == 2
