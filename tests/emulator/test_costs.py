@@ -253,10 +253,10 @@ def test_a_basket_that_expires_while_a_batch_runs_frees_room_for_its_later_comma
     # fill a 0.3-s budget, so crm.item.add is blocked; a batch sent just before their basket
     # expires runs a list across the expiry, then an add, which finds the window empty. Checking
     # every command when the request arrived refused the add.
-    emu, session, _ = cloud(operating_limit=0.3)
+    emu, session, sleeper = cloud(operating_limit=0.3)
     for name in ("A", "B", "C"):
         session.post(emu.webhook_url + "crm.item.add", json={"entityTypeId": 3, "fields": {"name": name}})
-    clock = emu._wall_clock  # type: ignore[attr-defined]
+    clock = sleeper.clock
     expiry = (clock.now // 60 + 10) * 60
     clock.now = expiry - 0.1  # the list starts 0.04 s before the expiry and ends after it
     cmd = {
