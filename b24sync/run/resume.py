@@ -192,6 +192,8 @@ def resume_state(
     if ids and assume is not Assume.APPLIED:
         raise UsageError("--applied-id gives the ids of what --assume-applied takes as written: pass both")
     if unknown and assume is Assume.NOTHING:
+        if commands is not None:
+            _name_from(every(), unknown[:5], names)
         shown = ", ".join(names.get(k, k) for k in unknown[:5])
         raise UsageError(
             f"{len(unknown)} step(s) of {path} have an unknown outcome ({shown}"
@@ -201,6 +203,18 @@ def resume_state(
     if assume is Assume.APPLIED and unknown:
         recorded.update(assumed_results(unknown, every(), ids, recorded))
     return recorded
+
+
+def _name_from(commands: Iterable[Command], keys: Sequence[str], names: dict[str, str]) -> None:
+    """Give ``keys`` that only a journal named (by key) their ``step[instance]`` names from
+    ``commands``, stopping at the last one: a refusal of a streamed resume names what the user checks."""
+    wanted = {key for key in keys if names.get(key, key) == key}
+    for command in commands if wanted else ():
+        if command.key in wanted:
+            names[command.key] = instance_name(command.step, command.instance)
+            wanted.discard(command.key)
+            if not wanted:
+                return
 
 
 def fill_left_out(plan: Plan, recorded: Mapping[str, Any], source: str | None) -> Plan:

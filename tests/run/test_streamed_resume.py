@@ -189,3 +189,31 @@ def test_a_killed_streamed_run_whose_linked_add_was_lost_takes_the_id_the_user_g
     assert {item["companyId"] for item in emu.store.items(3)} == {company_id}
     entry = next(s for s in done.report.steps if s.step == "company")
     assert entry.created_id == company_id
+
+
+def test_a_refused_streamed_resume_names_the_unknown_records_as_the_report_would(tmp_path: Path) -> None:
+    # adds without an external key cannot be looked up: the resume is refused, naming them
+    # step[instance] (what the user checks in the portal), not by the journal's command keys
+    pipeline = _project(tmp_path)
+    pipeline.write_text(
+        PIPELINE.replace('        originatorId: shop\n        originId: "{{ item.id }}"\n', "")
+    )
+    emu = Emulator()
+    report = tmp_path / "report.json"
+    whole = plan(str(pipeline))
+    lost = whole.batches[3].commands
+    writer = _journal(report, whole, emu)
+    writer.record_sending(1, [c.key for c in lost], ())
+    writer.close()
+
+    with pytest.raises(UsageError) as refused:
+        apply(
+            pipeline, _client(emu), report=tmp_path / "x.json", window=WINDOW, contract=False, resume=report
+        )
+
+    message = str(refused.value)
+    assert f"{len(lost)} step(s)" in message
+    names = [f"contact[{c.instance}]" for c in lost[:5]]
+    assert f"({', '.join(names)} ...)" in message
+    assert lost[0].key not in message
+    assert _batches(emu) == 0
