@@ -349,9 +349,7 @@ class Executor:
                             self.interrupted = self.stopped = True
                         stopped = self.stopped
                         slots = self._slots(started.values()) if auto else self.parallel
-                    for batch in [] if stopped else [b for b in waiting if needs[b.index] <= settled]:
-                        if len(running) >= slots:
-                            break
+                    for batch in [] if stopped else _ready(waiting, needs, settled, slots - len(running)):
                         waiting.remove(batch)
                         future = pool.submit(self._run_one, batch)
                         running[future], started[future] = batch.index, self.clock()
@@ -776,6 +774,18 @@ class Executor:
                 "result": step.result if full and status == "succeeded" else None,
             },
         )
+
+
+def _ready(waiting: list[Batch], needs: Mapping[int, set[int]], settled: set[int], free: int) -> list[Batch]:
+    """The first ``free`` waiting batches whose needs have settled, in order: the scan stops there,
+    so a window of independent batches is not walked whole for every request that goes out."""
+    ready: list[Batch] = []
+    for batch in waiting if free > 0 else ():
+        if needs[batch.index] <= settled:
+            ready.append(batch)
+            if len(ready) == free:
+                break
+    return ready
 
 
 def _needs(batches: tuple[Batch, ...]) -> dict[int, set[int]]:
