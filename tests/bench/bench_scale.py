@@ -170,6 +170,10 @@ def measure_resume(path: Path, size: int) -> dict[str, object]:
     }
 
 
+OPTIONS = ("--no-apply", "--resume", "--out")
+"""The options of a measuring run (``--plan`` and ``--usage`` are its child processes')."""
+
+
 def main() -> None:
     args = sys.argv[1:]
     if args[:1] == ["--plan"]:
@@ -177,6 +181,14 @@ def main() -> None:
         return
     if args[:1] == ["--usage"]:
         report_usage(args[1], args[2:])
+    if "-h" in args or "--help" in args:
+        print(__doc__)
+        return
+    if args[-1:] == ["--out"] or not all(
+        a.isdigit() or a in OPTIONS or args[i - 1 : i] == ["--out"] for i, a in enumerate(args)
+    ):
+        # a mistyped option measured every size for minutes and replaced scale.json's figures
+        sys.exit(f"bench_scale.py: cannot use {' '.join(args)}; see --help")
     out = Path(args[args.index("--out") + 1]) if "--out" in args else ROOT / "tests/bench/scale.json"
     apply = "--no-apply" not in args
     sizes = [int(a) for a in args if a.isdigit()] or list(SIZES)
