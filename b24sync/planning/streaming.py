@@ -46,6 +46,11 @@ class StreamedPlan:
     """The values of the head every later batch links to: kept until the run ends."""
     _rest: _Rest | None = None
 
+    @property
+    def rest_method(self) -> str | None:
+        """The method of the commands after the head (all of the streamed step), if any."""
+        return None if self._rest is None else self._rest.step.spec.method
+
     def rest(self) -> Iterator[Batch]:
         """The batches after the head, in order, made as they are asked for (once)."""
         return iter(()) if self._rest is None else self._rest.batches()

@@ -25,13 +25,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from b24sync.bitrix.limits import OPERATING_LIMIT, OPERATING_WINDOW
 from b24sync.bitrix.methods import is_read
 from b24sync.client.encoding import encode_command
 from b24sync.client.hook import B24Hook
 from b24sync.client.redaction import Redactor
 from b24sync.errors import B24SyncError, Interrupted, PortalError, StreamStopped, UsageError
 from b24sync.pipeline.loader import Pipeline, load_pipeline
-from b24sync.planning.estimate import Estimate, counted, estimate
+from b24sync.planning.estimate import Estimate, PortalTime, counted, demand, estimate
 from b24sync.planning.model import Command, Plan, Source
 from b24sync.planning.planner import plan as plan_pipeline
 from b24sync.planning.select import select_steps
@@ -188,8 +189,28 @@ def plan_estimate(
         for each in opened:
             each.close(save=False)
     if isinstance(planned, StreamedPlan):
-        return planned.head, counted(planned.commands, planned.batches)
-    return planned, estimate(planned)
+        units = demand(planned.head)
+        rest = planned.commands - sum(len(batch.commands) for batch in planned.head.batches)
+        if planned.rest_method is not None and rest > 0:
+            method = planned.rest_method.lower()
+            units[method] = units.get(method, 0) + rest
+        return planned.head, counted(planned.commands, planned.batches, units, cloud_time())
+    return planned, estimate(planned, cloud_time())
+
+
+def cloud_time() -> PortalTime:
+    """What ``plan --estimate`` holds a plan to besides the request limits: a cloud portal's server
+    time, as the emulator's cloud profile models it (imported here: the emulator is big)."""
+    from b24sync.emulator.costs import CLOUD, method_class
+
+    return PortalTime(
+        "cloud",
+        lambda method: CLOUD.seconds.get(method_class(method), 0.0),
+        CLOUD.request,
+        CLOUD.workers or 1,
+        OPERATING_LIMIT,
+        OPERATING_WINDOW,
+    )
 
 
 def _client_redactor(portals: list[Portal]) -> Redactor:

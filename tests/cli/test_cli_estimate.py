@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from b24sync.cli.commands import main
 from b24sync.planning.estimate import estimate, estimate_json, render_estimate
-from b24sync.run.workflow import plan
+from b24sync.run.workflow import cloud_time, plan
 from tests.planning.test_estimate import pipeline
 
 
@@ -25,6 +25,15 @@ def test_plan_estimate_prints_the_estimate_and_sends_nothing(tmp_path: Path) -> 
         "commands": 120,
         "requests": 3,
         "seconds": {"standard": 0.0, "enterprise": 0.0},
+        # 120 adds of 100 ms and 3 requests of 30 ms over 10 workers (docs/emulator.md's cloud figures)
+        "portal": {
+            "name": "cloud",
+            "seconds": 1.2,
+            "server_seconds": 1.2,
+            "operating_seconds": 0.0,
+            "binding_method": None,
+            "set_by": "server",
+        },
     }
 
 
@@ -32,7 +41,7 @@ def test_the_estimate_of_a_big_file_is_counted_as_apply_plans_it_never_whole(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = pipeline(tmp_path, 25_001)  # more rows than two windows of 10,000: apply streams them
-    whole = estimate(plan(path))
+    whole = estimate(plan(path), cloud_time())
 
     def refused(*_: object, **__: object) -> None:
         raise AssertionError("planned whole")

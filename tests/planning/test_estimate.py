@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from b24sync.bitrix.limits import ENTERPRISE_RATE, STANDARD_RATE
 from b24sync.client.ratelimit import LeakyBucket, RateLimit
-from b24sync.planning.estimate import duration_text, estimate, render_estimate, request_seconds
+from b24sync.planning.estimate import (
+    PortalTime,
+    demand,
+    duration_text,
+    estimate,
+    on_portal,
+    render_estimate,
+    request_seconds,
+)
 from b24sync.planning.planner import plan_file
 
 
@@ -68,3 +77,64 @@ def test_durations_read_in_the_largest_units() -> None:
         "1 h 0 min",
         "2 h 5 min",
     ]
+
+
+def cloud_like(limit: float = 480.0) -> PortalTime:
+    """The emulator's cloud figures, written out: 100 ms an add, 70 ms a list, 65 ms an import record."""
+    seconds = {
+        "crm.item.add": 0.1,
+        "crm.item.list": 0.07,
+        "crm.item.batchimport": 0.065,
+        "tasks.task.add": 0.1,
+    }
+    return PortalTime("cloud", lambda method: seconds[method], 0.03, 10, limit, 600.0)
+
+
+def test_a_long_run_of_adds_is_held_by_the_operating_budget_a_window_per_refill(tmp_path: Path) -> None:
+    # protocol §7.2: 50,000 adds are 5,000 s of server time, 11 budgets of 480 s: ten refills, each a
+    # window of 600 s, less the basket the first charges end in
+    found = estimate(plan_file(pipeline(tmp_path, 50_000)), cloud_like())
+    assert found.portal is not None
+    assert found.portal.seconds == 10 * 600 - 60
+    assert (found.portal.binds, found.portal.method) == ("operating", "crm.item.add")
+    assert found.portal.server == (5000 + 1000 * 0.03) / 10
+    assert render_estimate(found).endswith(
+        "  cloud         1 h 39 min  (at least, with both: the operating-time budget of crm.item.add; "
+        "docs/emulator.md's cloud figures)\n"
+    )
+
+
+def test_a_run_inside_one_budget_is_held_by_server_time_or_the_request_limit() -> None:
+    # 4,000 adds: 400 s of server time fit one budget; over 10 workers 40 s, more than the bucket's 15 s
+    found = on_portal({"crm.item.add": 4000}, 80, 15.0, cloud_like())
+    assert (found.seconds, found.operating, found.method, found.binds) == (
+        pytest.approx(40.24),
+        0.0,
+        None,
+        "server",
+    )
+    # the same commands where requests are the slower limit
+    assert on_portal({"crm.item.add": 4000}, 80, 100.0, cloud_like()).binds == "requests"
+
+
+def test_each_method_has_its_own_budget() -> None:
+    # 600 s of adds need two budgets; 300 s of adds and 300 s of tasks fit one each
+    assert on_portal({"crm.item.add": 6000}, 120, 0.0, cloud_like()).operating == 540.0
+    spread = on_portal({"crm.item.add": 3000, "tasks.task.add": 3000}, 120, 0.0, cloud_like())
+    assert (spread.operating, spread.binds) == (0.0, "server")
+
+
+def test_an_import_command_costs_its_records(tmp_path: Path) -> None:
+    rows = tmp_path / "rows.csv"
+    rows.write_text("name\n" + "".join(f"P{i}\n" for i in range(10_000)), encoding="utf-8")
+    (tmp_path / "p.yaml").write_text(
+        "version: 1\nname: t\nsteps:\n"
+        "  - id: contact\n    for_each: {file: rows.csv}\n    method: crm.item.add\n    mode: import\n"
+        '    params: {entityTypeId: 3, fields: {name: "{{ item.name }}"}}\n',
+        encoding="utf-8",
+    )
+    the_plan = plan_file(str(tmp_path / "p.yaml"))
+    assert demand(the_plan) == {"crm.item.batchimport": 10_000}  # 500 commands of 20 records
+    found = estimate(the_plan, cloud_like())
+    assert found.portal is not None
+    assert (found.portal.operating, found.portal.method) == (540.0, "crm.item.batchimport")
