@@ -107,12 +107,8 @@ def test_a_long_run_of_adds_is_held_by_the_operating_budget_a_window_per_refill(
 def test_a_run_inside_one_budget_is_held_by_server_time_or_the_request_limit() -> None:
     # 4,000 adds: 400 s of server time fit one budget; over 10 workers 40 s, more than the bucket's 15 s
     found = on_portal({"crm.item.add": 4000}, 80, 15.0, cloud_like())
-    assert (found.seconds, found.operating, found.method, found.binds) == (
-        pytest.approx(40.24),
-        0.0,
-        None,
-        "server",
-    )
+    assert found.seconds == pytest.approx(40.24)
+    assert (found.operating, found.method, found.binds) == (0.0, None, "server")
     # the same commands where requests are the slower limit
     assert on_portal({"crm.item.add": 4000}, 80, 100.0, cloud_like()).binds == "requests"
 
