@@ -408,9 +408,12 @@ def physical_bound(workload: str, count: int, path: str, started: float | None =
     server time over the workers, and no less than the average request's, since one request runs
     on one worker. operating, per method (§7.2): a charge counts in the basket its command ends in
     until ten baskets later, so any ten baskets in a row hold at most one budget. A budget holds a
-    whole number of the workload's requests (all of one size), so ``refills`` more budgets are
-    needed after the first, and the requests left after the last refill run on as many workers as
-    there are of them, none in less than one request's time. With ``refills`` budgets after the
+    whole number of commands (of the import path, of import commands of 20 records), so ``refills``
+    more budgets are needed after the first, and the commands left after the last refill run on as
+    many workers as there are of them, none in less than one command's time. (Whole requests of the
+    workload's size, as this bound counted until 2026-12-03, are no bound: a client may send a
+    smaller request into what is left of a budget, and b24sync's imports took 619 s for 10,000
+    records against such a "bound" of 628 s.) With ``refills`` budgets after the
     first, the charges span at least ``10 * refills + 1`` baskets; the run starts before the end of
     the first and ends after the start of the last, so it takes a whole window per refill less one
     basket. (Counting nine tenths of a window for every refill, as this bound did until 2026-12-02,
@@ -441,16 +444,19 @@ def physical_bound(workload: str, count: int, path: str, started: float | None =
     server = sum(seconds.values()) + requests * model.request
     basket = window / 10
     operating = 0.0
-    for spent in seconds.values():
+    for method, spent in seconds.items():
         if spent <= limit:
             operating = max(operating, spent / workers)
             continue
-        # the workload's requests are of one size: a budget holds `fits` of them whole, and the
-        # requests left after the last refill run on at most that many workers, none faster than one
-        each = spent / requests
+        # the least a client can send is one command (of an import, one of 20 records; a request may
+        # hold fewer than the workload's): a budget holds `fits` of them whole, and the commands left
+        # after the last refill run on at most that many workers, none faster than one
+        records, kind = methods[method]
+        units = math.ceil(records / 20) if kind == "import" else records
+        each = spent / units
         fits = max(1, math.floor(limit / each))
-        refills = math.ceil(requests / fits) - 1
-        left = requests - refills * fits
+        refills = math.ceil(units / fits) - 1
+        left = units - refills * fits
         # the best start is at the end of a basket; a run started ``into`` of the way through one
         # cannot charge before it started, and the budget it spends there comes back no sooner
         into = (started % basket) / basket if started is not None else 1.0

@@ -75,8 +75,9 @@ least wall time any client could take there with that many requests: the largest
 leaky-bucket bound (the first burst at once, then the drain rate), the operating bound (per method:
 any ten baskets in a row hold at most one budget, so the first refill comes at best nine tenths of
 the window after the start and each later one a whole window after the one before; a budget holds a
-whole number of the workload's requests, and those left after the last refill run side by side, none
-in less than one request's time), and the server time over the workers (no less than the average
+whole number of commands (of import commands of 20 records on the import path: a client may send a
+smaller request into what is left of a budget), and those left after the last refill run side by
+side, none in less than one command's time), and the server time over the workers (no less than the average
 request's, as one request runs on one worker). The operating bound is given for the best start, at
 the end of a basket; each run is held to the bound for the second it started, since a run that
 starts some way into a basket cannot charge before it started, and its first budget comes back that
