@@ -7,6 +7,7 @@ is fixed only says how the figures were taken.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 TOOLS = ("b24sync", "fast_bitrix24", "b24pysdk", "script")
@@ -233,7 +234,8 @@ def _section(name: str, entry: dict[str, Any]) -> list[str]:
             "cProfile itself slows the run):",
             "",
             "```",
-            entry["profile"].rstrip(),
+            # b24sync's files by their place in the tree, not in the checkout that measured them
+            re.sub(r"/\S*/(?=b24sync/)", "", entry["profile"].rstrip()),
             "```",
         ]
     return [*lines, ""]
