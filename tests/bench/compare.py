@@ -21,7 +21,9 @@ sizes ran. b24sync runs with its default ``--parallel`` (measured from the answe
 
 Writes docs/performance.md (the tables, the targets, the findings, and tests/bench/scale.json's
 figures when that file exists) and tests/bench/compare.json (raw figures). A peer that is not
-installed or fails is shown in the table with its reason.
+installed or fails is shown in the table with its reason. Every run is also appended, as it ends,
+to the JSON file's name + ``.runs.jsonl`` (429s and 503s on the progress line too): a run of the
+50,000-add workload that is stopped before the end keeps the figures of the runs it finished.
 """
 
 from __future__ import annotations
@@ -547,10 +549,19 @@ def measure_once(
     run["correct"] = not problems
     print(
         f" {run.get('wall_s', float('nan')):.2f} s, {run.get('cpu_s', float('nan')):.2f} s CPU, "
-        f"{run['requests']} requests, {'ok' if run['correct'] else '; '.join(problems)}",
+        f"{run['requests']} requests, {run['refused_503']} x 503, {run['refused_429']} x 429, "
+        f"{'ok' if run['correct'] else '; '.join(problems)}",
         file=sys.stderr,
     )
+    if RUNS_LOG is not None:
+        # each run as it ends: a long workload stopped before the JSON is written keeps its figures
+        with RUNS_LOG.open("a", encoding="utf-8") as log:
+            log.write(json.dumps({"workload": workload, "count": count, "run": run}, sort_keys=True) + "\n")
     return run
+
+
+RUNS_LOG: Path | None = None
+"""Where ``measure_once`` appends every run as one JSON line (``--json``'s file + ``.runs.jsonl``)."""
 
 
 def combine(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -756,6 +767,8 @@ def main() -> None:
     commit = f"{commit or 'unknown'}{' with uncommitted changes' if dirty else ''}"
     results["versions"]["b24sync"] = f"{installed('b24sync') or '?'} (this tree, commit {commit})"
     output = Path(args.json)
+    global RUNS_LOG
+    RUNS_LOG = None if args.no_write else output.with_name(output.name + ".runs.jsonl")
     if args.merge and output.exists():
         # keep the workloads not run this time from the last full run, with its header
         previous = json.loads(output.read_text())
