@@ -526,8 +526,10 @@ def plan_command(
         from b24sync.planning.estimate import estimate as estimate_plan
         from b24sync.planning.estimate import estimate_json, render_estimate
 
-        if found is None:
-            found = estimate_plan(the_plan)
+        if found is None:  # --out, --select, --exclude or --resume: the plan was made whole
+            from b24sync.run.workflow import cloud_time
+
+            found = estimate_plan(the_plan, cloud_time())
         if output_format == "json":
             say(json.dumps(estimate_json(found), indent=2))
         else:

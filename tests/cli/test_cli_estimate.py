@@ -53,3 +53,13 @@ def test_the_estimate_of_a_big_file_is_counted_as_apply_plans_it_never_whole(
     assert json.loads(streamed.stdout)["requests"] == 501
     text = CliRunner().invoke(main, ["plan", path, "--estimate", "--no-contract"])
     assert text.stdout == render_estimate(whole)
+
+
+def test_a_selected_estimate_holds_the_plan_to_the_cloud_figures_too(tmp_path: Path) -> None:
+    # --select plans whole (not streamed): the same cloud line as the plain estimate
+    path = pipeline(tmp_path, 120)
+    plain = CliRunner().invoke(main, ["plan", path, "--estimate", "--no-contract"])
+    selected = CliRunner().invoke(main, ["plan", path, "--estimate", "--no-contract", "--select", "contact"])
+    assert selected.exit_code == 0, selected.output
+    assert "\n  cloud " in selected.stdout
+    assert selected.stdout == plain.stdout
