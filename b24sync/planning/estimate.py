@@ -11,7 +11,8 @@ by method, per request, its workers and its operating budget): the run takes at 
 the request limit's time, the server time over the workers, and, for each method, the time its
 operating budget lets that method's server time through. A budget of ``limit`` seconds per method
 counts each charge for a ``window`` of ten baskets, so a method that needs ``n`` budgets spends
-``n - 1`` windows less one basket on them (the bound ``tests/bench/compare.py`` holds runs to).
+``n - 1`` windows less one basket on them (``tests/bench/compare.py``'s bound, without the time
+of the commands left after the last refill, which depends on how requests are cut).
 """
 
 from __future__ import annotations
@@ -175,7 +176,7 @@ def render_estimate(result: Estimate) -> str:
         }[found.binds]
         lines.append(
             f"  {found.name.ljust(width)}  {duration_text(found.seconds):>12}  "
-            f"(at least, with both: {why}; docs/emulator.md's cloud figures)"
+            f"(at least, with the portal's own time: set by {why}; docs/emulator.md's cloud figures)"
         )
     return "\n".join(lines) + "\n"
 

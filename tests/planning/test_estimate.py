@@ -99,7 +99,8 @@ def test_a_long_run_of_adds_is_held_by_the_operating_budget_a_window_per_refill(
     assert (found.portal.binds, found.portal.method) == ("operating", "crm.item.add")
     assert found.portal.server == (5000 + 1000 * 0.03) / 10
     assert render_estimate(found).endswith(
-        "  cloud         1 h 39 min  (at least, with both: the operating-time budget of crm.item.add; "
+        "  cloud         1 h 39 min  (at least, with the portal's own time: set by the operating-time "
+        "budget of crm.item.add; "
         "docs/emulator.md's cloud figures)\n"
     )
 
