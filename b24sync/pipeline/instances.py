@@ -232,6 +232,10 @@ class Scan:
     """The first instance: with ``uniform``, every check of links it passes, all of them pass."""
     names: array[int] = field(default_factory=lambda: array("q"))
     """The hash of every instance's name, in order: a second pass must give the same names."""
+    numbered: bool = False
+    """Some name gives the stem of a key the planner numbers for a command of its own (``import3``:
+    ``planning.importing`` calls a ``crm.item.batchImport`` command ``<step>_import<n>`` unless an
+    instance has that key), so the numbers are known only once every name is."""
 
 
 def key_stem(name: str, position: int) -> str:
@@ -251,6 +255,8 @@ def _name_stem(name: str) -> str:
 
 
 _KEY_CHARS = re.compile(r"[^A-Za-z0-9]+")
+_NUMBERED = "import"
+"""The stem the planner numbers its own commands' keys with (``Scan.numbered``)."""
 _KEY_LENGTH = 40
 
 
@@ -262,6 +268,7 @@ class _HashedNames(_Names):
         super().__init__(problems)
         self.hashes = array("q")
         self.stems = array("q")
+        self.numbered = False
         self.exact = True
         self._limit = exact_up_to
 
@@ -271,7 +278,10 @@ class _HashedNames(_Names):
 
     def take(self, name: str, origin: str) -> bool:
         self.hashes.append(hash(name))
-        self.stems.append(hash(key_stem(name, len(self.stems))))
+        stem = key_stem(name, len(self.stems))
+        self.stems.append(hash(stem))
+        if stem.startswith(_NUMBERED) and stem[len(_NUMBERED) :].isdigit():
+            self.numbered = True
         if self.exact and len(self.hashes) > self._limit:
             self.exact = False
             self.first_origin, self.dropped = {}, set()
@@ -313,7 +323,9 @@ def scan(
     problems.flush()
     links = () if first is None else first[0]
     hashes = names.hashes
-    found = Scan(count, _distinct(hashes), _distinct(names.stems), uniform, links, one, hashes)
+    found = Scan(
+        count, _distinct(hashes), _distinct(names.stems), uniform, links, one, hashes, numbered=names.numbered
+    )
     if kept is None:
         return found, None
     return found, Expansion(tuple(kept), frozenset(names.dropped - set(names.first_origin)))

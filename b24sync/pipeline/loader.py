@@ -536,9 +536,9 @@ class _Loading:
         """Whether a step's instances may be rendered again from its source instead of kept.
 
         A data file can be read again (its sha256 proves it is the same); a database or the portal
-        may answer differently. Upserts read the portal for every instance, imports pack them.
+        may answer differently. Upserts read the portal for every instance.
         """
-        return isinstance(source, FileSource) and step.upsert is None and step.mode is None
+        return isinstance(source, FileSource) and step.upsert is None
 
     def _scan(
         self, templates: StepTemplates, source: Source, opened: RowSource, where: Path, report: Any

@@ -51,7 +51,7 @@ def lower_imports(plan: Plan, pipeline: Pipeline) -> Plan:
     # of an upsert step only the creates are imported; its updates and deletes stay as they are
     imported = [c for c in commands if c.step in importing and c.action in ("call", "create")]
     rest = [c for c in commands if not (c.step in importing and c.action in ("call", "create"))]
-    _check_imported(imported, importing, pipeline, problems)
+    check_imported(imported, importing, pipeline, problems)
     groups, place, records = _groups(imported, {c.key for c in commands}, problems, importing, pipeline)
     index_of = {step.spec.id: step.index for step in pipeline.steps}
     rewritten = [_relinked(c, place, pipeline, index_of, problems) for c in rest]
@@ -61,7 +61,7 @@ def lower_imports(plan: Plan, pipeline: Pipeline) -> Plan:
     return plan.model_copy(update={"batches": tuple(batches), "imports": records})
 
 
-def _check_imported(
+def check_imported(
     imported: Sequence[Command], importing: dict[str, int], pipeline: Pipeline, problems: list[Problem]
 ) -> None:
     for command in imported:
@@ -110,36 +110,16 @@ def _groups(
             key = f"{first.step}_import{number}"
         counters[first.step] = number + 1
         taken.add(key)
-        params: dict[str, JsonValue] = {
-            "entityTypeId": _params(first).get("entityTypeId"),
-            "data": [_params(c).get("fields") for c in chunk],
-        }
         try:
-            query = encode_command(IMPORT_METHOD, params)
+            command = import_command(key, chunk)
         except EncodingError as error:
             where = ("steps", importing[first.step], "params")
             problems.append(pipeline.problem(where, str(error), code="encoding"))
-            query = ""
-        groups.append(
-            Command.model_construct(
-                key=key,
-                step=first.step,
-                instance=None,
-                method=IMPORT_METHOD,
-                params=params,
-                query=query,
-                links=(),
-                depends_on=(),
-                secrets=tuple(sorted({name for c in chunk for name in c.secrets})),
-                # an upsert's creates stay creates: --resume reads their records again instead
-                action=first.action,
-                record_id=None,
-                diff={},
-            )
-        )
+            command = import_command(key, chunk, encode=False)
+        groups.append(command)
         records[key] = tuple(Imported(key=c.key, instance=c.instance) for c in chunk)
-        for position, command in enumerate(chunk):
-            place[command.key] = (key, position)
+        for position, member in enumerate(chunk):
+            place[member.key] = (key, position)
         chunk.clear()
 
     for command in imported:
@@ -152,6 +132,36 @@ def _groups(
         chunk.append(command)
     close()
     return groups, place, records
+
+
+def import_command(key: str, chunk: Sequence[Command], encode: bool = True) -> Command:
+    """The ``crm.item.batchImport`` command ``key`` carrying the records of ``chunk`` (one step, one
+    entity, at most ``MAX_IMPORT``), encoded unless ``encode`` is false; raises ``EncodingError``."""
+    first = chunk[0]
+    params: dict[str, JsonValue] = {
+        "entityTypeId": _params(first).get("entityTypeId"),
+        "data": [_params(c).get("fields") for c in chunk],
+    }
+    return Command.model_construct(
+        key=key,
+        step=first.step,
+        instance=None,
+        method=IMPORT_METHOD,
+        params=params,
+        query=encode_command(IMPORT_METHOD, params) if encode else "",
+        links=(),
+        depends_on=(),
+        secrets=tuple(sorted({name for c in chunk for name in c.secrets})),
+        # an upsert's creates stay creates: --resume reads their records again instead
+        action=first.action,
+        record_id=None,
+        diff={},
+    )
+
+
+def imports_per_batch(batch_size: int) -> int:
+    """How many import commands ``_pack`` puts in a batch of a plan that holds nothing else."""
+    return min(batch_size, MAX_BATCH, MAX_IMPORTS_PER_REQUEST)
 
 
 def _params(command: Command) -> dict[str, JsonValue]:

@@ -12,22 +12,38 @@ command placed is the streamed step's last instance taken, every other command h
 the whole plan goes on with nothing but the next instances, 50 to a batch, each linking to the same
 earlier commands, resolved by b24sync from their stored values (``the target runs in an earlier
 batch``). The head is cut where its last batch is full, so the next instance opens a new batch in
-both. Anything else (another repeated step, ``depends_on`` on the streamed step, an upsert, an
-import, a selection) is planned whole.
+both. Anything else (another repeated step, ``depends_on`` on the streamed step, an upsert, a
+selection) is planned whole.
+
+A ``mode: import`` step alone in its pipeline streams too (``_ImportRest``): its plan is nothing but
+``crm.item.batchImport`` commands of 20 records in the order of the data, ``imports_per_batch`` to a
+batch (``planning.importing``), so the head is the first whole batches of that plan and every later
+batch is the next records, packed the same way. Its entity must be written as a constant (a
+rendered one could start a new command at any record); a key of a record that reads like an import
+command's (``import3``) makes the planner number around it, so that plan is made whole.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from itertools import islice
 
+from b24sync.client.encoding import EncodingError
 from b24sync.errors import PipelineError, Problem, StreamStopped
 from b24sync.pipeline.instances import Expansion, Instance, StreamedInstances, key_stem
 from b24sync.pipeline.loader import Pipeline, Step
 from b24sync.pipeline.models import built
 from b24sync.planning.graph import Node
-from b24sync.planning.model import Batch, Command, Plan
+from b24sync.planning.importing import (
+    IMPORT_METHOD,
+    MAX_IMPORT,
+    check_imported,
+    import_command,
+    imports_per_batch,
+    lower_imports,
+)
+from b24sync.planning.model import Batch, Command, Imported, Plan
 from b24sync.planning.planner import build_command, keys_by_ref, planned
 from b24sync.planning.windows import Stored
 
@@ -44,11 +60,25 @@ class StreamedPlan:
     """Batches of the whole run."""
     linked: frozenset[Stored]
     """The values of the head every later batch links to: kept until the run ends."""
-    _rest: _Rest | None = None
+    _rest: _Rest | _ImportRest | None = None
+    entries: int = -1
+    """Entries of the run's report: one per command, one per record of an import command."""
+    imports: dict[str, tuple[Imported, ...]] = field(default_factory=dict)
+    """The records of each import command made so far (the head's, then ``rest``'s as it makes
+    them), by command key, as ``Plan.imports`` holds them; whoever runs them takes out those done."""
+
+    def __post_init__(self) -> None:
+        if self.entries < 0:
+            self.entries = self.commands
+        self.imports.update(self.head.imports)
+        if isinstance(self._rest, _ImportRest):
+            self._rest.imports = self.imports
 
     @property
     def rest_method(self) -> str | None:
         """The method of the commands after the head (all of the streamed step), if any."""
+        if isinstance(self._rest, _ImportRest):
+            return IMPORT_METHOD
         return None if self._rest is None else self._rest.step.spec.method
 
     def rest(self) -> Iterator[Batch]:
@@ -81,8 +111,9 @@ def materialized(pipeline: Pipeline) -> Pipeline:
     return replace(pipeline, steps=steps)
 
 
-def streamed_step(pipeline: Pipeline) -> Step | None:
-    """The step ``stream_plan`` can plan a window at a time, if the pipeline has one."""
+def streamed_step(pipeline: Pipeline, imports: bool = True) -> Step | None:
+    """The step ``stream_plan`` can plan a window at a time, if the pipeline has one; a ``mode:
+    import`` step only with ``imports``."""
     streamed = [s for s in pipeline.steps if isinstance(s.expansion.instances, StreamedInstances)]
     if len(streamed) != 1 or streamed[0] is not pipeline.steps[-1]:
         return None
@@ -91,6 +122,10 @@ def streamed_step(pipeline: Pipeline) -> Step | None:
     if not (found.uniform and found.stems_unique) or step.spec.depends_on:
         return None
     others = pipeline.steps[:-1]
+    if imports and not others and step.spec.mode == "import" and step.spec.upsert is None:
+        entity = step.spec.params.get("entityTypeId") if isinstance(step.spec.params, dict) else None
+        constant = type(entity) is int or (isinstance(entity, str) and "{" not in entity)
+        return step if constant and not found.numbered and not found.links else None
     if any(s.spec.upsert is not None or s.spec.mode is not None for s in pipeline.steps):
         return None
     # a key of another step that starts like the streamed step's keys could collide with one of them
@@ -100,14 +135,25 @@ def streamed_step(pipeline: Pipeline) -> Step | None:
     return step
 
 
-def stream_plan(pipeline: Pipeline, window: int) -> StreamedPlan | None:
+IMPORT_WINDOW_BATCHES = 20
+"""Batches a window of a streamed import holds at least: twice the requests ever in flight at once
+(``run.executor.MAX_PARALLEL``), so the end of a window, which waits for all of its requests, does not
+hold back a run whose import requests go out side by side (a window of 5,000 records is 6 requests)."""
+
+
+def stream_plan(
+    pipeline: Pipeline, window: int, imports: bool = True, least: int = IMPORT_WINDOW_BATCHES
+) -> StreamedPlan | None:
     """The plan of ``pipeline`` as a head and lazily made batches, or ``None`` when it must be whole.
 
-    The head holds at least ``window`` instances of the streamed step.
+    The head holds at least ``window`` instances of the streamed step. A ``mode: import`` step is
+    streamed only with ``imports``, its head at least ``least`` batches.
     """
-    step = streamed_step(pipeline)
+    step = streamed_step(pipeline, imports)
     if step is None:
         return None
+    if step.spec.mode == "import":
+        return _stream_imports(pipeline, step, window, least)
     batch_size = pipeline.spec.defaults.batch_size
     instances = iter(step.expansion.instances)
     taken = list(islice(instances, max(window, batch_size)))
@@ -230,6 +276,130 @@ class _Rest:
                         "query": "",
                         "links": (),
                         "depends_on": self.depends_on,
+                        "secrets": (),
+                        "action": "call",
+                        "record_id": None,
+                        "diff": {},
+                    },
+                )
+                for offset, instance in enumerate(chunk)
+            )
+            batch = built(Batch, {"index": self.index, "halt": False, "commands": commands})
+            self.position, self.index = self.position + len(chunk), self.index + 1
+            yield batch
+
+
+def _stream_imports(pipeline: Pipeline, step: Step, window: int, least: int) -> StreamedPlan:
+    """A lone ``mode: import`` step: the head is the plan of its first records, in whole batches of
+    ``crm.item.batchImport`` commands; ``_ImportRest`` packs the rest exactly as the whole plan does."""
+    per_batch = imports_per_batch(pipeline.spec.defaults.batch_size)
+    records = MAX_IMPORT * per_batch
+    """Records of a full batch."""
+    total = len(step.expansion.instances)
+    instances = iter(step.expansion.instances)
+    taken = list(islice(instances, max(-(-max(window, 1) // records), least) * records))
+    rendered = replace(step, expansion=Expansion(tuple(taken), frozenset()))
+    head_pipeline = replace(pipeline, steps=(rendered,))
+    head = lower_imports(planned(head_pipeline)[0], head_pipeline)
+    if len(taken) == total:
+        return StreamedPlan(head, _count(head), len(head.batches), frozenset(), entries=total)
+    commands = -(-total // MAX_IMPORT)
+    batches = -(-commands // per_batch)
+    first = head.batches[0].commands[0]
+    rest = _ImportRest(pipeline, step, instances, len(taken), len(head.batches), first, per_batch)
+    return StreamedPlan(head, commands, batches, frozenset(), rest, entries=total)
+
+
+class _ImportRest:
+    """The batches of a lone ``mode: import`` step after the head: its next records, ``MAX_IMPORT``
+    to a ``crm.item.batchImport`` command, ``per_batch`` commands to a batch, keyed and encoded by
+    ``planning.importing`` as the whole plan's are (``import_command``)."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        step: Step,
+        instances: Iterator[Instance],
+        position: int,
+        index: int,
+        first: Command,
+        per_batch: int,
+    ) -> None:
+        self.pipeline, self.step, self.instances = pipeline, step, instances
+        self.position, self.index = position, index
+        """The next record's position in the step, and the next batch's index."""
+        self.first, self.per_batch = first, per_batch
+        self.imports: dict[str, tuple[Imported, ...]] = {}
+        """Where the records of each batch made go (``StreamedPlan.imports``)."""
+
+    def _key(self, instance: Instance, position: int) -> str:
+        # the key the record has as a crm.item.add of its own (planning.keys: stems are distinct)
+        return f"{self.step.spec.id}_{key_stem(instance.name or str(position), position)}"
+
+    def _command(self, position: int) -> str:
+        # planning.importing numbers them from 0 in order; no record's key reads like one (Scan.numbered)
+        return f"{self.step.spec.id}_import{position // MAX_IMPORT}"
+
+    def batches(self) -> Iterator[Batch]:
+        per_batch = self.per_batch * MAX_IMPORT
+        problems: list[Problem] = []
+        importing = {self.step.spec.id: self.step.index}
+        while True:
+            chunk = list(islice(self.instances, per_batch))
+            if not chunk:
+                return
+            records = []
+            for offset, instance in enumerate(chunk):
+                position = self.position + offset
+                key = self._key(instance, position)
+                node = Node(0, self.step, instance, key, self.step.spec.method, None)
+                node.batch = self.index
+                command, _ = build_command(node, [node], {}, self.pipeline, problems)
+                check_imported([command], importing, self.pipeline, problems)
+                records.append(command)
+            commands = []
+            try:
+                for start in range(0, len(records), MAX_IMPORT):
+                    group = records[start : start + MAX_IMPORT]
+                    key = self._command(self.position + start)
+                    commands.append(import_command(key, group))
+            except EncodingError as error:
+                where = ("steps", self.step.index, "params")
+                problems.append(self.pipeline.problem(where, str(error), code="encoding"))
+            if problems:  # a record the first read could render but not send: nothing of this batch goes
+                raise StreamStopped(f"{PipelineError(problems)}; nothing from {records[0].key} on was sent")
+            for start, command in zip(range(0, len(records), MAX_IMPORT), commands, strict=True):
+                group = records[start : start + MAX_IMPORT]
+                self.imports[command.key] = tuple(Imported(key=c.key, instance=c.instance) for c in group)
+            batch = built(Batch, {"index": self.index, "halt": False, "commands": tuple(commands)})
+            self.position, self.index = self.position + len(chunk), self.index + 1  # before the yield:
+            yield batch  # a stopped run goes on from here with ``unsent``
+
+    def unsent(self) -> Iterator[Batch]:
+        """The records ``batches`` has not made, a command each with the record's key: the report
+        gives a record of an import command never sent an entry of its own, in the batch it would
+        have been sent in."""
+        streamed = self.step.expansion.instances
+        assert isinstance(streamed, StreamedInstances)
+        names = islice(streamed.names(), self.position, None)
+        per_batch = self.per_batch * MAX_IMPORT
+        spec = self.step.spec
+        while True:
+            chunk = list(islice(names, per_batch))
+            if not chunk:
+                return
+            commands = tuple(
+                built(
+                    Command,
+                    {
+                        "key": self._key(instance, self.position + offset),
+                        "step": spec.id,
+                        "instance": instance.name,
+                        "method": IMPORT_METHOD,
+                        "params": {},
+                        "query": "",
+                        "links": (),
+                        "depends_on": (),
                         "secrets": (),
                         "action": "call",
                         "record_id": None,

@@ -52,7 +52,7 @@ from b24sync.errors import (
 )
 from b24sync.pipeline.models import built
 from b24sync.planning.model import Batch, Command, Imported, Plan
-from b24sync.planning.streaming import StreamedPlan
+from b24sync.planning.streaming import IMPORT_WINDOW_BATCHES, StreamedPlan
 from b24sync.planning.windows import Window, cut_windows
 from b24sync.report.model import (
     BatchResult,
@@ -79,6 +79,8 @@ MAX_UNANSWERED_RESENDS = 2
 """A command an answer leaves out with no error is sent again at most this many times."""
 _BAD = frozenset({"failed", "skipped", "not_run", "unknown"})
 
+_ONE = (None,)
+"""What ``_windows`` counts a command that is no import command as: one entry."""
 WINDOW_COMMANDS = 5_000
 """How many commands a window of the run holds by default (``b24sync.planning.windows``): the
 results of one window are in memory at a time, plus the linked values later windows read."""
@@ -216,6 +218,10 @@ class Executor:
         self.batches_total = len(self.plan.batches)
         if self.streamed is not None:
             self.total, self.batches_total = self.streamed.commands, self.streamed.batches
+        self.imports: Mapping[str, tuple[Imported, ...]] = self.plan.imports
+        """The records of each import command (``Plan.imports``; of a streamed plan, those made so far)."""
+        if self.streamed is not None:
+            self.imports = self.streamed.imports
         self.windows: Iterator[Window] = self._windows(head)
         self.steps: dict[str, _Step] = {}
         """The commands of the current window, and those of earlier windows a later one still reads."""
@@ -300,10 +306,17 @@ class Executor:
             yield replace(window, keep=window.keep | linked)
         batches: list[Batch] = []
         filled = 0
+        imports = self.imports
+        least = 1
         for batch in self._rest():
             batches.append(batch)
-            filled += len(batch.commands)
-            if filled >= self.window:
+            # a window holds about ``window`` entries: an import command is as many as its records
+            if imports:
+                filled += sum(len(imports.get(c.key, _ONE)) for c in batch.commands)
+                least = IMPORT_WINDOW_BATCHES
+            else:
+                filled += len(batch.commands)
+            if filled >= self.window and len(batches) >= least:
                 yield Window(tuple(batches), linked, frozenset())
                 batches, filled = [], 0
         if batches:
@@ -442,9 +455,11 @@ class Executor:
             kept.setdefault(target, set()).add(path)
         for key in keys:
             # issue 17: a crm.item.batchImport command reports one entry per record (run/importing.py)
-            imported = self.plan.imports.get(key)
+            imported = self.imports.get(key)
             if imported:
                 self.finished.extend(self._records(self.steps[key], imported))
+                if self.streamed is not None:
+                    del self.streamed.imports[key]  # a streamed plan's records are kept a window
             else:
                 entry = self._step_result(self.steps[key])
                 self.finished.append(entry)  # ``built``: its set of fields is shared already
@@ -575,7 +590,7 @@ class Executor:
         request_id = self.requests + 1
         # written and forced to disk before the request goes out: a write is never sent unrecorded
         # (an import command as its records, each of which the answer settles apart)
-        self.journal.record_sending(request_id, journaled(self.plan, list(request)), repeatable)
+        self.journal.record_sending(request_id, journaled(self.imports, list(request)), repeatable)
         for key in request:
             self.steps[key].attempts += 1
         self.requests += 1
@@ -605,7 +620,7 @@ class Executor:
             step = self.steps[key]
             if step.status is None:
                 continue
-            imported = self.plan.imports.get(key)
+            imported = self.imports.get(key)
             if imported:
                 for record in per_instance(self._step_result(step, whole=True), imported):
                     outcomes[record.command_key] = Outcome(

@@ -93,12 +93,13 @@ def record_keys(plan: Plan) -> dict[str, str]:
     return {record.key: key for key, records in plan.imports.items() for record in records}
 
 
-def journaled(plan: Plan, keys: Sequence[str]) -> list[str]:
-    """``keys`` with each import command replaced by its records' keys: the journal records an import
-    record by record, so that a resumed run can tell which records a command created."""
-    if not plan.imports:
+def journaled(imports: Mapping[str, Sequence[Imported]], keys: Sequence[str]) -> list[str]:
+    """``keys`` with each import command replaced by its records' keys (``imports``: ``Plan.imports``):
+    the journal records an import record by record, so that a resumed run can tell which records a
+    command created."""
+    if not imports:
         return list(keys)
-    return [record.key for key in keys for record in plan.imports.get(key, (Imported(key=key),))]
+    return [record.key for key in keys for record in imports.get(key, (Imported(key=key),))]
 
 
 def unpack(plan: Plan, settled: Collection[str]) -> Plan:

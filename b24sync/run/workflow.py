@@ -33,6 +33,7 @@ from b24sync.client.redaction import Redactor
 from b24sync.errors import B24SyncError, Interrupted, PortalError, StreamStopped, UsageError
 from b24sync.pipeline.loader import Pipeline, load_pipeline
 from b24sync.planning.estimate import Estimate, PortalTime, counted, demand, estimate
+from b24sync.planning.importing import IMPORT_METHOD
 from b24sync.planning.model import Command, Plan, Source
 from b24sync.planning.planner import plan as plan_pipeline
 from b24sync.planning.select import select_steps
@@ -369,6 +370,9 @@ def _apply(
                 contract,
                 allow_env,
                 stream,
+                # issue 17: a resumed import takes its settled records out of its commands
+                # (``unpack``), which needs the whole plan
+                stream_imports=resume is None,
             )
             if isinstance(loaded, StreamedPlan):
                 streamed, the_plan = loaded, loaded.head
@@ -487,14 +491,26 @@ def load_plan(
     contract: Contract = True,
     allow_env: Collection[str] = (),
     stream: int | None = None,
+    stream_imports: bool = True,
 ) -> Plan | StreamedPlan:
     """A saved plan file (``.json``, refused when edited by hand), or the plan of a pipeline file.
 
-    With ``stream`` (a window of commands), a big ``for_each`` data file may give a ``StreamedPlan``.
+    With ``stream`` (a window of commands), a big ``for_each`` data file may give a ``StreamedPlan``;
+    of a ``mode: import`` step only with ``stream_imports``.
     """
     if not source.endswith(".json"):
         return _plan_file(
-            source, variables, environ, portal, allow_delete, select, exclude, contract, allow_env, stream
+            source,
+            variables,
+            environ,
+            portal,
+            allow_delete,
+            select,
+            exclude,
+            contract,
+            allow_env,
+            stream,
+            stream_imports,
         )
     try:
         with open(source, encoding="utf-8") as text:
@@ -619,6 +635,7 @@ def _plan_file(
     contract: Contract = True,
     allow_env: Collection[str] = (),
     stream: int | None = None,
+    stream_imports: bool = True,
 ) -> Plan | StreamedPlan:
     """The plan of a pipeline file; with ``stream`` (a window), a ``StreamedPlan`` where one can be made."""
     clients: list[B24Hook] = []
@@ -645,7 +662,7 @@ def _plan_file(
     # the fields are read and checked before any record is: a refused pipeline costs those reads only
     enforce(pipeline, known, contract)
     if known is None or not upserts:
-        streamed = stream_plan(pipeline, stream) if stream is not None else None
+        streamed = stream_plan(pipeline, stream, stream_imports) if stream is not None else None
         if streamed is not None:
             streamed.head = _identified(streamed.head, clients, {})
             return streamed
@@ -743,7 +760,7 @@ def _run(
     if should_stop is not None:
         client.stop_waits_when(should_stop)
     halt = the_plan.halt_on_error if halt_on_error is None else halt_on_error
-    results = entry_results(the_plan, report_results, None if streamed is None else streamed.commands)
+    results = entry_results(the_plan, report_results, None if streamed is None else streamed.entries)
     refused: PortalError | None = None
     stopped = False
     warnings: list[str] = []
@@ -880,20 +897,22 @@ def _unplanned(fatal: B24SyncError | None, streamed: StreamedPlan | None, entrie
     """Why a streamed run has entries for only some of its commands: the rest could not be planned."""
     if not isinstance(fatal, StreamStopped) or streamed is None:
         return None
-    left = streamed.commands - entries
-    return f"{fatal} ({left} of {streamed.commands} commands were never planned, so none of them was sent)"
+    left = streamed.entries - entries
+    what = "records" if streamed.rest_method == IMPORT_METHOD else "commands"
+    return f"{fatal} ({left} of {streamed.entries} {what} were never planned, so none of them was sent)"
 
 
-def entry_results(the_plan: Plan, asked: ReportResults | None, commands: int | None = None) -> ReportResults:
+def entry_results(the_plan: Plan, asked: ReportResults | None, entries: int | None = None) -> ReportResults:
     """How much of each result the run keeps in memory: what the report file will hold
     (``report.model.results_kept``: ``ids`` above ``LEAN_ABOVE`` entries unless asked otherwise).
-    ``commands`` counts the run's commands when ``the_plan`` is only a streamed plan's head."""
+    ``entries`` counts the report's entries when ``the_plan`` is only a streamed plan's head."""
     if asked is not None:
         return asked
-    if commands is None:
+    if entries is None:
         commands = sum(len(batch.commands) for batch in the_plan.batches)
-    # the report's entries: an import command has one per record, an upsert that sends nothing one
-    entries = commands + sum(len(records) - 1 for records in the_plan.imports.values()) + len(the_plan.unsent)
+        # an import command has one entry per record, an upsert that sends nothing one
+        imported = sum(len(records) - 1 for records in the_plan.imports.values())
+        entries = commands + imported + len(the_plan.unsent)
     return "ids" if entries > LEAN_ABOVE else "full"
 
 

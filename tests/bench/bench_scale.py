@@ -1,6 +1,7 @@
 """Benchmark (run by hand): load + plan, and ``b24sync apply`` on the emulator, at 10k, 100k and 1M rows.
 
-    PYTHONPATH=. python tests/bench/bench_scale.py [ROWS ...] [--no-apply] [--resume] [--out tests/bench/scale.json]
+    PYTHONPATH=. python tests/bench/bench_scale.py [ROWS ...] [--no-apply] [--resume] [--import]
+                                                   [--out tests/bench/scale.json]
 
 For each size: a CSV file of ROWS rows and a pipeline with one ``crm.item.add`` per row (one template
 per field, tests/bench/bench_plan.py's pipeline). Two fresh child processes per size:
@@ -11,6 +12,11 @@ per field, tests/bench/bench_plan.py's pipeline). Two fresh child processes per 
   in-process ``--emulator`` keeps the 480 s operating limit, which a 100,000-row run reaches and then
   waits out): the wall time, the CPU (user + system) and the peak RSS of the ``apply`` process alone,
   and the size of the report it wrote (lean ``ids`` by default above 10,000 commands).
+
+With ``--import`` the step is ``mode: import`` (``crm.item.batchImport``, 20 records a command): only
+the ``apply`` process is measured (a file of more than 10,000 rows is planned a window at a time
+there too), and the row says ``"mode": "import"``; it is kept apart from the ``crm.item.add`` row of
+the same size.
 
 With ``--resume``, a third: the same apply on a fresh emulator is stopped with SIGTERM (a cancelled CI
 job) once half its requests are out, and finished with ``apply --resume REPORT``; the figures are those
@@ -120,8 +126,9 @@ def measure_plan(path: str) -> None:
     print(json.dumps(figures))
 
 
-def measure_resume(path: Path, size: int) -> dict[str, object]:
+def measure_resume(path: Path, size: int, importing: bool = False) -> dict[str, object]:
     """Stop an apply of ``path`` half way with SIGTERM, resume it; the resumed process's figures."""
+    requests = -(-size // 840) if importing else -(-size // 50)  # 840 records an import request
     import signal
 
     folder = path.parent
@@ -137,7 +144,7 @@ def measure_resume(path: Path, size: int) -> dict[str, object]:
             stderr=subprocess.DEVNULL,
         )
         journal, seen, offset = Path(f"{stopped}.journal"), 0, 0
-        while first.poll() is None and seen < size // 100:  # half of its size / 50 requests
+        while first.poll() is None and seen < requests // 2:  # half of its requests
             time.sleep(0.05)
             if journal.exists():
                 with journal.open("rb") as text:
@@ -170,7 +177,7 @@ def measure_resume(path: Path, size: int) -> dict[str, object]:
     }
 
 
-OPTIONS = ("--no-apply", "--resume", "--out")
+OPTIONS = ("--no-apply", "--resume", "--import", "--out")
 """The options of a measuring run (``--plan`` and ``--usage`` are its child processes')."""
 
 
@@ -191,13 +198,24 @@ def main() -> None:
         sys.exit(f"bench_scale.py: cannot use {' '.join(args)}; see --help")
     out = Path(args[args.index("--out") + 1]) if "--out" in args else ROOT / "tests/bench/scale.json"
     apply = "--no-apply" not in args
+    importing = "--import" in args
+    if importing and not apply:
+        sys.exit("bench_scale.py: --import measures apply alone; it cannot go with --no-apply")
     sizes = [int(a) for a in args if a.isdigit()] or list(SIZES)
     rows: list[dict[str, object]] = []
     for size in sizes:
         with tempfile.TemporaryDirectory() as folder:
             path = write_case(Path(folder), size, link=False)
-            text, _, _, plan_rss = run_child([sys.executable, __file__, "--plan", str(path)])
-            row: dict[str, object] = {"rows": size, **json.loads(text), "plan_peak_rss_mib": round(plan_rss)}
+            row: dict[str, object] = {"rows": size}
+            if importing:
+                text = path.read_text(encoding="utf-8")
+                path.write_text(
+                    text.replace("    method: crm.item.add\n", "    mode: import\n    method: crm.item.add\n")
+                )
+                row["mode"] = "import"
+            else:
+                text, _, _, plan_rss = run_child([sys.executable, __file__, "--plan", str(path)])
+                row.update(json.loads(text), plan_peak_rss_mib=round(plan_rss))
             if apply:
                 report = Path(folder) / "report.json"
                 command = [sys.executable, "-m", "b24sync", "apply", str(path), "--rate-limit", "off"]
@@ -219,7 +237,7 @@ def main() -> None:
                     report_results=report_data["results"],
                 )
             if "--resume" in args:
-                row.update(measure_resume(path, size))
+                row.update(measure_resume(path, size, importing))
         row["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         row["apply_measured"] = apply
         rows.append(row)
@@ -227,14 +245,14 @@ def main() -> None:
         print(shown, flush=True)
     # sizes measured by an earlier run (another command line) stay, each with its own measured_at
     earlier = json.loads(out.read_text(encoding="utf-8")).get("sizes", []) if out.exists() else []
-    measured = {row["rows"] for row in rows}
+    measured = {(row["rows"], row.get("mode")) for row in rows}
     rows = sorted(
-        [*(row for row in earlier if row["rows"] not in measured), *rows],
-        key=lambda row: str(row["rows"]).zfill(12),
+        [*(row for row in earlier if (row["rows"], row.get("mode")) not in measured), *rows],
+        key=lambda row: (str(row.get("mode") or ""), str(row["rows"]).zfill(12)),
     )
     document = {
         "bench": "tests/bench/bench_scale.py",
-        "command": "PYTHONPATH=. python tests/bench/bench_scale.py [ROWS ...] [--no-apply] [--resume]",
+        "command": "PYTHONPATH=. python tests/bench/bench_scale.py [ROWS ...] [--no-apply] [--resume] [--import]",
         "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "sizes": rows,
     }

@@ -493,7 +493,7 @@ REPORT_TARGET_MB = (100_000, 15.0)
 
 def _scale_targets(rows: list[dict[str, Any]]) -> list[str]:
     """Issue 16's targets against the figures of the table, one sentence each (nothing when unmeasured)."""
-    by_rows = {row.get("rows"): row for row in rows}
+    by_rows = {row.get("rows"): row for row in rows if not row.get("mode")}  # the crm.item.add rows
     found = []
     for size, (column, limit) in SCALE_TARGETS.items():
         row = by_rows.get(size)
@@ -504,7 +504,21 @@ def _scale_targets(rows: list[dict[str, Any]]) -> list[str]:
                 f"(measured {row.get('measured_at', 'at an unknown time')})."
             )
     for row in rows:
-        if not isinstance(row.get("resume_peak_rss_mib"), (int, float)):
+        if row.get("mode") != "import" or not isinstance(row.get("apply_peak_rss_mib"), (int, float)):
+            continue
+        adds = by_rows.get(row["rows"], {})
+        beside = (
+            f" (the same rows as `crm.item.add` commands: {adds['apply_peak_rss_mib']:,} MiB)"
+            if isinstance(adds.get("apply_peak_rss_mib"), (int, float))
+            else ""
+        )
+        found.append(
+            f"- apply of {row['rows']:,} rows with `mode: import` peaked at {row['apply_peak_rss_mib']:,} MiB"
+            f"{beside}, in {row.get('apply_wall_s')} s wall and {row.get('apply_cpu_s')} s CPU, with a "
+            f"{row.get('report_mb')} MB report (measured {row.get('measured_at', 'at an unknown time')})."
+        )
+    for row in rows:
+        if not isinstance(row.get("resume_peak_rss_mib"), (int, float)) or row.get("mode"):
             continue
         size = row["rows"]
         target = SCALE_TARGETS.get(size)
