@@ -25,7 +25,7 @@ command's (``import3``) makes the planner number around it, so that plan is made
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from itertools import islice
 
@@ -96,6 +96,27 @@ class StreamedPlan:
         is never sent needs (key, step, instance, method, what it depends on): for a stopped run,
         whose entries of these say ``not_run``, without rendering or encoding what they would send."""
         return iter(()) if self._rest is None else self._rest.unsent()
+
+    def import_keys(self) -> frozenset[str]:
+        """The key of every ``crm.item.batchImport`` command of the run (made or not)."""
+        if isinstance(self._rest, _ImportRest):
+            return frozenset(self._rest.command_keys(self.commands))
+        return frozenset(self.head.imports)
+
+    def unpacking(self, unpack: Callable[[Plan], Plan]) -> None:
+        """Send what ``unpack`` makes of the head, now, and of each batch ``rest`` makes, as it is
+        made (a plan of that batch alone, with its records in ``imports``): a resumed import takes
+        the records an earlier run settled out of their commands (``run.importing.unpack``)."""
+        self.head = unpack(self.head)
+        self.imports.clear()
+        self.imports.update(self.head.imports)
+        if isinstance(self._rest, _ImportRest):
+            template = self.head
+
+            def each(batch: Batch, records: dict[str, tuple[Imported, ...]]) -> Plan:
+                return unpack(template.model_copy(update={"batches": (batch,), "imports": records}))
+
+            self._rest.unpack = each
 
 
 def materialized(pipeline: Pipeline) -> Pipeline:
@@ -331,6 +352,8 @@ class _ImportRest:
         self.first, self.per_batch = first, per_batch
         self.imports: dict[str, tuple[Imported, ...]] = {}
         """Where the records of each batch made go (``StreamedPlan.imports``)."""
+        self.unpack: Callable[[Batch, dict[str, tuple[Imported, ...]]], Plan] | None = None
+        """What a resumed run sends of each batch instead (``StreamedPlan.unpacking``)."""
 
     def _key(self, instance: Instance, position: int) -> str:
         # the key the record has as a crm.item.add of its own (planning.keys: stems are distinct)
@@ -339,6 +362,10 @@ class _ImportRest:
     def _command(self, position: int) -> str:
         # planning.importing numbers them from 0 in order; no record's key reads like one (Scan.numbered)
         return f"{self.step.spec.id}_import{position // MAX_IMPORT}"
+
+    def command_keys(self, commands: int) -> Iterator[str]:
+        """The keys of the first ``commands`` import commands of the step."""
+        return (self._command(number * MAX_IMPORT) for number in range(commands))
 
     def batches(self) -> Iterator[Batch]:
         per_batch = self.per_batch * MAX_IMPORT
@@ -368,10 +395,15 @@ class _ImportRest:
                 problems.append(self.pipeline.problem(where, str(error), code="encoding"))
             if problems:  # a record the first read could render but not send: nothing of this batch goes
                 raise StreamStopped(f"{PipelineError(problems)}; nothing from {records[0].key} on was sent")
+            made: dict[str, tuple[Imported, ...]] = {}
             for start, command in zip(range(0, len(records), MAX_IMPORT), commands, strict=True):
                 group = records[start : start + MAX_IMPORT]
-                self.imports[command.key] = tuple(Imported(key=c.key, instance=c.instance) for c in group)
+                made[command.key] = tuple(Imported(key=c.key, instance=c.instance) for c in group)
             batch = built(Batch, {"index": self.index, "halt": False, "commands": tuple(commands)})
+            if self.unpack is not None:
+                unpacked = self.unpack(batch, made)
+                batch, made = unpacked.batches[0], unpacked.imports
+            self.imports.update(made)
             self.position, self.index = self.position + len(chunk), self.index + 1  # before the yield:
             yield batch  # a stopped run goes on from here with ``unsent``
 

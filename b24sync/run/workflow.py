@@ -370,9 +370,6 @@ def _apply(
                 contract,
                 allow_env,
                 stream,
-                # issue 17: a resumed import takes its settled records out of its commands
-                # (``unpack``), which needs the whole plan
-                stream_imports=resume is None,
             )
             if isinstance(loaded, StreamedPlan):
                 streamed, the_plan = loaded, loaded.head
@@ -402,13 +399,25 @@ def _apply(
                 allow_env,
                 stream,
             )
-            made = again.every_command() if isinstance(again, StreamedPlan) else iter(again.commands())
+            made = _record_view(again) if isinstance(again, StreamedPlan) else iter(again.commands())
             info = again.head.pipeline if isinstance(again, StreamedPlan) else again.pipeline
             if info.data_sha256 != head.pipeline.data_sha256:
                 raise UsageError(f"the data of {source} changed while the run was resumed: resume it again")
             yield from made
 
-        recorded = resume_state(resume, head, assume, connection.client, applied_ids, commands=every_command)
+        whole = streamed.import_keys()
+        recorded = resume_state(
+            resume, head, assume, connection.client, applied_ids, whole=whole, commands=every_command
+        )
+        if whole:
+            # issue 17: each record an earlier run settled is taken out of its import command, in
+            # the head now and in each later batch as it is made (run/importing.py)
+            streamed.unpacking(
+                lambda plan: unpack(
+                    plan, [r.key for rs in plan.imports.values() for r in rs if r.key in recorded]
+                )
+            )
+            the_plan = streamed.head
     elif resume is not None:
         # issue 17: an import command's records were recorded one by one; those that are settled
         # are taken out of it, and only the others are imported again (run/importing.py)
@@ -886,9 +895,21 @@ def _reported(
     return clean
 
 
+def _record_view(streamed: StreamedPlan) -> Iterator[Command]:
+    """Every command of a streamed plan as an earlier run's report and journal name them: an import
+    command as one ``crm.item.add`` per record (``unpack`` with every record settled)."""
+    if not streamed.imports and streamed.rest_method != IMPORT_METHOD:
+        yield from streamed.every_command()
+        return
+    for batch in (*streamed.head.batches, *streamed.rest()):
+        records = {c.key: streamed.imports.pop(c.key) for c in batch.commands if c.key in streamed.imports}
+        one = streamed.head.model_copy(update={"batches": (batch,), "imports": records})
+        yield from unpack(one, record_keys(one)).commands()
+
+
 def _rest_writes(streamed: StreamedPlan | None, recorded: Mapping[str, Any]) -> bool:
     """Whether a resumed streamed run has writes to send after its head (all of one step: its last)."""
-    if streamed is None or not recorded or len(recorded) >= streamed.commands or not streamed.head.batches:
+    if streamed is None or not recorded or len(recorded) >= streamed.entries or not streamed.head.batches:
         return False
     return not is_read(streamed.head.batches[-1].commands[-1].method)
 

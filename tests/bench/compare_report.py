@@ -518,17 +518,19 @@ def _scale_targets(rows: list[dict[str, Any]]) -> list[str]:
             f"{row.get('report_mb')} MB report (measured {row.get('measured_at', 'at an unknown time')})."
         )
     for row in rows:
-        if not isinstance(row.get("resume_peak_rss_mib"), (int, float)) or row.get("mode"):
+        if not isinstance(row.get("resume_peak_rss_mib"), (int, float)):
             continue
         size = row["rows"]
-        target = SCALE_TARGETS.get(size)
+        target = SCALE_TARGETS.get(size) if not row.get("mode") else None
+        mode = f" with `mode: {row['mode']}`" if row.get("mode") else ""
         against = ""
         if target is not None:
             verdict = "within" if row["resume_peak_rss_mib"] <= target[1] else "over"
             against = f", {verdict} the apply target of {target[1]} MiB"
         stored = row.get("resume_stored")
         found.append(
-            f"- apply of {size:,} rows stopped with SIGTERM after {row.get('resume_carried', 0):,} commands "
+            f"- apply of {size:,} rows{mode} stopped with SIGTERM after {row.get('resume_carried', 0):,} "
+            f"{'records' if mode else 'commands'} "
             f"and finished with `--resume`: the resumed run peaked at {row['resume_peak_rss_mib']:,} MiB"
             f"{against}, in {row.get('resume_wall_s')} s wall and {row.get('resume_cpu_s')} s CPU; the "
             f"portal then held {stored:,} records"

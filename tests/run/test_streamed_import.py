@@ -213,29 +213,68 @@ def test_an_import_the_streamed_planner_cannot_reproduce_is_planned_whole(
     assert not many.streamed and many.status == "succeeded" and many_bodies == one_bodies
 
 
-def test_a_big_import_stopped_by_a_lost_answer_resumes_without_importing_twice(tmp_path: Path) -> None:
+def _losing(number: int) -> Emulator:
+    """An emulator with a fixed clock that runs the ``number``-th batch request and loses its answer."""
     from b24sync.emulator.faults import Fault
 
-    pipeline = _run_project(tmp_path)
-    emu = Emulator()
+    emu = Emulator(wall_clock=lambda: 1_800_000_000.0)
     seen = [0]
     original = emu._answer
 
     def answer(request: Any, where: Any, fault: Fault, meter: Any) -> Any:
         if where.method == "batch":
             seen[0] += 1
-            if seen[0] == 2:
-                fault = Fault(drop=True)  # the second import request ran; its answer never came back
+            if seen[0] == number:
+                fault = Fault(drop=True)  # the import request ran; its answer never came back
         return original(request, where, fault, meter)
 
     emu._answer = answer  # type: ignore[method-assign]
-    report = tmp_path / "report.json"
-    first = apply(
-        str(pipeline), emu, contract=False, report=report, journal=tmp_path / "run.journal", window=100
-    )
-    assert first.streamed and first.status != "succeeded"
-    assert first.report.totals.unknown == 140 and first.report.totals.succeeded == 140
-    again = apply(str(pipeline), emu, contract=False, resume=report, window=100)
-    assert again.status == "succeeded"
-    origins = [item["originId"] for item in emu.store.items(3)]
-    assert len(origins) == len(set(origins)) == _kept()  # found by originId: none imported twice
+    return emu
+
+
+def _sent(emu: Emulator) -> list[Any]:
+    """The batch request bodies ``emu`` is sent from now on."""
+    bodies: list[Any] = []
+    original = emu._answer
+
+    def answer(request: Any, where: Any, fault: Any, meter: Any) -> Any:
+        if where.method == "batch":
+            bodies.append(request.body if hasattr(request, "body") else request)
+        return original(request, where, fault, meter)
+
+    emu._answer = answer  # type: ignore[method-assign]
+    return bodies
+
+
+@pytest.mark.parametrize("lost", [3, 30])  # in the head; in a later window
+def test_a_big_import_stopped_by_a_lost_answer_resumes_streamed_as_the_whole_plan_does(
+    tmp_path: Path, lost: int
+) -> None:
+    pipeline = _run_project(tmp_path)
+    resumed = []
+    for window in (10**9, 100):
+        emu = _losing(lost)
+        report = tmp_path / f"{window}.json"
+        first = apply(
+            str(pipeline),
+            emu,
+            contract=False,
+            report=report,
+            journal=tmp_path / f"{window}.journal",
+            window=100,
+        )
+        assert first.streamed and first.status != "succeeded"
+        # the lost request's records are unknown; found again by their originId, not imported twice
+        assert first.report.totals.unknown == 140 and first.report.totals.succeeded == 140 * (lost - 1)
+        bodies = _sent(emu)
+        again = apply(str(pipeline), emu, contract=False, resume=report, window=window)
+        assert again.status == "succeeded" and again.streamed == (window == 100)
+        origins = [item["originId"] for item in emu.store.items(3)]
+        assert len(origins) == len(set(origins)) == _kept()
+        resumed.append((bodies, again))
+    (whole_bodies, whole), (streamed_bodies, streamed) = resumed
+    assert streamed_bodies == whole_bodies  # what the rest of the import sends: not one record twice
+    writes = [body for body in streamed_bodies if b"crm.item.batchImport" in body]
+    assert len(writes) == -(-_kept() // 140) - lost  # the lost request's records were found
+    assert [s.model_dump() for s in streamed.report.steps] == [s.model_dump() for s in whole.report.steps]
+    assert streamed.report.totals.succeeded == _kept()
