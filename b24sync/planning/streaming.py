@@ -326,8 +326,7 @@ def _stream_imports(pipeline: Pipeline, step: Step, window: int, least: int) -> 
         return StreamedPlan(head, _count(head), len(head.batches), frozenset(), entries=total)
     commands = -(-total // MAX_IMPORT)
     batches = -(-commands // per_batch)
-    first = head.batches[0].commands[0]
-    rest = _ImportRest(pipeline, step, instances, len(taken), len(head.batches), first, per_batch)
+    rest = _ImportRest(pipeline, step, instances, len(taken), len(head.batches), per_batch)
     return StreamedPlan(head, commands, batches, frozenset(), rest, entries=total)
 
 
@@ -343,13 +342,12 @@ class _ImportRest:
         instances: Iterator[Instance],
         position: int,
         index: int,
-        first: Command,
         per_batch: int,
     ) -> None:
         self.pipeline, self.step, self.instances = pipeline, step, instances
         self.position, self.index = position, index
         """The next record's position in the step, and the next batch's index."""
-        self.first, self.per_batch = first, per_batch
+        self.per_batch = per_batch
         self.imports: dict[str, tuple[Imported, ...]] = {}
         """Where the records of each batch made go (``StreamedPlan.imports``)."""
         self.unpack: Callable[[Batch, dict[str, tuple[Imported, ...]]], Plan] | None = None
