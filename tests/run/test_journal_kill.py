@@ -216,6 +216,44 @@ def test_an_import_killed_at_a_random_point_resumes_to_every_record_once(
     _assert_exactly_once(server)
 
 
+BIG_IMPORT = """\
+version: 1
+name: killed-import
+steps:
+  - id: contact
+    for_each: {file: rows.csv}
+    key: "{{ item.id }}"
+    mode: import
+    method: crm.item.add
+    params: {entityTypeId: 3, fields: {name: "{{ item.name }}", originatorId: shop, originId: "{{ item.id }}"}}
+"""
+"""A lone import of more rows than ``apply`` plans whole (10,000): planned and resumed a window at a time."""
+BIG_ROWS = 10_500  # 13 requests of 840 records
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_big_streamed_import_killed_at_a_random_point_resumes_to_every_record_once(
+    server: str, tmp_path: Path, seed: int
+) -> None:
+    rng = random.Random(seed)
+    rows = ["id,name", *(f"{i},Name {i}" for i in range(BIG_ROWS))]
+    (tmp_path / "rows.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    pipeline = tmp_path / "sync.yaml"
+    pipeline.write_text(BIG_IMPORT, encoding="utf-8")
+    report = tmp_path / "report.json"
+    journal = tmp_path / "report.json.journal"
+    killed = _apply(server, pipeline, report)
+    _stop_at_random(killed, journal, rng, signal.SIGKILL, upto=12)
+    killed.communicate(timeout=120)
+    assert killed.returncode == -signal.SIGKILL
+    _settle_in_flight()
+    resumed = _apply(server, pipeline, report, "--resume", str(report))
+    out, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, out + err
+    contacts = _records(server)[0]
+    assert contacts == Counter(str(i) for i in range(BIG_ROWS))  # every row once: none lost, none twice
+
+
 @pytest.mark.parametrize(("seed", "number", "code"), [(4, signal.SIGTERM, 143), (5, signal.SIGHUP, 129)])
 def test_sigterm_finishes_the_request_in_flight_writes_the_report_and_exits_143(
     server: str, tmp_path: Path, seed: int, number: int, code: int
