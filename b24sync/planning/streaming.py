@@ -276,38 +276,8 @@ class _Rest:
             yield batch  # a stopped run goes on from here with ``unsent``
 
     def unsent(self) -> Iterator[Batch]:
-        streamed = self.step.expansion.instances
-        assert isinstance(streamed, StreamedInstances)
-        names = islice(streamed.names(), self.position, None)
-        batch_size = self.pipeline.spec.defaults.batch_size
-        spec = self.step.spec
-        while True:
-            chunk = list(islice(names, batch_size))
-            if not chunk:
-                return
-            commands = tuple(
-                built(
-                    Command,
-                    {
-                        "key": self._key(instance, self.position + offset),
-                        "step": spec.id,
-                        "instance": instance.name,
-                        "method": spec.method,
-                        "params": {},
-                        "query": "",
-                        "links": (),
-                        "depends_on": self.depends_on,
-                        "secrets": (),
-                        "action": "call",
-                        "record_id": None,
-                        "diff": {},
-                    },
-                )
-                for offset, instance in enumerate(chunk)
-            )
-            batch = built(Batch, {"index": self.index, "halt": False, "commands": commands})
-            self.position, self.index = self.position + len(chunk), self.index + 1
-            yield batch
+        size = self.pipeline.spec.defaults.batch_size
+        yield from _placeholders(self, size, self.step.spec.method, self.depends_on)
 
 
 def _stream_imports(pipeline: Pipeline, step: Step, window: int, least: int) -> StreamedPlan:
@@ -409,35 +379,43 @@ class _ImportRest:
         """The records ``batches`` has not made, a command each with the record's key: the report
         gives a record of an import command never sent an entry of its own, in the batch it would
         have been sent in."""
-        streamed = self.step.expansion.instances
-        assert isinstance(streamed, StreamedInstances)
-        names = islice(streamed.names(), self.position, None)
-        per_batch = self.per_batch * MAX_IMPORT
-        spec = self.step.spec
-        while True:
-            chunk = list(islice(names, per_batch))
-            if not chunk:
-                return
-            commands = tuple(
-                built(
-                    Command,
-                    {
-                        "key": self._key(instance, self.position + offset),
-                        "step": spec.id,
-                        "instance": instance.name,
-                        "method": IMPORT_METHOD,
-                        "params": {},
-                        "query": "",
-                        "links": (),
-                        "depends_on": (),
-                        "secrets": (),
-                        "action": "call",
-                        "record_id": None,
-                        "diff": {},
-                    },
-                )
-                for offset, instance in enumerate(chunk)
+        yield from _placeholders(self, self.per_batch * MAX_IMPORT, IMPORT_METHOD, ())
+
+
+def _placeholders(
+    rest: _Rest | _ImportRest, size: int, method: str, depends_on: tuple[str, ...]
+) -> Iterator[Batch]:
+    """The commands ``rest`` has not made, ``size`` to a batch, with only what a report entry of a
+    command never sent needs (key, step, instance, method, what it waits for), made from the names of
+    the instances alone; ``rest``'s position and batch index move on with them."""
+    streamed = rest.step.expansion.instances
+    assert isinstance(streamed, StreamedInstances)
+    names = islice(streamed.names(), rest.position, None)
+    step = rest.step.spec.id
+    while True:
+        chunk = list(islice(names, size))
+        if not chunk:
+            return
+        commands = tuple(
+            built(
+                Command,
+                {
+                    "key": rest._key(instance, rest.position + offset),
+                    "step": step,
+                    "instance": instance.name,
+                    "method": method,
+                    "params": {},
+                    "query": "",
+                    "links": (),
+                    "depends_on": depends_on,
+                    "secrets": (),
+                    "action": "call",
+                    "record_id": None,
+                    "diff": {},
+                },
             )
-            batch = built(Batch, {"index": self.index, "halt": False, "commands": commands})
-            self.position, self.index = self.position + len(chunk), self.index + 1
-            yield batch
+            for offset, instance in enumerate(chunk)
+        )
+        batch = built(Batch, {"index": rest.index, "halt": False, "commands": commands})
+        rest.position, rest.index = rest.position + len(chunk), rest.index + 1
+        yield batch

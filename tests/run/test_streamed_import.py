@@ -23,6 +23,7 @@ from b24sync.planning.planner import plan
 from b24sync.planning.streaming import IMPORT_WINDOW_BATCHES, stream_plan
 from b24sync.report.model import Entries
 from b24sync.run.workflow import apply
+from tests.run.test_importing import _drop_answer_of_batch
 
 ROWS = 2345
 """Rows of the planner's tests; the runs' have more (``RUN_ROWS``): a streamed import's windows hold
@@ -215,20 +216,8 @@ def test_an_import_the_streamed_planner_cannot_reproduce_is_planned_whole(
 
 def _losing(number: int) -> Emulator:
     """An emulator with a fixed clock that runs the ``number``-th batch request and loses its answer."""
-    from b24sync.emulator.faults import Fault
-
     emu = Emulator(wall_clock=lambda: 1_800_000_000.0)
-    seen = [0]
-    original = emu._answer
-
-    def answer(request: Any, where: Any, fault: Fault, meter: Any) -> Any:
-        if where.method == "batch":
-            seen[0] += 1
-            if seen[0] == number:
-                fault = Fault(drop=True)  # the import request ran; its answer never came back
-        return original(request, where, fault, meter)
-
-    emu._answer = answer  # type: ignore[method-assign]
+    _drop_answer_of_batch(emu, number)
     return emu
 
 
@@ -239,7 +228,7 @@ def _sent(emu: Emulator) -> list[Any]:
 
     def answer(request: Any, where: Any, fault: Any, meter: Any) -> Any:
         if where.method == "batch":
-            bodies.append(request.body if hasattr(request, "body") else request)
+            bodies.append(request.body)
         return original(request, where, fault, meter)
 
     emu._answer = answer  # type: ignore[method-assign]
