@@ -8,7 +8,6 @@ portal-renamed redirect, and the redaction of the webhook secret from everything
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import threading
@@ -24,7 +23,7 @@ from b24sync.bitrix.codes import AUTH_CODES, LIMIT_CODES, METHOD_NOT_FOUND, OVER
 from b24sync.bitrix.limits import MAX_BATCH, OPERATING_LIMIT, OPERATING_WINDOW, STANDARD_RATE
 from b24sync.bitrix.methods import is_safe_to_repeat
 from b24sync.client.batching import BatchCall, normalize_calls, referenced_keys
-from b24sync.client.encoding import batch_payload, encode_command, response_maps
+from b24sync.client.encoding import batch_payload, compact_json, encode_command, response_maps
 from b24sync.client.listing import KeysetWalk
 from b24sync.client.pacing import OperatingBudget
 from b24sync.client.ratelimit import LeakyBucket, RateLimit
@@ -262,7 +261,7 @@ class B24Hook:
         ``demand`` is how many commands of each method the request holds (one each when not given):
         the request waits until every method's operating budget has room for them (``client.pacing``).
         """
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        body = compact_json(payload).encode("utf-8")
         tries = _Tries(self._clock())
         while True:
             got = self._try(method, body, demand or dict.fromkeys(methods, 1), tries)

@@ -36,6 +36,7 @@ from typing import Any, Protocol
 
 from pydantic import JsonValue
 
+from b24sync.client.encoding import compact_json
 from b24sync.client.redaction import Redactor
 from b24sync.errors import UsageError
 from b24sync.report.files import AppendFile, open_append
@@ -169,7 +170,7 @@ class JournalWriter:
         )
 
     def _write(self, entry: dict[str, Any], *, sync: bool) -> None:
-        line = json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
+        line = compact_json(entry)
         if self._redact:
             line = self._redact(line)
         with self._lock:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
@@ -12,6 +13,7 @@ from b24sync.client.encoding import (
     EncodingError,
     Hole,
     batch_payload,
+    compact_json,
     compile_skeleton,
     encode_command,
     encode_query,
@@ -238,3 +240,19 @@ def test_a_skeleton_refuses_what_encode_command_refuses() -> None:
 @given(st.text())
 def test_text_is_percent_encoded_as_urllib_quotes_it(value: str) -> None:
     assert encode_query({"t": value}) == "t=" + quote(value, safe="")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"cmd": {"a": "crm.item.add?fields%5Btitle%5D=%C3%A9"}, "halt": 0},
+        {"answer": 3, "outcomes": {"c[0]": {"status": "succeeded", "result": {"item": {"id": 7}}}}},
+        {"big": 10**40, "floats": [0.1, 1e16, 5e-324, -0.0, float("inf")], "text": 'é\u2028</>&"\\\n'},
+        {"lone": "\ud800", "nested": [[[]]], "none": None, "yes": True},
+    ],
+    ids=["payload", "journal-line", "numbers", "surrogate"],
+)
+def test_compact_json_reads_back_as_jsons_own_text(value: Any) -> None:
+    text = compact_json(value)
+    assert json.loads(text) == json.loads(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+    assert ", " not in text and ": " not in text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 import requests
 
 from b24sync.client import B24Hook, RetryPolicy
+from b24sync.client.transport import decode_answer
 from b24sync.errors import Interrupted, OutcomeUnknownError, ProtocolError, TransportError
 from tests.helpers.scripted import (
     SECRET,
@@ -157,3 +159,39 @@ def test_a_stop_during_a_limit_wait_sends_nothing_more() -> None:
     with pytest.raises(Interrupted, match="nothing more was sent"):
         write(client)
     assert len(adapter.sent) == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"result": {"item": {"id": 7, "title": "\\u00e9t\\u00e9 \\ud83d\\ude00"}}}',
+        b'{"a": 1, "a": 2}',
+        b'{"a": ' + b"1" * 4300 + b"}",
+        b'{"a": 1.5e-400, "b": 1e400, "c": -0, "d": 1E2}',
+        b'\xef\xbb\xbf{"a": 1}',
+        '{"a": 1}'.encode("utf-16"),
+        b'{"a": "\\ud800"}',
+        b"[" * 300 + b"]" * 300,
+    ],
+    ids=[
+        "unicode",
+        "duplicate-key",
+        "4300-digits",
+        "floats",
+        "bom",
+        "utf-16",
+        "lone-surrogate",
+        "nested-300",
+    ],
+)
+def test_answers_are_read_as_json_reads_them(body: bytes) -> None:
+    # the fast parser gives json's value or leaves the body to json
+    assert decode_answer(body) == json.loads(body)
+
+
+@pytest.mark.parametrize(
+    "body", [b"", b'{"a": NaN}', b'{"a": 1} x', b'{"a": "\xff"}', b'{"a": ' + b"9" * 5000 + b"}"]
+)
+def test_what_json_refuses_the_answer_reader_refuses(body: bytes) -> None:
+    with pytest.raises(ValueError):
+        decode_answer(body)
