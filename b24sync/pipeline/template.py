@@ -191,6 +191,9 @@ class Renderer:
             single = _SINGLE.match(source)
             outputs = body[0].nodes if len(body) == 1 and isinstance(body[0], nodes.Output) else None
             fast = [compile_fast(n, self._env, self._base) for n in outputs] if outputs is not None else []
+            # jinja2 makes Python code of a template and compiles it: two thirds of loading a small
+            # pipeline. A template the fast path renders (names, items, attributes, comparisons and
+            # text) is never rendered by jinja2, so only the others are made into jinja2's code.
             if (
                 single is not None
                 and outputs is not None
@@ -198,17 +201,18 @@ class Renderer:
                 and not isinstance(outputs[0], nodes.TemplateData)
             ):
                 compiled.fast = fast[0]
-                compiled.single = self._env.compile_expression(single.group(1), undefined_to_none=False)
+                if compiled.fast is None:
+                    compiled.single = self._env.compile_expression(single.group(1), undefined_to_none=False)
+            elif outputs is not None and all(
+                f is not None or isinstance(node, nodes.TemplateData)
+                for f, node in zip(fast, outputs, strict=True)
+            ):
+                compiled.pieces = tuple(
+                    f if f is not None else str(getattr(node, "data", ""))
+                    for f, node in zip(fast, outputs, strict=True)
+                )
             else:
                 compiled.template = self._env.from_string(tree)
-                if outputs is not None and all(
-                    f is not None or isinstance(node, nodes.TemplateData)
-                    for f, node in zip(fast, outputs, strict=True)
-                ):
-                    compiled.pieces = tuple(
-                        f if f is not None else str(getattr(node, "data", ""))
-                        for f, node in zip(fast, outputs, strict=True)
-                    )
         except jinja2.TemplateSyntaxError as error:
             where = f" (line {error.lineno} of the template)" if error.lineno > 1 else ""
             compiled.error = f"template syntax error: {error.message}{where}"
