@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Collection, Mapping
+from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import JsonValue
@@ -173,11 +174,7 @@ def build_command(
         elif target.batch == node.batch:
             if text in links:
                 continue
-            reason = (
-                f"same batch; {method} always returns {format_path(use.ref.path) or 'its result'}"
-                if is_known_path(method, use.ref.path)
-                else "same batch; this command only reads, so a fallback value cannot change anything"
-            )
+            reason = _same_batch_reason(method, use.ref.path)
             resolution = "server"
         else:
             # Of all uses of one marker, the one the portal could not resolve gives the reason.
@@ -237,6 +234,14 @@ def build_command(
         },
     )
     return command, in_batch
+
+
+@lru_cache(maxsize=1024)
+def _same_batch_reason(method: str, path: tuple[str | int, ...]) -> str:
+    # the same for every instance of a step: made once, not for each of 100,000 commands
+    if is_known_path(method, path):
+        return f"same batch; {method} always returns {format_path(path) or 'its result'}"
+    return "same batch; this command only reads, so a fallback value cannot change anything"
 
 
 def _diff(lowered: Lowered, params: Mapping[str, Any]) -> dict[str, Any]:
