@@ -31,7 +31,7 @@ from pydantic import Field, JsonValue, model_validator
 from b24sync.bitrix.limits import MAX_BATCH
 from b24sync.bitrix.methods import is_read
 from b24sync.client.webhook import WEBHOOK_VARIABLE
-from b24sync.pipeline.models import Frozen
+from b24sync.pipeline.models import Frozen, shared_keys
 from b24sync.upsert.unsent import Unsent
 
 PLAN_SCHEMA_VERSION: Literal[1] = 1
@@ -52,6 +52,7 @@ __all__ = [
 PathStep = str | int
 
 
+@shared_keys
 class Link(Frozen):
     """A value of one command that comes from the result of another."""
 
@@ -70,6 +71,7 @@ class Imported(Frozen):
     instance: str | None = None
 
 
+@shared_keys
 class Command(Frozen):
     """One command of a batch: a step instance with its method and parameters."""
 
@@ -89,6 +91,7 @@ class Command(Frozen):
     """For an update: each changed field as (current value, new value)."""
 
 
+@shared_keys
 class Batch(Frozen):
     """The commands of one HTTP request, in the order they run."""
 

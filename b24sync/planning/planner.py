@@ -230,10 +230,14 @@ def build_command(
             "secrets": node.instance.secrets,
             "action": "call" if lowered is None else lowered.action,
             "record_id": None if lowered is None else lowered.record_id,
-            "diff": {} if lowered is None else _diff(lowered, params),
+            "diff": _NO_DIFF if lowered is None else _diff(lowered, params),
         },
     )
     return command, in_batch
+
+
+_NO_DIFF: dict[str, tuple[JsonValue, JsonValue]] = {}
+"""The diff of every command that changes no record, one dict for all: a plan never changes it."""
 
 
 @lru_cache(maxsize=1024)

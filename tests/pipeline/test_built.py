@@ -1,0 +1,76 @@
+"""Models b24sync builds itself (``built``) are the models validation gives, and a plan's commands
+share their field names, which is what keeps a million-command plan in memory."""
+
+from __future__ import annotations
+
+import tracemalloc
+from collections.abc import Callable
+
+from pydantic import BaseModel
+
+from b24sync.pipeline.models import built
+from b24sync.planning.model import Command, Link
+
+VALUES = {
+    "key": "contact[a@example.com]",
+    "step": "contact",
+    "instance": "a@example.com",
+    "method": "crm.item.add",
+    "params": {"entityTypeId": 3, "fields": {"name": "A"}},
+    "query": "entityTypeId=3&fields%5Bname%5D=A",
+    "links": (),
+    "depends_on": (),
+    "secrets": (),
+    "action": "call",
+    "record_id": None,
+    "diff": {},
+}
+
+
+def test_a_built_command_is_the_validated_command() -> None:
+    validated = Command.model_validate(VALUES)
+    command = built(Command, dict(VALUES))
+    assert command == validated
+    assert command.model_dump_json() == validated.model_dump_json()
+    assert Command.model_validate_json(command.model_dump_json()) == validated
+
+
+def test_built_commands_keep_their_own_values() -> None:
+    first = built(Command, dict(VALUES))
+    second = built(Command, {**VALUES, "key": "contact[b@example.com]", "record_id": 7})
+    assert (first.key, first.record_id) == ("contact[a@example.com]", None)
+    assert (second.key, second.record_id) == ("contact[b@example.com]", 7)
+    copied = first.model_copy(update={"key": "other"})
+    assert (copied.key, first.key) == ("other", "contact[a@example.com]")
+    assert first.model_fields_set == set(Command.model_fields)
+
+
+def _heap_per_model(make: Callable[[], object]) -> float:
+    tracemalloc.start()
+    try:
+        kept = [make() for _ in range(2_000)]
+        size = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert len(kept) == 2_000
+    return size / 2_000
+
+
+def test_commands_share_their_field_names_after_validated_ones() -> None:
+    # a plan file read first (pydantic validating hundreds of commands and links) must not cost
+    # the sharing to the commands planned after it
+    link = {"marker": "$result[a]", "target": "a", "path": (), "resolution": "client", "reason": "r"}
+    for number in range(500):
+        Command.model_validate({**VALUES, "key": f"contact[{number}]"})
+        Link.model_validate(link)
+    for model, values in ((Command, VALUES), (Link, link)):
+        shared = _heap_per_model(lambda: built(model, dict(values)))  # noqa: B023
+        own_table = _heap_per_model(lambda: _with_own_table(model, dict(values)))  # noqa: B023
+        assert shared < own_table * 0.8, (model.__name__, shared, own_table)
+
+
+def _with_own_table(model: type[BaseModel], values: dict[str, object]) -> BaseModel:
+    # what built did before: the dict handed over keeps a table of its own
+    made = model.__new__(model)
+    object.__setattr__(made, "__dict__", values)
+    return made
