@@ -52,7 +52,6 @@ __all__ = [
 PathStep = str | int
 
 
-@shared_keys
 class Link(Frozen):
     """A value of one command that comes from the result of another."""
 
@@ -91,7 +90,6 @@ class Command(Frozen):
     """For an update: each changed field as (current value, new value)."""
 
 
-@shared_keys
 class Batch(Frozen):
     """The commands of one HTTP request, in the order they run."""
 

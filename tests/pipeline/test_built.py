@@ -3,13 +3,15 @@ share their field names, which is what keeps a million-command plan in memory.""
 
 from __future__ import annotations
 
+import sys
 import tracemalloc
 from collections.abc import Callable
 
+import pytest
 from pydantic import BaseModel
 
 from b24sync.pipeline.models import built
-from b24sync.planning.model import Command, Link
+from b24sync.planning.model import Command
 
 VALUES = {
     "key": "contact[a@example.com]",
@@ -56,17 +58,15 @@ def _heap_per_model(make: Callable[[], object]) -> float:
     return size / 2_000
 
 
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="Python 3.10 gives each instance dict its own table")
 def test_commands_share_their_field_names_after_validated_ones() -> None:
-    # a plan file read first (pydantic validating hundreds of commands and links) must not cost
-    # the sharing to the commands planned after it
-    link = {"marker": "$result[a]", "target": "a", "path": (), "resolution": "client", "reason": "r"}
+    # a plan file read first (pydantic validating hundreds of commands) must not cost the sharing
+    # to the commands planned after it
     for number in range(500):
         Command.model_validate({**VALUES, "key": f"contact[{number}]"})
-        Link.model_validate(link)
-    for model, values in ((Command, VALUES), (Link, link)):
-        shared = _heap_per_model(lambda: built(model, dict(values)))  # noqa: B023
-        own_table = _heap_per_model(lambda: _with_own_table(model, dict(values)))  # noqa: B023
-        assert shared < own_table * 0.8, (model.__name__, shared, own_table)
+    shared = _heap_per_model(lambda: built(Command, dict(VALUES)))
+    own_table = _heap_per_model(lambda: _with_own_table(Command, dict(VALUES)))
+    assert shared < own_table * 0.8, (shared, own_table)
 
 
 def _with_own_table(model: type[BaseModel], values: dict[str, object]) -> BaseModel:
