@@ -61,7 +61,6 @@ def heap_per_model(make: Callable[[], object]) -> float:
 
 
 FRESH_PROCESS = """
-import sys
 from tests.pipeline.test_built import VALUES, heap_per_model, with_own_table
 from b24sync.pipeline.models import built
 from b24sync.planning.model import Command
@@ -79,7 +78,12 @@ def test_commands_share_their_field_names_after_validated_ones() -> None:
     # to the commands planned after it: in a fresh process, where nothing built one before
     root = Path(__file__).resolve().parents[2]
     done = subprocess.run(
-        [sys.executable, "-c", FRESH_PROCESS], cwd=root, capture_output=True, text=True, check=True
+        [sys.executable, "-c", FRESH_PROCESS],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
     )
     shared, own_table = map(float, done.stdout.split())
     assert shared < own_table * 0.8, (shared, own_table)
