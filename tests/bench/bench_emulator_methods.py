@@ -9,7 +9,7 @@ offset pages under a substring filter.
 
 from __future__ import annotations
 
-import sys
+import argparse
 import time
 from typing import Any
 
@@ -89,4 +89,10 @@ def report(what: str, rows: int, started: float) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 20_000)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "count", nargs="?", type=int, default=20_000, help="contacts to store (default 20000)"
+    )
+    main(parser.parse_args().count)

@@ -5,7 +5,7 @@ python tests/bench/bench_encoding.py [N]
 
 from __future__ import annotations
 
-import sys
+import argparse
 import time
 
 from b24sync.client.encoding import encode_command
@@ -27,7 +27,11 @@ def command_params(i: int) -> dict[str, object]:
 
 
 def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("count", nargs="?", type=int, default=100_000, help="commands (default 100000)")
+    count = parser.parse_args().count
     params = [command_params(i) for i in range(count)]
     started = time.perf_counter()
     total = 0

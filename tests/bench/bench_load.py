@@ -22,6 +22,7 @@ for the CSV file and for the same rows in a SQLite database.
 
 from __future__ import annotations
 
+import argparse
 import json
 import resource
 import sqlite3
@@ -128,12 +129,15 @@ def measure(base: Path, kind: str, mode: str) -> dict[str, object]:
     }
 
 
+MODES = ["python", "rows-held", "rows-streamed", "load", "load-counted", "plan"]
+
+
 def rss(rows: int, only: list[str]) -> None:
     with tempfile.TemporaryDirectory() as folder:
         base = Path(folder)
         write_data(base, rows)
         print(f"rows={rows:,}  (peak RSS of a fresh process each)")
-        modes = only or ["python", "rows-held", "rows-streamed", "load", "load-counted", "plan"]
+        modes = only or MODES
         for kind in ("csv", "sql"):
             for mode in modes:
                 if kind == "sql" and mode == "python":
@@ -185,10 +189,21 @@ def main() -> None:
             return
         print(json.dumps(measure(Path(folder), kind, mode)))
         return
-    if args[:1] == ["--rss"]:
-        rss(int(args[1]) if len(args) > 1 else 1_000_000, args[2:])
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--rss", action="store_true", help="peak RSS of each way of reading, a fresh process each"
+    )
+    parser.add_argument("rows", nargs="?", type=int, help="rows (default 100000, with --rss 1000000)")
+    parser.add_argument("modes", nargs="*", choices=MODES, help="with --rss: only these")
+    parsed = parser.parse_args(args)
+    if parsed.modes and not parsed.rss:
+        parser.error("the modes choose what --rss measures: pass --rss")
+    if parsed.rss:
+        rss(parsed.rows or 1_000_000, parsed.modes)
         return
-    tracemalloc_run(int(args[0]) if args else 100_000)
+    tracemalloc_run(parsed.rows or 100_000)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ tracemalloc slows the run about threefold; the figures are heap bytes, not RSS. 
 
 from __future__ import annotations
 
+import argparse
 import gc
 import sys
 import tempfile
@@ -29,10 +30,16 @@ def mib(size: float) -> str:
 
 
 def main() -> None:
-    args = sys.argv[1:]
-    window = int(args.pop(args.index("--window") + 1)) if "--window" in args else None
-    results = args.pop(args.index("--results") + 1) if "--results" in args else "ids"
-    rows = next((int(a) for a in args if a.isdigit()), 100_000)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("rows", nargs="?", type=int, default=100_000, help="CSV rows (default 100000)")
+    parser.add_argument("--window", type=int, help="commands a window (default: the executor's)")
+    parser.add_argument(
+        "--results", choices=("full", "ids", "none"), default="ids", help="the report's results"
+    )
+    args = parser.parse_args()
+    window, results, rows = args.window, args.results, args.rows
     from b24sync.client.hook import B24Hook
     from b24sync.pipeline import load_pipeline
     from b24sync.planning.planner import plan
@@ -79,7 +86,7 @@ def main() -> None:
             built = tracemalloc.get_traced_memory()[0]
             print(f"report model                     {mib(built - executed)}")
             tracemalloc.reset_peak()
-            text = dump_report(report, results)  # type: ignore[arg-type]
+            text = dump_report(report, results)
             dumped, peak = tracemalloc.get_traced_memory()
             print(
                 f"report text ({len(text) / 1e6:.1f} MB)            {mib(dumped - built)}  peak while writing {mib(peak - built)}"

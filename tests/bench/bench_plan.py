@@ -11,6 +11,7 @@ RSS of the process and the commands and batches planned. Target (issue 16): load
 
 from __future__ import annotations
 
+import argparse
 import resource
 import subprocess
 import sys
@@ -80,15 +81,18 @@ def measure(path: str) -> None:
 
 
 def main() -> None:
-    args = sys.argv[1:]
-    if args[:1] == ["--measure"]:
-        measure(args[1])
+    if sys.argv[1:2] == ["--measure"]:  # the child of one size
+        measure(sys.argv[2])
         return
-    link = "--link" in args
-    sizes = [int(arg) for arg in args if arg != "--link"] or list(SIZES)
-    for rows in sizes:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("rows", nargs="*", type=int, help="rows of each size (default: 10000 100000 1000000)")
+    parser.add_argument("--link", action="store_true", help="every row also links to a company")
+    args = parser.parse_args()
+    for rows in args.rows or SIZES:
         with tempfile.TemporaryDirectory() as folder:
-            path = write_case(Path(folder), rows, link)
+            path = write_case(Path(folder), rows, args.link)
             subprocess.run([sys.executable, __file__, "--measure", str(path)], check=True)
 
 

@@ -9,6 +9,7 @@ times, and the command's against ``python -c pass`` measured in the same run.
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import statistics
@@ -50,7 +51,11 @@ def cli_import_ms(args: list[str]) -> float:
 
 
 def main() -> None:
-    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 15
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("runs", nargs="?", type=int, default=15, help="starts of each command (default 15)")
+    runs = parser.parse_args().runs
     for name, command in COMMANDS.items():
         times = [one_start(command) for _ in range(runs)]
         wall = statistics.median(t[0] for t in times)

@@ -12,8 +12,8 @@ unchanged), timing each.
 
 from __future__ import annotations
 
+import argparse
 import math
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -58,9 +58,13 @@ steps:
 
 
 def main() -> None:
-    numbers = [arg for arg in sys.argv[1:] if arg.isdigit()]
-    count = int(numbers[0]) if numbers else 10_000
-    by_email = "--email" in sys.argv[1:]
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("count", nargs="?", type=int, default=10_000, help="contacts (default 10000)")
+    parser.add_argument("--email", action="store_true", help="key the contacts by e-mail (issue 19)")
+    args = parser.parse_args()
+    count, by_email = args.count, args.email
     folder = Path(tempfile.mkdtemp())
     rows = "\n".join(f"{i},Name{i},Surname{i},P{i}@Example.com,+7 (900) {i:07d}" for i in range(count))
     (folder / "contacts.csv").write_text(f"id,name,surname,email,phone\n{rows}\n", encoding="utf-8")
