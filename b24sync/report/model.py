@@ -231,6 +231,40 @@ class Entries(Sequence[StepResult]):
                 methods[step] = method
         return methods
 
+    def having(self, status: StepStatus) -> list[StepResult]:
+        """The entries with ``status``, in order: only they are made into models (``step_results``)."""
+        if not self._counts[status]:
+            return []
+        statuses, code = bytes(self._status), _STATUS_CODE[status]
+        found: list[StepResult] = []
+        position = statuses.find(code)
+        while position >= 0:
+            found.append(self._entry(position))
+            position = statuses.find(code, position + 1)
+        return found
+
+    def succeeded(self) -> Iterator[tuple[str, str, int | str | None]]:
+        """Step, method and created id of each succeeded entry, in order, read off the columns
+        (``step_changes``)."""
+        if not self._counts["succeeded"]:
+            return
+        statuses, code = bytes(self._status), _STATUS_CODE["succeeded"]
+        fields, numbers, texts = self._fields, self._numbers, self._texts
+        position = statuses.find(code)
+        while position >= 0:
+            special = self._special.get(position)
+            if special is not None:
+                yield special.step, special.method, special.created_id
+            else:
+                step, method, created = (
+                    texts[fields[5 * position]],
+                    texts[fields[5 * position + 1]],
+                    numbers[3 * position + 2],
+                )
+                assert step is not None and method is not None
+                yield step, method, None if created == _NO_ID else created
+            position = statuses.find(code, position + 1)
+
     def lean_lines(self, results: ReportResults, methods: Mapping[str, str] | None = None) -> Iterator[str]:
         """Each entry as ``lean_entry`` writes it, made from the columns (no model for a plain one)."""
         with_ids = "created_id" not in _LEAN_DROPPED[results]
@@ -469,6 +503,8 @@ class RunReport(_ReportModel):
 
     def step_results(self, status: StepStatus) -> list[StepResult]:
         """The step entries with ``status``, in report order."""
+        if isinstance(self.steps, Entries):
+            return self.steps.having(status)
         return [step for step in self.steps if step.status == status]
 
 
@@ -617,15 +653,22 @@ def step_changes(report: RunReport) -> list[StepChanges]:
             step, {"created": 0, "updated": 0, "unchanged": 0, "deleted": 0, "deletes_skipped": 0, "ids": []}
         )
 
-    for entry in report.steps:
-        if entry.status != "succeeded":
-            continue
-        counts = tally(entry.step)
-        kind = "unchanged" if entry.method == UNCHANGED_METHOD else change_kind(entry.method)
+    steps = report.steps
+    succeeded = (
+        steps.succeeded()
+        if isinstance(steps, Entries)
+        else ((entry.step, entry.method, entry.created_id) for entry in steps if entry.status == "succeeded")
+    )
+    kinds: dict[str, str | None] = {}
+    for step, method, created_id in succeeded:
+        counts = tally(step)
+        kind = kinds.get(method, "")
+        if kind == "":
+            kind = kinds[method] = "unchanged" if method == UNCHANGED_METHOD else change_kind(method)
         if kind is not None:
             counts[kind] += 1
-        if entry.created_id is not None:
-            counts["ids"].append(entry.created_id)
+        if created_id is not None:
+            counts["ids"].append(created_id)
     for held in report.held_deletes:
         tally(held.step)["deletes_skipped"] += 1
     return [
