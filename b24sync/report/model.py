@@ -19,7 +19,7 @@ from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Any, Literal, get_args, overload
+from typing import Any, Literal, NamedTuple, get_args, overload
 
 from pydantic import ConfigDict, Field, JsonValue, TypeAdapter, field_validator, model_validator
 from pydantic_core import to_json
@@ -132,6 +132,14 @@ def compact(step: StepResult) -> StepResult:
     return step
 
 
+class PlainSuccess(NamedTuple):
+    """A succeeded entry with nothing but its step, instance and created id (``Entries.lightly``)."""
+
+    step: str
+    instance: str
+    created_id: int | None
+
+
 class Entries(Sequence[StepResult]):
     """Report entries kept in columns: about 60 bytes an entry instead of a ``StepResult``'s 730.
 
@@ -231,17 +239,45 @@ class Entries(Sequence[StepResult]):
                 methods[step] = method
         return methods
 
-    def having(self, status: StepStatus) -> list[StepResult]:
-        """The entries with ``status``, in order: only they are made into models (``step_results``)."""
-        if not self._counts[status]:
+    def having(self, *statuses: StepStatus) -> list[StepResult]:
+        """The entries with one of ``statuses``, in order: only they are made into models
+        (``step_results``)."""
+        wanted = [_STATUS_CODE[status] for status in statuses if self._counts[status]]
+        if not wanted:
             return []
-        statuses, code = bytes(self._status), _STATUS_CODE[status]
-        found: list[StepResult] = []
-        position = statuses.find(code)
-        while position >= 0:
-            found.append(self._entry(position))
-            position = statuses.find(code, position + 1)
-        return found
+        column = bytes(self._status)
+        if len(wanted) == 1:
+            found: list[StepResult] = []
+            position = column.find(wanted[0])
+            while position >= 0:
+                found.append(self._entry(position))
+                position = column.find(wanted[0], position + 1)
+            return found
+        return [self._entry(position) for position, code in enumerate(column) if code in wanted]
+
+    def lightly(self) -> Iterator[StepResult | PlainSuccess]:
+        """Every entry in order, a plain succeeded one (``append``: no result, no summary, a numeric
+        or no created id) as a ``PlainSuccess`` read off the columns, the others as models: what a
+        renderer of every entry walks (``report.render.iter_junit``)."""
+        names, ends, fields, numbers, texts = (
+            self._names,
+            self._ends,
+            self._fields,
+            self._numbers,
+            self._texts,
+        )
+        code = _STATUS_CODE["succeeded"]
+        start = 0
+        for position, status in enumerate(self._status):
+            end = ends[position]
+            if status != code or position in self._special:
+                yield self._entry(position)
+            else:
+                step, created = texts[fields[5 * position]], numbers[3 * position + 2]
+                assert step is not None
+                instance = names[start:end].decode("utf-8", "surrogatepass")
+                yield PlainSuccess(step, instance, None if created == _NO_ID else created)
+            start = end
 
     def succeeded(self) -> Iterator[tuple[str, str, int | str | None]]:
         """Step, method and created id of each succeeded entry, in order, read off the columns
@@ -501,11 +537,11 @@ class RunReport(_ReportModel):
             raise ValueError(f"status {self.status!r} does not match the step statuses")
         return self
 
-    def step_results(self, status: StepStatus) -> list[StepResult]:
-        """The step entries with ``status``, in report order."""
+    def step_results(self, *statuses: StepStatus) -> list[StepResult]:
+        """The step entries with one of ``statuses``, in report order."""
         if isinstance(self.steps, Entries):
-            return self.steps.having(status)
-        return [step for step in self.steps if step.status == status]
+            return self.steps.having(*statuses)
+        return [step for step in self.steps if step.status in statuses]
 
 
 def _parse_utc(value: str) -> datetime:

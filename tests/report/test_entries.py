@@ -15,7 +15,7 @@ from b24sync.report.model import (
     lean_entry,
     step_changes,
 )
-from b24sync.report.render import render_markdown, render_text
+from b24sync.report.render import render_junit, render_markdown, render_summary_json, render_text
 
 ENTRIES = [
     StepResult(
@@ -146,8 +146,14 @@ def test_the_summaries_read_off_the_columns_are_those_of_the_models() -> None:
     ]
     assert step_changes(lean) == step_changes(whole)
     assert [c.created_ids for c in step_changes(lean)] == [(1,), (2, 10, 10, 10, 10), ("77",)]
+    troubled = ("failed", "unknown", "skipped", "not_run")
+    assert lean.step_results(*troubled) == [e for e in models if e.status != "succeeded"]
     assert render_text(lean, "r.json") == render_text(whole, "r.json")
     assert render_markdown(lean) == render_markdown(whole)
+    assert render_junit(lean) == render_junit(whole)
+    assert render_summary_json(lean, "r.json") == render_summary_json(whole, "r.json")
+    light = list(columns.lightly())
+    assert [e if isinstance(e, StepResult) else None for e in light].count(None) == 4  # the plain successes
     empty = Entries()
     empty.extend(e for e in ENTRIES if e.status != "failed")
     assert empty.having("failed") == [] and len(empty.having("succeeded")) == 3
