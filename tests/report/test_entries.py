@@ -152,6 +152,10 @@ def test_the_summaries_read_off_the_columns_are_those_of_the_models() -> None:
     assert render_markdown(lean) == render_markdown(whole)
     assert render_junit(lean) == render_junit(whole)
     assert render_summary_json(lean, "r.json") == render_summary_json(whole, "r.json")
+    for status in ("succeeded", "failed"):
+        alike = Entries()
+        alike.extend(e for e in models if status == "failed" or e.status == "succeeded")
+        assert build_report(steps=alike, **common).status == status  # type: ignore[arg-type]
     light = list(columns.lightly())
     assert [e if isinstance(e, StepResult) else None for e in light].count(None) == 4  # the plain successes
     empty = Entries()
