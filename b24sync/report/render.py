@@ -33,9 +33,9 @@ MAX_TABLE_ROWS = 100
 
 _STATUS_WORDS = {"not_run": "not run"}
 _HEADLINE_MARK = {"succeeded": "✅", "failed": "❌", "interrupted": "⚠️"}
-# XML 1.0 forbids most control characters even as escapes; a result text may contain them.
 _TROUBLED: tuple[StepStatus, ...] = ("failed", "unknown", "skipped", "not_run")
 """Every status but ``succeeded``: the entries the summaries list."""
+# XML 1.0 forbids most control characters even as escapes; a result text may contain them.
 _XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|~#])")
 # Line breaks would break the one-line layout and escape sequences could drive the terminal.
