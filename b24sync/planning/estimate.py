@@ -186,15 +186,15 @@ def estimate_json(result: Estimate) -> dict[str, object]:
     data: dict[str, object] = {
         "commands": result.commands,
         "requests": result.requests,
-        "seconds": {limit.name: round(limit.seconds, 1) for limit in result.limits},
+        "seconds": {limit.name: round(limit.seconds, 3) for limit in result.limits},
     }
     found = result.portal
     if found is not None:
         data["portal"] = {
             "name": found.name,
-            "seconds": round(found.seconds, 1),
-            "server_seconds": round(found.server, 1),
-            "operating_seconds": round(found.operating, 1),
+            "seconds": round(found.seconds, 3),
+            "server_seconds": round(found.server, 3),
+            "operating_seconds": round(found.operating, 3),
             "binding_method": found.method,
             "set_by": found.binds,
         }

@@ -28,8 +28,8 @@ def test_plan_estimate_prints_the_estimate_and_sends_nothing(tmp_path: Path) -> 
         # 120 adds of 100 ms and 3 requests of 30 ms over 10 workers (docs/emulator.md's cloud figures)
         "portal": {
             "name": "cloud",
-            "seconds": 1.2,
-            "server_seconds": 1.2,
+            "seconds": 1.209,
+            "server_seconds": 1.209,
             "operating_seconds": 0.0,
             "binding_method": None,
             "set_by": "server",
