@@ -105,16 +105,30 @@ def report_usage(target: str, arguments: list[str]) -> None:
     raise SystemExit(code)
 
 
+def commit() -> str:
+    """The commit measured, ``-dirty`` when b24sync/ has changes not committed."""
+
+    def git(*arguments: str) -> str:
+        done = subprocess.run(["git", *arguments], cwd=ROOT, capture_output=True, text=True, check=False)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    return head + ("-dirty" if git("status", "--porcelain", "--", "b24sync") else "")
+
+
 def measure_plan(path: str) -> None:
     """Child: load and plan ``path``; print the figures as JSON."""
+    import resource
+
     from b24sync.pipeline import load_pipeline
     from b24sync.planning.planner import plan
 
-    started = time.process_time()
+    started, kernel = time.process_time(), resource.getrusage(resource.RUSAGE_SELF).ru_stime
     pipeline = load_pipeline(path)
     loaded = time.process_time()
     result = plan(pipeline)
     planned = time.process_time()
+    kernel = resource.getrusage(resource.RUSAGE_SELF).ru_stime - kernel
     commands = sum(len(batch.commands) for batch in result.batches)
     figures = {
         "commands": commands,
@@ -122,6 +136,9 @@ def measure_plan(path: str) -> None:
         "load_s": round(loaded - started, 3),
         "plan_s": round(planned - loaded, 3),
         "load_plan_us_per_command": round((planned - started) / commands * 1e6, 1),
+        # of it, the kernel's (system CPU): mostly first touches of fresh memory, whose cost depends
+        # on the machine (on this VM a page fault past the first GB of a process took 11 us, not 1.5)
+        "load_plan_sys_us_per_command": round(kernel / commands * 1e6, 1),
     }
     print(json.dumps(figures))
 
@@ -239,6 +256,7 @@ def main() -> None:
             if "--resume" in args:
                 row.update(measure_resume(path, size, importing))
         row["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        row["commit"] = commit()
         row["apply_measured"] = apply
         rows.append(row)
         shown = ", ".join(f"{key}={value}" for key, value in row.items())

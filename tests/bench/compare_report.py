@@ -551,6 +551,16 @@ def _scale_targets(rows: list[dict[str, Any]]) -> list[str]:
                 else f"within the target of {PLAN_TARGET_US:g} us at every size."
             )
         )
+        kernel = [
+            f"{row['load_plan_sys_us_per_command']} us at {row['rows']:,}"
+            for row in rows
+            if isinstance(row.get("load_plan_sys_us_per_command"), (int, float))
+        ]
+        if kernel:
+            found.append(
+                f"- of that, system CPU (the kernel, mostly mapping fresh memory for the process): "
+                f"{', '.join(kernel)} per command."
+            )
     size, limit_mb = REPORT_TARGET_MB
     row = by_rows.get(size)
     if row is not None and isinstance(row.get("report_mb"), (int, float)):
