@@ -11,6 +11,7 @@ from b24sync.report.model import (
     Entries,
     PipelineRef,
     StepResult,
+    StepStatus,
     build_report,
     lean_entry,
     step_changes,
@@ -146,7 +147,7 @@ def test_the_summaries_read_off_the_columns_are_those_of_the_models() -> None:
     ]
     assert step_changes(lean) == step_changes(whole)
     assert [c.created_ids for c in step_changes(lean)] == [(1,), (2, 10, 10, 10, 10), ("77",)]
-    troubled = ("failed", "unknown", "skipped", "not_run")
+    troubled: tuple[StepStatus, ...] = ("failed", "unknown", "skipped", "not_run")
     assert lean.step_results(*troubled) == [e for e in models if e.status != "succeeded"]
     assert render_text(lean, "r.json") == render_text(whole, "r.json")
     assert render_markdown(lean) == render_markdown(whole)
