@@ -93,6 +93,17 @@ ENTRIES = [
 ]
 
 
+REPORT = {
+    "run_id": "0" * 32,
+    "pipeline": PipelineRef(path="p.yaml", sha256="0" * 64),
+    "target": "https://x.bitrix24.ru/rest/1/***/",
+    "started_at": "2026-12-02T00:00:00Z",
+    "finished_at": "2026-12-02T00:00:01Z",
+    "duration_s": 1.0,
+}
+"""Of every report these tests build: all but the entries."""
+
+
 def test_every_kind_of_entry_reads_back_as_it_was() -> None:
     columns = Entries()
     columns.extend(ENTRIES)
@@ -106,16 +117,8 @@ def test_every_kind_of_entry_reads_back_as_it_was() -> None:
 def test_a_report_of_columns_writes_the_same_file_as_one_of_models() -> None:
     columns = Entries()
     columns.extend(ENTRIES)
-    common = {
-        "run_id": "0" * 32,
-        "pipeline": PipelineRef(path="p.yaml", sha256="0" * 64),
-        "target": "https://x.bitrix24.ru/rest/1/***/",
-        "started_at": "2026-12-02T00:00:00Z",
-        "finished_at": "2026-12-02T00:00:01Z",
-        "duration_s": 1.0,
-    }
-    lean = build_report(steps=columns, **common)  # type: ignore[arg-type]
-    whole = build_report(steps=ENTRIES, **common)  # type: ignore[arg-type]
+    lean = build_report(steps=columns, **REPORT)  # type: ignore[arg-type]
+    whole = build_report(steps=ENTRIES, **REPORT)  # type: ignore[arg-type]
     assert lean.status == whole.status == "failed" and lean.totals == whole.totals
     assert "".join(iter_report(lean, "ids")) == "".join(iter_report(whole, "ids"))
 
@@ -126,16 +129,8 @@ def test_the_summaries_read_off_the_columns_are_those_of_the_models() -> None:
     columns = Entries()
     models = [*ENTRIES, *ODD]
     columns.extend(models)
-    common = {
-        "run_id": "0" * 32,
-        "pipeline": PipelineRef(path="p.yaml", sha256="0" * 64),
-        "target": "https://x.bitrix24.ru/rest/1/***/",
-        "started_at": "2026-12-02T00:00:00Z",
-        "finished_at": "2026-12-02T00:00:01Z",
-        "duration_s": 1.0,
-    }
-    lean = build_report(steps=columns, **common)  # type: ignore[arg-type]
-    whole = build_report(steps=models, **common)  # type: ignore[arg-type]
+    lean = build_report(steps=columns, **REPORT)  # type: ignore[arg-type]
+    whole = build_report(steps=models, **REPORT)  # type: ignore[arg-type]
     for status in STEP_STATUSES:
         assert (
             lean.step_results(status)
@@ -156,7 +151,7 @@ def test_the_summaries_read_off_the_columns_are_those_of_the_models() -> None:
     for status in ("succeeded", "failed"):
         alike = Entries()
         alike.extend(e for e in models if status == "failed" or e.status == "succeeded")
-        assert build_report(steps=alike, **common).status == status  # type: ignore[arg-type]
+        assert build_report(steps=alike, **REPORT).status == status  # type: ignore[arg-type]
     light = list(columns.lightly())
     assert [e if isinstance(e, StepResult) else None for e in light].count(None) == 4  # the plain successes
     empty = Entries()
