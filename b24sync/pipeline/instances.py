@@ -251,6 +251,8 @@ def plain_key(step: str, name: str) -> str | None:
 
 
 def _name_stem(name: str) -> str:
+    if name.isascii() and name.isalnum():  # an id or a code, as most keys are: nothing to replace
+        return name[:_KEY_LENGTH]
     return _KEY_CHARS.sub("_", name).strip("_")[:_KEY_LENGTH].rstrip("_")
 
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from b24sync.pipeline.instances import Item, StepTemplates, expand
+from b24sync.pipeline.instances import Item, StepTemplates, expand, key_stem
 from b24sync.pipeline.template import Renderer
 
 Reported = list[tuple[tuple[object, ...], str, bool]]
@@ -70,3 +70,15 @@ def test_instances_record_links_secrets_and_where_text_values_sit() -> None:
     assert [link.ref.step for link in instance.links] == ["a"]
     assert instance.secrets == ("T",)
     assert instance.text_paths == (("f", "id"), ("f", "t"))
+
+
+def test_a_key_stem_keeps_ascii_letters_and_digits_only() -> None:
+    # protocol §3.2: a command key is [A-Za-z0-9_]; an id or code passes whole, cut at 40 characters
+    assert key_stem("C00017", 5) == "C00017"
+    assert key_stem("x" * 60, 0) == "x" * 40
+    assert key_stem("a" * 39 + ".b", 0) == "a" * 39
+    assert key_stem("ann@x.org", 0) == "ann_x_org"
+    # letters and digits of other scripts are alphanumeric to Python, not to the portal
+    assert key_stem("ab²c", 0) == "ab_c"
+    assert key_stem("²٠", 3) == "3"
+    assert key_stem("Öz", 1) == "z"
