@@ -558,7 +558,7 @@ def _scale_targets(rows: list[dict[str, Any]]) -> list[str]:
         ]
         if kernel:
             found.append(
-                f"- of that, system CPU (the kernel, mostly mapping fresh memory for the process): "
+                f"- of that, system CPU time (in the kernel, for the process): "
                 f"{', '.join(kernel)} per command."
             )
     size, limit_mb = REPORT_TARGET_MB
