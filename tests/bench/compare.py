@@ -192,6 +192,15 @@ steps:
 # -- the emulator processes --------------------------------------------------------------------
 
 
+def name_commits(results: dict[str, Any]) -> None:
+    """The header's b24sync version names no commit when the workloads (some kept from earlier runs
+    by ``--merge``) were measured at several: each workload names its own."""
+    if len({entry.get("commit") for entry in results["workloads"].values()}) > 1:
+        results["versions"]["b24sync"] = (
+            f"{installed('b24sync') or '?'} (this tree; each workload names the commit it was measured at)"
+        )
+
+
 def serve(portal: str) -> None:
     """Child mode: run an emulator over https; print its webhook URL and certificate path."""
     from b24sync.emulator import Emulator
@@ -711,11 +720,7 @@ def main() -> None:
             # the header (date, machine, versions) of the newest run; every workload keeps its own date
             merged.update({k: v for k, v in figures.items() if k != "workloads"})
             merged["workloads"].update(figures["workloads"])
-        commits = {entry.get("commit") for entry in merged["workloads"].values()}
-        if len(commits) > 1:  # runs of several commits: the header names none of them
-            merged["versions"]["b24sync"] = (
-                f"{installed('b24sync') or '?'} (this tree; each workload names the commit it was measured at)"
-            )
+        name_commits(merged)
         for name, merged_entry in merged["workloads"].items():
             if "bounds" in merged_entry:  # the bound is a function of the workload alone: always today's
                 merged_entry["bounds"] = {
@@ -827,6 +832,7 @@ def main() -> None:
                 print("  b24sync is slower than a peer here: profiling it", file=sys.stderr)
                 entry["profile"] = profile_b24sync(workload, count, url, certificate, folder)
             results["workloads"][workload] = entry
+    name_commits(results)
     text = render(results, scale_figures())
     if args.no_write:
         print(text)
