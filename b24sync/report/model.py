@@ -245,15 +245,7 @@ class Entries(Sequence[StepResult]):
         wanted = [_STATUS_CODE[status] for status in statuses if self._counts[status]]
         if not wanted:
             return []
-        column = bytes(self._status)
-        if len(wanted) == 1:
-            found: list[StepResult] = []
-            position = column.find(wanted[0])
-            while position >= 0:
-                found.append(self._entry(position))
-                position = column.find(wanted[0], position + 1)
-            return found
-        return [self._entry(position) for position, code in enumerate(column) if code in wanted]
+        return [self._entry(position) for position, code in enumerate(self._status) if code in wanted]
 
     def lightly(self) -> Iterator[StepResult | PlainSuccess]:
         """Every entry in order, a plain succeeded one (``append``: no result, no summary, a numeric
@@ -695,12 +687,9 @@ def step_changes(report: RunReport) -> list[StepChanges]:
         if isinstance(steps, Entries)
         else ((entry.step, entry.method, entry.created_id) for entry in steps if entry.status == "succeeded")
     )
-    kinds: dict[str, str | None] = {}
     for step, method, created_id in succeeded:
         counts = tally(step)
-        kind = kinds.get(method, "")
-        if kind == "":
-            kind = kinds[method] = "unchanged" if method == UNCHANGED_METHOD else change_kind(method)
+        kind = "unchanged" if method == UNCHANGED_METHOD else change_kind(method)
         if kind is not None:
             counts[kind] += 1
         if created_id is not None:

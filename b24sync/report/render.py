@@ -264,16 +264,19 @@ def _element(tag: str, attributes: Iterable[tuple[str, str]], text: str | None =
     return f"{opening}>{escaped}</{tag}>"
 
 
-def _success_case(name: str, classname: str, created_id: int | None) -> str:
-    # ``_testcase`` of a succeeded entry with no summary, ``classname`` given escaped
+def _case(name: str, classname: str, inner: str | None) -> str:
+    # one test case; ``classname`` given escaped (``iter_junit`` escapes a step's once)
     opening = f'<testcase name="{_attribute(_xml_text(name))}" classname="{classname}"'
-    if created_id is None:
+    if inner is None:
         return f"    {opening} />\n"
-    return f"    {opening}>\n      <system-out>created id {created_id}</system-out>\n    </testcase>\n"
+    return f"    {opening}>\n      {inner}\n    </testcase>\n"
+
+
+def _created(shown: str) -> str:
+    return _element("system-out", (), _xml_text(shown))
 
 
 def _testcase(step: StepResult) -> str:
-    opening = _element("testcase", (("name", _xml_text(step.name)), ("classname", _xml_text(step.step))))
     inner: str | None = None
     if step.status in ("failed", "unknown"):
         prefix = "outcome unknown: " if step.status == "unknown" else ""
@@ -286,11 +289,10 @@ def _testcase(step: StepResult) -> str:
         prefix = "not run: " if step.status == "not_run" else ""
         inner = _element("skipped", (("message", _xml_text(prefix + _reason(step))),))
     elif step.created_id is not None or step.summary is not None:
-        shown = f"created id {step.created_id}" if step.created_id is not None else str(step.summary)
-        inner = _element("system-out", (), _xml_text(shown))
-    if inner is None:
-        return f"    {opening}\n"
-    return f"    {opening[:-3]}>\n      {inner}\n    </testcase>\n"
+        inner = _created(
+            f"created id {step.created_id}" if step.created_id is not None else str(step.summary)
+        )
+    return _case(step.name, _attribute(_xml_text(step.step)), inner)
 
 
 def iter_junit(report: RunReport) -> Iterator[str]:
@@ -329,7 +331,8 @@ def iter_junit(report: RunReport) -> Iterator[str]:
                 classname = classnames.get(entry.step)
                 if classname is None:
                     classname = classnames[entry.step] = _attribute(_xml_text(entry.step))
-                yield _success_case(instance_name(entry.step, entry.instance), classname, entry.created_id)
+                shown = None if entry.created_id is None else _created(f"created id {entry.created_id}")
+                yield _case(instance_name(entry.step, entry.instance), classname, shown)
             else:
                 yield _testcase(entry)
     else:

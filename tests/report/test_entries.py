@@ -10,6 +10,7 @@ from b24sync.report.model import (
     STEP_STATUSES,
     Entries,
     PipelineRef,
+    PlainSuccess,
     StepResult,
     StepStatus,
     build_report,
@@ -153,7 +154,7 @@ def test_the_summaries_read_off_the_columns_are_those_of_the_models() -> None:
         alike.extend(e for e in models if status == "failed" or e.status == "succeeded")
         assert build_report(steps=alike, **REPORT).status == status  # type: ignore[arg-type]
     light = list(columns.lightly())
-    assert [e if isinstance(e, StepResult) else None for e in light].count(None) == 4  # the plain successes
+    assert sum(isinstance(e, PlainSuccess) for e in light) == 4  # the plain successes
     empty = Entries()
     empty.extend(e for e in ENTRIES if e.status != "failed")
     assert empty.having("failed") == [] and len(empty.having("succeeded")) == 3
