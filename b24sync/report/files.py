@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticSerializationError
 
 from b24sync.client.redaction import Redactor
@@ -63,7 +63,23 @@ def iter_report(report: RunReport, results: ReportResults | None = None) -> Iter
     a million entries is written without being one text in memory."""
     kept = results_kept(report, results)
     if kept == "full":
-        yield _dump(report.model_copy(update={"results": "full"}) if report.results != "full" else report)
+        full = report.model_copy(update={"results": "full"}) if report.results != "full" else report
+        if len(full.steps) <= _FULL_CHUNK:
+            yield _dump(full)
+            return
+        # a chunk of entries at a time: the same bytes as one dump, in pieces a few hundred KB long
+        # that the allocator hands round again, where one 8 MB text (and pydantic's buffer growing
+        # to it) is fresh memory the kernel maps page by page (cold process, 5,000 full entries:
+        # tests/bench/bench_report.py)
+        head, after = _dump(full.model_copy(update={"steps": ()})).split(_EMPTY_STEPS, 1)
+        yield head + '\n  "steps": [\n'
+        entries = full.steps
+        for start in range(0, len(entries), _FULL_CHUNK):
+            chunk = _Chunk.model_construct(steps=tuple(entries[start : start + _FULL_CHUNK]))
+            text = _dump(chunk)
+            more = start + _FULL_CHUNK < len(entries)
+            yield text[len(_CHUNK_HEAD) : -len(_CHUNK_TAIL)] + (",\n" if more else "\n")
+        yield "  ],\n" + after
         return
     steps = report.steps
     methods = steps.methods() if isinstance(steps, Entries) else step_methods(steps)
@@ -84,11 +100,23 @@ def iter_report(report: RunReport, results: ReportResults | None = None) -> Iter
     yield "  ],\n" + after
 
 
-def _dump(report: RunReport) -> str:
+class _Chunk(BaseModel):
+    """Entries of a full report dumped on their own: at the depth the report's own ``steps`` has."""
+
+    steps: tuple[StepResult, ...]
+
+
+_FULL_CHUNK = 200
+"""Entries of a full report dumped at a time (about 300 KB of text for 200 ``crm.item.add`` results)."""
+_CHUNK_HEAD = '{\n  "steps": [\n'
+_CHUNK_TAIL = "\n  ]\n}\n"
+
+
+def _dump(report: RunReport | _Chunk) -> str:
     # pydantic writes the same bytes as json.dumps(indent=2, ensure_ascii=False) ten times faster, but
     # for some small floats and lone surrogates from a portal: those take json.dumps
     # ``methods`` belongs to lean reports only (what their entries leave out)
-    exclude = None if report.methods else {"methods"}
+    exclude = None if isinstance(report, _Chunk) or report.methods else {"methods"}
     try:
         text = report.model_dump_json(indent=2, exclude=exclude)
     except PydanticSerializationError:

@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from b24sync.report.files import dump_report, read_report, write_report
+from b24sync.report.files import dump_report, iter_report, read_report, write_report
 from b24sync.report.model import LEAN_ABOVE, BatchResult
 from tests.helpers.report_samples import mixed_steps, report, step
 
@@ -45,6 +45,24 @@ def test_small_floats_and_lone_surrogates_keep_the_old_bytes() -> None:
     for result in (1e-05, -2.5e-06, [3.2e-07, "0.00001"], json.loads('"\\ud800"')):
         built = report([step("a", result=result)], duration_s=9.99e-05)
         assert dump_report(built, "full") == old_dump(built)
+
+
+def test_a_long_full_report_is_written_in_pieces_with_the_same_bytes(tmp_path: Path) -> None:
+    # past a few hundred entries a full report goes out a chunk of entries at a time; a small float,
+    # a lone surrogate and a clean chunk each keep the bytes json.dumps wrote
+    odd = {7: 1e-05, 450: json.loads('"\\ud800"'), 901: [3.2e-07, "x"]}
+    steps = [
+        step(f"s{n}", created_id=n + 1, result=odd.get(n, {"item": {"id": n + 1, "title": f"T {n}"}}))
+        for n in range(1_001)
+    ]
+    built = report(steps)
+    pieces = list(iter_report(built, "full"))
+    assert len(pieces) > 5
+    assert max(len(piece) for piece in pieces) < len("".join(pieces)) / 4
+    assert "".join(pieces) == old_dump(built)
+    path = tmp_path / "r.json"
+    write_report(built, path, "full")
+    assert read_report(path) == built
 
 
 def test_ids_keeps_outcome_id_and_error_one_line_per_entry(tmp_path: Path) -> None:
@@ -129,8 +147,6 @@ def test_a_secret_in_any_chunk_of_a_big_report_is_redacted() -> None:
 
 
 def test_a_report_written_in_pieces_is_the_same_bytes_as_one_text(tmp_path: Path) -> None:
-    from b24sync.report.files import iter_report
-
     big = report([step(f"s{i}", created_id=i, attempts=1) for i in range(3)] + mixed_steps())
     for results in ("full", "ids", "none", None):
         pieces = list(iter_report(big, results))
