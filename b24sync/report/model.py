@@ -132,6 +132,16 @@ def compact(step: StepResult) -> StepResult:
     return step
 
 
+def _plain(step: str, instance: str | None, command_key: str, created_id: int | str | None) -> bool:
+    """Whether an entry with no result and no summary lives in ``Entries``' columns alone: an
+    instance of a ``for_each`` step whose key its name gives, with no created id or a numeric one."""
+    return (
+        instance is not None  # a step without for_each: one entry, kept whole
+        and (created_id is None or (isinstance(created_id, int) and -_NO_ID < created_id < _NO_ID))
+        and command_key == plain_key(step, instance)
+    )
+
+
 class PlainSuccess(NamedTuple):
     """A succeeded entry with nothing but its step, instance and created id (``Entries.lightly``)."""
 
@@ -174,33 +184,92 @@ class Entries(Sequence[StepResult]):
 
     def append(self, step: StepResult) -> None:
         """Add an entry at the end."""
-        position = len(self._status)
-        self._counts[step.status] += 1
-        self._status.append(_STATUS_CODE[step.status])
-        created = step.created_id
         plain = (
-            step.instance is not None  # a step without for_each: one entry, kept whole
-            and step.result is None
+            step.result is None
             and step.summary is None
-            and (created is None or (isinstance(created, int) and -_NO_ID < created < _NO_ID))
-            and step.command_key == plain_key(step.step, step.instance)
+            and _plain(step.step, step.instance, step.command_key, step.created_id)
         )
-        name = b"" if step.instance is None else step.instance.encode("utf-8", "surrogatepass")
+        self._add(
+            step.step,
+            step.instance,
+            step.method,
+            step.status,
+            step.batch_index,
+            step.attempts,
+            step.created_id,
+            step.error_code,
+            step.error_description,
+            step.skip_reason,
+            None if plain else step,
+        )
+
+    def add(
+        self,
+        step: str,
+        instance: str | None,
+        command_key: str,
+        method: str,
+        status: StepStatus,
+        batch_index: int,
+        attempts: int,
+        created_id: int | str | None,
+        error_code: str | None,
+        error_description: str | None,
+        skip_reason: str | None,
+    ) -> bool:
+        """``append`` of an entry with no result and no summary, given by its fields: a plain one
+        goes into the columns with no model made for it. False, with nothing added, for an entry
+        that is not plain (``append`` its model)."""
+        if not _plain(step, instance, command_key, created_id):
+            return False
+        self._add(
+            step,
+            instance,
+            method,
+            status,
+            batch_index,
+            attempts,
+            created_id,
+            error_code,
+            error_description,
+            skip_reason,
+            None,
+        )
+        return True
+
+    def _add(
+        self,
+        step: str,
+        instance: str | None,
+        method: str,
+        status: StepStatus,
+        batch_index: int,
+        attempts: int,
+        created_id: int | str | None,
+        error_code: str | None,
+        error_description: str | None,
+        skip_reason: str | None,
+        whole: StepResult | None,
+    ) -> None:
+        position = len(self._status)
+        self._counts[status] += 1
+        self._status.append(_STATUS_CODE[status])
+        name = b"" if instance is None else instance.encode("utf-8", "surrogatepass")
         self._names += name
         self._ends.append(len(self._names))
-        if not plain:
-            self._special[position] = step
+        if whole is not None:
+            self._special[position] = whole
         self._fields.extend(
             (
-                self._text(step.step),
-                self._text(step.method),
-                self._text(step.error_code),
-                self._text(step.error_description),
-                self._text(step.skip_reason),
+                self._text(step),
+                self._text(method),
+                self._text(error_code),
+                self._text(error_description),
+                self._text(skip_reason),
             )
         )
-        number = created if plain and isinstance(created, int) else _NO_ID
-        self._numbers.extend((step.batch_index, step.attempts, number))
+        number = created_id if whole is None and isinstance(created_id, int) else _NO_ID
+        self._numbers.extend((batch_index, attempts, number))
 
     def extend(self, steps: Iterable[StepResult]) -> None:
         """Add entries at the end."""

@@ -460,7 +460,7 @@ class Executor:
                 self.finished.extend(self._records(self.steps[key], imported))
                 if self.streamed is not None:
                     del self.streamed.imports[key]  # a streamed plan's records are kept a window
-            else:
+            elif not (isinstance(self.finished, Entries) and self._lean_entry(self.steps[key])):
                 entry = self._step_result(self.steps[key])
                 self.finished.append(entry)  # ``built``: its set of fields is shared already
         for key in list(self.steps):
@@ -761,10 +761,29 @@ class Executor:
             records = [r.model_copy(update={"result": None, "summary": None}) for r in records]
         return [compact(record) for record in records]
 
+    def _lean_entry(self, step: _Step) -> bool:
+        """Put the lean entry of ``step`` into the columns of ``finished`` with no model made for it,
+        as ``_step_result`` would give it; False (nothing added) when it is not a plain one."""
+        assert isinstance(self.finished, Entries)
+        command = step.command
+        status, ident = _outcome(step)
+        return self.finished.add(
+            command.step,
+            command.instance,
+            command.key,
+            command.method,
+            status,
+            step.batch_index,
+            step.attempts,
+            ident,
+            step.error_code,
+            step.error_description,
+            step.skip_reason if status in ("skipped", "not_run") else None,
+        )
+
     def _step_result(self, step: _Step, whole: bool = False) -> StepResult:
         command = step.command
-        status = step.status or "not_run"
-        ident = created_id(command.method, step.result) if status == "succeeded" else None
+        status, ident = _outcome(step)
         full = whole or self.results == "full"
         summary = summarize_result(step.result) if full and status == "succeeded" and ident is None else None
         # made from what this run settled, not read from outside: validating each entry (its result
@@ -789,6 +808,12 @@ class Executor:
                 "result": step.result if full and status == "succeeded" else None,
             },
         )
+
+
+def _outcome(step: _Step) -> tuple[StepStatus, int | str | None]:
+    """The status a command's entry reports, and the id it created."""
+    status = step.status or "not_run"
+    return status, created_id(step.command.method, step.result) if status == "succeeded" else None
 
 
 def _ready(waiting: list[Batch], needs: Mapping[int, set[int]], settled: set[int], free: int) -> list[Batch]:

@@ -115,6 +115,22 @@ def test_every_kind_of_entry_reads_back_as_it_was() -> None:
     assert columns.counts() == {"succeeded": 3, "failed": 1, "skipped": 1, "not_run": 1, "unknown": 1}
 
 
+def test_an_entry_given_by_its_fields_reads_back_as_its_model() -> None:
+    # the executor hands a lean entry over as fields; one the columns cannot hold alone is refused
+    # and then appended as a model (no instance, a key its name does not give, a text id)
+    columns = Entries()
+    refused = []
+    for e in ENTRIES:
+        fields = (e.step, e.instance, e.command_key, e.method, e.status, e.batch_index, e.attempts)
+        if not columns.add(*fields, e.created_id, e.error_code, e.error_description, e.skip_reason):
+            refused.append(e.command_key)
+            columns.append(e)
+    assert refused == ["company", "contact_ann_x_2", "contact_3", "task_7"]
+    assert list(columns) == ENTRIES
+    assert [e.model_fields_set for e in columns] == [e.model_fields_set for e in ENTRIES]
+    assert columns.counts() == {"succeeded": 3, "failed": 1, "skipped": 1, "not_run": 1, "unknown": 1}
+
+
 def test_a_report_of_columns_writes_the_same_file_as_one_of_models() -> None:
     columns = Entries()
     columns.extend(ENTRIES)
