@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from pydantic_core import PydanticSerializationError
 
 from b24sync.client.redaction import Redactor
@@ -75,8 +75,8 @@ def iter_report(report: RunReport, results: ReportResults | None = None) -> Iter
         yield head + '\n  "steps": [\n'
         entries = full.steps
         for start in range(0, len(entries), _FULL_CHUNK):
-            chunk = _Chunk.model_construct(steps=tuple(entries[start : start + _FULL_CHUNK]))
-            text = _dump(chunk)
+            chunk = full.model_copy(update={"steps": tuple(entries[start : start + _FULL_CHUNK])})
+            text = _dump(chunk, only_steps=True)
             more = start + _FULL_CHUNK < len(entries)
             yield text[len(_CHUNK_HEAD) : -len(_CHUNK_TAIL)] + (",\n" if more else "\n")
         yield "  ],\n" + after
@@ -100,29 +100,26 @@ def iter_report(report: RunReport, results: ReportResults | None = None) -> Iter
     yield "  ],\n" + after
 
 
-class _Chunk(BaseModel):
-    """Entries of a full report dumped on their own: at the depth the report's own ``steps`` has."""
-
-    steps: tuple[StepResult, ...]
-
-
 _FULL_CHUNK = 200
 """Entries of a full report dumped at a time (about 300 KB of text for 200 ``crm.item.add`` results)."""
 _CHUNK_HEAD = '{\n  "steps": [\n'
 _CHUNK_TAIL = "\n  ]\n}\n"
 
 
-def _dump(report: RunReport | _Chunk) -> str:
+def _dump(report: RunReport, only_steps: bool = False) -> str:
     # pydantic writes the same bytes as json.dumps(indent=2, ensure_ascii=False) ten times faster, but
     # for some small floats and lone surrogates from a portal: those take json.dumps
-    # ``methods`` belongs to lean reports only (what their entries leave out)
-    exclude = None if isinstance(report, _Chunk) or report.methods else {"methods"}
+    # ``methods`` belongs to lean reports only (what their entries leave out); ``only_steps``: the
+    # report's entries alone, at the depth they have in the report (``{"steps": [...]}``)
+    include = {"steps"} if only_steps else None
+    exclude = None if only_steps or report.methods else {"methods"}
     try:
-        text = report.model_dump_json(indent=2, exclude=exclude)
+        text = report.model_dump_json(indent=2, include=include, exclude=exclude)
     except PydanticSerializationError:
         text = None
     if text is None or any(pattern.search(text) for pattern in _PYDANTIC_FLOATS):
-        text = json.dumps(report.model_dump(mode="json", exclude=exclude), ensure_ascii=False, indent=2)
+        data = report.model_dump(mode="json", include=include, exclude=exclude)
+        text = json.dumps(data, ensure_ascii=False, indent=2)
     return text + "\n"
 
 
