@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from itertools import islice, pairwise
 
 from b24sync.pipeline.shapes import Shape, compile_shape, render_shape
-from b24sync.pipeline.sources.base import Place
+from b24sync.pipeline.sources.base import Place, SourceRow
 from b24sync.pipeline.template import LinkUse, LookupKeyError, Renderer, TemplateError, TreeRenderer
 
 PathStep = str | int
@@ -44,14 +44,9 @@ class Instance:
     """With ``shape``: the rendered value of each of its holes, ``Text`` values included."""
 
 
-@dataclass(frozen=True, slots=True)
-class Item:
-    """One ``for_each`` item and where it came from (``data/x.csv:4`` or ``item 2``)."""
-
-    value: object
-    origin: str
-    place: Place | None = None
-    """Where the row sits in a data file, for problems the row itself causes."""
+Item = SourceRow
+"""One ``for_each`` item and where it came from (``data/x.csv:4`` or ``item 2``): a data file's row
+as its source gives it (``place``: where the row sits, for problems the row itself causes)."""
 
 
 @dataclass(frozen=True)

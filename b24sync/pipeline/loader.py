@@ -391,8 +391,7 @@ class _Loading:
     def _stream(self, source: RowSource, where: Path, failed: list[bool]) -> Iterator[Item]:
         """The rows of ``source`` as items; a source that fails midway is a problem, not an exception."""
         try:
-            for row in source.rows():
-                yield Item(row.value, row.origin, row.place)
+            yield from source.rows()  # a row is an item as it is (``instances.Item``)
         except SourceError as error:
             failed.append(True)
             self.problems.append(self.document.problem((*where, *error.key), str(error), code="data-file"))
