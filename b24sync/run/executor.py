@@ -234,6 +234,8 @@ class Executor:
         self.done = 0
         """Commands of the finished windows."""
         self.current: list[str] = []
+        self.settled = 0
+        """Commands of the current window with an outcome (``_settle``; those an earlier run recorded)."""
         check_secrets(self.plan, self.secrets)
         self.redact = Redactor(*self.secrets.values())
         self.batch_results: list[BatchResult] = []
@@ -435,6 +437,7 @@ class Executor:
     def _open(self, window: Window) -> list[str]:
         """Make the window's commands current (those ``recorded`` by an earlier run already succeeded)."""
         keys: list[str] = []
+        settled = 0
         for batch in window.batches:
             for command in batch.commands:
                 step = _Step(command, batch.index)
@@ -443,9 +446,10 @@ class Executor:
                     recorded, key = self.recorded, command.key
                     result = recorded.take(key) if isinstance(recorded, Recorded) else recorded[key]
                     step.status, step.result = "succeeded", result
+                    settled += 1
                 self.steps[command.key] = step
                 keys.append(command.key)
-        self.current = keys
+        self.current, self.settled = keys, settled
         return keys
 
     def _finish(self, window: Window, keys: list[str]) -> None:
@@ -472,7 +476,7 @@ class Executor:
             else:
                 self.steps[key].result = None  # only its outcome is read later
         self.done += len(keys)
-        self.current = []
+        self.current, self.settled = [], 0
 
     def _run_batch(self, index: int, keys: list[str]) -> None:
         started = self.clock()
@@ -712,6 +716,8 @@ class Executor:
         reason: str | None = None,
         result: JsonValue = None,
     ) -> None:
+        if step.status is None:
+            self.settled += 1
         step.status = status
         step.error_code = code
         step.error_description = self.redact(description) if description is not None else None
@@ -739,7 +745,9 @@ class Executor:
     def _report_progress(self, index: int) -> None:
         if self.on_progress is None:
             return
-        done = self.done + sum(1 for key in self.current if self.steps[key].status is not None)
+        # counted as they settle: walking the window's commands after every request took 0.6 s
+        # of CPU at 100,000 rows, 5,000 commands a window (py-spy, GIL holder)
+        done = self.done + self.settled
         self.on_progress(Progress(done, self.total, index + 1, self.batches_total, self.client.stats.waited))
 
     def _redact_json(self, value: JsonValue) -> JsonValue:

@@ -10,6 +10,7 @@ import requests
 from b24sync.client import B24Hook
 from b24sync.emulator import Emulator
 from b24sync.planning.windows import cut_windows
+from b24sync.run.executor import Progress
 from b24sync.run.workflow import apply
 
 ROWS = 120
@@ -91,8 +92,11 @@ def test_windows_of_one_batch_still_give_the_same_report(tmp_path: Path) -> None
     assert done.status == "succeeded" and entries == one_entries and len(bodies) == 5
 
 
-def _stop_and_resume(folder: Path, window: int) -> tuple[list[Any], list[dict[str, Any]]]:
-    """Stop after two requests (one window of 60), then resume from the report: every request body, the final entries."""
+def _stop_and_resume(
+    folder: Path, window: int, progress: list[Progress] | None = None
+) -> tuple[list[Any], list[dict[str, Any]]]:
+    """Stop after two requests (one window of 60), then resume from the report: every request body, the
+    final entries (``progress``: what the resumed run reported after each request)."""
     pipeline = _pipeline(folder)
     emu = Emulator(wall_clock=lambda: 1_800_000_000.0)
     session = emu.mount(requests.Session())
@@ -111,7 +115,13 @@ def _stop_and_resume(folder: Path, window: int) -> tuple[list[Any], list[dict[st
     # the first run's stop signal stays raised: the resumed run on the same client must not see it
     stopped = apply(str(pipeline), client, should_stop=lambda: len(bodies) >= 2, **options)
     assert stopped.status == "interrupted" and len(bodies) == 2
-    done = apply(str(pipeline), client, resume=str(report), **options)
+    done = apply(
+        str(pipeline),
+        client,
+        resume=str(report),
+        on_progress=None if progress is None else progress.append,
+        **options,
+    )
     assert done.status == "succeeded"
     return bodies, [step.model_dump() for step in done.report.steps]
 
@@ -125,3 +135,14 @@ def test_a_windowed_run_stopped_between_windows_resumes_with_the_links_of_the_fi
     assert many_entries == one_entries
     deals = [e for e in many_entries if e["command_key"].startswith("deal") and e["status"] == "succeeded"]
     assert len(deals) == ROWS and deals[-1]["result"]["item"]["title"] == f"Deal of Person {ROWS - 1}"
+
+
+def test_a_resumed_windowed_run_counts_each_command_once_in_its_progress(tmp_path: Path) -> None:
+    # the 100 commands the first run settled count as done from the start, each later one once
+    # it settles, whatever window it is in
+    for window in (10**9, 60):
+        (tmp_path / str(window)).mkdir()
+        progress: list[Progress] = []
+        _stop_and_resume(tmp_path / str(window), window, progress)
+        assert [p.commands_done for p in progress] == [150, 200, 1 + 2 * ROWS]
+        assert {p.commands_total for p in progress} == {1 + 2 * ROWS}
