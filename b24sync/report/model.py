@@ -184,24 +184,10 @@ class Entries(Sequence[StepResult]):
 
     def append(self, step: StepResult) -> None:
         """Add an entry at the end."""
-        plain = (
-            step.result is None
-            and step.summary is None
-            and _plain(step.step, step.instance, step.command_key, step.created_id)
-        )
-        self._add(
-            step.step,
-            step.instance,
-            step.method,
-            step.status,
-            step.batch_index,
-            step.attempts,
-            step.created_id,
-            step.error_code,
-            step.error_description,
-            step.skip_reason,
-            None if plain else step,
-        )
+        fields = (step.step, step.instance, step.command_key, step.method, step.status, step.batch_index)
+        more = (step.attempts, step.created_id, step.error_code, step.error_description, step.skip_reason)
+        if step.result is not None or step.summary is not None or not self.add(*fields, *more):
+            self.add(*fields, *more, whole=step)
 
     def add(
         self,
@@ -216,41 +202,15 @@ class Entries(Sequence[StepResult]):
         error_code: str | None,
         error_description: str | None,
         skip_reason: str | None,
+        *,
+        whole: StepResult | None = None,
     ) -> bool:
         """``append`` of an entry with no result and no summary, given by its fields: a plain one
         goes into the columns with no model made for it. False, with nothing added, for an entry
-        that is not plain (``append`` its model)."""
-        if not _plain(step, instance, command_key, created_id):
+        that is not plain (``append`` its model). ``whole``: the entry's model, kept as it is
+        (``append`` of an entry that is not plain)."""
+        if whole is None and not _plain(step, instance, command_key, created_id):
             return False
-        self._add(
-            step,
-            instance,
-            method,
-            status,
-            batch_index,
-            attempts,
-            created_id,
-            error_code,
-            error_description,
-            skip_reason,
-            None,
-        )
-        return True
-
-    def _add(
-        self,
-        step: str,
-        instance: str | None,
-        method: str,
-        status: StepStatus,
-        batch_index: int,
-        attempts: int,
-        created_id: int | str | None,
-        error_code: str | None,
-        error_description: str | None,
-        skip_reason: str | None,
-        whole: StepResult | None,
-    ) -> None:
         position = len(self._status)
         self._counts[status] += 1
         self._status.append(_STATUS_CODE[status])
@@ -270,6 +230,7 @@ class Entries(Sequence[StepResult]):
         )
         number = created_id if whole is None and isinstance(created_id, int) else _NO_ID
         self._numbers.extend((batch_index, attempts, number))
+        return True
 
     def extend(self, steps: Iterable[StepResult]) -> None:
         """Add entries at the end."""
