@@ -162,8 +162,12 @@ def _instances(
     names: _Names,
     length: int | None = None,
     names_only: bool = False,
+    built_up_to: int | None = None,
 ) -> Iterator[Instance]:
+    """The instances of a step; past ``built_up_to`` of them each is checked in full but carries
+    no parameters (``params`` empty, no shape): a first pass that keeps only its signature."""
     rows = items if items is not None else [Item(None, "")]
+    made = 0
     shape = compile_shape(step.method, step.params, renderer) if step.method is not None else None
     for index0, row in enumerate(rows):
         scope: dict[str, object] = {}
@@ -192,10 +196,15 @@ def _instances(
         if names_only:  # which instances there are, not what they send
             yield Instance(name, {}, (), (), row.origin)
             continue
-        fast = render_shape(shape, renderer, scope) if shape is not None else None
+        made += 1
+        build = built_up_to is None or made <= built_up_to
+        fast = render_shape(shape, renderer, scope, build) if shape is not None else None
         if fast is not None:
             filled, values, links, secrets, text_paths = fast
-            yield Instance(name, filled, links, secrets, row.origin, text_paths, shape, values)
+            if build:
+                yield Instance(name, filled, links, secrets, row.origin, text_paths, shape, values)
+            else:
+                yield Instance(name, filled, links, secrets, row.origin)
             continue
         tree = TreeRenderer(renderer, scope, links_allowed=True)
         params = tree.render(step.params)
@@ -306,7 +315,8 @@ def scan(
     first: tuple[tuple[LinkUse, ...], tuple[str, ...]] | None = None
     one: Instance | None = None
     kept: list[Instance] | None = []
-    for instance in _instances(step, items, renderer, problems, names):
+    # past the instances it keeps, the pass needs each one's problems, name, links and secrets only
+    for instance in _instances(step, items, renderer, problems, names, built_up_to=keep_up_to + 1):
         count += 1
         if kept is not None:
             kept = kept if names.exact else None

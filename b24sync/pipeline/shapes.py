@@ -131,8 +131,14 @@ def _list_builder(items: tuple[tuple[object, Build | None], ...]) -> Build:
     return build
 
 
-def render_shape(shape: Shape, renderer: Renderer, scope: Mapping[str, object]) -> Rendered | None:
-    """One instance rendered through the shape; ``None`` when it needs ``TreeRenderer`` (a problem)."""
+def render_shape(
+    shape: Shape, renderer: Renderer, scope: Mapping[str, object], build: bool = True
+) -> Rendered | None:
+    """One instance rendered through the shape; ``None`` when it needs ``TreeRenderer`` (a problem).
+
+    ``build=False``: every value is rendered and checked, but the parameters are not put together
+    (an empty map): what a first pass over a big step needs of an instance it does not keep.
+    """
     values: list[object] = []
     links: list[LinkUse] = []
     secrets: list[str] = []
@@ -165,6 +171,6 @@ def render_shape(shape: Shape, renderer: Renderer, scope: Mapping[str, object]) 
         elif isinstance(value, (dict, list)):
             return None  # its inner text is checked by TreeRenderer
         values.append(value)
-    params = shape.build(values)
+    params = shape.build(values) if build else {}
     assert isinstance(params, dict)
     return params, tuple(values), tuple(links), tuple(secrets), tuple(text_paths)

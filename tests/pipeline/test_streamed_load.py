@@ -3,6 +3,7 @@ N its instances are rendered again on each iteration, the same ones, and a chang
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,20 @@ def test_a_file_changed_between_two_reads_is_refused_at_the_changed_row(tmp_path
         for instance in streamed:
             seen.append(instance.name)
     assert seen[-1] == "p198@x.org"  # all before the changed row (p199 is dropped by when), none after
+
+
+def test_a_row_past_the_limit_that_does_not_render_is_the_same_problem(tmp_path: Path) -> None:
+    # past the instances it keeps, the first pass still renders every value of every row: a row
+    # that lacks a field fails the load before anything is sent, as it does without a limit
+    rows = [{"email": f"p{i}@x.org", "name": f"N{i}"} for i in range(30)]
+    del rows[25]["name"]
+    (tmp_path / "rows.json").write_text(json.dumps(rows, indent=1), encoding="utf-8")
+    step = PIPELINE[: PIPELINE.index("  - id: note")].replace("rows.csv", "rows.json")
+    (tmp_path / "p.yaml").write_text(step.replace("    when: \"{{ item.keep == 'yes' }}\"\n", ""))
+    shown = []
+    for limit in (None, 10):
+        with pytest.raises(PipelineError) as raised:
+            load_pipeline(str(tmp_path / "p.yaml"), stream_above=limit)
+        shown.append([str(problem) for problem in raised.value.problems])
+    assert shown[0] == shown[1] and len(shown[0]) == 1
+    assert "no key 'name'" in shown[0][0] and "rows.json:" in shown[0][0]
