@@ -19,11 +19,15 @@ import io
 import re
 from collections.abc import Iterable, Iterator
 from itertools import chain
+from typing import TYPE_CHECKING
 
 from b24sync.errors import Problem
 from b24sync.pipeline.models import FileSource
 from b24sync.pipeline.sources.base import Place, SourceContext, SourceError, SourceRead, SourceRow
 from b24sync.pipeline.sources.files import HashingReader, open_binary
+
+if TYPE_CHECKING:
+    from _csv import Reader as _reader
 
 DELIMITERS = (",", ";", "\t", "|")
 _SHOWN_DELIMITER = {",": "','", ";": "';'", "\t": "tab", "|": "'|'"}
@@ -211,16 +215,20 @@ class CsvRows:
             )
         )
 
-    def _records(self, reader: Iterator[list[str]]) -> Iterator[SourceRow]:
-        records = _numbered(reader, self)
-        header_record = next(records, None)
-        if header_record is None:
+    def _records(self, reader: _reader) -> Iterator[SourceRow]:
+        # one loop over the reader, not a generator of numbered records under this one: the layer
+        # and its line_num look-ups were a third of a row's cost (tests/bench/bench_load.py)
+        try:
+            header = next(reader, None)
+        except (csv.Error, UnicodeDecodeError) as error:
+            self._unreadable(reader, 1, error)
+            return
+        if header is None:
             if not self.problems:
                 self.problems.append(
                     Problem(self.path, 1, 1, self.location, "the CSV file is empty: it needs a header row")
                 )
             return
-        header, _ = header_record
         seen: set[str] = set()
         for name in header:
             if not name.strip():
@@ -233,16 +241,28 @@ class CsvRows:
                 )
             seen.add(name)
         width = len(header)
-        for fields, line in records:
-            if not fields:
-                continue
-            if len(fields) != width:
-                message = f"the row has {_fields(len(fields))}, the header has {_fields(width)}"
-                self.problems.append(Problem(self.path, line, 1, self.location, message))
-                continue
-            self._count += 1
-            place = Place(self.path, line)
-            yield SourceRow(dict(zip(header, fields, strict=True)), f"{self.path}:{line}", place)
+        path, before = self.path, reader.line_num
+        try:
+            for fields in reader:
+                line, before = before + 1, reader.line_num  # a record starts after the last one ends
+                if not fields:
+                    continue
+                if len(fields) != width:
+                    message = f"the row has {_fields(len(fields))}, the header has {_fields(width)}"
+                    self.problems.append(Problem(path, line, 1, self.location, message))
+                    continue
+                self._count += 1
+                yield SourceRow(dict(zip(header, fields, strict=True)), f"{path}:{line}", Place(path, line))
+        except (csv.Error, UnicodeDecodeError) as error:
+            self._unreadable(reader, before + 1, error)
+
+    def _unreadable(self, reader: _reader, start: int, error: Exception) -> None:
+        """A malformed record (the file ends there, with a problem) or text that does not decode."""
+        if isinstance(error, UnicodeDecodeError):
+            self._undecodable()
+            return
+        at = getattr(reader, "line_num", start)
+        self.problems.append(Problem(self.path, at, 1, self.location, f"malformed CSV: {error}"))
 
     def summary(self) -> SourceRead:
         """Rows read, and the dialect: detected or as given."""
@@ -252,26 +272,6 @@ class CsvRows:
         delimiter_how = "given" if self.spec.delimiter else "detected"
         details = (f"delimiter {delimiter} {delimiter_how}", f"encoding {encoding} {how}")
         return SourceRead(self.location, "csv", self.path, self._count, details, sha256=self._digest)
-
-
-def _numbered(reader: Iterator[list[str]], source: CsvRows) -> Iterator[tuple[list[str], int]]:
-    """Records with the line each starts on; a malformed record ends the file with a problem."""
-    line_num = 0
-    while True:
-        start = line_num + 1
-        try:
-            fields = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as error:
-            at = getattr(reader, "line_num", start)
-            source.problems.append(Problem(source.path, at, 1, source.location, f"malformed CSV: {error}"))
-            return
-        except UnicodeDecodeError:
-            source._undecodable()
-            return
-        line_num = getattr(reader, "line_num", start)
-        yield fields, start
 
 
 def _fields(count: int) -> str:
