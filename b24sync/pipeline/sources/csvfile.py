@@ -216,8 +216,8 @@ class CsvRows:
         )
 
     def _records(self, reader: _reader) -> Iterator[SourceRow]:
-        # one loop over the reader, not a generator of numbered records under this one: the layer
-        # and its line_num look-ups were a third of a row's cost (tests/bench/bench_load.py)
+        # one loop over the reader, not a generator of numbered records under this one (100,000
+        # rows: 2.4 us a row that way, 2.2 this one; csv.reader making the dicts alone: 0.7)
         try:
             header = next(reader, None)
         except (csv.Error, UnicodeDecodeError) as error:

@@ -20,8 +20,8 @@ _KINDS = {".json": "json", ".jsonl": "jsonl", ".yaml": "yaml", ".yml": "yaml"}
 
 
 class Row(NamedTuple):
-    """One row of a data file and the line it starts on (a tuple: made once a row, a frozen
-    dataclass costs twice as much)."""
+    """One row of a data file and the line it starts on (a tuple: one is made for every row, and
+    a frozen dataclass sets each field through ``object.__setattr__``)."""
 
     value: object
     line: int
