@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from b24sync.bitrix.advice import advice
 from b24sync.pipeline.instances import instance_name
 from b24sync.report.model import (
+    STEP_STATUSES,
     Entries,
     PlainSuccess,
     RunReport,
@@ -33,7 +34,7 @@ MAX_TABLE_ROWS = 100
 
 _STATUS_WORDS = {"not_run": "not run"}
 _HEADLINE_MARK = {"succeeded": "✅", "failed": "❌", "interrupted": "⚠️"}
-_TROUBLED: tuple[StepStatus, ...] = ("failed", "unknown", "skipped", "not_run")
+_TROUBLED = tuple(status for status in STEP_STATUSES if status != "succeeded")
 """Every status but ``succeeded``: the entries the summaries list."""
 # XML 1.0 forbids most control characters even as escapes; a result text may contain them.
 _XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")

@@ -774,7 +774,7 @@ class Executor:
         as ``_step_result`` would give it; False (nothing added) when it is not a plain one."""
         assert isinstance(self.finished, Entries)
         command = step.command
-        status, ident = _outcome(step)
+        status, ident, reason = _outcome(step)
         return self.finished.add(
             command.step,
             command.instance,
@@ -786,12 +786,12 @@ class Executor:
             ident,
             step.error_code,
             step.error_description,
-            step.skip_reason if status in ("skipped", "not_run") else None,
+            reason,
         )
 
     def _step_result(self, step: _Step, whole: bool = False) -> StepResult:
         command = step.command
-        status, ident = _outcome(step)
+        status, ident, reason = _outcome(step)
         full = whole or self.results == "full"
         summary = summarize_result(step.result) if full and status == "succeeded" and ident is None else None
         # made from what this run settled, not read from outside: validating each entry (its result
@@ -812,16 +812,17 @@ class Executor:
                 "summary": summary,
                 "error_code": step.error_code,
                 "error_description": step.error_description,
-                "skip_reason": step.skip_reason if status in ("skipped", "not_run") else None,
+                "skip_reason": reason,
                 "result": step.result if full and status == "succeeded" else None,
             },
         )
 
 
-def _outcome(step: _Step) -> tuple[StepStatus, int | str | None]:
-    """The status a command's entry reports, and the id it created."""
+def _outcome(step: _Step) -> tuple[StepStatus, int | str | None, str | None]:
+    """The status a command's entry reports, the id it created, and why it did not run."""
     status = step.status or "not_run"
-    return status, created_id(step.command.method, step.result) if status == "succeeded" else None
+    ident = created_id(step.command.method, step.result) if status == "succeeded" else None
+    return status, ident, step.skip_reason if status in ("skipped", "not_run") else None
 
 
 def _ready(waiting: list[Batch], needs: Mapping[int, set[int]], settled: set[int], free: int) -> list[Batch]:
