@@ -53,6 +53,7 @@ sys.path.insert(0, str(ROOT))
 
 from b24sync.client import B24Hook  # noqa: E402
 from b24sync.planning.importing import MAX_IMPORTS_PER_REQUEST  # noqa: E402
+from tests.bench.bench_scale import commit as measured_commit  # noqa: E402
 from tests.bench.compare_report import path_of, render  # noqa: E402
 
 TOOLS = ("b24sync", "fast_bitrix24", "b24pysdk", "script")
@@ -759,17 +760,7 @@ def main() -> None:
         "issue_sizes": {name: spec["issue"] for name, spec in WORKLOADS.items() if "issue" in spec},
         "workloads": {},
     }
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT, check=False
-    ).stdout.strip()
-    dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-    ).stdout.strip()
-    commit = f"{commit or 'unknown'}{' with uncommitted changes' if dirty else ''}"
+    commit = measured_commit()
     results["versions"]["b24sync"] = f"{installed('b24sync') or '?'} (this tree, commit {commit})"
     output = Path(args.json)
     global RUNS_LOG
