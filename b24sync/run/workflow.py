@@ -31,6 +31,7 @@ from b24sync.client.encoding import encode_command
 from b24sync.client.hook import B24Hook
 from b24sync.client.redaction import Redactor
 from b24sync.errors import B24SyncError, Interrupted, PortalError, StreamStopped, UsageError
+from b24sync.pipeline.gcpause import operation
 from b24sync.pipeline.loader import Pipeline, load_pipeline
 from b24sync.planning.estimate import Estimate, PortalTime, counted, demand, estimate
 from b24sync.planning.importing import IMPORT_METHOD
@@ -106,6 +107,7 @@ class Applied:
         return self.report.status
 
 
+@operation()
 def plan(
     source: str | os.PathLike[str],
     portal: PortalSource = None,
@@ -157,6 +159,7 @@ def plan(
     return result
 
 
+@operation()
 def plan_estimate(
     source: str | os.PathLike[str],
     portal: PortalSource = None,
@@ -228,6 +231,7 @@ def plan_json(the_plan: Plan) -> str:
     return the_plan.model_dump_json(indent=2, exclude=unused or None) + "\n"
 
 
+@operation()
 def apply(
     source: str | os.PathLike[str] | Plan,
     portal: PortalLike | None = None,
