@@ -12,6 +12,7 @@ import logging
 import random
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -150,6 +151,9 @@ class B24Hook:
         one request at a time is admitted, so no two plan on the same room (protocol §7.1, §7.2)."""
         self._counting = threading.Lock()
         LOG_REDACTION.register(self.redact)
+        # a client dropped without ``close`` (one made per job in a long-lived process) unregisters
+        # as it is freed: the filter runs every redactor on every record of urllib3 and requests
+        self._unregister = weakref.finalize(self, LOG_REDACTION.unregister, self.redact)
 
     @classmethod
     def from_webhook_url(cls, url: str, **options: Any) -> B24Hook:
@@ -202,7 +206,7 @@ class B24Hook:
 
     def close(self) -> None:
         """Release the HTTP session (when the client made it) and the log redaction."""
-        LOG_REDACTION.unregister(self.redact)
+        self._unregister()
         if self._own_session:
             self._session.close()
 

@@ -112,6 +112,10 @@ class _LogRedaction(logging.Filter):
         with self._lock:
             self._redactors.pop(id(redact), None)
 
+    def __len__(self) -> int:
+        """The redactors registered now."""
+        return len(self._redactors)
+
     def filter(self, record: logging.LogRecord) -> bool:
         redactors = list(self._redactors.values())
         if not redactors:

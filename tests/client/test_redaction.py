@@ -137,3 +137,27 @@ def test_a_secret_holding_a_lone_surrogate_is_still_redacted() -> None:
     from b24sync.client.redaction import Redactor
 
     assert Redactor("a\ud800b")("x a\ud800b") == "x ***"
+
+
+def test_a_client_dropped_without_close_stops_redacting_and_one_alive_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # a long-lived process makes a client per job; every record of urllib3 and requests is run
+    # through each registered redactor, so the ones of clients gone must not pile up
+    import gc
+
+    from b24sync.client.redaction import LOG_REDACTION
+
+    gc.collect()  # the clients of earlier tests, dropped without close
+    before = len(LOG_REDACTION)
+    for n in range(50):
+        B24Hook.from_webhook_url(f"https://p{n}.bitrix24.com/rest/1/{SECRET}{n}/", rate_limit=None)
+    gc.collect()
+    assert len(LOG_REDACTION) == before
+    alive = B24Hook.from_webhook_url(f"https://alive.bitrix24.com/rest/1/{SECRET}/", rate_limit=None)
+    caplog.set_level(logging.DEBUG, logger="urllib3")
+    logging.getLogger("urllib3").debug("POST /rest/1/%s/batch.json", SECRET)
+    assert SECRET not in caplog.text and "***" in caplog.text
+    alive.close()
+    alive.close()  # a second close is harmless
+    assert len(LOG_REDACTION) == before
