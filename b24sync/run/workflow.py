@@ -51,7 +51,7 @@ from b24sync.report.model import (
     format_utc,
     redacted,
 )
-from b24sync.report.render import iter_junit, render_markdown
+from b24sync.report.render import iter_junit, plural, render_markdown
 from b24sync.run.contract import Contract, enforce, needs_portal
 from b24sync.run.duplicates import check_duplicates
 from b24sync.run.executor import (
@@ -864,6 +864,18 @@ def _run(
         ],
         error=_unplanned(execution.fatal, streamed, len(execution.steps)),
     )
+    try:
+        report = _written(report, outputs, results, redact)
+    except UsageError as error:
+        raise UsageError(_unwritten(str(error), report, outputs)) from None
+    kept = outputs.settle(report.status == "succeeded")
+    return Applied(
+        the_plan, report, execution.fatal, kept, streamed is not None, tuple(redact(w) for w in warnings)
+    )
+
+
+def _written(report: RunReport, outputs: Outputs, results: ReportResults, redact: Redactor) -> RunReport:
+    """Write the run's report, JUnit report and Markdown summary; the report without its secrets."""
     report = _reported(report, outputs.report, results, redact)
     # a clean report may still lay two of its values side by side in these: searched as well
     if outputs.junit is not None and not write_output(
@@ -874,10 +886,27 @@ def _run(
     if outputs.markdown is not None:
         summary = redact(render_markdown(report) + "\n")
         write_output(outputs.markdown, summary, what="Markdown summary", append=True)
-    kept = outputs.settle(report.status == "succeeded")
-    return Applied(
-        the_plan, report, execution.fatal, kept, streamed is not None, tuple(redact(w) for w in warnings)
+    return report
+
+
+def _unwritten(message: str, report: RunReport, outputs: Outputs) -> str:
+    """The error of a file a run could not write once it had run: what it did, and how to finish it.
+
+    The requests went out; told only to choose another path, a user would apply again and send
+    them all twice.
+    """
+    totals = report.totals
+    ended = (
+        f"{message}. The run itself ended ({report.status}: {totals.succeeded} of "
+        f"{plural(totals.steps, 'step')} succeeded)"
     )
+    journal = outputs.journal
+    if journal is not None and journal.is_file():
+        return (
+            f"{ended}, and its journal {journal} keeps what it sent: apply again with --resume "
+            f"{journal} to write the files without sending anything twice"
+        )
+    return f"{ended} before the file could be written"
 
 
 def _reported(

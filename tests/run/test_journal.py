@@ -201,3 +201,30 @@ def test_the_journal_keeps_what_links_read_and_the_created_id() -> None:
     }
     assert pruned(46, ()) == 46  # old CRM add methods answer with the bare id
     assert pruned({"a": {"b": 1}}, {("a", "missing")}) is None  # nothing a link can read: nothing kept
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (a disk that is always full)")
+@pytest.mark.parametrize("full", ["report", "junit"])
+def test_a_file_that_cannot_be_written_after_the_run_says_how_to_finish_it(tmp_path: Path, full: str) -> None:
+    # the requests went out: told only "choose a writable path", a user would send them all again
+    emu = Emulator(state_path=None)
+    pipeline = _pipeline(tmp_path)
+    report = tmp_path / "r.json"
+    journal = tmp_path / "run.journal"
+    files = (
+        {"report": "/dev/full", "journal": journal}
+        if full == "report"
+        else {"report": report, "junit": "/dev/full"}
+    )
+    with pytest.raises(UsageError) as caught:
+        apply(str(pipeline), emu, **files)  # type: ignore[arg-type]
+    kept = journal if full == "report" else journal_path(report)
+    message = str(caught.value)
+    assert message.startswith(f"cannot write {'report' if full == 'report' else 'JUnit report'} /dev/full")
+    assert "The run itself ended (succeeded: 4 of 4 steps succeeded)" in message
+    assert f"--resume {kept}" in message and "\n" not in message
+    created = len(emu.store.items(3))
+    again = apply(str(pipeline), emu, report=str(report), junit=str(tmp_path / "j.xml"), resume=str(kept))
+    assert again.status == "succeeded" and again.report.totals.commands == 0
+    assert len(emu.store.items(3)) == created == 3  # nothing sent twice
+    assert report.exists() and (tmp_path / "j.xml").exists() and not kept.exists()
