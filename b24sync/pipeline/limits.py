@@ -22,6 +22,9 @@ MAX_ALIASED = 100_000
 defaults stays far below; an alias bomb (each level nine aliases of the one before) goes over fast."""
 MAX_TEXT = 64 * 1024 * 1024
 """Characters of scalar text one YAML document may expand to, aliases counted at every use."""
+MAX_CSV_FIELD = 16 * 1024 * 1024
+"""Characters one CSV field may hold: the csv module stops at 131,072 of its own, shorter than a long
+description or an HTML body that a CRM field keeps (MySQL's MEDIUMTEXT holds 16 MiB)."""
 MAX_DIGITS = 1000
 """Digits of one number in a data or pipeline file; a longer one is refused (quote it to keep text)."""
 

@@ -22,12 +22,17 @@ from itertools import chain
 from typing import TYPE_CHECKING
 
 from b24sync.errors import Problem
+from b24sync.pipeline.limits import MAX_CSV_FIELD
 from b24sync.pipeline.models import FileSource
 from b24sync.pipeline.sources.base import Place, SourceContext, SourceError, SourceRead, SourceRow
 from b24sync.pipeline.sources.files import HashingReader, open_binary
 
 if TYPE_CHECKING:
     from _csv import Reader as _reader
+
+# the csv module keeps one limit for the process: raised to b24sync's, never below what a caller set
+if csv.field_size_limit() < MAX_CSV_FIELD:
+    csv.field_size_limit(MAX_CSV_FIELD)
 
 DELIMITERS = (",", ";", "\t", "|")
 _SHOWN_DELIMITER = {",": "','", ";": "';'", "\t": "tab", "|": "'|'"}
@@ -128,12 +133,7 @@ def detect_delimiter(sample: list[str], complete: bool) -> str:
     best: tuple[bool, int] | None = None
     chosen = ","
     for delimiter in DELIMITERS:
-        try:
-            records = [r for r in csv.reader(sample, delimiter=delimiter, strict=True) if r]
-        except csv.Error:
-            continue
-        if not complete and len(records) > 1:
-            records = records[:-1]  # the sample may end inside the last record
+        records = _sample_records(sample, delimiter, complete)
         if not records or len(records[0]) < 2:
             continue
         width = len(records[0])
@@ -141,6 +141,23 @@ def detect_delimiter(sample: list[str], complete: bool) -> str:
         if best is None or score > best:
             best, chosen = score, delimiter
     return chosen
+
+
+def _sample_records(sample: list[str], delimiter: str, complete: bool) -> list[list[str]] | None:
+    """The whole records of the sample split at ``delimiter``; None when it cannot split them."""
+    records: list[list[str]] = []
+    try:
+        for record in csv.reader(sample, delimiter=delimiter, strict=True):
+            if record:
+                records.append(record)
+    except csv.Error as error:
+        # a sample cut inside a quoted field (a first record longer than the sample) ends there
+        if complete or "unexpected end of data" not in str(error):
+            return None
+        return records
+    if not complete and len(records) > 1:
+        records = records[:-1]  # the sample may end inside the last record
+    return records
 
 
 class CsvRows:
@@ -262,7 +279,11 @@ class CsvRows:
             self._undecodable()
             return
         at = getattr(reader, "line_num", start)
-        self.problems.append(Problem(self.path, at, 1, self.location, f"malformed CSV: {error}"))
+        message = f"malformed CSV: {error}"
+        if str(error).startswith("field larger than field limit"):
+            limit = csv.field_size_limit()
+            message = f"a field holds more than {limit:,} characters, the most a CSV field may hold"
+        self.problems.append(Problem(self.path, at, 1, self.location, message))
 
     def summary(self) -> SourceRead:
         """Rows read, and the dialect: detected or as given."""

@@ -135,3 +135,23 @@ def test_the_digest_is_of_the_file(tmp_path: Path) -> None:
     read = read_source({"file": write(tmp_path, "a.csv", data)})
     assert read.summary.rows == 100_000
     assert read.summary.sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_a_long_field_is_read_and_one_past_the_limit_is_one_clear_problem(tmp_path: Path) -> None:
+    # a long description or an HTML body: the csv module alone stops at 131,072 characters
+    from b24sync.pipeline.limits import MAX_CSV_FIELD
+
+    long = "Описание " * 50_000  # 450,000 characters, in a quoted field across lines
+    path = write(tmp_path, "a.csv", f'id;note\n1;"{long}\nmore"\n2;short\n')
+    read = read_source({"file": path})
+    assert read.problems == []
+    assert read.values == [{"id": "1", "note": f"{long}\nmore"}, {"id": "2", "note": "short"}]
+    # the delimiter is told from the first lines, cut inside that field (64 KB, or 50 lines)
+    lines = "\n".join(f"line {n}" for n in range(60))
+    read = read_source({"file": write(tmp_path, "c.csv", f'id|note\n1|"{lines}"\n2|x\n')})
+    assert read.values == [{"id": "1", "note": lines}, {"id": "2", "note": "x"}]
+    too_long = write(tmp_path, "b.csv", "id,note\n1,ok\n2," + "x" * (MAX_CSV_FIELD + 1) + "\n")
+    read = read_source({"file": too_long})
+    assert read.problems == [
+        f"{too_long}:3:1: loc: a field holds more than {MAX_CSV_FIELD:,} characters, the most a CSV field may hold"
+    ]
