@@ -43,21 +43,25 @@ def operation() -> Iterator[None]:
 
 @contextmanager
 def paused_gc() -> Iterator[None]:
-    """Run the body with the cyclic collector off; inside an ``operation`` what it made is then
-    frozen (``gc.freeze``) until that operation ends.
+    """Run the body with the cyclic collector off, then freeze what it made (``gc.freeze``) until
+    the ``operation`` it is part of ends; on its own, it is an operation of its own.
 
     Loading and planning 100,000 rows makes millions of objects that all stay alive, and the collector
     scanned them again and again (a quarter of the planning time). Frozen objects are still freed by
-    reference counting when dropped; later collections only stop scanning them. Nested pauses are one.
+    reference counting when dropped; later collections only stop scanning them. Unfrozen, they join
+    the oldest generation without a scan (a freeze empties the young ones): a load of 100,000 rows
+    called alone used to leave 204,886 objects in the middle generation, and its next collection took
+    20 ms. Nested pauses are one.
     """
     if not gc.isenabled():
         yield
         return
-    gc.disable()
-    try:
-        yield
-    finally:
-        with _lock:
-            if _operations and _owned:
-                gc.freeze()
-        gc.enable()
+    with operation():
+        gc.disable()
+        try:
+            yield
+        finally:
+            with _lock:
+                if _owned:
+                    gc.freeze()
+            gc.enable()

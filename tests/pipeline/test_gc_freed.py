@@ -71,6 +71,10 @@ def test_a_loaded_pipeline_is_freed_once_dropped(tmp_path: Path) -> None:
     assert gc.get_freeze_count() == 0
     made = [weakref.ref(each) for each in _renderers()]
     assert made, "the load's renderer should be an ordinary object"
+    # and one the young collections do not scan again: the load's objects went to the oldest
+    oldest = gc.get_objects(generation=2)
+    assert all(any(ref() is each for each in oldest) for ref in made)
+    del oldest
     del pipeline
     gc.collect()
     assert all(ref() is None for ref in made)
