@@ -238,7 +238,7 @@ class CsvRows:
         try:
             header = next(reader, None)
         except (csv.Error, UnicodeDecodeError) as error:
-            self._unreadable(reader, 1, error)
+            self._unreadable(reader, error)
             return
         if header is None:
             if not self.problems:
@@ -271,19 +271,19 @@ class CsvRows:
                 self._count += 1
                 yield SourceRow(dict(zip(header, fields, strict=True)), f"{path}:{line}", Place(path, line))
         except (csv.Error, UnicodeDecodeError) as error:
-            self._unreadable(reader, before + 1, error)
+            self._unreadable(reader, error)
 
-    def _unreadable(self, reader: _reader, start: int, error: Exception) -> None:
-        """A malformed record (the file ends there, with a problem) or text that does not decode."""
+    def _unreadable(self, reader: _reader, error: Exception) -> None:
+        """A malformed record (the file ends there, with a problem at the line the reader stopped
+        on) or text that does not decode."""
         if isinstance(error, UnicodeDecodeError):
             self._undecodable()
             return
-        at = getattr(reader, "line_num", start)
         message = f"malformed CSV: {error}"
         if str(error).startswith("field larger than field limit"):
             limit = csv.field_size_limit()
             message = f"a field holds more than {limit:,} characters, the most a CSV field may hold"
-        self.problems.append(Problem(self.path, at, 1, self.location, message))
+        self.problems.append(Problem(self.path, reader.line_num, 1, self.location, message))
 
     def summary(self) -> SourceRead:
         """Rows read, and the dialect: detected or as given."""
