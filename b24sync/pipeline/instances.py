@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import islice, pairwise
 
+from b24sync.pipeline.records import record
 from b24sync.pipeline.shapes import Shape, compile_shape, render_shape
 from b24sync.pipeline.sources.base import Place, SourceRow
 from b24sync.pipeline.template import LinkUse, LookupKeyError, Renderer, TemplateError, TreeRenderer
@@ -27,7 +28,7 @@ def instance_name(step: str, instance: str | None) -> str:
     return step if instance is None else f"{step}[{instance}]"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Instance:
     """One command to send: a step, or one ``for_each`` item of a step, rendered."""
 

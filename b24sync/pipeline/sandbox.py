@@ -24,6 +24,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from b24sync.client.webhook import WEBHOOK_VARIABLE
 from b24sync.pipeline.budget import Budget, check_binop, check_filter, check_method
+from b24sync.pipeline.records import record
 
 PathStep = str | int
 
@@ -60,7 +61,7 @@ def lookup_key(value: object) -> str | None:
     return str(value)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LinkRef:
     """A value taken from the result of step ``step`` (instance ``instance``) at ``path``."""
 
@@ -69,7 +70,7 @@ class LinkRef:
     path: tuple[PathStep, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SecretRef:
     """A secret read from the environment when the command is sent."""
 
@@ -79,7 +80,7 @@ class SecretRef:
 Part = str | LinkRef | SecretRef
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Text:
     """A string value made of literal text, links and secrets."""
 
@@ -120,7 +121,7 @@ class StrictNames(jinja2.StrictUndefined):
         return f"{type(obj).__name__} value has no attribute {name!r}"
 
 
-@dataclass(frozen=True)
+@record
 class LinkValue:
     """What a ``steps`` chain evaluates to inside a template."""
 

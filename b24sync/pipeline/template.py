@@ -22,6 +22,7 @@ from b24sync.bitrix.references import REFERENCE_TEXT
 from b24sync.pipeline.budget import Budget, BudgetError
 from b24sync.pipeline.envrule import EnvRefused, EnvRule
 from b24sync.pipeline.expressions import Fast, compile_fast, concatenate
+from b24sync.pipeline.records import record
 from b24sync.pipeline.sandbox import (
     LinkRef,
     LinkValue,
@@ -62,7 +63,7 @@ _SENTINEL = "\x00"
 _CHEAP_LOOP = frozenset({"index", "index0", "first"})
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LinkUse:
     """Where a link sits in a rendered value and what surrounds it (protocol §4.3 decides safety)."""
 

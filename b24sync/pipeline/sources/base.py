@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from b24sync.errors import Problem
+from b24sync.pipeline.records import record
 
 if TYPE_CHECKING:
     from b24sync.client.hook import B24Hook
@@ -26,7 +27,7 @@ class SourceError(Exception):
         self.key = key
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Place:
     """Where a row or a cell sits in a data file."""
 
@@ -44,7 +45,7 @@ class Place:
         return self.shown if self.shown is not None else f"{self.file}:{self.line}"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SourceRow:
     """One row and where it came from: ``data/x.csv:4``, ``orders.xlsx:Orders!A17``, ``sql row 17``."""
 
